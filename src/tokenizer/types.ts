@@ -24,3 +24,36 @@ export type VocabSearchMode = 'substring' | 'regex' | 'prefix' | 'id';
 
 export const END_OF_TEXT_ID = 50256;
 export const GPT2_VOCAB_SIZE = 50257;
+
+/** The literal text of GPT-2's only special token. */
+export const END_OF_TEXT = '<|endoftext|>';
+
+/**
+ * Tokens as three parallel typed arrays (struct of arrays): what the hot paths produce,
+ * so that a 10 MB document costs three buffers rather than millions of objects.
+ * Offsets are UTF-16 code units, with the same meaning as TokenSpan's.
+ */
+export interface PackedTokens {
+  readonly length: number;
+  readonly ids: Int32Array;
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+}
+
+/** One edit, shaped like VS Code's TextDocumentContentChangeEvent (offsets in UTF-16 code units of the text before the edit). */
+export interface TextChange {
+  readonly rangeOffset: number;
+  readonly rangeLength: number;
+  readonly text: string;
+}
+
+/** A token found at an offset: its index in the document's token list and its span. */
+export interface TokenAt {
+  readonly index: number;
+  readonly span: TokenSpan;
+}
+
+/** Vocabulary search result: never thrown, so as-you-type callers can show the error inline. */
+export type VocabSearchResult =
+  | { readonly ok: true; readonly entries: readonly VocabEntry[]; /** matches before the limit was applied */ readonly total: number }
+  | { readonly ok: false; readonly error: string };

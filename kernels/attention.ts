@@ -1,0 +1,117 @@
+// Unfused causal self-attention (TransformerLens components/abstract_attention.py): scores and
+// pattern are real tensors so they can be cached, hooked and ablated.
+import type { GraphBuilder, HookDecl } from '../src/engine/onnx/builder';
+import type { BlockWeights, Tensor } from '../src/engine/types';
+import { positions } from './posEmbed';
+
+export interface AttentionDims {
+  readonly n_heads: number;
+  readonly d_head: number;
+  readonly d_model: number;
+  readonly use_attn_result: boolean;
+}
+
+/** In the order TransformerLens's forward pass fires them. */
+export function attentionHooks(prefix: string, dims: AttentionDims): HookDecl[] {
+  const hooks: HookDecl[] = [
+    { name: `${prefix}.hook_q`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
+    { name: `${prefix}.hook_k`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
+    { name: `${prefix}.hook_v`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
+    { name: `${prefix}.hook_attn_scores`, dims: ['batch', 'head_index', 'query_pos', 'key_pos'] },
+    { name: `${prefix}.hook_pattern`, dims: ['batch', 'head_index', 'query_pos', 'key_pos'] },
+    { name: `${prefix}.hook_z`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
+  ];
+  if (dims.use_attn_result) {
+    hooks.push({ name: `${prefix}.hook_result`, dims: ['batch', 'pos', 'head_index', 'd_model'] });
+  }
+  return hooks;
+}
+
+/** W [n_heads, d_model, d_head] → [d_model, n_heads·d_head], so one MatMul on [batch, pos, d_model] yields every head. */
+function headsSideBySide(W: Tensor, n_heads: number, d_model: number, d_head: number): Tensor {
+  const out = new Float32Array(W.data.length);
+  for (let h = 0; h < n_heads; h++) {
+    for (let i = 0; i < d_model; i++) {
+      const src = (h * d_model + i) * d_head;
+      out.set(W.data.subarray(src, src + d_head), i * n_heads * d_head + h * d_head);
+    }
+  }
+  return { dims: [d_model, n_heads * d_head], data: out };
+}
+
+/** The causal mask [query_pos, key_pos]: true where key_pos ≤ query_pos. Computed once per graph. */
+function causalMask(b: GraphBuilder, x: string): string {
+  return b.once('causal_mask', () => {
+    const r = positions(b, x); // [pos]
+    const q = b.op('Unsqueeze', [r, b.ints([1])]); // [pos, 1]
+    const k = b.op('Unsqueeze', [r, b.ints([0])]); // [1, pos]
+    return b.op('GreaterOrEqual', [q, k], undefined, { type: 'bool' }); // [pos, pos]
+  });
+}
+
+/**
+ * One projection (q, k or v) with its bias, as [batch, pos, head_index, d_head].
+ * perHead inputs are [batch, pos, head_index, d_model] (use_attn_in / use_split_qkv_input).
+ */
+function project(b: GraphBuilder, x: string, W: Tensor, bias: Tensor, param: string, dims: AttentionDims, perHead: boolean): string {
+  // param: 'blocks.L.attn.Q' → initializers blocks.L.attn.W_Q and blocks.L.attn.b_Q
+  const dot = param.lastIndexOf('.');
+  const wName = `${param.slice(0, dot)}.W_${param.slice(dot + 1)}`;
+  const bName = `${param.slice(0, dot)}.b_${param.slice(dot + 1)}`;
+  const { n_heads, d_head, d_model } = dims;
+  if (!perHead) {
+    const w = b.weight(wName, headsSideBySide(W, n_heads, d_model, d_head)); // [d_model, n_heads·d_head]
+    const flat = b.op('MatMul', [x, w]); // [batch, pos, n_heads·d_head]
+    const biased = b.op('Add', [flat, b.weight(bName, bias, [n_heads * d_head])]);
+    return b.op('Reshape', [biased, b.ints([0, 0, n_heads, d_head])]); // [batch, pos, head_index, d_head]
+  }
+  const w = b.weight(wName, W); // [n_heads, d_model, d_head]
+  const xh = b.op('Transpose', [x], { perm: { ints: [0, 2, 1, 3] } }); // [batch, head_index, pos, d_model]
+  const y = b.op('MatMul', [xh, w]); // [batch, head_index, pos, d_head]
+  const biased = b.op('Add', [y, b.weight(bName, bias, [n_heads, 1, d_head])]);
+  return b.op('Transpose', [biased], { perm: { ints: [0, 2, 1, 3] } }); // [batch, pos, head_index, d_head]
+}
+
+export interface AttentionInputs {
+  readonly query: string;
+  readonly key: string;
+  readonly value: string;
+  /** True when the inputs carry a head axis: [batch, pos, head_index, d_model]. */
+  readonly perHead: boolean;
+}
+
+/** Emits the attention of one block; returns its output before hook_attn_out: [batch, pos, d_model]. */
+export function emitAttention(b: GraphBuilder, prefix: string, inp: AttentionInputs, w: BlockWeights, dims: AttentionDims): string {
+  const { n_heads, d_head, d_model } = dims;
+  const [hq, hk, hv, hScores, hPattern, hz, hResult] = attentionHooks(prefix, dims);
+  const q = b.hook(hq!, project(b, inp.query, w.W_Q, w.b_Q, `${prefix}.Q`, dims, inp.perHead)); // [batch, pos, head_index, d_head]
+  const k = b.hook(hk!, project(b, inp.key, w.W_K, w.b_K, `${prefix}.K`, dims, inp.perHead));
+  const v = b.hook(hv!, project(b, inp.value, w.W_V, w.b_V, `${prefix}.V`, dims, inp.perHead));
+
+  const qT = b.op('Transpose', [q], { perm: { ints: [0, 2, 1, 3] } }); // [batch, head_index, query_pos, d_head]
+  const kT = b.op('Transpose', [k], { perm: { ints: [0, 2, 3, 1] } }); // [batch, head_index, d_head, key_pos]
+  const raw = b.op('MatMul', [qT, kT]); // [batch, head_index, query_pos, key_pos]
+  const scaled = b.op('Div', [raw, b.scalarF(Math.sqrt(d_head))]);
+  // TransformerLens masks with IGNORE = -inf before the hook, so cached scores show -inf above the diagonal.
+  const masked = b.op('Where', [causalMask(b, q), scaled, b.scalarF(-Infinity)], undefined, { type: 'float32' });
+  const scores = b.hook(hScores!, masked);
+  const pattern = b.hook(hPattern!, b.op('Softmax', [scores], { axis: { i: -1 } })); // [batch, head_index, query_pos, key_pos]
+
+  const vT = b.op('Transpose', [v], { perm: { ints: [0, 2, 1, 3] } }); // [batch, head_index, key_pos, d_head]
+  const zh = b.op('MatMul', [pattern, vT]); // [batch, head_index, query_pos, d_head]
+  const z = b.hook(hz!, b.op('Transpose', [zh], { perm: { ints: [0, 2, 1, 3] } })); // [batch, pos, head_index, d_head]
+
+  const bO = b.weight(`${prefix}.b_O`, w.b_O); // [d_model]
+  if (hResult === undefined) {
+    // W_O [n_heads, d_head, d_model] is already [n_heads·d_head, d_model] in memory.
+    const wO = b.weight(`${prefix}.W_O`, w.W_O, [n_heads * d_head, d_model]);
+    const zFlat = b.op('Reshape', [z, b.ints([0, 0, n_heads * d_head])]); // [batch, pos, n_heads·d_head]
+    return b.op('Add', [b.op('MatMul', [zFlat, wO]), bO]); // [batch, pos, d_model]
+  }
+  const wO = b.weight(`${prefix}.W_O`, w.W_O); // [n_heads, d_head, d_model]
+  const zByHead = b.op('Transpose', [z], { perm: { ints: [0, 2, 1, 3] } }); // [batch, head_index, pos, d_head]
+  const perHeadOut = b.op('MatMul', [zByHead, wO]); // [batch, head_index, pos, d_model]
+  const result = b.hook(hResult, b.op('Transpose', [perHeadOut], { perm: { ints: [0, 2, 1, 3] } })); // [batch, pos, head_index, d_model]
+  const summed = b.op('ReduceSum', [result, b.ints([2])], { keepdims: { i: 0 } }); // [batch, pos, d_model]
+  return b.op('Add', [summed, bO]);
+}

@@ -1,0 +1,86 @@
+// One GPT-2 block (TransformerLens components/transformer_block.py): the residual-stream hook
+// points live here, the sub-kernels bring their own. Flag-gated hooks exist only when enabled.
+import type { GraphBuilder, HookDecl } from '../src/engine/onnx/builder';
+import type { BlockWeights, HookedGPT2Config } from '../src/engine/types';
+import { attentionHooks, emitAttention } from './attention';
+import { emitLayerNorm, layerNormHooks } from './layerNorm';
+import { emitMlp, mlpHooks } from './mlp';
+
+type BlockCfg = Pick<
+  HookedGPT2Config,
+  'n_heads' | 'd_head' | 'd_model' | 'eps' | 'use_attn_result' | 'use_split_qkv_input' | 'use_attn_in' | 'use_hook_mlp_in'
+>;
+
+/** True when attention inputs carry a head axis, as TransformerLens does under these flags. */
+function perHeadInputs(cfg: BlockCfg): boolean {
+  return cfg.use_attn_in || cfg.use_split_qkv_input;
+}
+
+function residHook(L: number, what: string): HookDecl {
+  return { name: `blocks.${L}.${what}`, dims: ['batch', 'pos', 'd_model'] };
+}
+
+function headInputHook(L: number, what: string): HookDecl {
+  return { name: `blocks.${L}.${what}`, dims: ['batch', 'pos', 'head_index', 'd_model'] };
+}
+
+/** Block L's hook points in the order TransformerLens's forward pass fires them (= run_with_cache's key order). */
+export function transformerBlockHooks(cfg: BlockCfg, L: number): HookDecl[] {
+  const p = `blocks.${L}`;
+  const hooks: HookDecl[] = [residHook(L, 'hook_resid_pre')];
+  if (cfg.use_attn_in) hooks.push(headInputHook(L, 'hook_attn_in'));
+  if (cfg.use_split_qkv_input) {
+    hooks.push(headInputHook(L, 'hook_q_input'), headInputHook(L, 'hook_k_input'), headInputHook(L, 'hook_v_input'));
+  }
+  hooks.push(...layerNormHooks(`${p}.ln1`, perHeadInputs(cfg)));
+  hooks.push(...attentionHooks(`${p}.attn`, cfg));
+  hooks.push(residHook(L, 'hook_attn_out'), residHook(L, 'hook_resid_mid'));
+  if (cfg.use_hook_mlp_in) hooks.push(residHook(L, 'hook_mlp_in'));
+  hooks.push(...layerNormHooks(`${p}.ln2`, false));
+  hooks.push(...mlpHooks(`${p}.mlp`));
+  hooks.push(residHook(L, 'hook_mlp_out'), residHook(L, 'hook_resid_post'));
+  return hooks;
+}
+
+/** resid_pre [batch, pos, d_model] → resid_post [batch, pos, d_model]. */
+export function emitTransformerBlock(b: GraphBuilder, cfg: BlockCfg, L: number, residIn: string, w: BlockWeights): string {
+  const p = `blocks.${L}`;
+  const byName = new Map(transformerBlockHooks(cfg, L).map((h) => [h.name, h] as const));
+  const decl = (name: string): HookDecl => {
+    const h = byName.get(`${p}.${name}`);
+    if (h === undefined) throw new Error(`block ${L}: hook '${name}' is not declared under these flags`);
+    return h;
+  };
+  const perHead = perHeadInputs(cfg);
+  const residPre = b.hook(decl('hook_resid_pre'), residIn);
+
+  let attnIn = residPre; // [batch, pos, d_model], or [batch, pos, head_index, d_model] when perHead
+  if (perHead) {
+    const withHeadAxis = b.op('Unsqueeze', [residPre, b.ints([2])]); // [batch, pos, 1, d_model]
+    attnIn = b.op('Expand', [withHeadAxis, b.ints([1, 1, cfg.n_heads, 1])]);
+  }
+  if (cfg.use_attn_in) attnIn = b.hook(decl('hook_attn_in'), attnIn);
+
+  const ln1 = { prefix: `${p}.ln1`, w: w.ln1_w, b: w.ln1_b, eps: cfg.eps, perHead };
+  let inputs;
+  if (cfg.use_split_qkv_input) {
+    const qIn = b.hook(decl('hook_q_input'), attnIn);
+    const kIn = b.hook(decl('hook_k_input'), attnIn);
+    const vIn = b.hook(decl('hook_v_input'), attnIn);
+    // TransformerLens applies ln1 three times here and its cache keeps the last call (value);
+    // the value copy carries ln1's hook points, the query and key copies are unnamed.
+    const value = emitLayerNorm(b, vIn, ln1);
+    const query = emitLayerNorm(b, qIn, ln1, false);
+    const key = emitLayerNorm(b, kIn, ln1, false);
+    inputs = { query, key, value, perHead };
+  } else {
+    const normalized = emitLayerNorm(b, attnIn, ln1);
+    inputs = { query: normalized, key: normalized, value: normalized, perHead };
+  }
+  const attnOut = b.hook(decl('hook_attn_out'), emitAttention(b, `${p}.attn`, inputs, w, cfg));
+  const residMid = b.hook(decl('hook_resid_mid'), b.op('Add', [residPre, attnOut]));
+  const mlpIn = cfg.use_hook_mlp_in ? b.hook(decl('hook_mlp_in'), residMid) : residMid;
+  const ln2 = emitLayerNorm(b, mlpIn, { prefix: `${p}.ln2`, w: w.ln2_w, b: w.ln2_b, eps: cfg.eps, perHead: false });
+  const mlpOut = b.hook(decl('hook_mlp_out'), emitMlp(b, `${p}.mlp`, ln2, w));
+  return b.hook(decl('hook_resid_post'), b.op('Add', [residMid, mlpOut]));
+}

@@ -1,0 +1,83 @@
+// Composes the kernels into GPT-2's forward graph. Every hook point becomes a graph output, so
+// caching is asking the session for more outputs; `logits` is always an output.
+import { emitEmbed } from '../../kernels/embed';
+import { emitLayerNorm } from '../../kernels/layerNorm';
+import { emitPosEmbed } from '../../kernels/posEmbed';
+import { emitTransformerBlock } from '../../kernels/transformerBlock';
+import { emitUnembed } from '../../kernels/unembed';
+import { listHookPoints, symbolicShape } from './hookPoints';
+import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
+import type { GraphIR } from './onnx/ir';
+import type { GPT2Weights, HookedGPT2Config } from './types';
+
+export const TOKENS_INPUT = 'tokens';
+export const LOGITS_OUTPUT = 'logits';
+
+export interface ModelGraph {
+  readonly graph: GraphIR;
+  /** Hook points as emitted, in execution order, with the node that produces each. */
+  readonly hooks: readonly EmittedHook[];
+}
+
+/** Asserts the weights match the config, naming the first offender. */
+export function checkWeights(cfg: HookedGPT2Config, w: GPT2Weights): void {
+  const expect = (name: string, dims: readonly number[] | undefined, want: readonly number[]): void => {
+    if (dims === undefined || dims.length !== want.length || dims.some((d, i) => d !== want[i])) {
+      throw new Error(`weight ${name} has shape [${dims?.join(', ') ?? 'missing'}], expected [${want.join(', ')}]`);
+    }
+  };
+  const { d_model: D, n_heads: H, d_head: E, d_mlp: M } = cfg;
+  expect('embed.W_E', w.W_E.dims, [cfg.d_vocab, D]);
+  expect('pos_embed.W_pos', w.W_pos.dims, [cfg.n_ctx, D]);
+  if (w.blocks.length !== cfg.n_layers) throw new Error(`weights have ${w.blocks.length} blocks, config says n_layers=${cfg.n_layers}`);
+  w.blocks.forEach((blk, L) => {
+    const p = `blocks.${L}`;
+    for (const [n, t] of [['W_Q', blk.W_Q], ['W_K', blk.W_K], ['W_V', blk.W_V]] as const) expect(`${p}.attn.${n}`, t.dims, [H, D, E]);
+    for (const [n, t] of [['b_Q', blk.b_Q], ['b_K', blk.b_K], ['b_V', blk.b_V]] as const) expect(`${p}.attn.${n}`, t.dims, [H, E]);
+    expect(`${p}.attn.W_O`, blk.W_O.dims, [H, E, D]);
+    expect(`${p}.attn.b_O`, blk.b_O.dims, [D]);
+    expect(`${p}.mlp.W_in`, blk.W_in.dims, [D, M]);
+    expect(`${p}.mlp.b_in`, blk.b_in.dims, [M]);
+    expect(`${p}.mlp.W_out`, blk.W_out.dims, [M, D]);
+    expect(`${p}.mlp.b_out`, blk.b_out.dims, [D]);
+    for (const [n, t] of [['ln1.w', blk.ln1_w], ['ln1.b', blk.ln1_b], ['ln2.w', blk.ln2_w], ['ln2.b', blk.ln2_b]] as const) {
+      if (cfg.normalization_type === 'LN') expect(`${p}.${n}`, t?.dims, [D]);
+      else if (t !== null) throw new Error(`${p}.${n} is present but normalization_type is LNPre (folded)`);
+    }
+  });
+  expect('unembed.W_U', w.W_U.dims, [D, cfg.d_vocab_out]);
+  expect('unembed.b_U', w.b_U.dims, [cfg.d_vocab_out]);
+}
+
+/** Builds the whole forward graph once; `transforms` rewrite hook tensors in place (interventions). */
+export function buildModelGraph(
+  cfg: HookedGPT2Config,
+  w: GPT2Weights,
+  transforms: ReadonlyMap<string, HookTransform> = new Map(),
+): ModelGraph {
+  checkWeights(cfg, w);
+  const declared = listHookPoints(cfg);
+  const declaredNames = new Set(declared.map((h) => h.name));
+  for (const name of transforms.keys()) {
+    if (!declaredNames.has(name)) throw new Error(`no hook point named '${name}' in this model`);
+  }
+  const b = new GraphBuilder(cfg.model_name, transforms);
+  const tokens = b.input(TOKENS_INPUT, 'int64', ['batch', 'pos']);
+  const embed = emitEmbed(b, tokens, w.W_E); // [batch, pos, d_model]
+  const pos = emitPosEmbed(b, tokens, w.W_pos, cfg.d_model); // [batch, pos, d_model]
+  let resid = b.op('Add', [embed, pos]); // [batch, pos, d_model]
+  for (let L = 0; L < cfg.n_layers; L++) resid = emitTransformerBlock(b, cfg, L, resid, w.blocks[L]!);
+  const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false });
+  emitUnembed(b, final, w.W_U, w.b_U, LOGITS_OUTPUT);
+
+  b.output(LOGITS_OUTPUT, ['batch', 'pos', cfg.d_vocab_out]);
+  for (const h of declared) b.output(h.name, symbolicShape(h, cfg));
+
+  const hooks = b.emittedHooks();
+  // The table and the graph come from the same kernels; this keeps them from drifting apart.
+  const emittedNames = hooks.map((h) => h.name).join('\n');
+  if (emittedNames !== declared.map((h) => h.name).join('\n')) {
+    throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
+  }
+  return { graph: b.build(), hooks };
+}

@@ -1,0 +1,51 @@
+// A small in-memory ONNX graph: what the builder produces, what the cutter splits and what
+// the encoder turns into a ModelProto. Kept separate from protobuf so graphs can be
+// inspected and cut in plain TypeScript.
+
+export type ElemType = 'float32' | 'int64' | 'bool';
+
+export type TensorData = Float32Array | BigInt64Array | Uint8Array;
+
+/** A constant tensor stored in the graph (weights and small index constants). */
+export interface InitializerDef {
+  readonly name: string;
+  readonly type: ElemType;
+  readonly dims: readonly number[];
+  readonly data: TensorData;
+}
+
+/** A graph input or output: numeric dims are fixed, string dims are symbolic ('batch', 'pos'). */
+export interface ValueDecl {
+  readonly name: string;
+  readonly type: ElemType;
+  /** null when the shape is left to onnxruntime's inference (cut-graph inputs). */
+  readonly dims: readonly (number | string)[] | null;
+}
+
+export type AttrDef =
+  | { readonly i: number }
+  | { readonly f: number }
+  | { readonly ints: readonly number[] }
+  | { readonly floats: readonly number[] };
+
+export interface NodeDef {
+  readonly op: string;
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attrs?: Readonly<Record<string, AttrDef>>;
+}
+
+export interface GraphIR {
+  readonly name: string;
+  /** In emission order, which is a topological order (every builder emits producers first). */
+  readonly nodes: readonly NodeDef[];
+  readonly initializers: ReadonlyMap<string, InitializerDef>;
+  readonly inputs: readonly ValueDecl[];
+  readonly outputs: readonly ValueDecl[];
+  /** Element type of every tensor the graph names (inputs, initializers, node outputs). */
+  readonly types: ReadonlyMap<string, ElemType>;
+}
+
+export const OPSET_VERSION = 17;
+export const IR_VERSION = 8;

@@ -1,0 +1,113 @@
+// The only module that imports onnxruntime-node. Everything else sees HostTensor and EngineSession.
+import * as ort from 'onnxruntime-node';
+import type { ElemType, TensorData } from '../onnx/ir';
+import type { DeviceOption, ExecutionProviderName } from '../types';
+
+/** A tensor in host memory, as fed to or fetched from a session. */
+export interface HostTensor {
+  readonly type: ElemType;
+  readonly dims: readonly number[];
+  readonly data: TensorData;
+}
+
+export interface EngineSession {
+  readonly provider: ExecutionProviderName;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Runs the graph, computing and returning only `fetch` (onnxruntime prunes the rest of the outputs). */
+  run(feeds: Readonly<Record<string, HostTensor>>, fetch: readonly string[]): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
+
+export interface SessionOptions {
+  readonly device?: DeviceOption;
+  /** Intra-op threads; onnxruntime's default (all cores) when absent. */
+  readonly threads?: number;
+}
+
+export interface CreatedSession {
+  readonly session: EngineSession;
+  /** Set when the requested provider could not be used and another one was (a visible fallback). */
+  readonly notice: string | null;
+}
+
+/** Fastest first: 'auto' tries these in order and keeps the first that creates a session. */
+const AUTO_ORDER: readonly ExecutionProviderName[] = ['cuda', 'webgpu', 'cpu'];
+
+function candidates(device: DeviceOption): readonly ExecutionProviderName[] {
+  if (device === 'auto') return AUTO_ORDER;
+  return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
+}
+
+function toOrt(t: HostTensor): ort.Tensor {
+  return new ort.Tensor(t.type, t.data, t.dims);
+}
+
+function fromOrt(name: string, v: ort.OnnxValue): HostTensor {
+  if (!(v instanceof ort.Tensor)) throw new Error(`output '${name}' is not a tensor`);
+  const type = v.type;
+  if (type !== 'float32' && type !== 'int64' && type !== 'bool') throw new Error(`output '${name}' has unsupported type ${type}`);
+  return { type, dims: [...v.dims], data: v.data as TensorData };
+}
+
+class OrtEngineSession implements EngineSession {
+  private released = false;
+  constructor(
+    private readonly inner: ort.InferenceSession,
+    readonly provider: ExecutionProviderName,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.inner.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.inner.outputNames;
+  }
+
+  async run(feeds: Readonly<Record<string, HostTensor>>, fetch: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.released) throw new Error('session was released (model disposed)');
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
+    const out = await this.inner.run(ortFeeds, fetch);
+    const result: Record<string, HostTensor> = {};
+    for (const name of fetch) {
+      const v = out[name];
+      if (v === undefined) throw new Error(`session did not return '${name}'`);
+      result[name] = fromOrt(name, v);
+    }
+    return result;
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.inner.release();
+  }
+}
+
+/**
+ * Creates a session for an encoded ONNX model on the requested provider, falling back (in order)
+ * to the next that works, ending on the CPU, and saying so in `notice`.
+ */
+export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<CreatedSession> {
+  const device = opts.device ?? 'cpu';
+  const failures: string[] = [];
+  for (const provider of candidates(device)) {
+    try {
+      const inner = await ort.InferenceSession.create(model, {
+        executionProviders: [provider],
+        // 'extended' fusions rewrite LayerNorm/GELU/attention patterns into fused kernels with
+        // their own rounding; 'basic' keeps TransformerLens's arithmetic as written.
+        graphOptimizationLevel: 'basic',
+        ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
+        logSeverityLevel: 3,
+      });
+      const notice = failures.length > 0 ? `${failures.join('; ')}; falling back to ${provider}` : null;
+      return { session: new OrtEngineSession(inner, provider), notice };
+    } catch (err) {
+      failures.push(`${provider} unavailable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    }
+  }
+  throw new Error(`no execution provider could run the model: ${failures.join('; ')}`);
+}

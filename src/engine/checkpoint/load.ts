@@ -1,0 +1,248 @@
+// Loads a Hugging Face GPT-2 folder (config.json + model.safetensors) into TransformerLens's
+// weight layout. Every expected tensor is checked by name and shape before use, and anything
+// unexpected is refused by name, so a wrong or lying checkpoint fails loudly here instead of
+// producing plausible-looking nonsense later.
+
+import { promises as fs } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { BlockWeights, GPT2Weights, HookedGPT2Config, Tensor } from '../types';
+import { readSafetensors, type SafetensorsFile } from '../safetensors/read';
+import type { SafetensorsDtype } from '../safetensors/dtypes';
+import { CheckpointError, gpt2ConfigFromHF } from './config';
+
+export { CheckpointError } from './config';
+
+export interface LoadCheckpointOptions {
+  /** cfg.model_name; defaults to the folder's name. */
+  readonly modelName?: string;
+}
+
+/** What the loader found, for display and diagnostics. */
+export interface CheckpointInfo {
+  readonly folder: string;
+  /** Stored dtype of the weights (the dtype of wte). */
+  readonly dtype: SafetensorsDtype;
+  /** Body keys carried the `transformer.` prefix. */
+  readonly prefixed: boolean;
+  /** No lm_head.weight: the unembedding is wte's transpose. */
+  readonly tiedLmHead: boolean;
+  /** config.json has the `model_lens_demo` marker: random weights, not a trained GPT-2. */
+  readonly demo: boolean;
+}
+
+export interface LoadedCheckpoint {
+  readonly cfg: HookedGPT2Config;
+  readonly weights: GPT2Weights;
+  readonly info: CheckpointInfo;
+}
+
+// Causal-mask buffers that some exports save with the weights; they carry no parameters.
+const IGNORED = /^h\.\d+\.attn\.(bias|masked_bias)$/;
+const PREFIX = 'transformer.';
+
+export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
+  const configPath = join(folder, 'config.json');
+  const weightsPath = join(folder, 'model.safetensors');
+  let configText: string;
+  try {
+    configText = await fs.readFile(configPath, 'utf8');
+  } catch (err) {
+    throw new CheckpointError(`${configPath}: ${missingText(err, 'config.json')}`);
+  }
+  let configJson: unknown;
+  try {
+    configJson = JSON.parse(configText);
+  } catch (err) {
+    throw new CheckpointError(`${configPath}: not valid JSON (${(err as Error).message})`);
+  }
+  const cfg = gpt2ConfigFromHF(configJson, configPath, opts.modelName ?? basename(folder));
+  try {
+    await fs.access(weightsPath);
+  } catch (err) {
+    throw new CheckpointError(`${weightsPath}: ${missingText(err, 'model.safetensors')}`);
+  }
+  const file = await readSafetensors(weightsPath);
+  const keys = resolveKeys(file, weightsPath);
+  const expected = expectedShapes(cfg);
+  checkNamesAndShapes(file, keys, expected, weightsPath);
+
+  const get = async (name: string): Promise<Float32Array> => file.getTensorF32(keys.get(name)!);
+  const { d_model, n_heads, d_head, d_mlp, d_vocab, n_ctx } = cfg;
+
+  const wte = await get('wte.weight'); // [d_vocab, d_model]
+  const W_E: Tensor = { dims: [d_vocab, d_model], data: wte };
+  const W_pos: Tensor = { dims: [n_ctx, d_model], data: await get('wpe.weight') };
+
+  const blocks: BlockWeights[] = [];
+  for (let l = 0; l < cfg.n_layers; l++) {
+    const p = `h.${l}.`;
+    const cAttnW = await get(`${p}attn.c_attn.weight`); // [d_model, 3 * d_model]
+    const cAttnB = await get(`${p}attn.c_attn.bias`); // [3 * d_model]
+    const [W_Q, W_K, W_V] = splitQkvWeight(cAttnW, d_model, n_heads, d_head);
+    const [b_Q, b_K, b_V] = splitQkvBias(cAttnB, d_model, n_heads, d_head);
+    blocks.push({
+      ln1_w: { dims: [d_model], data: await get(`${p}ln_1.weight`) },
+      ln1_b: { dims: [d_model], data: await get(`${p}ln_1.bias`) },
+      W_Q,
+      W_K,
+      W_V,
+      b_Q,
+      b_K,
+      b_V,
+      // HF Conv1D stores c_proj as [in, out] = [d_model (heads concatenated), d_model]: row
+      // h * d_head + k is head h's k-th z component, so viewing the same row-major data as
+      // [n_heads, d_head, d_model] is exactly TransformerLens's W_O; no copy needed.
+      W_O: { dims: [n_heads, d_head, d_model], data: await get(`${p}attn.c_proj.weight`) },
+      b_O: { dims: [d_model], data: await get(`${p}attn.c_proj.bias`) },
+      ln2_w: { dims: [d_model], data: await get(`${p}ln_2.weight`) },
+      ln2_b: { dims: [d_model], data: await get(`${p}ln_2.bias`) },
+      // Conv1D's [in, out] is already TransformerLens's right-multiplying layout for the MLP.
+      W_in: { dims: [d_model, d_mlp], data: await get(`${p}mlp.c_fc.weight`) },
+      b_in: { dims: [d_mlp], data: await get(`${p}mlp.c_fc.bias`) },
+      W_out: { dims: [d_mlp, d_model], data: await get(`${p}mlp.c_proj.weight`) },
+      b_out: { dims: [d_model], data: await get(`${p}mlp.c_proj.bias`) },
+    });
+  }
+  const ln_final_w: Tensor = { dims: [d_model], data: await get('ln_f.weight') };
+  const ln_final_b: Tensor = { dims: [d_model], data: await get('ln_f.bias') };
+  // lm_head is an nn.Linear ([out, in] = [d_vocab, d_model]), unlike the Conv1D layers, and
+  // TransformerLens right-multiplies by W_U [d_model, d_vocab], hence the transpose. Tied
+  // checkpoints omit it and use wte. GPT-2's unembedding has no bias: b_U is zero.
+  const lmHead = keys.has('lm_head.weight') ? await get('lm_head.weight') : wte; // [d_vocab, d_model]
+  const W_U: Tensor = { dims: [d_model, d_vocab], data: transpose(lmHead, d_vocab, d_model) };
+  const b_U: Tensor = { dims: [d_vocab], data: new Float32Array(d_vocab) };
+
+  const demo = (configJson as Record<string, unknown>)['model_lens_demo'] === true;
+  return {
+    cfg,
+    weights: { W_E, W_pos, blocks, ln_final_w, ln_final_b, W_U, b_U },
+    info: {
+      folder,
+      dtype: file.tensors.get(keys.get('wte.weight')!)!.dtype,
+      prefixed: keys.get('wte.weight')!.startsWith(PREFIX),
+      tiedLmHead: !keys.has('lm_head.weight'),
+      demo,
+    },
+  };
+}
+
+/** Maps canonical (unprefixed) names to the file's keys, dropping the mask buffers. */
+function resolveKeys(file: SafetensorsFile, path: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const key of file.tensors.keys()) {
+    const canonical = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
+    if (IGNORED.test(canonical)) continue;
+    const prev = keys.get(canonical);
+    if (prev !== undefined) {
+      throw new CheckpointError(`${path}: tensor "${canonical}" appears twice ("${prev}" and "${key}")`);
+    }
+    keys.set(canonical, key);
+  }
+  return keys;
+}
+
+/** Every tensor a GPT-2 checkpoint must have, with its Hugging Face shape (Conv1D: [in, out]). */
+export function expectedShapes(cfg: HookedGPT2Config): Map<string, number[]> {
+  const { d_model: d, d_mlp, d_vocab, n_ctx } = cfg;
+  const m = new Map<string, number[]>([
+    ['wte.weight', [d_vocab, d]],
+    ['wpe.weight', [n_ctx, d]],
+  ]);
+  for (let l = 0; l < cfg.n_layers; l++) {
+    const p = `h.${l}.`;
+    m.set(`${p}ln_1.weight`, [d]);
+    m.set(`${p}ln_1.bias`, [d]);
+    m.set(`${p}attn.c_attn.weight`, [d, 3 * d]);
+    m.set(`${p}attn.c_attn.bias`, [3 * d]);
+    m.set(`${p}attn.c_proj.weight`, [d, d]);
+    m.set(`${p}attn.c_proj.bias`, [d]);
+    m.set(`${p}ln_2.weight`, [d]);
+    m.set(`${p}ln_2.bias`, [d]);
+    m.set(`${p}mlp.c_fc.weight`, [d, d_mlp]);
+    m.set(`${p}mlp.c_fc.bias`, [d_mlp]);
+    m.set(`${p}mlp.c_proj.weight`, [d_mlp, d]);
+    m.set(`${p}mlp.c_proj.bias`, [d]);
+  }
+  m.set('ln_f.weight', [d]);
+  m.set('ln_f.bias', [d]);
+  return m;
+}
+
+function checkNamesAndShapes(
+  file: SafetensorsFile,
+  keys: Map<string, string>,
+  expected: Map<string, number[]>,
+  path: string,
+): void {
+  const shapeText = (dims: readonly number[]): string => `[${dims.join(', ')}]`;
+  for (const [name, dims] of expected) {
+    const key = keys.get(name);
+    if (key === undefined) {
+      throw new CheckpointError(`${path}: missing tensor "${name}" (expected shape ${shapeText(dims)})`);
+    }
+    const got = file.tensors.get(key)!.dims;
+    if (got.length !== dims.length || got.some((x, i) => x !== dims[i])) {
+      throw new CheckpointError(`${path}: tensor "${key}" has shape ${shapeText(got)}, expected ${shapeText(dims)}`);
+    }
+  }
+  const lmHead = keys.get('lm_head.weight');
+  if (lmHead !== undefined) {
+    const want = expected.get('wte.weight')!;
+    const got = file.tensors.get(lmHead)!.dims;
+    if (got.length !== 2 || got[0] !== want[0] || got[1] !== want[1]) {
+      throw new CheckpointError(`${path}: tensor "lm_head.weight" has shape ${shapeText(got)}, expected ${shapeText(want)}`);
+    }
+  }
+  const unexpected = [...keys.keys()].filter((k) => !expected.has(k) && k !== 'lm_head.weight');
+  if (unexpected.length > 0) {
+    const shown = unexpected.slice(0, 5).map((k) => `"${keys.get(k)}"`).join(', ');
+    throw new CheckpointError(
+      `${path}: unexpected tensor${unexpected.length > 1 ? 's' : ''} ${shown}${unexpected.length > 5 ? ', …' : ''} (not a GPT-2 of this config?)`,
+    );
+  }
+}
+
+/**
+ * HF Conv1D stores c_attn as [in, out] = [d_model, 3 * d_model]: the output columns are Q, K
+ * and V side by side, and within each, head h owns columns h * d_head .. (h + 1) * d_head.
+ * TransformerLens keeps one [d_model, d_head] matrix per head: W_X[h, m, k] = c_attn[m, X * d_model + h * d_head + k].
+ */
+export function splitQkvWeight(w: Float32Array, d_model: number, n_heads: number, d_head: number): [Tensor, Tensor, Tensor] {
+  const out: Tensor[] = [];
+  for (let x = 0; x < 3; x++) {
+    const t = new Float32Array(n_heads * d_model * d_head); // [n_heads, d_model, d_head]
+    for (let h = 0; h < n_heads; h++) {
+      for (let m = 0; m < d_model; m++) {
+        const src = m * 3 * d_model + x * d_model + h * d_head;
+        t.set(w.subarray(src, src + d_head), (h * d_model + m) * d_head);
+      }
+    }
+    out.push({ dims: [n_heads, d_model, d_head], data: t });
+  }
+  return out as [Tensor, Tensor, Tensor];
+}
+
+/** c_attn.bias [3 * d_model] -> b_Q, b_K, b_V [n_heads, d_head], the same column order as the weight. */
+export function splitQkvBias(b: Float32Array, d_model: number, n_heads: number, d_head: number): [Tensor, Tensor, Tensor] {
+  const out: Tensor[] = [];
+  for (let x = 0; x < 3; x++) {
+    out.push({ dims: [n_heads, d_head], data: b.slice(x * d_model, (x + 1) * d_model) });
+  }
+  return out as [Tensor, Tensor, Tensor];
+}
+
+/** [rows, cols] -> [cols, rows]. */
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = a[base + c]!;
+  }
+  return out;
+}
+
+function missingText(err: unknown, what: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `${what} not found (a GPT-2 folder needs config.json and model.safetensors)`;
+  return `cannot read ${what} (${(err as Error).message})`;
+}

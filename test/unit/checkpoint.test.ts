@@ -1,0 +1,203 @@
+// Checkpoint loader on generated Hugging Face GPT-2 folders: the HF -> TransformerLens layout
+// mapping checked element by element against the raw file, key styles (prefix, tied lm_head),
+// stored dtypes, and a clear error for every broken folder.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadCheckpoint, type LoadedCheckpoint } from '../../src/engine/checkpoint/load';
+import { generateTinyGpt2, ensureTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { readSafetensors } from '../../src/engine/safetensors/read';
+import { writeSafetensors, type SafetensorsTensorToWrite } from '../../src/engine/safetensors/write';
+import { bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits } from '../../src/engine/safetensors/dtypes';
+
+let root = '';
+let plain: LoadedCheckpoint; // F32, untied, no prefix
+let plainDir = '';
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'ml-ckpt-'));
+  plainDir = join(root, 'plain');
+  await generateTinyGpt2(plainDir, { seed: 7 });
+  plain = await loadCheckpoint(plainDir);
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+test('config maps to TransformerLens terms', () => {
+  const { cfg, info } = plain;
+  assert.equal(cfg.model_name, 'plain');
+  assert.equal(cfg.n_layers, 2);
+  assert.equal(cfg.d_model, 64);
+  assert.equal(cfg.n_heads, 4);
+  assert.equal(cfg.d_head, 16);
+  assert.equal(cfg.d_mlp, 256);
+  assert.equal(cfg.d_vocab, 50257);
+  assert.equal(cfg.n_ctx, 1024);
+  assert.equal(cfg.eps, 1e-5);
+  assert.equal(cfg.normalization_type, 'LN');
+  assert.deepEqual(info, { folder: plainDir, dtype: 'F32', prefixed: false, tiedLmHead: false, demo: true });
+});
+
+test('weights are in TransformerLens layout, element by element against the raw Conv1D tensors', async () => {
+  const { weights: w, cfg } = plain;
+  const f = await readSafetensors(join(plainDir, 'model.safetensors'));
+  const { d_model: d, d_head: dh, n_heads: H, d_vocab: V } = cfg;
+  const cAttn = await f.getTensorF32('h.1.attn.c_attn.weight'); // [d, 3d]
+  const cAttnB = await f.getTensorF32('h.1.attn.c_attn.bias');
+  const cProj = await f.getTensorF32('h.1.attn.c_proj.weight'); // [d, d]
+  const lmHead = await f.getTensorF32('lm_head.weight'); // [V, d]
+  const b = w.blocks[1]!;
+  assert.deepEqual(b.W_Q.dims, [H, d, dh]);
+  assert.deepEqual(b.W_O.dims, [H, dh, d]);
+  assert.deepEqual(b.b_V.dims, [H, dh]);
+  assert.deepEqual(w.W_U.dims, [d, V]);
+  for (const [h, m, k] of [
+    [0, 0, 0],
+    [2, 17, 5],
+    [3, 63, 15],
+  ] as const) {
+    const idx = (h * d + m) * dh + k;
+    assert.equal(b.W_Q.data[idx], cAttn[m * 3 * d + h * dh + k]);
+    assert.equal(b.W_K.data[idx], cAttn[m * 3 * d + d + h * dh + k]);
+    assert.equal(b.W_V.data[idx], cAttn[m * 3 * d + 2 * d + h * dh + k]);
+    assert.equal(b.b_K.data[h * dh + k], cAttnB[d + h * dh + k]);
+    // W_O[h, k, m] = c_proj[h * d_head + k, m]
+    assert.equal(b.W_O.data[(h * dh + k) * d + m], cProj[(h * dh + k) * d + m]);
+  }
+  for (const [m, v] of [
+    [0, 0],
+    [5, 50256],
+    [63, 12345],
+  ] as const) {
+    assert.equal(w.W_U.data[m * V + v], lmHead[v * d + m]);
+  }
+  assert.ok(w.b_U.data.every((x) => x === 0));
+  assert.ok(w.blocks[0]!.ln1_w!.data.some((x) => Math.abs(x - 1) > 0.05), 'LayerNorm weights are non-trivial');
+});
+
+test('prefixed keys and a tied lm_head load to the same body, with W_U = W_E^T', async () => {
+  const dir = join(root, 'prefix-tied');
+  await generateTinyGpt2(dir, { seed: 7, prefix: true, tiedLmHead: true });
+  const f = await readSafetensors(join(dir, 'model.safetensors'));
+  assert.ok(f.has('transformer.h.0.attn.c_attn.weight') && !f.has('lm_head.weight') && f.has('transformer.h.0.attn.bias'));
+  const { weights: w, info, cfg } = await loadCheckpoint(dir, { modelName: 'tiny' });
+  assert.equal(cfg.model_name, 'tiny');
+  assert.equal(info.prefixed, true);
+  assert.equal(info.tiedLmHead, true);
+  assert.deepEqual(w.blocks[1]!.W_V.data, plain.weights.blocks[1]!.W_V.data);
+  assert.deepEqual(w.W_E.data, plain.weights.W_E.data);
+  const { d_model: d, d_vocab: V } = cfg;
+  for (const [m, v] of [
+    [0, 1],
+    [40, 50000],
+  ] as const) {
+    assert.equal(w.W_U.data[m * V + v], w.W_E.data[v * d + m]);
+  }
+  assert.notDeepEqual(w.W_U.data.subarray(0, 100), plain.weights.W_U.data.subarray(0, 100));
+});
+
+for (const dtype of ['F16', 'BF16'] as const) {
+  test(`${dtype} checkpoint loads as the rounded F32 values`, async () => {
+    const dir = join(root, dtype);
+    await generateTinyGpt2(dir, { seed: 7, dtype });
+    const { weights: w, info } = await loadCheckpoint(dir);
+    assert.equal(info.dtype, dtype);
+    const round = dtype === 'F16' ? (x: number) => f16BitsToNumber(numberToF16Bits(x)) : (x: number) => bf16BitsToNumber(numberToBf16Bits(x));
+    const pairs: [Float32Array, Float32Array][] = [
+      [w.blocks[0]!.W_in.data, plain.weights.blocks[0]!.W_in.data],
+      [w.blocks[1]!.b_Q.data, plain.weights.blocks[1]!.b_Q.data],
+      [w.ln_final_w!.data, plain.weights.ln_final_w!.data],
+    ];
+    for (const [got, f32] of pairs) {
+      for (let i = 0; i < f32.length; i++) assert.equal(got[i], Math.fround(round(f32[i]!)));
+    }
+  });
+}
+
+test('n_inner other than 4 * n_embd sets d_mlp', async () => {
+  const dir = join(root, 'inner');
+  await generateTinyGpt2(dir, { n_layer: 1, n_embd: 16, n_head: 2, n_inner: 40 });
+  const { cfg, weights } = await loadCheckpoint(dir);
+  assert.equal(cfg.d_mlp, 40);
+  assert.deepEqual(weights.blocks[0]!.W_out.dims, [40, 16]);
+});
+
+test('ensureTinyGpt2 generates once and reuses', async () => {
+  const cache = join(root, 'cache');
+  const a = await ensureTinyGpt2(cache, { n_layer: 1, n_embd: 16, n_head: 2, tiedLmHead: true });
+  const stat1 = await fs.stat(join(a, 'model.safetensors'));
+  const b = await ensureTinyGpt2(cache, { n_layer: 1, n_embd: 16, n_head: 2, tiedLmHead: true });
+  assert.equal(a, b);
+  assert.equal((await fs.stat(join(b, 'model.safetensors'))).mtimeMs, stat1.mtimeMs);
+  assert.deepEqual(await fs.readdir(cache), [a.split('/').pop()]);
+});
+
+// Broken folders. A small model is generated once and rewritten with one thing wrong.
+async function smallModel(name: string): Promise<{ dir: string; tensors: SafetensorsTensorToWrite[] }> {
+  const dir = join(root, name);
+  await generateTinyGpt2(dir, { n_layer: 1, n_embd: 16, n_head: 2, tiedLmHead: true });
+  const f = await readSafetensors(join(dir, 'model.safetensors'));
+  const tensors: SafetensorsTensorToWrite[] = [];
+  for (const n of f.names()) {
+    const t = await f.getTensor(n);
+    tensors.push({ name: n, dims: t.dims, dtype: 'F32', data: t.data });
+  }
+  return { dir, tensors };
+}
+
+test('missing config.json or model.safetensors names the path', async () => {
+  const dir = join(root, 'empty');
+  await fs.mkdir(dir);
+  await assert.rejects(loadCheckpoint(dir), (e: Error) => e.message.includes(join(dir, 'config.json')) && /not found/.test(e.message));
+  const { dir: d2 } = await smallModel('noweights');
+  await fs.rm(join(d2, 'model.safetensors'));
+  await assert.rejects(loadCheckpoint(d2), (e: Error) => e.message.includes(join(d2, 'model.safetensors')) && /not found/.test(e.message));
+});
+
+test('a tensor of the wrong shape is named with both shapes', async () => {
+  const { dir, tensors } = await smallModel('badshape');
+  const i = tensors.findIndex((t) => t.name === 'h.0.mlp.c_fc.weight');
+  tensors[i] = { ...tensors[i]!, dims: [64, 16] }; // transposed
+  await writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  await assert.rejects(loadCheckpoint(dir), /tensor "h\.0\.mlp\.c_fc\.weight" has shape \[64, 16\], expected \[16, 64\]/);
+});
+
+test('a missing tensor is named', async () => {
+  const { dir, tensors } = await smallModel('missing');
+  await writeSafetensors(
+    join(dir, 'model.safetensors'),
+    tensors.filter((t) => t.name !== 'h.0.ln_2.bias'),
+  );
+  await assert.rejects(loadCheckpoint(dir), /missing tensor "h\.0\.ln_2\.bias" \(expected shape \[16\]\)/);
+});
+
+test('an unexpected tensor (e.g. a layer the config does not have) is named', async () => {
+  const { dir, tensors } = await smallModel('extra');
+  tensors.push({ name: 'h.1.ln_1.weight', dims: [16], dtype: 'F32', data: new Float32Array(16) });
+  await writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  await assert.rejects(loadCheckpoint(dir), /unexpected tensor "h\.1\.ln_1\.weight"/);
+});
+
+test('config problems are specific', async () => {
+  const { dir } = await smallModel('badcfg');
+  const cfgPath = join(dir, 'config.json');
+  const good = JSON.parse(await fs.readFile(cfgPath, 'utf8')) as Record<string, unknown>;
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ activation_function: 'relu' }, /activation_function is "relu"; only "gelu_new"/],
+    [{ model_type: 'llama' }, /model_type is "llama"/],
+    [{ n_head: 3 }, /n_embd 16 is not divisible by n_head 3/],
+    [{ n_layer: 0 }, /n_layer must be a positive integer/],
+    [{ n_layer: 2 }, /missing tensor "h\.1\.ln_1\.weight"/],
+  ];
+  for (const [patch, error] of cases) {
+    await fs.writeFile(cfgPath, JSON.stringify({ ...good, ...patch }));
+    await assert.rejects(loadCheckpoint(dir), error);
+  }
+  await fs.writeFile(cfgPath, '{ not json');
+  await assert.rejects(loadCheckpoint(dir), (e: Error) => e.message.includes(cfgPath) && /not valid JSON/.test(e.message));
+});

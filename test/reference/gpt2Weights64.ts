@@ -23,6 +23,11 @@ export interface RefConfig {
   readonly d_vocab: number;
   readonly n_ctx: number;
   readonly eps: number;
+  /**
+   * Hugging Face's tie_word_embeddings (default true): when set, GPT2LMHeadModel ties lm_head to
+   * wte after loading, so an lm_head.weight in the file is not what runs.
+   */
+  readonly tie_word_embeddings: boolean;
 }
 
 export interface RefBlock {
@@ -79,6 +84,7 @@ export function loadReferenceModel(dir: string): RefModel {
     d_vocab: num('vocab_size'),
     n_ctx: num('n_positions', num('n_ctx', 1024)),
     eps: num('layer_norm_epsilon', 1e-5),
+    tie_word_embeddings: hf.tie_word_embeddings !== false,
   };
   const raw = readSafetensorsRaw(join(dir, 'model.safetensors'));
   return { cfg, weights: convertGpt2Weights(raw, cfg) };
@@ -140,8 +146,10 @@ export function convertGpt2Weights(raw: Map<string, RawTensor>, cfg: RefConfig):
   }
 
   const wte = get('wte.weight', [d_vocab, d_model]); // [d_vocab, d_model]
-  // lm_head is nn.Linear ([d_vocab, d_model]); when absent it is tied to wte. W_U is its transpose.
-  const lmHead = raw.get('lm_head.weight')?.data ?? wte;
+  // lm_head is nn.Linear ([d_vocab, d_model]); W_U is its transpose. TL reads the HF model's
+  // lm_head after HF tied it to wte (tie_word_embeddings), so a tied model uses wte whatever the file holds.
+  const lmHead = cfg.tie_word_embeddings ? wte : raw.get('lm_head.weight')?.data;
+  if (!lmHead) throw new Error('checkpoint lacks lm_head.weight and config.json sets tie_word_embeddings=false');
   if (lmHead.length !== d_vocab * d_model) throw new Error(`lm_head.weight has ${lmHead.length} elements, expected ${d_vocab * d_model}`);
   const W_U = new Float64Array(d_model * d_vocab);
   for (let v = 0; v < d_vocab; v++) for (let m = 0; m < d_model; m++) W_U[m * d_vocab + v] = lmHead[v * d_model + m];

@@ -70,7 +70,8 @@ export function hfLogits64(raw: Map<string, RawTensor>, cfg: RefConfig, tokens: 
     h = h.map((v, i) => v + mlpOut[i]);
   }
   const f = ln(h, w('ln_f.weight'), w('ln_f.bias'));
-  const head = raw.get('lm_head.weight')?.data ?? wte; // nn.Linear [d_vocab, d_model]: logits = f @ head^T
+  // nn.Linear [d_vocab, d_model]: logits = f @ head^T; tied to wte unless the config unties it
+  const head = cfg.tie_word_embeddings ? wte : raw.get('lm_head.weight')!.data;
   const logits = new Float64Array(P * d_vocab);
   for (let p = 0; p < P; p++)
     for (let v = 0; v < d_vocab; v++) {

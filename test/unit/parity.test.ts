@@ -94,6 +94,11 @@ describe('float64 reference: self-checks', () => {
       const t = [1, 2, 3, 39, 0];
       const err = relErr(referenceRun(m.cfg, m.weights, t).logits.data, hfLogits64(raw, m.cfg, t));
       assert.ok(err < 1e-12, `relErr ${err}`);
+      // W_U really is lm_head^T here, not wte^T
+      assert.equal(m.cfg.tie_word_embeddings, false);
+      const wteT = new Float64Array(8 * 40);
+      for (let v = 0; v < 40; v++) for (let d = 0; d < 8; d++) wteT[d * 40 + v] = raw.get('wte.weight')!.data[v * 8 + d];
+      assert.ok(relErr(m.weights.W_U.data, wteT) > 0.1);
     } finally {
       rmSync(d2, { recursive: true, force: true });
     }

@@ -11,15 +11,15 @@ export interface AttentionDims {
   readonly use_attn_result: boolean;
 }
 
-/** In the order TransformerLens's forward pass fires them. */
+/** In the order TransformerLens's Attention registers them (its hook_dict order). */
 export function attentionHooks(prefix: string, dims: AttentionDims): HookDecl[] {
   const hooks: HookDecl[] = [
-    { name: `${prefix}.hook_q`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
     { name: `${prefix}.hook_k`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
+    { name: `${prefix}.hook_q`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
     { name: `${prefix}.hook_v`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
+    { name: `${prefix}.hook_z`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
     { name: `${prefix}.hook_attn_scores`, dims: ['batch', 'head_index', 'query_pos', 'key_pos'] },
     { name: `${prefix}.hook_pattern`, dims: ['batch', 'head_index', 'query_pos', 'key_pos'] },
-    { name: `${prefix}.hook_z`, dims: ['batch', 'pos', 'head_index', 'd_head'] },
   ];
   if (dims.use_attn_result) {
     hooks.push({ name: `${prefix}.hook_result`, dims: ['batch', 'pos', 'head_index', 'd_model'] });
@@ -83,7 +83,10 @@ export interface AttentionInputs {
 /** Emits the attention of one block; returns its output before hook_attn_out: [batch, pos, d_model]. */
 export function emitAttention(b: GraphBuilder, prefix: string, inp: AttentionInputs, w: BlockWeights, dims: AttentionDims): string {
   const { n_heads, d_head, d_model } = dims;
-  const [hq, hk, hv, hScores, hPattern, hz, hResult] = attentionHooks(prefix, dims);
+  const hooks = attentionHooks(prefix, dims);
+  const find = (n: string): HookDecl | undefined => hooks.find((h) => h.name === `${prefix}.${n}`);
+  const [hq, hk, hv, hScores, hPattern, hz] = ['hook_q', 'hook_k', 'hook_v', 'hook_attn_scores', 'hook_pattern', 'hook_z'].map(find);
+  const hResult = find('hook_result');
   const q = b.hook(hq!, project(b, inp.query, w.W_Q, w.b_Q, `${prefix}.Q`, dims, inp.perHead)); // [batch, pos, head_index, d_head]
   const k = b.hook(hk!, project(b, inp.key, w.W_K, w.b_K, `${prefix}.K`, dims, inp.perHead));
   const v = b.hook(hv!, project(b, inp.value, w.W_V, w.b_V, `${prefix}.V`, dims, inp.perHead));

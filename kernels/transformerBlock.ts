@@ -24,21 +24,24 @@ function headInputHook(L: number, what: string): HookDecl {
   return { name: `blocks.${L}.${what}`, dims: ['batch', 'pos', 'head_index', 'd_model'] };
 }
 
-/** Block L's hook points in the order TransformerLens's forward pass fires them (= run_with_cache's key order). */
+/**
+ * Block L's hook points in the order TransformerLens's TransformerBlock registers them (its
+ * hook_dict order): ln1, ln2, attn, mlp, then the block's own hooks.
+ */
 export function transformerBlockHooks(cfg: BlockCfg, L: number): HookDecl[] {
   const p = `blocks.${L}`;
-  const hooks: HookDecl[] = [residHook(L, 'hook_resid_pre')];
+  const hooks: HookDecl[] = [
+    ...layerNormHooks(`${p}.ln1`, perHeadInputs(cfg)),
+    ...layerNormHooks(`${p}.ln2`, false),
+    ...attentionHooks(`${p}.attn`, cfg),
+    ...mlpHooks(`${p}.mlp`),
+  ];
   if (cfg.use_attn_in) hooks.push(headInputHook(L, 'hook_attn_in'));
   if (cfg.use_split_qkv_input) {
     hooks.push(headInputHook(L, 'hook_q_input'), headInputHook(L, 'hook_k_input'), headInputHook(L, 'hook_v_input'));
   }
-  hooks.push(...layerNormHooks(`${p}.ln1`, perHeadInputs(cfg)));
-  hooks.push(...attentionHooks(`${p}.attn`, cfg));
-  hooks.push(residHook(L, 'hook_attn_out'), residHook(L, 'hook_resid_mid'));
   if (cfg.use_hook_mlp_in) hooks.push(residHook(L, 'hook_mlp_in'));
-  hooks.push(...layerNormHooks(`${p}.ln2`, false));
-  hooks.push(...mlpHooks(`${p}.mlp`));
-  hooks.push(residHook(L, 'hook_mlp_out'), residHook(L, 'hook_resid_post'));
+  for (const h of ['hook_attn_out', 'hook_mlp_out', 'hook_resid_pre', 'hook_resid_mid', 'hook_resid_post']) hooks.push(residHook(L, h));
   return hooks;
 }
 

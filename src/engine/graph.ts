@@ -75,8 +75,8 @@ export function buildModelGraph(
 
   const hooks = b.emittedHooks();
   // The table and the graph come from the same kernels; this keeps them from drifting apart.
-  const emittedNames = hooks.map((h) => h.name).join('\n');
-  if (emittedNames !== declared.map((h) => h.name).join('\n')) {
+  const emittedNames = new Set(hooks.map((h) => h.name));
+  if (emittedNames.size !== hooks.length || emittedNames.size !== declaredNames.size || [...declaredNames].some((n) => !emittedNames.has(n))) {
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
   return { graph: b.build(), hooks };

@@ -16,8 +16,9 @@ type HookCfg = Pick<
 >;
 
 /**
- * Every hook point of the model, in the order TransformerLens's forward pass fires them, which is
- * the key order of a full `run_with_cache` cache (its tests/.../test_cache_hook_names.py).
+ * Every hook point of the model, in TransformerLens's `model.hook_dict` order (modules in the
+ * order their constructors register them). The graph emits them in execution order instead;
+ * buildModelGraph checks both come to the same set.
  * Flag-gated hooks (hook_result, hook_attn_in, hook_q/k/v_input, hook_mlp_in) appear only when enabled.
  */
 export function listHookPoints(cfg: HookCfg): HookDecl[] {

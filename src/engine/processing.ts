@@ -1,0 +1,168 @@
+// TransformerLens's from_pretrained weight processing, each step switchable and in its order:
+// fold_ln, center_writing_weights, center_unembed, fold_value_biases. None changes what the
+// model computes (up to float rounding; center_unembed shifts logits by a constant per position,
+// leaving log-probs unchanged); they make weights and activations easier to read: LayerNorm's
+// affine part moves into the weights that read its output, what is written to the residual
+// stream has no component along the all-ones direction (which LayerNorm removes anyway), and
+// value biases, whose effect is constant because attention patterns sum to 1, move into b_O.
+//
+// Inputs are never written to: every changed tensor is a new array; unchanged tensors are shared.
+// Sums over d_model or d_vocab accumulate in float64 (a float32 running sum over 50,257 terms
+// loses digits).
+
+import type { BlockWeights, GPT2Weights, HookedGPT2Config, ProcessingOptions, Tensor } from './types';
+
+export function processWeights(
+  cfg: HookedGPT2Config,
+  weights: GPT2Weights,
+  opts: ProcessingOptions,
+): { cfg: HookedGPT2Config; weights: GPT2Weights } {
+  let c = cfg;
+  let w: GPT2Weights = { ...weights, blocks: weights.blocks.map((b) => ({ ...b })) };
+  // Folding needs LayerNorm's weights; already-folded (LNPre) weights have none left to fold.
+  if (opts.fold_ln && c.normalization_type === 'LN') {
+    w = foldLayerNorm(c, w);
+    c = { ...c, normalization_type: 'LNPre' };
+  }
+  if (opts.center_writing_weights) w = centerWritingWeights(w);
+  if (opts.center_unembed) w = centerUnembed(w);
+  if (opts.fold_value_biases) w = foldValueBiases(c, w);
+  return { cfg: c, weights: w };
+}
+
+/**
+ * LN(x) = w * n + b with n = (x - mean) / scale. A reader computes LN(x) @ W + b_r
+ * = n @ (w[:, None] * W) + (b @ W + b_r), so w scales W's d_model rows and b @ W joins the
+ * reader's bias. Then, because n sums to zero over d_model, W's mean over d_model can be
+ * subtracted without changing the result (TransformerLens does this as part of folding).
+ */
+function foldLayerNorm(cfg: HookedGPT2Config, w: GPT2Weights): GPT2Weights {
+  const { d_model, n_heads, d_head, d_mlp, d_vocab } = cfg;
+  const blocks = w.blocks.map((b, l): BlockWeights => {
+    const ln1w = need(b.ln1_w, `blocks.${l}.ln1.w`);
+    const ln1b = need(b.ln1_b, `blocks.${l}.ln1.b`);
+    const ln2w = need(b.ln2_w, `blocks.${l}.ln2.w`);
+    const ln2b = need(b.ln2_b, `blocks.${l}.ln2.b`);
+    const [W_Q, b_Q] = foldIntoReader(b.W_Q, b.b_Q, ln1w, ln1b, n_heads, d_model, d_head);
+    const [W_K, b_K] = foldIntoReader(b.W_K, b.b_K, ln1w, ln1b, n_heads, d_model, d_head);
+    const [W_V, b_V] = foldIntoReader(b.W_V, b.b_V, ln1w, ln1b, n_heads, d_model, d_head);
+    const [W_in, b_in] = foldIntoReader(b.W_in, b.b_in, ln2w, ln2b, 1, d_model, d_mlp);
+    return { ...b, W_Q, b_Q, W_K, b_K, W_V, b_V, W_in, b_in, ln1_w: null, ln1_b: null, ln2_w: null, ln2_b: null };
+  });
+  const lnfw = need(w.ln_final_w, 'ln_final.w');
+  const lnfb = need(w.ln_final_b, 'ln_final.b');
+  const [W_U, b_U] = foldIntoReader(w.W_U, w.b_U, lnfw, lnfb, 1, d_model, d_vocab);
+  return { ...w, blocks, W_U, b_U, ln_final_w: null, ln_final_b: null };
+}
+
+/**
+ * W: [outer, d_model, inner] (outer = n_heads for Q/K/V, 1 for W_in and W_U), bias: [outer, inner].
+ * Returns W' = centre_over_d_model(lnw[m] * W[o, m, i]) and bias' = bias + sum_m lnb[m] * W[o, m, i].
+ */
+function foldIntoReader(
+  W: Tensor,
+  bias: Tensor,
+  lnw: Tensor,
+  lnb: Tensor,
+  outer: number,
+  d_model: number,
+  inner: number,
+): [Tensor, Tensor] {
+  const Wn = new Float32Array(W.data.length); // [outer, d_model, inner]
+  const bn = new Float32Array(bias.data.length); // [outer, inner]
+  const bAcc = new Float64Array(inner);
+  const colSum = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    bAcc.fill(0);
+    colSum.fill(0);
+    for (let m = 0; m < d_model; m++) {
+      const row = (o * d_model + m) * inner;
+      const g = lnw.data[m]!;
+      const s = lnb.data[m]!;
+      for (let i = 0; i < inner; i++) {
+        const x = W.data[row + i]!;
+        bAcc[i] += s * x;
+        colSum[i] += g * x;
+      }
+    }
+    for (let i = 0; i < inner; i++) {
+      bn[o * inner + i] = bias.data[o * inner + i]! + bAcc[i]!;
+      colSum[i] /= d_model;
+    }
+    for (let m = 0; m < d_model; m++) {
+      const row = (o * d_model + m) * inner;
+      const g = lnw.data[m]!;
+      // Recompute g * W in float64 so centring subtracts from the exact product.
+      for (let i = 0; i < inner; i++) Wn[row + i] = g * W.data[row + i]! - colSum[i]!;
+    }
+  }
+  return [
+    { dims: W.dims, data: Wn },
+    { dims: bias.dims, data: bn },
+  ];
+}
+
+/** Residual writers lose their mean over d_model: W_E, W_pos, W_O, b_O, W_out, b_out. */
+function centerWritingWeights(w: GPT2Weights): GPT2Weights {
+  return {
+    ...w,
+    W_E: centerRows(w.W_E),
+    W_pos: centerRows(w.W_pos),
+    blocks: w.blocks.map((b) => ({
+      ...b,
+      W_O: centerRows(b.W_O),
+      b_O: centerRows(b.b_O),
+      W_out: centerRows(b.W_out),
+      b_out: centerRows(b.b_out),
+    })),
+  };
+}
+
+/**
+ * Softmax ignores a constant added to every logit, so W_U loses each row's mean over the
+ * vocabulary and b_U its mean: logits shift, log-probs do not.
+ */
+function centerUnembed(w: GPT2Weights): GPT2Weights {
+  return { ...w, W_U: centerRows(w.W_U), b_U: centerRows(w.b_U) };
+}
+
+/** b_O += sum over heads of b_V[h] @ W_O[h], b_V = 0 (patterns sum to 1 so b_V's effect is constant). */
+function foldValueBiases(cfg: HookedGPT2Config, w: GPT2Weights): GPT2Weights {
+  const { n_heads, d_head, d_model } = cfg;
+  return {
+    ...w,
+    blocks: w.blocks.map((b) => {
+      const acc = Float64Array.from(b.b_O.data); // [d_model]
+      for (let h = 0; h < n_heads; h++) {
+        for (let k = 0; k < d_head; k++) {
+          const v = b.b_V.data[h * d_head + k]!;
+          const row = (h * d_head + k) * d_model;
+          for (let m = 0; m < d_model; m++) acc[m] += v * b.W_O.data[row + m]!;
+        }
+      }
+      return {
+        ...b,
+        b_O: { dims: b.b_O.dims, data: Float32Array.from(acc) },
+        b_V: { dims: b.b_V.dims, data: new Float32Array(b.b_V.data.length) },
+      };
+    }),
+  };
+}
+
+/** Subtracts the mean over the last dimension from every row. */
+function centerRows(t: Tensor): Tensor {
+  const n = t.dims[t.dims.length - 1]!;
+  const out = new Float32Array(t.data.length);
+  for (let r = 0; r < t.data.length; r += n) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += t.data[r + i]!;
+    const mean = s / n;
+    for (let i = 0; i < n; i++) out[r + i] = t.data[r + i]! - mean;
+  }
+  return { dims: t.dims, data: out };
+}
+
+function need(t: Tensor | null, name: string): Tensor {
+  if (!t) throw new Error(`processWeights: fold_ln needs ${name}, but it is missing (normalization_type 'LN' with folded weights?)`);
+  return t;
+}

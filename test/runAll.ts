@@ -1,0 +1,88 @@
+/**
+ * Everything `npm test` runs after `npm run build`, in order:
+ *   1. unit tests: node --test over test/unit/*.test.ts (no VS Code);
+ *   2. the in-host suite: test/integration/*.test.ts inside a real VS Code's extension host;
+ *   3. the UI suites: test/e2e/*.e2e.ts in code-server through chromium.
+ * Each stage's counts are summed; the last line printed is `N passed, N failed[, N skipped]`
+ * and the exit code is 1 when anything failed. MODEL_LENS_SKIP_VSCODE=1 runs only stage 1.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './e2e/harness';
+import { add, countsLine, runE2E, runInHost, zero, type Counts } from './e2e/run';
+
+/** Reads the summary lines (`# pass N` ...) of node:test's TAP output. */
+export function parseTapSummary(tap: string): Counts | undefined {
+  const num = (key: string) => {
+    const m = new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tap);
+    return m ? Number(m[1]) : undefined;
+  };
+  const pass = num('pass');
+  const fail = num('fail');
+  if (pass === undefined || fail === undefined) return undefined;
+  return { passed: pass, failed: fail + (num('cancelled') ?? 0), skipped: (num('skipped') ?? 0) + (num('todo') ?? 0) };
+}
+
+async function runUnit(): Promise<Counts> {
+  const dir = join(REPO_ROOT, 'test', 'unit');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', 'unit', f)) : [];
+  if (files.length === 0) {
+    console.log('unit: no test/unit/*.test.ts');
+    return zero();
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'model-lens-unit-'));
+  const tapFile = join(tmp, 'unit.tap');
+  try {
+    // spec for people, TAP to a file for the counts.
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--test', '--test-timeout=300000',
+          '--test-reporter=spec', '--test-reporter-destination=stdout',
+          '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+        { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+      );
+      child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
+    });
+    const counts = parseTapSummary(existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '') ?? { passed: 0, failed: 1, skipped: 0 };
+    // A crash that leaves no failing test behind still has to fail the run.
+    if (code !== 0 && counts.failed === 0) counts.failed = 1;
+    return counts;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const stages: [string, Counts, number][] = [];
+  const stage = async (name: string, fn: () => Promise<Counts>) => {
+    const s = Date.now();
+    console.log(`\n=== ${name} ===`);
+    let c: Counts;
+    try {
+      c = await fn();
+    } catch (err) {
+      console.log(`${name}: ✗ ${String((err as Error)?.stack ?? err)}`);
+      c = { passed: 0, failed: 1, skipped: 0 };
+    }
+    stages.push([name, c, Date.now() - s]);
+  };
+
+  await stage('unit', runUnit);
+  if (!process.env.MODEL_LENS_SKIP_VSCODE) {
+    await stage('in-host (VS Code extension host)', () => runInHost());
+    await stage('e2e (VS Code in chromium)', () => runE2E());
+  }
+
+  const total = stages.reduce((acc, [, c]) => add(acc, c), zero());
+  console.log('\n=== summary ===');
+  for (const [name, c, ms] of stages) console.log(`${name}: ${countsLine(c)} (${(ms / 1000).toFixed(1)} s)`);
+  console.log(`total time ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(countsLine(total));
+  process.exitCode = total.failed ? 1 : 0;
+}
+
+void main();

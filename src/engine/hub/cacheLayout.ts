@@ -5,11 +5,17 @@
 // Keeping to it exactly means a model fetched by Python is used here without a request, and a
 // model fetched here is found by transformers.from_pretrained.
 
+import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, copyFile, lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { HubError, filesystemError } from './errors';
 import { CHECKPOINT_FILES } from './models';
+
+/** Unique per call, so concurrent writers in one process never share a temporary name. */
+function tmpSuffix(): string {
+  return `${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
 
 export const COMMIT_RE = /^[0-9a-f]{40}$/;
 
@@ -67,7 +73,7 @@ export async function readRef(cacheDir: string, repoId: string, revision: string
 export async function writeRef(cacheDir: string, repoId: string, revision: string, commit: string): Promise<void> {
   if (revision === commit) return;
   const target = join(repoDir(cacheDir, repoId), 'refs', revision);
-  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${target}.${tmpSuffix()}`;
   try {
     await mkdir(dirname(target), { recursive: true });
     await writeFile(tmp, commit);
@@ -118,7 +124,7 @@ export async function findCachedSnapshot(
 export async function linkIntoSnapshot(cacheDir: string, repoId: string, commit: string, file: string, etag: string): Promise<string> {
   const pointer = join(snapshotDir(cacheDir, repoId, commit), file);
   const blob = blobPath(cacheDir, repoId, etag);
-  const tmp = `${pointer}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${pointer}.${tmpSuffix()}`;
   try {
     await mkdir(dirname(pointer), { recursive: true });
     try {

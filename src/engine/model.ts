@@ -1,0 +1,365 @@
+// HookedGPT2: TransformerLens's HookedTransformer API for GPT-2 on onnxruntime.
+//
+// One forward graph per model + flags (+ intervention structure), built from kernels/, with every
+// hook point as a graph output: caching is fetching more outputs. A function hook is a cut of the
+// graph at its tensor (src/engine/cut.ts); cut sessions are cached per hook set. Hooks are
+// arguments of one call, never stored on the model, so a throwing hook cannot leave one behind
+// (TransformerLens's "hooks are global state" footgun); the per-call state is cleared in `finally`.
+import { ActivationCache } from './activationCache';
+import { loadCheckpoint } from './checkpoint/load';
+import { cutGraph, type Segment } from './cut';
+import { buildModelGraph, LOGITS_OUTPUT, TOKENS_INPUT, type ModelGraph } from './graph';
+import { listHookPoints, type HookDecl } from './hookPoints';
+import { compileInterventions, type Intervention } from './interventions';
+import { resolveNames } from './names';
+import { encodeModel } from './onnx/encode';
+import { createSession, type EngineSession, type HostTensor } from './ort/session';
+import { processWeights } from './processing';
+import * as tokenizer from '../tokenizer';
+import {
+  DEFAULT_PROCESSING,
+  NO_PROCESSING,
+  type DeviceOption,
+  type ExecutionProviderName,
+  type GPT2Weights,
+  type HookedGPT2Config,
+  type NamesFilter,
+  type ProcessingOptions,
+  type Tensor,
+} from './types';
+
+export type { Intervention } from './interventions';
+
+export type ModelOptions = Partial<ProcessingOptions> & {
+  /** false = from_pretrained_no_processing (every processing switch off). */
+  readonly processing?: boolean;
+  readonly use_attn_result?: boolean;
+  readonly use_split_qkv_input?: boolean;
+  readonly use_attn_in?: boolean;
+  readonly use_hook_mlp_in?: boolean;
+  readonly device?: DeviceOption;
+  /** onnxruntime intra-op threads (default: onnxruntime's choice). */
+  readonly threads?: number;
+};
+
+/** What a hook function receives besides the tensor, like TransformerLens's `hook` argument. */
+export interface HookContext {
+  readonly name: string;
+}
+
+export interface HookFn {
+  readonly name: string;
+  /** Read the activation, change it in place, or return a replacement of the same shape. */
+  readonly fn: (t: Tensor, hook: HookContext) => Tensor | void | Promise<Tensor | void>;
+}
+
+export interface ForwardOptions {
+  readonly hooks?: readonly HookFn[];
+  readonly interventions?: readonly Intervention[];
+  /** Which hook points to return; none when absent. */
+  readonly names?: NamesFilter;
+  readonly signal?: AbortSignal;
+}
+
+export interface ForwardResult {
+  /** [1, pos, d_vocab_out] */
+  readonly logits: Tensor;
+  /** The requested activations by TransformerLens name, in hook_dict order. */
+  readonly activations: ReadonlyMap<string, Tensor>;
+}
+
+export interface ToTokensResult {
+  readonly tokens: number[];
+  /** True when the text was longer than n_ctx tokens and only the first n_ctx were kept. */
+  readonly truncated: boolean;
+  /** A human-readable line when something was changed (truncation), else null. */
+  readonly notice: string | null;
+}
+
+/** Sessions kept per graph variant; older ones are released when more are made. */
+const MAX_CACHED_VARIANTS = 8;
+
+interface Variant {
+  readonly segments: readonly (Segment & { readonly session: EngineSession })[];
+}
+
+function abortError(): Error {
+  const e = new Error('the request was cancelled');
+  e.name = 'AbortError';
+  return e;
+}
+
+function toTensor(h: HostTensor, name: string): Tensor {
+  if (!(h.data instanceof Float32Array)) throw new Error(`internal: '${name}' is not float32`);
+  return { dims: [...h.dims], data: h.data };
+}
+
+export class HookedGPT2 {
+  private readonly graphs = new Map<string, ModelGraph>();
+  private readonly variants = new Map<string, Promise<Variant>>();
+  private readonly hookTable: readonly HookDecl[];
+  private disposed = false;
+  /** Why the requested execution provider was not used, when it was not. */
+  notice: string | null = null;
+  provider: ExecutionProviderName = 'cpu';
+
+  private constructor(
+    readonly cfg: HookedGPT2Config,
+    private readonly weights: GPT2Weights,
+    private readonly options: ModelOptions,
+  ) {
+    this.hookTable = listHookPoints(cfg);
+  }
+
+  /** Loads a Hugging Face GPT-2 folder and processes it as TransformerLens's from_pretrained does. */
+  static async fromPretrained(folder: string, opts: ModelOptions = {}): Promise<HookedGPT2> {
+    const { cfg, weights } = await loadCheckpoint(folder);
+    const processing: ProcessingOptions =
+      opts.processing === false
+        ? NO_PROCESSING
+        : {
+            fold_ln: opts.fold_ln ?? DEFAULT_PROCESSING.fold_ln,
+            center_writing_weights: opts.center_writing_weights ?? DEFAULT_PROCESSING.center_writing_weights,
+            center_unembed: opts.center_unembed ?? DEFAULT_PROCESSING.center_unembed,
+            fold_value_biases: opts.fold_value_biases ?? DEFAULT_PROCESSING.fold_value_biases,
+          };
+    const processed = processWeights(cfg, weights, processing);
+    return HookedGPT2.fromWeights(processed.cfg, processed.weights, opts);
+  }
+
+  /** A model from weights already in TransformerLens's layout, used as given (no processing). */
+  static async fromWeights(cfg: HookedGPT2Config, weights: GPT2Weights, opts: ModelOptions = {}): Promise<HookedGPT2> {
+    const withFlags: HookedGPT2Config = {
+      ...cfg,
+      use_attn_result: opts.use_attn_result ?? cfg.use_attn_result,
+      use_split_qkv_input: opts.use_split_qkv_input ?? cfg.use_split_qkv_input,
+      use_attn_in: opts.use_attn_in ?? cfg.use_attn_in,
+      use_hook_mlp_in: opts.use_hook_mlp_in ?? cfg.use_hook_mlp_in,
+    };
+    const model = new HookedGPT2(withFlags, weights, opts);
+    await model.variant('', [], []); // build and open the main session now, so load errors surface here
+    return model;
+  }
+
+  /** The hook points of this model (TransformerLens names and dimension names), hook_dict order. */
+  hookPoints(): readonly HookDecl[] {
+    return this.hookTable;
+  }
+
+  async run(tokens: readonly number[] | Int32Array, opts: { signal?: AbortSignal } = {}): Promise<Tensor> {
+    return (await this.forward(tokens, opts)).logits;
+  }
+
+  async runWithCache(
+    tokens: readonly number[] | Int32Array,
+    opts: { names?: NamesFilter; signal?: AbortSignal } = {},
+  ): Promise<{ logits: Tensor; cache: ActivationCache }> {
+    const r = await this.forward(tokens, { names: opts.names ?? (() => true), ...(opts.signal ? { signal: opts.signal } : {}) });
+    return { logits: r.logits, cache: this.cacheOf(r) };
+  }
+
+  async runWithHooks(
+    tokens: readonly number[] | Int32Array,
+    hooks: readonly HookFn[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Tensor> {
+    return (await this.forward(tokens, { hooks, ...opts })).logits;
+  }
+
+  async runWithInterventions(
+    tokens: readonly number[] | Int32Array,
+    interventions: readonly Intervention[],
+    opts: { names?: NamesFilter; signal?: AbortSignal } = {},
+  ): Promise<{ logits: Tensor; cache: ActivationCache }> {
+    const r = await this.forward(tokens, { interventions, ...opts });
+    return { logits: r.logits, cache: this.cacheOf(r) };
+  }
+
+  private cacheOf(r: ForwardResult): ActivationCache {
+    return new ActivationCache(new Map(r.activations), this.cfg, this.weights);
+  }
+
+  /** The general forward pass every other method is sugar for. */
+  async forward(tokens: readonly number[] | Int32Array, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    this.assertLive();
+    const ids = this.checkTokens(tokens);
+    if (opts.signal?.aborted) throw abortError();
+    const allNames = this.hookTable.map((h) => h.name);
+    const names = opts.names === undefined ? [] : resolveNames(opts.names, allNames);
+    const hookFns = new Map<string, HookFn[]>();
+    for (const h of opts.hooks ?? []) {
+      if (!allNames.includes(h.name)) resolveNames([h.name], allNames); // throws a specific error
+      hookFns.set(h.name, [...(hookFns.get(h.name) ?? []), h]);
+    }
+    const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
+    const cuts = [...hookFns.keys()];
+    const variant = await this.variant(compiled.key, cuts, compiled.key === '' ? [] : opts.interventions ?? []);
+
+    const pool = new Map<string, HostTensor>();
+    pool.set(TOKENS_INPUT, { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
+    for (const [k, v] of Object.entries(compiled.feeds(ids.length))) pool.set(k, v);
+    const wanted = new Set(names);
+    const activations = new Map<string, Tensor>();
+    let logits: Tensor | null = null;
+    try {
+      const segs = variant.segments;
+      for (let s = 0; s < segs.length; s++) {
+        const seg = segs[s]!;
+        if (opts.signal?.aborted) throw abortError();
+        const laterInputs = new Set(segs.slice(s + 1).flatMap((x) => x.inputs));
+        const fetch = seg.outputs.filter((o) => o === seg.cut || o === LOGITS_OUTPUT || wanted.has(o) || laterInputs.has(o));
+        const feeds: Record<string, HostTensor> = {};
+        for (const i of seg.inputs) {
+          const v = pool.get(i);
+          if (v === undefined) throw new Error(`internal: segment ${s} needs '${i}', which no earlier segment produced`);
+          feeds[i] = v;
+        }
+        const out = await seg.session.run(feeds, fetch);
+        for (const [k, v] of Object.entries(out)) pool.set(k, v);
+        if (seg.cut !== null) {
+          let t = toTensor(pool.get(seg.cut)!, seg.cut);
+          for (const h of hookFns.get(seg.cut) ?? []) {
+            const replaced = await h.fn(t, { name: seg.cut });
+            if (replaced) {
+              if (replaced.dims.length !== t.dims.length || replaced.dims.some((d, k) => d !== t.dims[k]) || replaced.data.length !== t.data.length) {
+                throw new Error(`hook on '${seg.cut}' returned shape [${replaced.dims.join(', ')}], expected [${t.dims.join(', ')}]`);
+              }
+              t = replaced;
+            }
+          }
+          pool.set(seg.cut, { type: 'float32', dims: t.dims, data: t.data });
+        }
+      }
+      for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
+      logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
+    } finally {
+      // Per-call state only; nothing about these hooks outlives the call, even when one threw.
+      pool.clear();
+    }
+    if (opts.signal?.aborted) throw abortError();
+    return { logits, activations };
+  }
+
+  /** Token ids for text, with BOS (50256) first unless prependBos is false; keeps at most n_ctx. */
+  toTokens(text: string, opts: { prependBos?: boolean } = {}): ToTokensResult {
+    const body = tokenizer.encode(text);
+    const all = opts.prependBos === false ? body : [tokenizer.END_OF_TEXT_ID, ...body];
+    if (all.length <= this.cfg.n_ctx) return { tokens: all, truncated: false, notice: null };
+    return {
+      tokens: all.slice(0, this.cfg.n_ctx),
+      truncated: true,
+      notice: `the text is ${all.length} tokens; ${this.cfg.model_name} reads at most n_ctx=${this.cfg.n_ctx}, so only the first ${this.cfg.n_ctx} are used`,
+    };
+  }
+
+  /** One string per token, like TransformerLens's to_str_tokens. */
+  toStrTokens(input: string | readonly number[], opts: { prependBos?: boolean } = {}): string[] {
+    const ids = typeof input === 'string' ? this.toTokens(input, opts).tokens : input;
+    return tokenizer.toStrTokens(ids);
+  }
+
+  decode(ids: readonly number[]): string {
+    return tokenizer.decode(ids);
+  }
+
+  /** Releases every onnxruntime session; the model cannot run afterwards. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const variants = [...this.variants.values()];
+    this.variants.clear();
+    this.graphs.clear();
+    await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Number of open onnxruntime sessions (for tests and memory views). */
+  get openSessions(): number {
+    return this.variants.size;
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error('this model was disposed');
+  }
+
+  private checkTokens(tokens: readonly number[] | Int32Array): number[] {
+    const ids = Array.from(tokens);
+    if (ids.length === 0) throw new Error('no tokens to run (an empty sequence)');
+    if (ids.length > this.cfg.n_ctx) {
+      throw new Error(`${ids.length} tokens exceed the context window n_ctx=${this.cfg.n_ctx}; truncate first (toTokens does)`);
+    }
+    ids.forEach((t, i) => {
+      if (!Number.isInteger(t) || t < 0 || t >= this.cfg.d_vocab) {
+        throw new Error(`token ${i} is ${t}, not an id in 0..${this.cfg.d_vocab - 1}`);
+      }
+    });
+    return ids;
+  }
+
+  private graphFor(ivKey: string, interventions: readonly Intervention[]): ModelGraph {
+    let g = this.graphs.get(ivKey);
+    if (g === undefined) {
+      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms);
+      this.graphs.set(ivKey, g);
+    }
+    return g;
+  }
+
+  /** Sessions for one graph variant: intervention structure × set of cut points. */
+  private variant(ivKey: string, cuts: readonly string[], interventions: readonly Intervention[]): Promise<Variant> {
+    const key = `${ivKey}#${[...cuts].sort().join(',')}`;
+    const hit = this.variants.get(key);
+    if (hit !== undefined) {
+      this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
+      this.variants.set(key, hit);
+      return hit;
+    }
+    const made = this.makeVariant(ivKey, cuts, interventions);
+    this.variants.set(key, made);
+    made.catch(() => this.variants.delete(key));
+    if (this.variants.size > MAX_CACHED_VARIANTS) {
+      // Evict the least recently used variant, never the main session ('#').
+      const oldest = [...this.variants.keys()].find((k) => k !== '#' && k !== key);
+      if (oldest !== undefined) {
+        const evicted = this.variants.get(oldest)!;
+        this.variants.delete(oldest);
+        void evicted.then(releaseVariant, () => undefined);
+      }
+    }
+    return made;
+  }
+
+  private async makeVariant(ivKey: string, cuts: readonly string[], interventions: readonly Intervention[]): Promise<Variant> {
+    const { graph } = this.graphFor(ivKey, interventions);
+    const hookNames = this.hookTable.map((h) => h.name);
+    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames]);
+    const opened: (Segment & { session: EngineSession })[] = [];
+    try {
+      for (const seg of segments) {
+        const created = await createSession(encodeModel(seg.graph), {
+          ...(this.options.device ? { device: this.options.device } : {}),
+          ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+        });
+        this.notice = created.notice;
+        this.provider = created.session.provider;
+        opened.push({ ...seg, session: created.session });
+      }
+    } catch (err) {
+      await releaseVariant({ segments: opened });
+      throw err;
+    }
+    if (this.disposed) {
+      await releaseVariant({ segments: opened });
+      throw new Error('this model was disposed');
+    }
+    return { segments: opened };
+  }
+}
+
+async function releaseVariant(v: Variant | null): Promise<void> {
+  if (v === null) return;
+  await Promise.all(v.segments.map((s) => s.session.release()));
+}

@@ -1,0 +1,67 @@
+// `model-lens <command> [args]`: a table of subcommands, each in its own module.
+// To add one, import it and add it to `commands`.
+import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { tokenizeCommand } from './tokenizeCommand';
+import { vocabCommand } from './vocabCommand';
+
+const commands: readonly CliCommand[] = [tokenizeCommand, vocabCommand];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'usage: model-lens <command> [options]',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    "run 'model-lens <command> --help' for a command's options",
+    '',
+  ].join('\n');
+}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.stderr(usage());
+    return ExitCode.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(usage());
+    return ExitCode.ok;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (command === undefined) {
+    io.stderr(`model-lens: unknown command '${name}'\n\n${usage()}`);
+    return ExitCode.usage;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout(command.usage);
+    return ExitCode.ok;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`model-lens ${command.name}: ${err.message}\n\n${command.usage}`);
+      return ExitCode.usage;
+    }
+    io.stderr(`model-lens ${command.name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return ExitCode.failure;
+  }
+}
+
+const processIo: CliIo = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+};
+
+// exitCode rather than exit(): a large --json output to a pipe must finish flushing.
+runCli(process.argv.slice(2), processIo).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`model-lens: ${String(err)}\n`);
+    process.exitCode = ExitCode.failure;
+  },
+);

@@ -1,0 +1,56 @@
+// Tokenizes text of any size without holding the extension host: the text is cut only where
+// the tokenizer guarantees the halves tokenize independently (isCutPoint), each slice is
+// tokenized in one go, and the loop yields to the event loop between slices.
+import { TokenBuffer, tokenizeInto } from '../tokenizer/encoder';
+import { CUT_POINT_SPAN, isCutPoint } from '../tokenizer/pretokenize';
+import type { PackedTokens } from '../tokenizer/types';
+
+/** About 10 ms of tokenizing on a slow core; small enough to keep each slice far under 50 ms. */
+export const SLICE_CHARS = 48 * 1024;
+/** How far past the target a cut point is looked for before a slice just takes the rest. */
+const MAX_CUT_SEARCH = 64 * 1024;
+
+export interface SliceOptions {
+  readonly isCancelled?: () => boolean;
+  /** Called between slices with the fraction done (0..1). */
+  readonly onProgress?: (fraction: number) => void;
+  readonly sliceChars?: number;
+}
+
+export class TokenizeCancelled extends Error {
+  constructor() {
+    super('tokenization was cancelled');
+    this.name = 'TokenizeCancelled';
+  }
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Where the slice starting at `from` ends: the first cut point at or after from + size, else the end. */
+export function nextCut(text: string, from: number, size: number): number {
+  const target = from + size;
+  if (target + CUT_POINT_SPAN >= text.length) return text.length;
+  const limit = Math.min(text.length, target + MAX_CUT_SEARCH);
+  for (let q = target; q < limit; q++) if (isCutPoint(text, q)) return q;
+  // A run without cut points (one huge word): finish it in one slice rather than cut wrongly.
+  for (let q = limit; q < text.length; q++) if (isCutPoint(text, q)) return q;
+  return text.length;
+}
+
+/** Same tokens as tokenizePacked(text), produced in slices with event-loop yields between them. */
+export async function tokenizeInSlices(text: string, options: SliceOptions = {}): Promise<PackedTokens> {
+  const size = options.sliceChars ?? SLICE_CHARS;
+  const out = new TokenBuffer((text.length >> 2) + 16);
+  let from = 0;
+  while (from < text.length) {
+    const to = nextCut(text, from, size);
+    tokenizeInto(text.slice(from, to), from, out);
+    from = to;
+    if (from < text.length) {
+      options.onProgress?.(from / text.length);
+      await yieldToEventLoop();
+      if (options.isCancelled?.()) throw new TokenizeCancelled();
+    }
+  }
+  return out.trimmed();
+}

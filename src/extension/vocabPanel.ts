@@ -1,0 +1,105 @@
+// "Model Lens: Search Vocabulary": GPT-2's 50,257 tokens, searchable by substring, prefix,
+// regex or id. The webview debounces typing and asks; the host answers from the tokenizer's
+// Vocabulary (a scan of precomputed strings, a few ms).
+import * as vscode from 'vscode';
+import { assertNever } from '../protocol/envelope';
+import {
+  isVocabPanelState,
+  VOCAB_VIEW_TYPE,
+  vocabWebviewSchemas,
+  type VocabPanelState,
+  type VocabProtocol,
+  type VocabResults,
+  type VocabSearchRequest,
+} from '../protocol/vocab';
+import { Vocabulary } from '../tokenizer';
+import { besideColumn, copyToClipboard, createPanel, PanelSession, panelIcon, restorePanel, type PanelKind } from './panel';
+
+export const VOCAB_PANEL: PanelKind = { viewType: VOCAB_VIEW_TYPE, title: 'GPT-2 Vocabulary', bundle: 'vocab' };
+/** Every token can be listed: the list is virtual, and 50,257 short strings are under 1 MB. */
+const RESULT_LIMIT = 60_000;
+
+export class VocabPanelController implements vscode.Disposable {
+  private session: PanelSession<VocabProtocol> | undefined;
+  private restore: VocabPanelState = { query: '', mode: 'substring' };
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  createOrShow(): void {
+    if (this.session && !this.session.isDisposed) {
+      this.session.panel.reveal();
+      return;
+    }
+    this.restore = { query: '', mode: 'substring' };
+    this.attach(createPanel(VOCAB_PANEL, this.extensionUri, besideColumn()));
+  }
+
+  revive(panel: vscode.WebviewPanel, state: unknown): void {
+    this.session?.dispose();
+    this.restore = isVocabPanelState(state) ? state : { query: '', mode: 'substring' };
+    restorePanel(panel, VOCAB_PANEL, this.extensionUri);
+    this.attach(panel);
+  }
+
+  dispose(): void {
+    this.session?.dispose();
+  }
+
+  private attach(panel: vscode.WebviewPanel): void {
+    panel.iconPath = panelIcon(this.extensionUri, 'vocab');
+    const session: PanelSession<VocabProtocol> = new PanelSession<VocabProtocol>(
+      panel,
+      {
+        schemas: vocabWebviewSchemas,
+        handlers: {
+          copyText: async (req) => {
+            const reply = await copyToClipboard(req.text);
+            vscode.window.setStatusBarMessage(`Model Lens: copied ${req.what}`, 3000);
+            return reply;
+          },
+          'vocab/search': async (req) => {
+            // Remembered so the page, torn down while hidden, comes back with the same query.
+            this.restore = { query: req.query, mode: req.mode };
+            return search(req);
+          },
+        },
+        onNotification: (msg) => {
+          switch (msg.type) {
+            case 'ready':
+              void session.channel.post({
+                type: 'vocab/init',
+                vocabSize: Vocabulary.shared().size,
+                query: this.restore.query,
+                mode: this.restore.mode,
+              });
+              break;
+            default:
+              assertNever(msg.type, 'vocab panel message');
+          }
+        },
+        log: this.log,
+      },
+      () => {
+        if (this.session === session) this.session = undefined;
+      },
+    );
+    this.session = session;
+  }
+}
+
+/** Runs one search; a bad query (invalid regex, malformed id) rejects, which becomes an error reply. */
+export function search(req: VocabSearchRequest): VocabResults {
+  const found = Vocabulary.shared().search(req.query, req.mode, RESULT_LIMIT);
+  if (!found.ok) throw new Error(found.error);
+  return {
+    type: 'vocab/results',
+    query: req.query,
+    mode: req.mode,
+    total: found.total,
+    ids: Int32Array.from(found.entries, (e) => e.id),
+    displays: found.entries.map((e) => e.display),
+  };
+}

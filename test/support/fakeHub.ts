@@ -182,7 +182,7 @@ export async function startFakeHub(repos: readonly FakeRepo[], faults: FakeHubFa
       return;
     }
     const refs: Record<string, string> = { main: repo.commit, ...repo.refs };
-    const commit = /^[0-9a-f]{40}$/.test(revision) ? (revision === repo.commit ? revision : undefined) : refs[revision];
+    const commit = /^[0-9a-f]{40}$/.test(revision) ? (Object.values(refs).includes(revision) ? revision : undefined) : refs[revision];
     if (!commit) {
       res.writeHead(404, { 'x-error-code': 'RevisionNotFound' }).end();
       return;

@@ -1,5 +1,5 @@
 // Small seeded random GPT-2 weights in TransformerLens layout, for engine tests that need no checkpoint.
-import type { GPT2Weights, HookedGPT2Config, Tensor } from '../../src/engine/types';
+import type { GPT2Weights, HookedGPT2Config, Tensor } from '../../../src/engine/types';
 
 export function tinyConfig(over: Partial<HookedGPT2Config> = {}): HookedGPT2Config {
   return {

@@ -1,0 +1,190 @@
+// In-host tests of Model Lens's tokenizer features: commands, hover provider, status bar and
+// the per-document token cache, against the real extension in a real VS Code (code-server).
+// Expected ids come from the tokenizer library itself plus a few ids fixed by the seed notebook.
+import assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { ModelLensApi } from '../../src/extension';
+import { COMMANDS } from '../../src/extension/commands';
+import type { TokenizeOutcome } from '../../src/extension/tokenizePanel';
+import { tokenize, tokenizePacked } from '../../src/tokenizer';
+
+const SEED = 'Whether a word begings with a capital or space matters!';
+/** From the seed TransformerLens notebook (model.to_tokens without BOS). */
+const SEED_FIRST_IDS = [15354, 257, 1573];
+
+async function api(): Promise<ModelLensApi> {
+  const ext = vscode.extensions.getExtension<ModelLensApi>('model-lens.model-lens');
+  assert.ok(ext, 'Model Lens is not loaded');
+  return ext.activate();
+}
+
+async function openText(content: string): Promise<vscode.TextEditor> {
+  const doc = await vscode.workspace.openTextDocument({ content, language: 'plaintext' });
+  return vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
+}
+
+function webviewTabs(viewTypeSuffix: string): vscode.Tab[] {
+  return vscode.window.tabGroups.all
+    .flatMap((g) => g.tabs)
+    .filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith(viewTypeSuffix));
+}
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function hoverText(hovers: vscode.Hover[]): string {
+  return hovers
+    .flatMap((h) => h.contents)
+    .map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))
+    .join('\n');
+}
+
+describe('Model Lens tokenizer features', function () {
+  this.timeout(60000);
+
+  before(async () => {
+    await api();
+  });
+
+  afterEach(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  it('Tokenize Selection tokenizes the selection and opens the Tokens panel', async () => {
+    const editor = await openText(`# heading\n${SEED}\nmore text`);
+    const line = editor.document.lineAt(1).range;
+    editor.selection = new vscode.Selection(line.start, line.end);
+    const outcome = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
+    assert.ok(outcome);
+    assert.deepEqual(outcome.ids.slice(0, 3), SEED_FIRST_IDS);
+    assert.deepEqual(outcome.ids, tokenize(SEED).map((t) => t.id));
+    assert.equal(outcome.chars, SEED.length);
+    assert.equal(outcome.start, editor.document.offsetAt(line.start));
+    await until('a Tokens panel tab', () => (webviewTabs('modelLens.tokens').length === 1 ? true : undefined));
+    assert.match(webviewTabs('modelLens.tokens')[0]!.label, /^Tokens: /);
+  });
+
+  it('with nothing selected it tokenizes the whole document; running again reuses the panel', async () => {
+    const text = `${SEED}\n\tTabs, CRLF\r\nemoji 🙂 漢字 שלום`;
+    const editor = await openText(text);
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    const first = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
+    const second = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
+    assert.deepEqual(first?.ids, Array.from(tokenizePacked(editor.document.getText()).ids));
+    assert.deepEqual(second?.ids, first?.ids);
+    assert.equal(webviewTabs('modelLens.tokens').length, 1);
+  });
+
+  it('empty and whitespace-only documents give a result, not an exception', async () => {
+    await openText('');
+    const empty = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
+    assert.deepEqual(empty?.ids, []);
+    await openText('  \n\n\t ');
+    const blank = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
+    assert.deepEqual(blank?.ids, Array.from(tokenizePacked('  \n\n\t ').ids));
+    assert.ok(blank!.ids.length > 0);
+  });
+
+  it('the hover lists the tokens of the word under the cursor with ids and document indices', async () => {
+    const editor = await openText(`${SEED}\nsecond line`);
+    const doc = editor.document;
+    const word = 'begings';
+    const at = doc.getText().indexOf(word);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      doc.uri,
+      doc.positionAt(at + 2),
+    );
+    const text = hoverText(hovers);
+    const spans = tokenize(doc.getText());
+    const inWord = spans.map((s, index) => ({ ...s, index })).filter((s) => s.end > at && s.start < at + word.length);
+    assert.ok(inWord.length >= 2, 'begings should split into several GPT-2 tokens');
+    assert.match(text, /GPT-2/);
+    for (const t of inWord) assert.match(text, new RegExp(`\\| ${t.id} \\| ${t.index} \\|`), `token ${t.id} at index ${t.index} in:\n${text}`);
+    // The first word: id 15354 at index 0.
+    const first = hoverText(
+      await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(0, 1)),
+    );
+    assert.match(first, /\| 15354 \| 0 \|/);
+  });
+
+  it('modelLens.hover.enabled = false turns the hover off', async () => {
+    const editor = await openText(SEED);
+    const config = vscode.workspace.getConfiguration('modelLens');
+    await config.update('hover.enabled', false, vscode.ConfigurationTarget.Global);
+    try {
+      await until('the setting to apply', () => (vscode.workspace.getConfiguration('modelLens').get('hover.enabled') === false ? true : undefined));
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+        'vscode.executeHoverProvider',
+        editor.document.uri,
+        new vscode.Position(0, 1),
+      );
+      assert.doesNotMatch(hoverText(hovers), /GPT-2/);
+    } finally {
+      await config.update('hover.enabled', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  it('the document cache follows edits', async () => {
+    const editor = await openText(SEED);
+    const modelLens = await api();
+    const doc = editor.document;
+    assert.equal((await modelLens.documentTokens.get(doc)).count, tokenize(SEED).length);
+    await editor.edit((b) => b.insert(doc.positionAt(SEED.indexOf('word')), 'very long '));
+    await editor.edit((b) => b.replace(new vscode.Range(0, 0, 0, 7), 'If'));
+    const cache = await modelLens.documentTokens.get(doc);
+    assert.equal(cache.text, doc.getText());
+    assert.deepEqual(
+      cache.tokens().map((t) => t.id),
+      tokenize(doc.getText()).map((t) => t.id),
+    );
+  });
+
+  it('the status bar counts the selection, then the document', async () => {
+    const editor = await openText(`${SEED}\n${SEED}`);
+    const modelLens = await api();
+    editor.selection = new vscode.Selection(0, 0, 0, 7); // "Whether"
+    await until('a one-token selection count', () => (modelLens.statusBarText().endsWith(' 1 token') ? true : undefined));
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    const whole = tokenize(editor.document.getText()).length;
+    await until(`the document count ${whole}`, () =>
+      modelLens.statusBarText().endsWith(` ${whole} tokens`) ? true : undefined,
+    );
+  });
+
+  it('a multi-megabyte selection is tokenized without holding the extension host', async () => {
+    const line = `${SEED} The quick brown fox, 12345 🙂 jumps.\n`;
+    const text = line.repeat(Math.ceil(3_000_000 / line.length));
+    const editor = await openText(text);
+    editor.selection = new vscode.Selection(editor.document.positionAt(0), editor.document.positionAt(text.length));
+    let last = Date.now();
+    let longest = 0;
+    const ticker = setInterval(() => {
+      const now = Date.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 5);
+    let outcome: TokenizeOutcome | undefined;
+    try {
+      outcome = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.equal(outcome?.ids.length, tokenizePacked(text).length);
+    // One-shot tokenization of 3 MB holds the thread for several hundred ms; slices must not.
+    assert.ok(longest < 250, `the extension host was blocked for ${longest} ms`);
+  });
+
+  it('Search Vocabulary opens one vocabulary panel', async () => {
+    await vscode.commands.executeCommand(COMMANDS.searchVocabulary);
+    await vscode.commands.executeCommand(COMMANDS.searchVocabulary);
+    await until('a vocabulary panel tab', () => (webviewTabs('modelLens.vocab').length === 1 ? true : undefined));
+  });
+});

@@ -6,6 +6,7 @@
  * dist/), it also checks that every command Model Lens contributes is registered.
  */
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +205,23 @@ export const suite: E2ESuite = {
         } finally {
           await inHost.close();
         }
+      },
+    },
+    {
+      name: 'npm start --smoke serves the workbench with the samples workspace',
+      timeoutMs: 150000,
+      async fn() {
+        const { code, out } = await new Promise<{ code: number; out: string }>((res) => {
+          execFile(
+            process.execPath,
+            ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'start.ts'), '--smoke'],
+            { cwd: REPO_ROOT, timeout: 140000 },
+            (err, stdout, stderr) => res({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+          );
+        });
+        assert.equal(code, 0, out);
+        assert.match(out, /smoke: \/healthz \w+; workbench loaded at http:\/\/127\.0\.0\.1:\d+\/\?folder=/);
+        assert.match(out, /explorer shows .*hello\.txt/);
       },
     },
     {

@@ -12,9 +12,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_PROCESSING, NO_PROCESSING } from '../../src/engine/types';
+import { HookedGPT2 } from '../../src/engine/model';
+import { generateTinyGpt2, type TinyGpt2Options } from '../../src/engine/tinyGpt2';
+import { DEFAULT_PROCESSING, NO_PROCESSING, type Tensor } from '../../src/engine/types';
 import { relErr, worst, type HookError } from '../reference/compare';
-import { DEFAULT_FLAGS, geluNew, logSoftmax, referenceRun, type RefRun } from '../reference/gpt2Float64';
+import { DEFAULT_FLAGS, geluNew, logSoftmax, referenceRun, type RefFlags, type RefRun } from '../reference/gpt2Float64';
 import { loadReferenceModel, processReferenceWeights, type RefModel } from '../reference/gpt2Weights64';
 import { hfLogits64 } from '../reference/hfLogits64';
 import { writeRandomGpt2 } from '../reference/randomCheckpoint';
@@ -211,4 +213,109 @@ describe('float64 reference: self-checks', () => {
     const run = referenceRun(model.cfg, model.weights, tokens, DEFAULT_FLAGS);
     assert.equal(run.cache.size, 4 + 17 * model.cfg.n_layers);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The engine against the reference.
+
+const TOL = 1e-5;
+/** BOS, then a sentence's worth of real GPT-2 ids, repeats included (21 tokens). */
+const TOKENS = [50256, 464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13, 198, 40, 1101, 257, 1332, 286, 262, 2068, 21831, 13];
+
+interface Variant {
+  readonly label: string;
+  readonly gen: TinyGpt2Options;
+  readonly flags: RefFlags;
+}
+
+const VARIANTS: Variant[] = [
+  // The generator's defaults: F32, separate lm_head.weight, no key prefix.
+  { label: 'default fixture', gen: { seed: 11 }, flags: DEFAULT_FLAGS },
+  { label: 'F16, tied lm_head, no prefix, every hook flag on', gen: { seed: 12, dtype: 'F16', tiedLmHead: true, prefix: false }, flags: ALL_FLAGS },
+  { label: 'BF16, transformer. prefix, tied lm_head', gen: { seed: 13, dtype: 'BF16', tiedLmHead: true, prefix: true }, flags: DEFAULT_FLAGS },
+];
+
+interface EngineRun {
+  readonly logits: Tensor;
+  readonly acts: Map<string, Tensor>;
+}
+
+function compareRun(engine: EngineRun, ref: RefRun): { hooks: HookError[]; problems: string[] } {
+  const hooks: HookError[] = [];
+  const problems: string[] = [];
+  for (const [name, r] of ref.cache) {
+    const e = engine.acts.get(name);
+    if (!e) {
+      problems.push(`${name} missing from the engine's cache`);
+      continue;
+    }
+    if (e.dims.length !== r.dims.length || e.dims.some((d, i) => d !== r.dims[i])) problems.push(`${name}: dims [${e.dims}] vs reference [${r.dims}]`);
+    hooks.push({ name, err: relErr(e.data, r.data) });
+  }
+  for (const name of engine.acts.keys()) if (!ref.cache.has(name)) problems.push(`${name} cached by the engine but not a TransformerLens hook under these flags`);
+  return { hooks, problems };
+}
+
+describe('engine parity with the float64 reference', { timeout: 600_000 }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'modellens-parity-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  for (const [vi, v] of VARIANTS.entries()) {
+    describe(v.label, () => {
+      const dir = join(root, `v${vi}`);
+      const engine: Record<'processed' | 'raw', EngineRun | null> = { processed: null, raw: null };
+      const ref: Record<'processed' | 'raw', RefRun | null> = { processed: null, raw: null };
+      let refModel: RefModel;
+
+      before(async () => {
+        await generateTinyGpt2(dir, v.gen);
+        refModel = loadReferenceModel(dir);
+        for (const mode of ['processed', 'raw'] as const) {
+          const model = await HookedGPT2.fromPretrained(dir, { processing: mode === 'processed', device: 'cpu', ...v.flags });
+          try {
+            const { logits, cache } = await model.runWithCache(TOKENS);
+            engine[mode] = { logits, acts: new Map(cache.names().map((n) => [n, cache.get(n)] as const)) };
+          } finally {
+            await model.dispose();
+          }
+          const w = mode === 'processed' ? processReferenceWeights(refModel.weights, refModel.cfg, DEFAULT_PROCESSING) : refModel.weights;
+          ref[mode] = referenceRun(refModel.cfg, w, TOKENS, v.flags);
+        }
+      });
+
+      for (const mode of ['processed', 'raw'] as const) {
+        it(`${mode}: every hook within ${TOL} (relErr = max|engine-ref| / max|ref|)`, () => {
+          const { hooks, problems } = compareRun(engine[mode]!, ref[mode]!);
+          assert.deepEqual(problems, []);
+          const w = worst(hooks);
+          assert.ok(hooks.length === ref[mode]!.cache.size && w.err <= TOL, `worst hook ${w.name}: relErr ${w.err.toExponential(3)} > ${TOL} (${hooks.filter((h) => h.err > TOL).length} of ${hooks.length} hooks over)`);
+        });
+
+        it(`${mode}: logits within ${TOL}`, () => {
+          const e = engine[mode]!.logits;
+          assert.deepEqual(e.dims, ref[mode]!.logits.dims);
+          const err = relErr(e.data, ref[mode]!.logits.data);
+          const hint = refModel.cfg.tie_word_embeddings && v.gen.tiedLmHead !== true
+            ? ' (this checkpoint has an lm_head.weight but config.json says tie_word_embeddings=true: transformers, and so TransformerLens, run it tied to wte)'
+            : '';
+          assert.ok(err <= TOL, `logits relErr ${err.toExponential(3)}${hint}`);
+        });
+      }
+
+      it(`processed and raw log-softmax agree within ${TOL}`, () => {
+        const V = refModel.cfg.d_vocab;
+        const err = relErr(logSoftmax(engine.processed!.logits.data, V), logSoftmax(engine.raw!.logits.data, V));
+        assert.ok(err <= TOL, `relErr ${err.toExponential(3)}`);
+      });
+
+      it(`processed residual streams are the raw ones centred over d_model (${TOL})`, () => {
+        const errors = residNames(refModel.cfg.n_layers).map((name) => ({
+          name,
+          err: relErr(engine.processed!.acts.get(name)!.data, centred(engine.raw!.acts.get(name)!.data, refModel.cfg.d_model)),
+        }));
+        const w = worst(errors);
+        assert.ok(w.err <= TOL, `${w.name}: relErr ${w.err.toExponential(3)}`);
+      });
+    });
+  }
 });

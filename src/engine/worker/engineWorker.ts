@@ -1,0 +1,104 @@
+// Worker-thread entry: owns one HookedGPT2 and serves EngineClient requests one at a time, so
+// the extension host's thread never runs a forward pass. No vscode import.
+import { parentPort } from 'node:worker_threads';
+import { HookedGPT2 } from '../model';
+import type { ErrorReply, ReplyEnvelope, RequestEnvelope, RunReply, WorkerReply, WorkerRequest } from './protocol';
+
+interface Job {
+  readonly id: number;
+  readonly body: WorkerRequest;
+  readonly abort: AbortController;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('engineWorker must run in a worker thread');
+
+let model: HookedGPT2 | null = null;
+const queue: Job[] = [];
+let current: Job | null = null;
+
+function reply(inReplyTo: number, body: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  const env: ReplyEnvelope = { inReplyTo, body };
+  port!.postMessage(env, transfer);
+}
+
+function errorBody(err: unknown): ErrorReply {
+  return err instanceof Error ? { type: 'error', name: err.name, message: err.message } : { type: 'error', name: 'Error', message: String(err) };
+}
+
+function isEnvelope(m: unknown): m is RequestEnvelope {
+  if (typeof m !== 'object' || m === null) return false;
+  const e = m as { id?: unknown; body?: { type?: unknown } };
+  return typeof e.id === 'number' && typeof e.body === 'object' && e.body !== null && typeof e.body.type === 'string';
+}
+
+async function handle(job: Job): Promise<void> {
+  const { body } = job;
+  switch (body.type) {
+    case 'load': {
+      if (model !== null) await model.dispose();
+      model = null;
+      model = await HookedGPT2.fromPretrained(body.folder, body.options);
+      reply(job.id, { type: 'loaded', cfg: model.cfg, hookPoints: model.hookPoints(), provider: model.provider, notice: model.notice });
+      return;
+    }
+    case 'run': {
+      if (model === null) throw new Error('no model loaded');
+      const r = await model.forward(body.tokens, {
+        signal: job.abort.signal,
+        ...(body.names !== undefined ? { names: body.names } : {}),
+        ...(body.interventions !== undefined ? { interventions: body.interventions } : {}),
+      });
+      const activations = [...r.activations].map(([name, t]) => ({ name, dims: t.dims, data: t.data }));
+      const out: RunReply = { type: 'result', logits: r.logits, activations };
+      reply(job.id, out, [r.logits.data.buffer as ArrayBuffer, ...activations.map((a) => a.data.buffer as ArrayBuffer)]);
+      return;
+    }
+    case 'dispose': {
+      const open = model;
+      model = null;
+      if (open !== null) await open.dispose();
+      reply(job.id, { type: 'disposed', openSessions: open?.openSessions ?? 0 });
+      return;
+    }
+    case 'cancel':
+      return; // handled on arrival
+    default: {
+      const exhaustive: never = body;
+      throw new Error(`unknown request ${JSON.stringify(exhaustive)}`);
+    }
+  }
+}
+
+async function pump(): Promise<void> {
+  if (current !== null) return;
+  while (queue.length > 0) {
+    const job = queue.shift()!;
+    current = job;
+    try {
+      await handle(job);
+    } catch (err) {
+      reply(job.id, errorBody(err));
+    } finally {
+      current = null;
+    }
+  }
+}
+
+port.on('message', (m: unknown) => {
+  if (!isEnvelope(m)) return; // not ours; nothing to reply to
+  const { id, body } = m;
+  if (body.type === 'cancel') {
+    const queued = queue.findIndex((j) => j.id === body.target);
+    if (queued >= 0) {
+      const [job] = queue.splice(queued, 1);
+      reply(job!.id, { type: 'error', name: 'AbortError', message: 'the request was cancelled' });
+    } else if (current?.id === body.target) {
+      current.abort.abort(); // checked between graph segments and before the reply is sent
+    }
+    reply(id, { type: 'cancelled' });
+    return;
+  }
+  queue.push({ id, body, abort: new AbortController() });
+  void pump();
+});

@@ -1,0 +1,79 @@
+// Messages between EngineClient (extension host, CLI) and the engine worker thread. Tensors
+// travel as Float32Array with their dims, moved with transfer lists, never as JSON numbers.
+import type { HookDecl } from '../hookPoints';
+import type { Intervention } from '../interventions';
+import type { DeviceOption, HookedGPT2Config, ProcessingOptions } from '../types';
+
+export interface WireTensor {
+  readonly dims: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** ModelOptions without anything that cannot cross a thread. */
+export type WorkerModelOptions = Partial<ProcessingOptions> & {
+  readonly processing?: boolean;
+  readonly use_attn_result?: boolean;
+  readonly use_split_qkv_input?: boolean;
+  readonly use_attn_in?: boolean;
+  readonly use_hook_mlp_in?: boolean;
+  readonly device?: DeviceOption;
+  readonly threads?: number;
+};
+
+export type WorkerRequest =
+  | { readonly type: 'load'; readonly folder: string; readonly options: WorkerModelOptions }
+  | {
+      readonly type: 'run';
+      readonly tokens: Int32Array;
+      /** Exact names and/or globs; absent = no activations. */
+      readonly names?: readonly string[];
+      readonly interventions?: readonly Intervention[];
+    }
+  | { readonly type: 'cancel'; readonly target: number }
+  | { readonly type: 'dispose' };
+
+export interface LoadedReply {
+  readonly type: 'loaded';
+  readonly cfg: HookedGPT2Config;
+  readonly hookPoints: readonly HookDecl[];
+  readonly provider: string;
+  readonly notice: string | null;
+}
+
+export interface RunReply {
+  readonly type: 'result';
+  readonly logits: WireTensor;
+  readonly activations: readonly (WireTensor & { readonly name: string })[];
+}
+
+export interface DisposedReply {
+  readonly type: 'disposed';
+  /** onnxruntime sessions still open after disposal (0 when everything was released). */
+  readonly openSessions: number;
+}
+
+export interface ErrorReply {
+  readonly type: 'error';
+  readonly name: string;
+  readonly message: string;
+}
+
+export type WorkerReply = LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
+
+export interface RequestEnvelope {
+  readonly id: number;
+  readonly body: WorkerRequest;
+}
+
+export interface ReplyEnvelope {
+  readonly inReplyTo: number;
+  readonly body: WorkerReply;
+}
+
+/** Which reply a request type resolves to. */
+export interface ReplyFor {
+  load: LoadedReply;
+  run: RunReply;
+  dispose: DisposedReply;
+  cancel: { readonly type: 'cancelled' };
+}

@@ -1,0 +1,75 @@
+// EngineClient ↔ engine worker thread with a real model: load, run with names and
+// interventions, cancellation by AbortSignal, errors as rejections, disposal.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EngineClient } from '../../src/engine/worker/engineClient';
+import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+
+const WORKER = join(__dirname, 'helpers/engineWorker.ts.cjs');
+const TOKENS = [50256, 464, 2068, 7586, 21831];
+
+describe('engine worker', { timeout: 60_000 }, () => {
+  let dir: string;
+  let client: EngineClient;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'model-lens-worker-'));
+    await generateTinyGpt2(dir, { seed: 11, tiedLmHead: true });
+    client = new EngineClient({ workerPath: WORKER });
+  });
+  after(async () => {
+    await client.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads a model and runs it, returning only the requested activations as Float32Array', async () => {
+    const info = await client.load(dir, { threads: 1 });
+    assert.equal(info.cfg.n_layers, 2);
+    assert.equal(info.provider, 'cpu');
+    assert.ok(info.hookPoints.some((h) => h.name === 'blocks.1.attn.hook_pattern'));
+    const r = await client.run(TOKENS, { names: ['blocks.*.attn.hook_pattern', 'hook_embed'] });
+    assert.deepEqual(r.logits.dims, [1, TOKENS.length, 50257]);
+    assert.ok(r.logits.data instanceof Float32Array);
+    assert.deepEqual([...r.activations.keys()], ['hook_embed', 'blocks.0.attn.hook_pattern', 'blocks.1.attn.hook_pattern']);
+    assert.deepEqual(r.activations.get('blocks.0.attn.hook_pattern')!.dims, [1, 4, TOKENS.length, TOKENS.length]);
+  });
+
+  it('interventions cross the thread and change the result', async () => {
+    const clean = await client.run(TOKENS);
+    const ablated = await client.run(TOKENS, { interventions: [{ kind: 'ablateHeads', layer: 1, heads: [0, 1, 2, 3] }] });
+    let diff = 0;
+    for (let i = 0; i < clean.logits.data.length; i++) diff = Math.max(diff, Math.abs(clean.logits.data[i]! - ablated.logits.data[i]!));
+    assert.ok(diff > 1e-4);
+  });
+
+  it('cancels a request through its AbortSignal, and keeps serving', async () => {
+    const first = client.run(TOKENS, { names: ['blocks.*'] });
+    const ctl = new AbortController();
+    const second = client.run(TOKENS, { signal: ctl.signal });
+    ctl.abort();
+    await assert.rejects(second, (e: Error) => e.name === 'AbortError');
+    const pre = new AbortController();
+    pre.abort();
+    await assert.rejects(client.run(TOKENS, { signal: pre.signal }), (e: Error) => e.name === 'AbortError');
+    const a = await first;
+    const b = await client.run(TOKENS);
+    assert.deepEqual(Array.from(b.logits.data.subarray(0, 50)), Array.from(a.logits.data.subarray(0, 50)));
+  });
+
+  it('errors in the worker reject with their message', async () => {
+    await assert.rejects(client.run([1, 99999]), /token 1 is 99999/);
+    await assert.rejects(client.run(TOKENS, { names: ['nope'] }), /no hook point named 'nope'/);
+    await assert.rejects(client.load(join(dir, 'missing')), /config\.json/);
+  });
+
+  it('dispose releases the sessions and ends the thread', async () => {
+    const c = new EngineClient({ workerPath: WORKER });
+    await c.load(dir, { threads: 1 });
+    await c.run(TOKENS);
+    assert.equal(await c.dispose(), 0);
+    await c.exited;
+    await assert.rejects(c.run(TOKENS), /exited/);
+  });
+});

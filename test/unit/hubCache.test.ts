@@ -69,6 +69,7 @@ describe('model specs', () => {
     assert.deepEqual(parseModelSpec('./models/x', '/w'), { kind: 'folder', path: '/w/models/x' });
     assert.deepEqual(parseModelSpec('/abs/x', '/w'), { kind: 'folder', path: '/abs/x' });
     assert.deepEqual(parseModelSpec('~/m', '/w', { HOME: '/h' }), { kind: 'folder', path: '/h/m' });
+    assert.deepEqual(parseModelSpec('demo'), { kind: 'demo' });
     assert.throws(() => parseModelSpec('not a model'), (e: unknown) => isHubError(e, 'bad-spec'));
   });
 

@@ -42,16 +42,21 @@ export interface ResolveModelOptions extends DownloadOptions {
 
 export type ModelSpec =
   | { readonly kind: 'folder'; readonly path: string }
-  | { readonly kind: 'hub'; readonly repoId: string };
+  | { readonly kind: 'hub'; readonly repoId: string }
+  | { readonly kind: 'demo' };
+
+/** The spec that names the built-in demo model (random weights) in settings and on the command line. */
+export const DEMO_MODEL_SPEC = 'demo';
 
 /**
  * A spec that looks like a path (absolute, ./, ../, ~, or with a backslash) is a folder;
- * anything else must be a Hub id. A bare relative folder must be written ./name, so that a
+ * "demo" is the built-in demo model; anything else must be a Hub id. A bare relative folder must be written ./name, so that a
  * folder called "gpt2" in the current directory never shadows the real model by surprise.
  */
 export function parseModelSpec(spec: string | undefined, cwd: string = process.cwd(), env: HubEnv = process.env): ModelSpec {
   const s = (spec ?? '').trim();
   if (s === '') return { kind: 'hub', repoId: DEFAULT_MODEL_ID };
+  if (s.toLowerCase() === DEMO_MODEL_SPEC) return { kind: 'demo' };
   if (s === '~' || s.startsWith('~/')) return { kind: 'folder', path: join(env.HOME ?? homedir(), s.slice(1)) };
   if (isAbsolute(s) || s.startsWith('./') || s.startsWith('../') || s === '.' || s === '..' || s.includes('\\')) {
     return { kind: 'folder', path: resolve(cwd, s) };
@@ -69,6 +74,7 @@ export function parseModelSpec(spec: string | undefined, cwd: string = process.c
 export async function resolveModel(spec: string | undefined, opts: ResolveModelOptions = {}): Promise<ResolvedModel> {
   const parsed = parseModelSpec(spec, opts.cwd, opts.env);
   if (parsed.kind === 'folder') return { folder: await checkFolder(parsed.path), source: 'local', isDemo: false };
+  if (parsed.kind === 'demo') return { folder: await demoModelFolder(opts), source: 'demo', isDemo: true };
   try {
     return await resolveHubModel(parsed.repoId, opts);
   } catch (err) {
@@ -143,3 +149,22 @@ export function listCachedModels(opts: HubSettingsOverrides = {}): Promise<Cache
   return listCachedSnapshots(hubSettings(opts).cacheDir);
 }
 
+
+/** One line for status bars, panel headers and the CLI; the demo model always says "random weights". */
+export function describeModel(m: ResolvedModel): string {
+  switch (m.source) {
+    case 'demo':
+      return 'Demo model (random weights, not GPT-2)';
+    case 'local':
+      return `${m.folder} (local folder)`;
+    case 'cache':
+    case 'download': {
+      const rev = m.revision && m.revision !== 'main' ? `@${m.revision}` : '';
+      return `${m.repoId ?? m.folder}${rev}`;
+    }
+    default: {
+      const never: never = m.source;
+      return never;
+    }
+  }
+}

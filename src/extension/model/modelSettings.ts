@@ -1,0 +1,41 @@
+// modelLens.model and modelLens.revision, read with workspace trust in mind (see trust.ts).
+import * as vscode from 'vscode';
+import { DEFAULT_MODEL_ID } from '../../engine/hub';
+import { trustedSettingValue } from './trust';
+
+export const MODEL_SETTING = 'modelLens.model';
+export const REVISION_SETTING = 'modelLens.revision';
+
+export interface ModelSetting {
+  /** A Hub id, a short name, a folder path, or "demo". */
+  readonly spec: string;
+  readonly revision: string | undefined;
+  /** Names of settings whose workspace values were ignored (untrusted workspace). */
+  readonly ignored: readonly string[];
+}
+
+export function readModelSetting(): ModelSetting {
+  const config = vscode.workspace.getConfiguration('modelLens');
+  const trusted = vscode.workspace.isTrusted;
+  const model = trustedSettingValue(config.inspect<string>('model'), trusted);
+  const revision = trustedSettingValue(config.inspect<string>('revision'), trusted);
+  const ignored = [
+    ...(model.ignoredWorkspaceValue ? [MODEL_SETTING] : []),
+    ...(revision.ignoredWorkspaceValue ? [REVISION_SETTING] : []),
+  ];
+  const rev = revision.value?.trim();
+  return {
+    spec: model.value?.trim() || DEFAULT_MODEL_ID,
+    revision: rev ? rev : undefined,
+    ignored,
+  };
+}
+
+/** Stores the choice in the user's settings: those apply in every workspace, trusted or not. */
+export async function writeModelSetting(spec: string): Promise<void> {
+  await vscode.workspace.getConfiguration('modelLens').update('model', spec, vscode.ConfigurationTarget.Global);
+}
+
+export function affectsModelSetting(e: vscode.ConfigurationChangeEvent): boolean {
+  return e.affectsConfiguration(MODEL_SETTING) || e.affectsConfiguration(REVISION_SETTING);
+}

@@ -1,0 +1,112 @@
+// "Model Lens: Select Model": a quick pick of the GPT-2 family and whatever else is in the
+// Hugging Face cache, each saying whether it is cached or what it would cost to download,
+// plus a local folder, any Hub id, and the built-in demo model.
+import * as vscode from 'vscode';
+import {
+  DEMO_MODEL_SPEC,
+  canonicalRepoId,
+  formatBytes,
+  modelChoices,
+  type ModelChoice,
+} from '../../engine/hub';
+import { readModelSetting, writeModelSetting } from './modelSettings';
+
+interface Item extends vscode.QuickPickItem {
+  readonly action: { kind: 'spec'; spec: string } | { kind: 'folder' } | { kind: 'hubId' };
+}
+
+/** Shows the picker; returns the spec written to modelLens.model, or undefined when dismissed. */
+export async function selectModel(): Promise<string | undefined> {
+  const current = readModelSetting();
+  const qp = vscode.window.createQuickPick<Item>();
+  qp.title = 'Model Lens: Select Model';
+  qp.placeholder = `Current: ${current.spec}${current.revision ? `@${current.revision}` : ''}`;
+  qp.matchOnDescription = true;
+  qp.busy = true;
+  const cts = new AbortController();
+  try {
+    // The cache and the approximate sizes at once, then exact sizes from the Hub when it answers.
+    qp.items = toItems(await modelChoices({ offline: true, revision: current.revision }), current.spec);
+    qp.show();
+    void modelChoices({ revision: current.revision, signal: cts.signal })
+      .then((choices) => {
+        if (cts.signal.aborted) return;
+        const active = qp.activeItems[0]?.label;
+        qp.items = toItems(choices, current.spec);
+        const again = qp.items.find((i) => i.label === active);
+        if (again) qp.activeItems = [again];
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        qp.busy = false;
+      });
+    const picked = await new Promise<Item | undefined>((resolvePromise) => {
+      qp.onDidAccept(() => resolvePromise(qp.selectedItems[0]));
+      qp.onDidHide(() => resolvePromise(undefined));
+    });
+    qp.hide();
+    if (!picked) return undefined;
+    const spec = await specFor(picked);
+    if (spec === undefined) return undefined;
+    await writeModelSetting(spec);
+    return spec;
+  } finally {
+    cts.abort();
+    qp.dispose();
+  }
+}
+
+function toItems(choices: readonly ModelChoice[], currentSpec: string): Item[] {
+  const currentId = canonicalRepoId(currentSpec);
+  const models = choices.map((c): Item => {
+    const cost = c.cached
+      ? `cached, ${formatBytes(c.cached.sizeBytes)}`
+      : c.downloadSize
+        ? `download ${c.downloadSize.exact ? '' : '≈ '}${formatBytes(c.downloadSize.bytes)}`
+        : 'download (size unknown)';
+    return {
+      label: c.repoId === currentId ? `$(check) ${c.repoId}` : c.repoId,
+      description: cost,
+      detail: c.description,
+      action: { kind: 'spec', spec: c.repoId },
+    };
+  });
+  return [
+    ...models,
+    { label: '', kind: vscode.QuickPickItemKind.Separator, action: { kind: 'hubId' } },
+    { label: '$(folder-opened) Local folder…', detail: 'A folder with config.json and model.safetensors', action: { kind: 'folder' } },
+    { label: '$(cloud-download) Other Hub model id…', detail: 'A GPT-2 checkpoint on the Hugging Face Hub, as ORG/NAME', action: { kind: 'hubId' } },
+    {
+      label: `$(beaker) Built-in demo model`,
+      description: currentSpec === DEMO_MODEL_SPEC ? 'current' : undefined,
+      detail: 'GPT-2\'s vocabulary with small random weights: works offline, predictions mean nothing',
+      action: { kind: 'spec', spec: DEMO_MODEL_SPEC },
+    },
+  ];
+}
+
+async function specFor(item: Item): Promise<string | undefined> {
+  switch (item.action.kind) {
+    case 'spec':
+      return item.action.spec;
+    case 'folder': {
+      const uris = await vscode.window.showOpenDialog({
+        canSelectFolders: true,
+        canSelectFiles: false,
+        canSelectMany: false,
+        openLabel: 'Use this model folder',
+      });
+      return uris?.[0]?.fsPath;
+    }
+    case 'hubId':
+      return vscode.window.showInputBox({
+        title: 'Hugging Face model id',
+        placeHolder: 'ORG/NAME, e.g. openai-community/gpt2-medium',
+        validateInput: (v) => (canonicalRepoId(v) ? undefined : 'Expected a model id like ORG/NAME'),
+      });
+    default: {
+      const never: never = item.action;
+      return never;
+    }
+  }
+}

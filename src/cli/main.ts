@@ -1,10 +1,11 @@
 // `model-lens <command> [args]`: a table of subcommands, each in its own module.
 // To add one, import it and add it to `commands`.
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { runCommand } from './runCommand';
 import { tokenizeCommand } from './tokenizeCommand';
 import { vocabCommand } from './vocabCommand';
 
-const commands: readonly CliCommand[] = [tokenizeCommand, vocabCommand];
+const commands: readonly CliCommand[] = [tokenizeCommand, vocabCommand, runCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,0 +1,145 @@
+// `model-lens run`: one forward pass of a GPT-2 folder, printing the next-token top-k and/or
+// writing the activations (TransformerLens names and shapes) to a safetensors file Python can load.
+import { parseArgs } from 'node:util';
+import { HookedGPT2 } from '../engine/model';
+import { writeSafetensors, type SafetensorsTensorToWrite } from '../engine/safetensors/write';
+import type { DeviceOption, Tensor } from '../engine/types';
+import { tokenDisplay } from '../tokenizer';
+import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+
+const usage = `usage: model-lens run --model DIR (--text TEXT | --tokens ID,ID,…) [options]
+
+Runs GPT-2 from a Hugging Face folder (config.json + model.safetensors).
+  --model DIR          the checkpoint folder
+  --text TEXT          tokenize this text (BOS 50256 first unless --no-bos; at most n_ctx tokens are kept)
+  --tokens IDS         comma-separated token ids, used exactly as given (no BOS added)
+  --no-bos             do not prepend BOS to --text
+  --no-processing      from_pretrained_no_processing: no fold_ln, centering or value-bias folding
+  --attn-result        use_attn_result: also compute blocks.L.attn.hook_result
+  --names GLOB         hook points to write (repeatable; '*' spans dots); default: all
+  --out FILE           write one F32 tensor per hook point plus 'logits' [1, pos, d_vocab]
+  --top-k K            print the K most likely next tokens after the last position (default 5 without --out)
+  --device D           cpu | webgpu | cuda | auto (default cpu); falls back to cpu with a notice
+`;
+
+interface RunArgs {
+  model: string;
+  text?: string;
+  tokens?: number[];
+  bos: boolean;
+  processing: boolean;
+  attnResult: boolean;
+  names: string[];
+  out?: string;
+  topK: number;
+  device: DeviceOption;
+}
+
+const DEVICES: readonly DeviceOption[] = ['cpu', 'webgpu', 'cuda', 'auto'];
+
+function parse(args: readonly string[]): RunArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        model: { type: 'string' },
+        text: { type: 'string' },
+        tokens: { type: 'string' },
+        'no-bos': { type: 'boolean', default: false },
+        'no-processing': { type: 'boolean', default: false },
+        'attn-result': { type: 'boolean', default: false },
+        names: { type: 'string', multiple: true },
+        out: { type: 'string' },
+        'top-k': { type: 'string' },
+        device: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.model === undefined) throw new UsageError('--model DIR is required');
+  if ((values.text === undefined) === (values.tokens === undefined)) throw new UsageError('give exactly one of --text or --tokens');
+  let tokens: number[] | undefined;
+  if (values.tokens !== undefined) {
+    tokens = values.tokens.split(',').map((s, i) => {
+      const t = s.trim();
+      if (!/^\d+$/.test(t)) throw new UsageError(`--tokens: item ${i + 1} ('${s}') is not a token id`);
+      return Number(t);
+    });
+  }
+  let topK = values.out === undefined ? 5 : 0;
+  if (values['top-k'] !== undefined) {
+    if (!/^\d+$/.test(values['top-k'])) throw new UsageError(`--top-k must be a whole number, got '${values['top-k']}'`);
+    topK = Number(values['top-k']);
+  }
+  const device = (values.device ?? 'cpu') as DeviceOption;
+  if (!DEVICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got '${values.device}'`);
+  return {
+    model: values.model,
+    ...(values.text !== undefined ? { text: values.text } : {}),
+    ...(tokens ? { tokens } : {}),
+    bos: !values['no-bos'],
+    processing: !values['no-processing'],
+    attnResult: values['attn-result'] ?? false,
+    names: values.names ?? [],
+    ...(values.out !== undefined ? { out: values.out } : {}),
+    topK,
+    device,
+  };
+}
+
+/** The k largest logits of the last position with their softmax probabilities (computed in float64). */
+export function topKNext(logits: Tensor, k: number): { id: number; logit: number; prob: number }[] {
+  const [, pos, vocab] = logits.dims as [number, number, number];
+  const row = logits.data.subarray((pos - 1) * vocab, pos * vocab);
+  let max = -Infinity;
+  for (const v of row) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!).slice(0, k);
+  return order.map((id) => ({ id, logit: row[id]!, prob: Math.exp(row[id]! - max) / sum }));
+}
+
+async function run(args: readonly string[], io: CliIo): Promise<number> {
+  const a = parse(args);
+  const model = await HookedGPT2.fromPretrained(a.model, { processing: a.processing, use_attn_result: a.attnResult, device: a.device });
+  try {
+    if (model.notice) io.stderr(`notice: ${model.notice}\n`);
+    let tokens: number[];
+    if (a.tokens) {
+      tokens = a.tokens;
+    } else {
+      const t = model.toTokens(a.text ?? '', { prependBos: a.bos });
+      if (t.notice) io.stderr(`notice: ${t.notice}\n`);
+      tokens = t.tokens;
+    }
+    const names = a.out === undefined ? [] : a.names.length > 0 ? a.names : () => true;
+    const { logits, activations } = await model.forward(tokens, { names });
+    io.stdout(`${model.cfg.model_name}: ${tokens.length} tokens on ${model.provider}\n`);
+    if (a.topK > 0) {
+      io.stdout(`top ${a.topK} next tokens after position ${tokens.length - 1}:\n`);
+      for (const [i, t] of topKNext(logits, a.topK).entries()) {
+        io.stdout(`${String(i + 1).padStart(3)}  ${String(t.id).padStart(6)}  ${(t.prob * 100).toFixed(2).padStart(6)}%  ${t.logit.toFixed(4).padStart(10)}  ${tokenDisplay(t.id)}\n`);
+      }
+    }
+    if (a.out !== undefined) {
+      const tensors: SafetensorsTensorToWrite[] = [...activations].map(([name, t]) => ({ name, dims: t.dims, dtype: 'F32', data: t.data }));
+      tensors.push({ name: 'logits', dims: logits.dims, dtype: 'F32', data: logits.data });
+      await writeSafetensors(a.out, tensors, { format: 'pt', model: model.cfg.model_name, tokens: tokens.join(',') });
+      io.stdout(`wrote ${tensors.length} tensors to ${a.out}\n`);
+    }
+    return ExitCode.ok;
+  } finally {
+    await model.dispose();
+  }
+}
+
+export const runCommand: CliCommand = {
+  name: 'run',
+  summary: 'run GPT-2 on text or tokens: next-token top-k, activations to safetensors',
+  usage,
+  run,
+};

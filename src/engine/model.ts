@@ -141,6 +141,11 @@ export class HookedGPT2 {
     return model;
   }
 
+  /** The processed weights the graph runs (TransformerLens layout), read-only, for analyses such as the logit lens. */
+  get processedWeights(): Readonly<GPT2Weights> {
+    return this.weights;
+  }
+
   /** The hook points of this model (TransformerLens names and dimension names), hook_dict order. */
   hookPoints(): readonly HookDecl[] {
     return this.hookTable;

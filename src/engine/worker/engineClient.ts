@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Intervention } from '../interventions';
 import type { Tensor } from '../types';
+import type { PanelOp, PanelResult } from './panelCompute';
 import type { LoadedReply, ReplyEnvelope, ReplyFor, WorkerModelOptions, WorkerReply, WorkerRequest } from './protocol';
 
 export type { LoadedReply, WorkerModelOptions } from './protocol';
@@ -115,6 +116,12 @@ export class EngineClient {
       [ids.buffer as ArrayBuffer],
     );
     return { logits: reply.logits, activations: new Map(reply.activations.map((a) => [a.name, { dims: a.dims, data: a.data }])) };
+  }
+
+  /** An activation-panel request served in the worker (see panelCompute.ts). */
+  async panel(op: PanelOp, signal?: AbortSignal): Promise<PanelResult> {
+    const transfer = op.op === 'run' ? [op.tokens.buffer as ArrayBuffer] : [];
+    return (await this.request({ type: 'panel', op }, signal, transfer)).result;
   }
 
   /** Releases the model's sessions in the worker, then ends the thread. Returns sessions left open (0). */

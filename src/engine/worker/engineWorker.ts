@@ -2,6 +2,7 @@
 // the extension host's thread never runs a forward pass. No vscode import.
 import { parentPort } from 'node:worker_threads';
 import { HookedGPT2 } from '../model';
+import { handlePanelOp, panelTransfer } from './panelCompute';
 import type { ErrorReply, ReplyEnvelope, RequestEnvelope, RunReply, WorkerReply, WorkerRequest } from './protocol';
 
 interface Job {
@@ -59,6 +60,12 @@ async function handle(job: Job): Promise<void> {
       model = null;
       if (open !== null) await open.dispose();
       reply(job.id, { type: 'disposed', openSessions: open?.openSessions ?? 0 });
+      return;
+    }
+    case 'panel': {
+      const result = await handlePanelOp(model, body.op, job.abort.signal);
+      if (job.abort.signal.aborted) throw Object.assign(new Error('the request was cancelled'), { name: 'AbortError' });
+      reply(job.id, { type: 'panel', result }, panelTransfer(result));
       return;
     }
     case 'cancel':

@@ -3,6 +3,7 @@
 import type { HookDecl } from '../hookPoints';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, HookedGPT2Config, ProcessingOptions } from '../types';
+import type { PanelOp, PanelResult } from './panelCompute';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -30,6 +31,8 @@ export type WorkerRequest =
       readonly interventions?: readonly Intervention[];
     }
   | { readonly type: 'cancel'; readonly target: number }
+  /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */
+  | { readonly type: 'panel'; readonly op: PanelOp }
   | { readonly type: 'dispose' };
 
 export interface LoadedReply {
@@ -58,7 +61,12 @@ export interface ErrorReply {
   readonly message: string;
 }
 
-export type WorkerReply = LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
+export interface PanelReply {
+  readonly type: 'panel';
+  readonly result: PanelResult;
+}
+
+export type WorkerReply = PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
 
 export interface RequestEnvelope {
   readonly id: number;
@@ -76,4 +84,5 @@ export interface ReplyFor {
   run: RunReply;
   dispose: DisposedReply;
   cancel: { readonly type: 'cancelled' };
+  panel: PanelReply;
 }

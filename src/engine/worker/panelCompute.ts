@@ -1,0 +1,276 @@
+// The activation panel's requests, served inside the engine worker: one run's cache stays here
+// and each view asks for just what it draws (a summary first; one head's pattern, one layer's
+// neurons, the logit lens or one token's attribution later), so a 1024-token cache never
+// crosses to the extension host. No vscode import.
+import { ActivationCache } from '../activationCache';
+import type { Intervention } from '../interventions';
+import type { HookedGPT2 } from '../model';
+import { GraphBuilder } from '../onnx/builder';
+import { encodeModel } from '../onnx/encode';
+import { createSession, type EngineSession } from '../ort/session';
+import { writeSafetensors } from '../safetensors/write';
+import type { Tensor } from '../types';
+import { headPattern, neuronColumn, nextTokenStats, poolPatterns, topNeurons, vectorNorms } from './panelMath';
+
+export type PanelOp =
+  | {
+      readonly op: 'run';
+      readonly tokens: Int32Array;
+      readonly interventions: readonly Intervention[];
+      /** How many next tokens per position. */
+      readonly topK: number;
+      /** Thumbnail side (cells) of each pooled attention pattern. */
+      readonly thumb: number;
+    }
+  | { readonly op: 'pattern'; readonly runId: number; readonly layer: number; readonly head: number }
+  | { readonly op: 'neurons'; readonly runId: number; readonly layer: number; readonly count: number; readonly neuron: number | null; readonly from: number; readonly to: number }
+  | { readonly op: 'logitLens'; readonly runId: number }
+  | { readonly op: 'dla'; readonly runId: number; readonly pos: number; readonly token: number }
+  | { readonly op: 'export'; readonly runId: number; readonly path: string }
+  | { readonly op: 'release' };
+
+export interface PanelSummary {
+  readonly runId: number;
+  readonly pos: number;
+  readonly topK: number;
+  readonly loss: Float32Array; // [pos]
+  readonly meanLoss: number;
+  readonly topIds: Int32Array; // [pos, topK]
+  readonly topProbs: Float32Array; // [pos, topK]
+  readonly nextProb: Float32Array; // [pos]
+  readonly nextRank: Int32Array; // [pos]
+  readonly thumb: number;
+  readonly thumbs: Float32Array; // [n_layers, n_heads, thumb, thumb]
+  readonly residLabels: readonly string[];
+  readonly residNorms: Float32Array; // [components, pos]
+}
+
+export type PanelResult =
+  | ({ readonly op: 'run' } & PanelSummary)
+  | { readonly op: 'pattern'; readonly layer: number; readonly head: number; readonly pos: number; readonly data: Float32Array }
+  | { readonly op: 'neurons'; readonly layer: number; readonly ids: Int32Array; readonly values: Float32Array; readonly neuron: number; readonly neuronValues: Float32Array }
+  | {
+      readonly op: 'logitLens';
+      readonly labels: readonly string[];
+      readonly topIds: Int32Array; // [layers, pos]
+      readonly topProbs: Float32Array; // [layers, pos]
+      readonly nextProb: Float32Array; // [layers, pos]; NaN at the last position
+    }
+  | { readonly op: 'dla'; readonly pos: number; readonly token: number; readonly labels: readonly string[]; readonly values: Float32Array }
+  | { readonly op: 'export'; readonly path: string; readonly tensors: number }
+  | { readonly op: 'release' };
+
+/** The hooks the panel's views read; everything else is dropped by the session. */
+export const PANEL_NAMES: readonly string[] = [
+  'hook_embed',
+  'hook_pos_embed',
+  'blocks.*.hook_resid_pre',
+  'blocks.*.hook_resid_mid',
+  'blocks.*.hook_resid_post',
+  'blocks.*.attn.hook_pattern',
+  'blocks.*.attn.hook_z',
+  'blocks.*.hook_attn_out',
+  'blocks.*.hook_mlp_out',
+  'blocks.*.mlp.hook_post',
+  'ln_final.hook_scale',
+];
+
+interface Held {
+  readonly runId: number;
+  readonly model: HookedGPT2;
+  readonly tokens: Int32Array;
+  readonly interventions: readonly Intervention[];
+  readonly cache: ActivationCache;
+}
+
+let held: Held | null = null;
+let nextRunId = 1;
+let lens: { model: HookedGPT2; session: Promise<EngineSession> } | null = null;
+
+function abortError(): Error {
+  const e = new Error('the request was cancelled');
+  e.name = 'AbortError';
+  return e;
+}
+
+function heldRun(runId: number, model: HookedGPT2): Held {
+  if (held === null || held.runId !== runId || held.model !== model) {
+    throw new Error(`run ${runId} is no longer held in the engine (a newer run or another model replaced it); run the panel again`);
+  }
+  return held;
+}
+
+/** Buffers to move (not copy) back to the caller. */
+export function panelTransfer(r: PanelResult): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const v of Object.values(r)) if (ArrayBuffer.isView(v)) out.push(v.buffer as ArrayBuffer);
+  return out;
+}
+
+export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signal: AbortSignal): Promise<PanelResult> {
+  if (op.op === 'release') {
+    held = null;
+    await releaseLens();
+    return { op: 'release' };
+  }
+  if (model === null) throw new Error('no model loaded');
+  switch (op.op) {
+    case 'run':
+      return runPanel(model, op, signal);
+    case 'pattern': {
+      const h = heldRun(op.runId, model);
+      checkIndex('layer', op.layer, model.cfg.n_layers);
+      checkIndex('head', op.head, model.cfg.n_heads);
+      const pattern = h.cache.act('pattern', op.layer); // [1, n_heads, pos, pos]
+      return { op: 'pattern', layer: op.layer, head: op.head, pos: h.tokens.length, data: headPattern(pattern, op.head) };
+    }
+    case 'neurons': {
+      const h = heldRun(op.runId, model);
+      checkIndex('layer', op.layer, model.cfg.n_layers);
+      const post = h.cache.act('post', op.layer); // [1, pos, d_mlp]
+      const top = topNeurons(post, Math.max(1, Math.min(op.count, 256)), op.from, op.to);
+      const neuron = op.neuron ?? top.ids[0]!;
+      checkIndex('neuron', neuron, model.cfg.d_mlp);
+      return { op: 'neurons', layer: op.layer, ids: top.ids, values: top.values, neuron, neuronValues: neuronColumn(post, neuron) };
+    }
+    case 'logitLens':
+      return logitLens(heldRun(op.runId, model), signal);
+    case 'dla': {
+      const h = heldRun(op.runId, model);
+      checkIndex('position', op.pos, h.tokens.length);
+      checkIndex('token', op.token, model.cfg.d_vocab);
+      return directLogitAttribution(h, op.pos, op.token);
+    }
+    case 'export': {
+      const h = heldRun(op.runId, model);
+      // The export holds every hook point, as TransformerLens's run_with_cache() does, so it is a fresh run.
+      const full = await model.runWithInterventions(h.tokens, h.interventions, { names: () => true, signal });
+      if (signal.aborted) throw abortError();
+      const tensors = full.cache.toSafetensorsTensors();
+      await writeSafetensors(op.path, tensors, { format: 'pt', model_name: model.cfg.model_name, source: 'Model Lens' });
+      return { op: 'export', path: op.path, tensors: tensors.length };
+    }
+    default: {
+      const exhaustive: never = op;
+      throw new Error(`unknown panel op ${JSON.stringify(exhaustive)}`);
+    }
+  }
+}
+
+function checkIndex(what: string, v: number, limit: number): void {
+  if (!Number.isInteger(v) || v < 0 || v >= limit) throw new Error(`${what} ${v} is out of range 0..${limit - 1}`);
+}
+
+async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, signal: AbortSignal): Promise<PanelResult> {
+  held = null; // drop the previous run's cache before this one allocates its own
+  const { logits, cache } = await model.runWithInterventions(op.tokens, op.interventions, { names: [...PANEL_NAMES], signal });
+  if (signal.aborted) throw abortError();
+  const cfg = model.cfg;
+  const pos = op.tokens.length;
+  const stats = nextTokenStats(logits, op.tokens, op.topK);
+  const t = Math.max(1, Math.min(op.thumb, pos));
+  const thumbs = new Float32Array(cfg.n_layers * cfg.n_heads * t * t);
+  for (let l = 0; l < cfg.n_layers; l++) {
+    if (signal.aborted) throw abortError();
+    poolPatterns(cache.act('pattern', l), t, thumbs, l * cfg.n_heads * t * t);
+  }
+  const resid = cache.accumulatedResid(undefined, { incl_mid: true }); // [components, 1, pos, d_model]
+  let sum = 0;
+  let n = 0;
+  for (const x of stats.loss) if (!Number.isNaN(x)) (sum += x), n++;
+  const runId = nextRunId++;
+  held = { runId, model, tokens: op.tokens, interventions: op.interventions, cache };
+  return {
+    op: 'run',
+    runId,
+    pos,
+    topK: stats.topIds.length / pos,
+    ...stats,
+    meanLoss: n > 0 ? sum / n : NaN,
+    thumb: t,
+    thumbs,
+    residLabels: resid.labels,
+    residNorms: vectorNorms(resid.stack),
+  };
+}
+
+function directLogitAttribution(h: Held, pos: number, token: number): PanelResult {
+  const cache = h.cache;
+  const n = cache.cfg.n_layers;
+  // Embeddings and MLP outputs, then each head (z @ W_O per head); TransformerLens's order.
+  const parts = cache.decomposeResid(n, { mode: 'mlp', pos_slice: pos }); // [components, 1, d_model]
+  const heads = cache.stackHeadResults(n, { pos_slice: pos }); // [n_layers*n_heads, 1, d_model]
+  const embeds = cache.logitAttrs(parts.stack, [token], undefined, pos);
+  const headAttrs = cache.logitAttrs(heads.stack, [token], undefined, pos);
+  const labels = [...parts.labels, ...heads.labels];
+  const values = new Float32Array(labels.length);
+  values.set(embeds.data, 0);
+  values.set(headAttrs.data, parts.labels.length);
+  return { op: 'dla', pos, token, labels, values };
+}
+
+async function releaseLens(): Promise<void> {
+  const old = lens;
+  lens = null;
+  if (old) await (await old.session.catch(() => null))?.release();
+}
+
+/** A graph that unembeds rows of a normalised residual [rows, d_model] and summarises each over the vocabulary. */
+function lensSession(model: HookedGPT2): Promise<EngineSession> {
+  if (lens?.model === model) return lens.session;
+  void releaseLens();
+  const w = model.processedWeights;
+  const b = new GraphBuilder('logit_lens');
+  const x = b.input('x', 'float32', ['rows', model.cfg.d_model]);
+  const next = b.input('next', 'int64', ['rows', 1]);
+  const logits = b.op('Add', [b.op('MatMul', [x, b.weight('W_U', w.W_U)]), b.weight('b_U', w.b_U)]); // [rows, d_vocab]
+  b.op('ReduceMax', [logits], { axes: { ints: [-1] }, keepdims: { i: 1 } }, { out: 'top' }); // [rows, 1]
+  b.op('ArgMax', [logits], { axis: { i: -1 }, keepdims: { i: 1 } }, { out: 'arg', type: 'int64' }); // [rows, 1]
+  b.op('ReduceLogSumExp', [logits], { axes: { ints: [-1] }, keepdims: { i: 1 } }, { out: 'lse' }); // [rows, 1]
+  b.op('GatherElements', [logits, next], { axis: { i: -1 } }, { out: 'nextLogit' }); // [rows, 1]
+  for (const o of ['top', 'arg', 'lse', 'nextLogit']) b.output(o, ['rows', 1]);
+  const session = createSession(encodeModel(b.build()), { device: 'cpu' }).then((c) => c.session);
+  lens = { model, session };
+  return session;
+}
+
+/** Rows per session run: bounds the [rows, d_vocab] logits onnxruntime holds at once (≈100 MB for GPT-2). */
+const LENS_ROWS = 512;
+
+async function logitLens(h: Held, signal: AbortSignal): Promise<PanelResult> {
+  const cache = h.cache;
+  // Each layer's accumulated residual through the final LayerNorm (cached scale), as
+  // TransformerLens's accumulated_resid(apply_ln=True); the unembedding is in the session.
+  const acc = cache.accumulatedResid(undefined, { apply_ln: true }); // [layers, 1, pos, d_model]
+  const stack: Tensor = acc.stack;
+  const d = cache.cfg.d_model;
+  const pos = h.tokens.length;
+  const rows = stack.data.length / d;
+  const session = await lensSession(h.model);
+  const topIds = new Int32Array(rows);
+  const topProbs = new Float32Array(rows);
+  const nextProb = new Float32Array(rows).fill(NaN);
+  for (let r0 = 0; r0 < rows; r0 += LENS_ROWS) {
+    if (signal.aborted) throw abortError();
+    const n = Math.min(LENS_ROWS, rows - r0);
+    const next = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) {
+      const p = (r0 + i) % pos;
+      next[i] = BigInt(p + 1 < pos ? h.tokens[p + 1]! : 0);
+    }
+    const out = await session.run(
+      { x: { type: 'float32', dims: [n, d], data: stack.data.subarray(r0 * d, (r0 + n) * d) }, next: { type: 'int64', dims: [n, 1], data: next } },
+      ['top', 'arg', 'lse', 'nextLogit'],
+    );
+    const top = out.top!.data as Float32Array;
+    const arg = out.arg!.data as BigInt64Array;
+    const lse = out.lse!.data as Float32Array;
+    const nl = out.nextLogit!.data as Float32Array;
+    for (let i = 0; i < n; i++) {
+      topIds[r0 + i] = Number(arg[i]!);
+      topProbs[r0 + i] = Math.exp(top[i]! - lse[i]!);
+      if ((r0 + i) % pos + 1 < pos) nextProb[r0 + i] = Math.exp(nl[i]! - lse[i]!);
+    }
+  }
+  return { op: 'logitLens', labels: acc.labels, topIds, topProbs, nextProb };
+}

@@ -1,0 +1,132 @@
+// The activation panel's worker requests (src/engine/worker/panelCompute.ts) through a real
+// EngineClient and worker thread, checked against HookedGPT2 run directly in this thread.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { HookedGPT2 } from '../../src/engine/model';
+import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { EngineClient } from '../../src/engine/worker/engineClient';
+import type { PanelResult } from '../../src/engine/worker/panelCompute';
+
+const WORKER = join(__dirname, 'helpers/engineWorker.ts.cjs');
+const TOKENS = [50256, 464, 2068, 7586, 21831, 625, 262, 16931, 3290];
+
+function logSoftmaxAt(logits: Float32Array, V: number, p: number, id: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) max = Math.max(max, logits[p * V + v]!);
+  let s = 0;
+  for (let v = 0; v < V; v++) s += Math.exp(logits[p * V + v]! - max);
+  return logits[p * V + id]! - max - Math.log(s);
+}
+
+function expectOp<K extends PanelResult['op']>(r: PanelResult, op: K): Extract<PanelResult, { op: K }> {
+  assert.equal(r.op, op);
+  return r as Extract<PanelResult, { op: K }>;
+}
+
+describe('activation panel requests in the engine worker', { timeout: 120_000 }, () => {
+  let dir: string;
+  let client: EngineClient;
+  let model: HookedGPT2;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'model-lens-panel-'));
+    await generateTinyGpt2(dir, { seed: 5 });
+    client = new EngineClient({ workerPath: WORKER });
+    await client.load(dir, { threads: 1 });
+    model = await HookedGPT2.fromPretrained(dir, { threads: 1 });
+  });
+  after(async () => {
+    await client.dispose();
+    await model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('summarises a run: per-token loss, top-k, thumbnails, residual norms', async () => {
+    const r = expectOp(await client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [], topK: 5, thumb: 4 }), 'run');
+    const logits = await model.run(TOKENS);
+    const V = 50257;
+    assert.equal(r.pos, TOKENS.length);
+    for (let p = 0; p + 1 < TOKENS.length; p++) {
+      const want = -logSoftmaxAt(logits.data, V, p, TOKENS[p + 1]!);
+      assert.ok(Math.abs(r.loss[p]! - want) < 1e-3, `loss at ${p}: ${r.loss[p]} vs ${want}`);
+    }
+    assert.ok(Number.isNaN(r.loss[TOKENS.length - 1]!));
+    // top-1 is the argmax of the direct run
+    let arg = 0;
+    const last = TOKENS.length - 1;
+    for (let v = 1; v < V; v++) if (logits.data[last * V + v]! > logits.data[last * V + arg]!) arg = v;
+    assert.equal(r.topIds[last * 5], arg);
+    assert.ok(r.topProbs[last * 5]! >= r.topProbs[last * 5 + 1]!);
+    assert.equal(r.thumbs.length, 2 * 4 * 4 * 4);
+    assert.deepEqual(r.residLabels, ['0_pre', '0_mid', '1_pre', '1_mid', 'final_post']);
+    assert.equal(r.residNorms.length, 5 * TOKENS.length);
+  });
+
+  it('sends one head pattern, the logit lens, neurons and DLA that agree with the direct model', async () => {
+    const run = expectOp(await client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [], topK: 3, thumb: 8 }), 'run');
+    const { cache, logits } = await model.runWithCache(TOKENS);
+    const pat = expectOp(await client.panel({ op: 'pattern', runId: run.runId, layer: 1, head: 2 }), 'pattern');
+    const full = cache.act('pattern', 1);
+    const n = TOKENS.length;
+    for (let i = 0; i < n * n; i++) assert.ok(Math.abs(pat.data[i]! - full.data[2 * n * n + i]!) < 1e-5);
+
+    const lens = expectOp(await client.panel({ op: 'logitLens', runId: run.runId }), 'logitLens');
+    assert.deepEqual(lens.labels, ['0_pre', '1_pre', 'final_post']);
+    // The last row is the model's own output distribution (ln_final + unembed).
+    const V = 50257;
+    for (let p = 0; p < n; p++) {
+      let arg = 0;
+      for (let v = 1; v < V; v++) if (logits.data[p * V + v]! > logits.data[p * V + arg]!) arg = v;
+      assert.equal(lens.topIds[2 * n + p], arg, `final row top token at ${p}`);
+      if (p + 1 < n) assert.ok(Math.abs(Math.log(lens.nextProb[2 * n + p]!) - logSoftmaxAt(logits.data, V, p, TOKENS[p + 1]!)) < 1e-3);
+    }
+
+    const neurons = expectOp(await client.panel({ op: 'neurons', runId: run.runId, layer: 0, count: 8, neuron: null, from: 0, to: n }), 'neurons');
+    const post = cache.act('post', 0);
+    const dMlp = post.dims[2]!;
+    let bestPeak = -Infinity;
+    for (let i = 0; i < post.data.length; i++) bestPeak = Math.max(bestPeak, post.data[i]!);
+    let peakOfTop = -Infinity;
+    for (let p = 0; p < n; p++) peakOfTop = Math.max(peakOfTop, post.data[p * dMlp + neurons.ids[0]!]!);
+    assert.equal(peakOfTop, bestPeak);
+    assert.equal(neurons.neuron, neurons.ids[0]);
+
+    const token = TOKENS[4]!;
+    const dla = expectOp(await client.panel({ op: 'dla', runId: run.runId, pos: 3, token }), 'dla');
+    assert.equal(dla.labels[0], 'embed');
+    assert.ok(dla.labels.includes('L1H3') && dla.labels.includes('1_mlp_out'));
+    const heads = cache.stackHeadResults(2, { pos_slice: 3 });
+    const want = cache.logitAttrs(heads.stack, [token], undefined, 3);
+    const at = dla.labels.indexOf('L0H0');
+    assert.ok(Math.abs(dla.values[at]! - want.data[0]!) < 1e-4);
+  });
+
+  it('an ablated head changes the loss; a stale run id is refused; export writes TransformerLens names', async () => {
+    const clean = expectOp(await client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [], topK: 1, thumb: 2 }), 'run');
+    const ablated = expectOp(
+      await client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [{ kind: 'ablateHeads', layer: 0, heads: [1] }], topK: 1, thumb: 2 }),
+      'run',
+    );
+    assert.notEqual(ablated.meanLoss, clean.meanLoss);
+    await assert.rejects(client.panel({ op: 'pattern', runId: clean.runId, layer: 0, head: 0 }), /no longer held/);
+    const out = join(dir, 'cache.safetensors');
+    const ex = expectOp(await client.panel({ op: 'export', runId: ablated.runId, path: out }), 'export');
+    const bytes = readFileSync(out);
+    const headerLen = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8')) as Record<string, { shape: number[] }>;
+    assert.deepEqual(header['blocks.0.attn.hook_pattern']!.shape, [1, 4, TOKENS.length, TOKENS.length]);
+    assert.ok('ln_final.hook_normalized' in header);
+    assert.equal(ex.tensors, Object.keys(header).filter((k) => k !== '__metadata__').length);
+  });
+
+  it('a cancelled panel run rejects with AbortError and the next one succeeds', async () => {
+    const ac = new AbortController();
+    const p = client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [], topK: 1, thumb: 2 }, ac.signal);
+    ac.abort();
+    await assert.rejects(p, { name: 'AbortError' });
+    const r = await client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [], topK: 1, thumb: 2 });
+    assert.equal(r.op, 'run');
+  });
+});

@@ -54,6 +54,10 @@ describe('Model Lens tokenizer features', function () {
   });
 
   afterEach(async () => {
+    // Untitled documents are dirty: closing them plainly would wait on a "save?" dialog.
+    for (let i = 0; i < 20 && vscode.window.activeTextEditor; i++) {
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    }
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
@@ -79,6 +83,7 @@ describe('Model Lens tokenizer features', function () {
     const second = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
     assert.deepEqual(first?.ids, Array.from(tokenizePacked(editor.document.getText()).ids));
     assert.deepEqual(second?.ids, first?.ids);
+    await until('the Tokens panel tab', () => (webviewTabs('modelLens.tokens').length > 0 ? true : undefined));
     assert.equal(webviewTabs('modelLens.tokens').length, 1);
   });
 

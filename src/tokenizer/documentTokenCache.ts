@@ -2,7 +2,9 @@
 // document on each keystroke. The text is cut into chunks at cut points (see isCutPoint),
 // where tokenizing each side alone gives the same tokens as tokenizing the whole; each chunk
 // keeps its tokens with offsets relative to its own start, so an edit re-tokenizes only the
-// chunks it touches and merely shifts the starts of the chunks after it.
+// chunks it touches and merely shifts the starts of the chunks after it. Each chunk also
+// holds its own text: splicing one 5 MB string per keystroke (and flattening it to scan for
+// cut points) would cost more than the re-tokenization itself.
 // No vscode import: an editor adapter feeds it TextDocumentContentChangeEvent-shaped edits.
 import { TokenBuffer, tokenizePacked } from './encoder';
 import { CUT_POINT_SPAN, isCutPoint } from './pretokenize';
@@ -11,7 +13,7 @@ import type { PackedTokens, TextChange, TokenAt, TokenSpan } from './types';
 interface Chunk {
   /** UTF-16 offset of the chunk in the document. */
   start: number;
-  length: number;
+  readonly text: string;
   /** Index of the chunk's first token in the document's token list. */
   tokenBase: number;
   /** Offsets relative to start. */
@@ -26,20 +28,27 @@ export interface DocumentTokenCacheOptions {
 const DEFAULT_CHUNK_LENGTH = 4096;
 
 export class DocumentTokenCache {
-  private docText: string;
+  private docLength: number;
+  /** The joined text, rebuilt on demand after an edit. */
+  private joined: string | undefined;
   private chunks: Chunk[] = [];
   private readonly target: number;
 
   constructor(text: string, options: DocumentTokenCacheOptions = {}) {
     this.target = Math.max(1, Math.floor(options.targetChunkLength ?? DEFAULT_CHUNK_LENGTH));
-    this.docText = text;
-    this.chunks = this.buildChunks(0, text.length);
+    this.docLength = text.length;
+    this.joined = text;
+    this.chunks = this.buildChunks(text, text.length, 0);
     this.renumber(0);
   }
 
   /** The document's current text. */
   get text(): string {
-    return this.docText;
+    return (this.joined ??= this.chunks.map((c) => c.text).join(''));
+  }
+
+  get length(): number {
+    return this.docLength;
   }
 
   /** Number of tokens in the document. */
@@ -55,8 +64,9 @@ export class DocumentTokenCache {
 
   /** Replace the whole text (a reload, or changes that cannot be applied). */
   reset(text: string): void {
-    this.docText = text;
-    this.chunks = this.buildChunks(0, text.length);
+    this.docLength = text.length;
+    this.joined = text;
+    this.chunks = this.buildChunks(text, text.length, 0);
     this.renumber(0);
   }
 
@@ -71,14 +81,13 @@ export class DocumentTokenCache {
 
   applyChange(change: TextChange): void {
     const { rangeOffset: a, rangeLength: len, text: inserted } = change;
-    const oldLength = this.docText.length;
+    const oldLength = this.docLength;
     if (!Number.isInteger(a) || !Number.isInteger(len) || a < 0 || len < 0 || a + len > oldLength) {
       throw new RangeError(`edit range [${a}, ${a + len}) is not inside the document (length ${oldLength})`);
     }
     if (typeof inserted !== 'string') throw new TypeError('edit text must be a string');
     const e = a + len;
     const delta = inserted.length - len;
-    this.docText = this.docText.slice(0, a) + inserted + this.docText.slice(e);
 
     // Keep chunk k's start boundary only when the units it depends on are untouched:
     // [s, s + CUT_POINT_SPAN) lies wholly before the edit, or s lies after it.
@@ -90,10 +99,19 @@ export class DocumentTokenCache {
     i1 = Math.min(i1, chunks.length);
 
     const regionStart = chunks.length === 0 ? 0 : chunks[i0]!.start;
-    const regionEnd = i1 < chunks.length ? chunks[i1]!.start + delta : this.docText.length;
+    let region = '';
+    for (let k = i0; k < i1; k++) region += chunks[k]!.text;
+    region = region.slice(0, a - regionStart) + inserted + region.slice(e - regionStart);
+    // Cut points near the region's end look a few units into the next chunks.
+    let lookahead = '';
+    for (let k = i1; k < chunks.length && lookahead.length < CUT_POINT_SPAN; k++) {
+      lookahead += chunks[k]!.text.slice(0, CUT_POINT_SPAN - lookahead.length);
+    }
     for (let k = i1; k < chunks.length; k++) chunks[k]!.start += delta;
-    const fresh = this.buildChunks(regionStart, regionEnd);
+    const fresh = this.buildChunks(region + lookahead, region.length, regionStart);
     chunks.splice(i0, i1 - i0, ...fresh);
+    this.docLength += delta;
+    this.joined = undefined;
     this.renumber(i0);
   }
 
@@ -123,7 +141,7 @@ export class DocumentTokenCache {
    * not inside the text. Binary search over chunks, then over the chunk's token ends.
    */
   tokenAt(offset: number): TokenAt | undefined {
-    if (!Number.isFinite(offset) || offset < 0 || offset >= this.docText.length) return undefined;
+    if (!Number.isFinite(offset) || offset < 0 || offset >= this.docLength) return undefined;
     const o = Math.floor(offset);
     const c = this.chunks[this.lastChunkStartingAtOrBefore(o)];
     if (c === undefined) return undefined;
@@ -138,7 +156,7 @@ export class DocumentTokenCache {
    * code unit at start. Offsets are clamped to the text.
    */
   tokensInRange(start: number, end: number): TokenSpan[] {
-    const n = this.docText.length;
+    const n = this.docLength;
     if (!Number.isFinite(start) || !Number.isFinite(end)) return [];
     let s = Math.max(0, Math.floor(start));
     let e = Math.min(n, Math.ceil(end));
@@ -152,7 +170,7 @@ export class DocumentTokenCache {
       for (let j = firstEndAfter(t, s - c.start, 0); j < t.length && c.start + t.starts[j]! < e; j++) {
         out.push({ id: t.ids[j]!, start: c.start + t.starts[j]!, end: c.start + t.ends[j]! });
       }
-      s = Math.max(s, c.start + c.length);
+      s = Math.max(s, c.start + c.text.length);
     }
     return out;
   }
@@ -174,11 +192,13 @@ export class DocumentTokenCache {
     return found;
   }
 
-  /** Tokenized chunks covering [from, to) of the current text, cut at cut points. */
-  private buildChunks(from: number, to: number): Chunk[] {
-    const text = this.docText;
+  /**
+   * Tokenized chunks covering text[0, to), cut at cut points, placed at document offset
+   * base. text may run past `to` (the lookahead that decides cut points near the end).
+   */
+  private buildChunks(text: string, to: number, base: number): Chunk[] {
     const out: Chunk[] = [];
-    let s = from;
+    let s = 0;
     while (s < to) {
       let cut = to;
       for (let q = s + this.target; q < to; q++) {
@@ -187,7 +207,8 @@ export class DocumentTokenCache {
           break;
         }
       }
-      out.push({ start: s, length: cut - s, tokenBase: 0, tokens: tokenizePacked(text.slice(s, cut)) });
+      const chunkText = text.slice(s, cut);
+      out.push({ start: base + s, text: chunkText, tokenBase: 0, tokens: tokenizePacked(chunkText) });
       s = cut;
     }
     return out;

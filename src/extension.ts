@@ -9,6 +9,7 @@ import { onSettingsChanged, readSettings, type ModelLensSettings } from './exten
 import { TokenCountStatus } from './extension/statusBar';
 import { TokenizePanelController, type TokenizeOutcome } from './extension/tokenizePanel';
 import { VocabPanelController } from './extension/vocabPanel';
+import { registerModelFeatures } from './extension/model';
 
 /** What activate returns: a small surface for in-host tests and for other extensions. */
 export interface ModelLensApi {
@@ -47,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): ModelLensApi {
       tokenizePanel.tokenizeEditor(isTextEditor(editor) ? editor : undefined),
     ),
     vscode.commands.registerCommand(COMMANDS.searchVocabulary, () => vocabPanel.createOrShow()),
+    registerModelFeatures(),
     vscode.window.registerWebviewPanelSerializer(TOKENS_VIEW_TYPE, {
       deserializeWebviewPanel: (panel, state) => tokenizePanel.revive(panel, state),
     }),

@@ -25,7 +25,10 @@ describe('model-lens CLI (bundled)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
+  // The bundle lives in a temp dir; its externals (onnxruntime-node, loaded by other
+  // commands) resolve from the repository's node_modules, as they do from dist/.
+  const env = { ...process.env, NODE_PATH: join(__dirname, '../../node_modules') };
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env });
 
   it('tokenize --file --json prints ids with UTF-16 offsets into the UTF-8 file', () => {
     const text = 'héllo 👨‍👩‍👧 wörld\r\n<|endoftext|>日本\u0000 end';

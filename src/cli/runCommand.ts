@@ -2,15 +2,17 @@
 // writing the activations (TransformerLens names and shapes) to a safetensors file Python can load.
 import { parseArgs } from 'node:util';
 import { HookedGPT2 } from '../engine/model';
+import { resolveModelForCli } from '../engine/hub';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../engine/safetensors/write';
 import type { DeviceOption, Tensor } from '../engine/types';
 import { tokenDisplay } from '../tokenizer';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 
-const usage = `usage: model-lens run --model DIR (--text TEXT | --tokens ID,ID,…) [options]
+const usage = `usage: model-lens run --model DIR|ID (--text TEXT | --tokens ID,ID,…) [options]
 
 Runs GPT-2 from a Hugging Face folder (config.json + model.safetensors).
-  --model DIR          the checkpoint folder
+  --model DIR|ID       the checkpoint folder, a Hub id (openai-community/gpt2, gpt2-medium, …;
+                       from the Hugging Face cache or downloaded into it) or demo (random weights)
   --text TEXT          tokenize this text (BOS 50256 first unless --no-bos; at most n_ctx tokens are kept)
   --tokens IDS         comma-separated token ids, used exactly as given (no BOS added)
   --no-bos             do not prepend BOS to --text
@@ -105,7 +107,9 @@ export function topKNext(logits: Tensor, k: number): { id: number; logit: number
 
 async function run(args: readonly string[], io: CliIo): Promise<number> {
   const a = parse(args);
-  const model = await HookedGPT2.fromPretrained(a.model, { processing: a.processing, use_attn_result: a.attnResult, device: a.device });
+  // A Hub id resolves through the Hugging Face cache (downloading with a progress bar on stderr).
+  const resolved = await resolveModelForCli(a.model, { writeStderr: io.stderr });
+  const model = await HookedGPT2.fromPretrained(resolved.folder, { processing: a.processing, use_attn_result: a.attnResult, device: a.device });
   try {
     if (model.notice) io.stderr(`notice: ${model.notice}\n`);
     let tokens: number[];

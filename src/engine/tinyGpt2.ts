@@ -122,7 +122,8 @@ export async function generateTinyGpt2(dir: string, opts: TinyGpt2Options = {}):
     n_layer: shape.n_layer,
     n_positions: P,
     resid_pdrop: 0.1,
-    tie_word_embeddings: true,
+    // transformers ties lm_head to wte unless this is false, discarding a stored lm_head.weight.
+    tie_word_embeddings: opts.tiedLmHead === true,
     torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype],
     vocab_size: V,
     // Marks random weights so the UI can say so instead of presenting them as GPT-2.

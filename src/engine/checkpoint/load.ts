@@ -106,9 +106,16 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   const ln_final_w: Tensor = { dims: [d_model], data: await get('ln_f.weight') };
   const ln_final_b: Tensor = { dims: [d_model], data: await get('ln_f.bias') };
   // lm_head is an nn.Linear ([out, in] = [d_vocab, d_model]), unlike the Conv1D layers, and
-  // TransformerLens right-multiplies by W_U [d_model, d_vocab], hence the transpose. Tied
-  // checkpoints omit it and use wte. GPT-2's unembedding has no bias: b_U is zero.
-  const lmHead = keys.has('lm_head.weight') ? await get('lm_head.weight') : wte; // [d_vocab, d_model]
+  // TransformerLens right-multiplies by W_U [d_model, d_vocab], hence the transpose. Which
+  // matrix unembeds follows transformers: with tie_word_embeddings (its default, true) the model
+  // ties lm_head to wte after loading and a stored lm_head.weight is discarded, so we use wte
+  // too; only an explicit `false` makes lm_head.weight count (and then it must be there).
+  // GPT-2's unembedding has no bias: b_U is zero.
+  const tied = (configJson as Record<string, unknown>)['tie_word_embeddings'] !== false;
+  if (!tied && !keys.has('lm_head.weight')) {
+    throw new CheckpointError(`${folder}: config.json sets tie_word_embeddings false but model.safetensors has no "lm_head.weight"`);
+  }
+  const lmHead = tied ? wte : await get('lm_head.weight'); // [d_vocab, d_model]
   const W_U: Tensor = { dims: [d_model, d_vocab], data: transpose(lmHead, d_vocab, d_model) };
   const b_U: Tensor = { dims: [d_vocab], data: new Float32Array(d_vocab) };
 
@@ -120,7 +127,7 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
       folder,
       dtype: file.tensors.get(keys.get('wte.weight')!)!.dtype,
       prefixed: keys.get('wte.weight')!.startsWith(PREFIX),
-      tiedLmHead: !keys.has('lm_head.weight'),
+      tiedLmHead: tied,
       demo,
     },
   };

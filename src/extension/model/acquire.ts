@@ -7,6 +7,7 @@ import {
   HubError,
   describeModel,
   describeProgress,
+  hubSettings,
   isHubError,
   resolveDemoModel,
   resolveModel,
@@ -113,9 +114,9 @@ async function offerAlternatives(spec: string, err: unknown): Promise<string | u
   );
 }
 
+/** HF_HUB_OFFLINE as the engine reads it: then the cache-only miss is the final answer. */
 function offlineByEnvironment(): boolean {
-  const v = (process.env.HF_HUB_OFFLINE ?? '').trim().toLowerCase();
-  return v === '1' || v === 'true' || v === 'yes' || v === 'on';
+  return hubSettings().offline;
 }
 
 function warnIfUntrusted(setting: ModelSetting): void {

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { TOKENS_VIEW_TYPE } from './protocol/tokens';
 import { VOCAB_VIEW_TYPE } from './protocol/vocab';
 import { COMMANDS } from './extension/commands';
+import { registerActivationFeatures } from './extension/activation/register';
 import { DocumentTokenRegistry } from './extension/documentTokens';
 import { TokenHoverProvider } from './extension/hover';
 import { onSettingsChanged, readSettings, type ModelLensSettings } from './extension/settings';
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): ModelLensApi {
   const tokenizePanel = new TokenizePanelController(context.extensionUri, context.globalState, currentSettings, log);
   const vocabPanel = new VocabPanelController(context.extensionUri, log);
 
+  context.subscriptions.push(...registerActivationFeatures(context, log));
   context.subscriptions.push(
     output,
     documentTokens,

@@ -1,0 +1,349 @@
+// "Model Lens: Open Activation Panel": runs the model on the selection in the engine worker and
+// shows attention, neurons, logit lens, residual stream and loss views. A new request or a
+// closed panel cancels the run in flight; ablations re-run with the engine's interventions.
+import { promises as fs } from 'node:fs';
+import * as vscode from 'vscode';
+import type { Intervention } from '../../engine/interventions';
+import type { PanelResult } from '../../engine/worker/panelCompute';
+import {
+  ACTIVATION_VIEW_TYPE,
+  activationWebviewSchemas,
+  isActivationPanelState,
+  MAX_SAVED_TEXT,
+  type ActivationProtocol,
+  type ActivationView,
+  type ActRun,
+  type PanelAblation,
+} from '../../protocol/activation';
+import { assertNever } from '../../protocol/envelope';
+import { END_OF_TEXT_ID, tokenDisplay, tokenize } from '../../tokenizer';
+import { besideColumn, createPanel, PanelSession, restorePanel, type PanelKind } from '../panel';
+import type { EngineService, LoadedEngine } from './engineService';
+
+export const ACTIVATION_PANEL: PanelKind = { viewType: ACTIVATION_VIEW_TYPE, title: 'Activations', bundle: 'activation' };
+const TOP_K = 10;
+const THUMB = 24;
+
+/** What a panel run produced (the command's return value; tests read it). */
+export interface ActivationOutcome {
+  readonly runId: number;
+  readonly tokens: number[];
+  readonly meanLoss: number;
+  readonly loss: number[];
+  readonly truncated: boolean;
+}
+
+interface Input {
+  readonly text: string;
+  readonly source: string;
+}
+
+type Run = Extract<PanelResult, { op: 'run' }>;
+
+export class ActivationPanelController implements vscode.Disposable {
+  private session: PanelSession<ActivationProtocol> | undefined;
+  private ready = false;
+  private latest: ActRun | undefined;
+  private input: Input | undefined;
+  private ablations: PanelAblation[] = [];
+  private inflight: AbortController | undefined;
+  private runId = 0;
+  private view: ActivationView = 'attention';
+  private pngWaiters = new Map<number, (msg: { view: ActivationView; dataUrl: string }) => void>();
+  private nextPng = 1;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly engine: EngineService,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Opens the panel on the editor's selection (the document when nothing is selected) and runs the model. */
+  async openOnEditor(editor = vscode.window.activeTextEditor): Promise<ActivationOutcome | undefined> {
+    if (!editor) {
+      void vscode.window.showInformationMessage('Model Lens: open a file and select some text for the activation panel.');
+      return undefined;
+    }
+    const doc = editor.document;
+    const sel = editor.selection;
+    const range = sel.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)) : sel;
+    const lines = range.start.line === range.end.line ? `line ${range.start.line + 1}` : `lines ${range.start.line + 1}–${range.end.line + 1}`;
+    const name = doc.uri.path.split('/').pop() ?? doc.uri.toString();
+    this.input = { text: doc.getText(range), source: `${name}, ${sel.isEmpty ? 'whole document' : lines}` };
+    this.ablations = [];
+    this.ensurePanel();
+    return this.run();
+  }
+
+  /** Serializer entry point: a reloaded window restores the panel and runs the saved text again. */
+  async revive(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    this.session?.dispose();
+    restorePanel(panel, ACTIVATION_PANEL, this.extensionUri);
+    this.attach(panel);
+    if (!isActivationPanelState(state)) {
+      this.status('Nothing to show yet: select text and run "Model Lens: Open Activation Panel".', false);
+      return;
+    }
+    this.input = { text: state.text, source: state.source };
+    this.view = state.view;
+    await this.run();
+  }
+
+  /** The panel's state for tests: current view and last outcome. */
+  get current(): { view: ActivationView; runId: number; ablations: readonly PanelAblation[] } {
+    return { view: this.view, runId: this.latest?.runId ?? 0, ablations: this.ablations };
+  }
+
+  async ablate(a: PanelAblation): Promise<ActivationOutcome | undefined> {
+    if (!this.ablations.some((x) => x.kind === a.kind && x.layer === a.layer && x.index === a.index)) this.ablations.push(a);
+    return this.run();
+  }
+
+  async reset(): Promise<ActivationOutcome | undefined> {
+    this.ablations = [];
+    return this.run();
+  }
+
+  /** Writes the current run's cache (every hook point, TransformerLens names) as .safetensors. */
+  async exportCache(path?: string): Promise<string | undefined> {
+    const runId = this.latest?.runId;
+    if (runId === undefined) throw new Error('no activation run to export: open the activation panel first');
+    const target =
+      path ??
+      (
+        await vscode.window.showSaveDialog({
+          filters: { Safetensors: ['safetensors'] },
+          saveLabel: 'Export cache',
+          defaultUri: vscode.Uri.file('activation_cache.safetensors'),
+        })
+      )?.fsPath;
+    if (!target) return undefined;
+    const engine = await this.engine.get();
+    await engine.client.panel({ op: 'export', runId, path: target });
+    void vscode.window.setStatusBarMessage(`Model Lens: cache written to ${target}`, 5000);
+    return target;
+  }
+
+  /** Saves the current view as PNG (the webview draws it; the host writes the file). */
+  async exportPng(path?: string): Promise<string | undefined> {
+    const session = this.session;
+    if (!session || !this.ready) throw new Error('the activation panel is not open');
+    const requestId = this.nextPng++;
+    const png = await new Promise<{ view: ActivationView; dataUrl: string }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pngWaiters.delete(requestId);
+        reject(new Error('the panel did not answer with a PNG within 15 s'));
+      }, 15000);
+      this.pngWaiters.set(requestId, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      void session.channel.post({ type: 'act/wantPng', requestId });
+    });
+    const target =
+      path ??
+      (await vscode.window.showSaveDialog({ filters: { PNG: ['png'] }, defaultUri: vscode.Uri.file(`${png.view}.png`) }))?.fsPath;
+    if (!target) return undefined;
+    await fs.writeFile(target, Buffer.from(png.dataUrl.slice(png.dataUrl.indexOf(',') + 1), 'base64'));
+    return target;
+  }
+
+  dispose(): void {
+    this.inflight?.abort();
+    this.session?.dispose();
+  }
+
+  private ensurePanel(): void {
+    if (this.session && !this.session.isDisposed) {
+      this.session.panel.reveal(undefined, true);
+      return;
+    }
+    this.attach(createPanel(ACTIVATION_PANEL, this.extensionUri, besideColumn()));
+  }
+
+  private attach(panel: vscode.WebviewPanel): void {
+    this.ready = false;
+    this.latest = undefined;
+    const session = new PanelSession<ActivationProtocol>(
+      panel,
+      {
+        schemas: activationWebviewSchemas,
+        handlers: {
+          'act/pattern': async (req) => {
+            const r = await this.ask({ op: 'pattern', runId: req.runId, layer: req.layer, head: req.head });
+            if (r.op !== 'pattern') throw new Error('unexpected engine reply');
+            return { type: 'act/patternData', layer: r.layer, head: r.head, data: r.data };
+          },
+          'act/neurons': async (req) => {
+            const pos = this.latest?.tokens.length ?? 1;
+            const r = await this.ask({ op: 'neurons', runId: req.runId, layer: req.layer, count: 32, neuron: req.neuron, from: 0, to: pos });
+            if (r.op !== 'neurons') throw new Error('unexpected engine reply');
+            return { type: 'act/neuronsData', layer: r.layer, ids: r.ids, values: r.values, neuron: r.neuron, neuronValues: r.neuronValues };
+          },
+          'act/logitLens': async (req) => {
+            const r = await this.ask({ op: 'logitLens', runId: req.runId });
+            if (r.op !== 'logitLens') throw new Error('unexpected engine reply');
+            const dict = displays([r.topIds]);
+            return { type: 'act/logitLensData', labels: r.labels, topIds: r.topIds, topProbs: r.topProbs, nextProb: r.nextProb, ...dict };
+          },
+          'act/dla': async (req) => {
+            const r = await this.ask({ op: 'dla', runId: req.runId, pos: req.pos, token: req.token });
+            if (r.op !== 'dla') throw new Error('unexpected engine reply');
+            return { type: 'act/dlaData', pos: r.pos, token: r.token, tokenText: tokenDisplay(r.token), labels: r.labels, values: r.values };
+          },
+        },
+        onNotification: (msg) => this.onNotification(msg),
+        log: this.log,
+        // The logit lens of 1024 tokens on GPT-2 small unembeds 13k rows: give it time.
+        requestTimeoutMs: 180_000,
+      },
+      () => {
+        if (this.session === session) {
+          this.session = undefined;
+          this.inflight?.abort();
+          this.inflight = undefined;
+          this.latest = undefined;
+        }
+      },
+    );
+    panel.onDidChangeViewState(() => {
+      if (!panel.visible) this.ready = false;
+    });
+    this.session = session;
+  }
+
+  private async ask(op: Parameters<LoadedEngine['client']['panel']>[0]): Promise<PanelResult> {
+    const engine = await this.engine.get();
+    return engine.client.panel(op);
+  }
+
+  private onNotification(msg: ActivationProtocol['toHost']): void {
+    switch (msg.type) {
+      case 'ready':
+        this.ready = true;
+        if (this.latest) void this.session?.channel.post(this.latest);
+        break;
+      case 'act/png':
+        this.pngWaiters.get(msg.requestId)?.({ view: msg.view, dataUrl: msg.dataUrl });
+        this.pngWaiters.delete(msg.requestId);
+        break;
+      case 'act/view':
+        this.view = msg.view;
+        break;
+      case 'act/ablate':
+        void this.ablate(msg.ablation);
+        break;
+      case 'act/reset':
+        void this.reset();
+        break;
+      case 'act/exportCache':
+        void this.exportCache().catch((e: unknown) => void vscode.window.showErrorMessage(`Model Lens: ${(e as Error).message}`));
+        break;
+      default:
+        assertNever(msg, 'activation panel message');
+    }
+  }
+
+  private status(message: string, error: boolean): void {
+    if (this.ready) void this.session?.channel.post({ type: 'act/status', message, error });
+  }
+
+  private async run(): Promise<ActivationOutcome | undefined> {
+    const input = this.input;
+    if (!input) return undefined;
+    this.inflight?.abort();
+    const abort = new AbortController();
+    this.inflight = abort;
+    const job = ++this.runId;
+    const session = this.session;
+    try {
+      this.status('Loading the model…', false);
+      const engine = await this.engine.get();
+      if (abort.signal.aborted) return undefined;
+      const body = tokenize(input.text).map((t) => t.id);
+      const all = [END_OF_TEXT_ID, ...body];
+      const nCtx = engine.cfg.n_ctx;
+      const truncated = all.length > nCtx;
+      const ids = truncated ? all.slice(0, nCtx) : all;
+      this.status(`Running ${engine.cfg.model_name} on ${ids.length} tokens…`, false);
+      const interventions = toInterventions(this.ablations);
+      const r = (await engine.client.panel(
+        { op: 'run', tokens: Int32Array.from(ids), interventions, topK: TOP_K, thumb: THUMB },
+        abort.signal,
+      )) as Run;
+      if (abort.signal.aborted || job !== this.runId || this.session !== session || !session || session.isDisposed) return undefined;
+      const msg = toRunMessage(r, Int32Array.from(ids), input, engine, truncated ? truncationNotice(all.length, nCtx) : '', this.ablations);
+      this.latest = msg;
+      session.panel.title = `Activations: ${input.source.split(',')[0]}`;
+      if (this.ready) void session.channel.post(msg);
+      this.status('', false);
+      return { runId: r.runId, tokens: ids, meanLoss: r.meanLoss, loss: Array.from(r.loss), truncated };
+    } catch (e) {
+      if ((e as Error).name === 'AbortError' || e instanceof vscode.CancellationError) return undefined;
+      const m = `The model run failed: ${(e as Error).message}`;
+      this.log(m);
+      this.status(m, true);
+      return undefined;
+    } finally {
+      if (this.inflight === abort) this.inflight = undefined;
+    }
+  }
+}
+
+function truncationNotice(total: number, nCtx: number): string {
+  return `The input is ${total.toLocaleString('en-US')} tokens (with BOS); the model reads at most n_ctx = ${nCtx}, so only the first ${nCtx} are shown.`;
+}
+
+function toInterventions(ablations: readonly PanelAblation[]): Intervention[] {
+  const heads = new Map<number, number[]>();
+  const neurons = new Map<number, number[]>();
+  for (const a of ablations) {
+    const m = a.kind === 'head' ? heads : neurons;
+    m.set(a.layer, [...(m.get(a.layer) ?? []), a.index]);
+  }
+  return [
+    ...[...heads].map(([layer, hs]): Intervention => ({ kind: 'ablateHeads', layer, heads: hs })),
+    ...[...neurons].map(([layer, ns]): Intervention => ({ kind: 'ablateNeurons', layer, neurons: ns })),
+  ];
+}
+
+/** Display strings once per distinct id. */
+function displays(arrays: readonly Int32Array[]): { stringIds: Int32Array; strings: string[] } {
+  const seen = new Set<number>();
+  for (const a of arrays) for (const id of a) if (id >= 0) seen.add(id);
+  const stringIds = Int32Array.from(seen);
+  return { stringIds, strings: Array.from(stringIds, (id) => tokenDisplay(id)) };
+}
+
+function toRunMessage(r: Run, tokens: Int32Array, input: Input, engine: LoadedEngine, truncation: string, ablations: readonly PanelAblation[]): ActRun {
+  return {
+    type: 'act/run',
+    runId: r.runId,
+    source: input.source,
+    modelLabel: engine.label,
+    isDemo: engine.model.isDemo,
+    truncation,
+    nLayers: engine.cfg.n_layers,
+    nHeads: engine.cfg.n_heads,
+    dMlp: engine.cfg.d_mlp,
+    tokens,
+    ...displays([tokens, r.topIds]),
+    topK: r.topK,
+    loss: r.loss,
+    meanLoss: r.meanLoss,
+    topIds: r.topIds,
+    topProbs: r.topProbs,
+    nextProb: r.nextProb,
+    nextRank: r.nextRank,
+    thumb: r.thumb,
+    thumbs: r.thumbs,
+    residLabels: r.residLabels,
+    residNorms: r.residNorms,
+    ablations: [...ablations],
+    savedText: input.text.slice(0, MAX_SAVED_TEXT),
+  };
+}
+
+export function isActivationView(v: unknown): v is ActivationView {
+  return typeof v === 'string' && ['attention', 'neurons', 'logitLens', 'residual', 'loss'].includes(v);
+}

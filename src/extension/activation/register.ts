@@ -1,0 +1,60 @@
+// Registers the model-backed features: the activation panel (and its serializer), inline
+// next-token logits, the prediction hover and the token-loss highlight, all sharing one engine
+// worker. Hidden commands (not in package.json) give in-host tests the panel's outcomes.
+import * as vscode from 'vscode';
+import { ACTIVATION_VIEW_TYPE, type PanelAblation } from '../../protocol/activation';
+import { InlineLogits } from '../inlineLogits/inlineLogits';
+import { PredictionHoverProvider } from '../inlineLogits/predictionHover';
+import { LossHighlighter } from '../lossHighlight/lossHighlight';
+import { ActivationPanelController } from './activationPanel';
+import { EngineService } from './engineService';
+
+export const ACTIVATION_COMMANDS = {
+  openActivationPanel: 'modelLens.openActivationPanel',
+  exportActivationCache: 'modelLens.exportActivationCache',
+  exportActivationView: 'modelLens.exportActivationView',
+  toggleInlineLogits: 'modelLens.toggleInlineLogits',
+  highlightTokenLoss: 'modelLens.highlightTokenLoss',
+  clearTokenLossHighlight: 'modelLens.clearTokenLossHighlight',
+  // Hidden: for tests and keybindings.
+  ablate: 'modelLens.activationPanel.ablate',
+  reset: 'modelLens.activationPanel.reset',
+  panelState: 'modelLens.activationPanel.state',
+  inlineLogitsState: 'modelLens.inlineLogits.state',
+} as const;
+
+export function registerActivationFeatures(context: vscode.ExtensionContext, log: (line: string) => void): vscode.Disposable[] {
+  const engine = new EngineService(context);
+  const panel = new ActivationPanelController(context.extensionUri, engine, log);
+  const inline = new InlineLogits(engine);
+  const loss = new LossHighlighter(engine);
+  const fail = (e: unknown): undefined => {
+    void vscode.window.showErrorMessage(`Model Lens: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  };
+  const c = ACTIVATION_COMMANDS;
+  return [
+    engine,
+    panel,
+    inline,
+    loss,
+    vscode.commands.registerCommand(c.openActivationPanel, () => panel.openOnEditor()),
+    vscode.commands.registerCommand(c.exportActivationCache, (path?: unknown) =>
+      panel.exportCache(typeof path === 'string' ? path : undefined).catch(fail),
+    ),
+    vscode.commands.registerCommand(c.exportActivationView, (path?: unknown) =>
+      panel.exportPng(typeof path === 'string' ? path : undefined).catch(fail),
+    ),
+    vscode.commands.registerCommand(c.toggleInlineLogits, () => inline.toggle()),
+    vscode.commands.registerCommand(c.highlightTokenLoss, () => loss.highlight().catch(fail)),
+    vscode.commands.registerCommand(c.clearTokenLossHighlight, () => loss.clear()),
+    vscode.commands.registerCommand(c.ablate, (a: PanelAblation) => panel.ablate(a)),
+    vscode.commands.registerCommand(c.reset, () => panel.reset()),
+    vscode.commands.registerCommand(c.panelState, () => panel.current),
+    vscode.commands.registerCommand(c.inlineLogitsState, () => inline.state),
+    vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new PredictionHoverProvider(engine)),
+    vscode.window.registerWebviewPanelSerializer(ACTIVATION_VIEW_TYPE, {
+      deserializeWebviewPanel: (p, state) => panel.revive(p, state),
+    }),
+  ];
+}

@@ -1,0 +1,82 @@
+// "Model Lens: Highlight Token Loss": each token of the selection coloured by the model's loss
+// on it (viridis in five bins, colour-blind safe), with the legend and the value in each token's
+// hover message; "Clear Token Loss Highlight" removes it. The run happens in the engine worker.
+import * as vscode from 'vscode';
+import { END_OF_TEXT_ID, tokenDisplay, tokenize } from '../../tokenizer';
+import type { EngineService } from '../activation/engineService';
+
+const BINS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
+const TEXT = ['#fff', '#fff', '#fff', '#000', '#000'];
+
+export interface LossHighlightOutcome {
+  readonly tokens: number;
+  /** Loss of each highlighted token (the first token of the text is scored after BOS). */
+  readonly losses: number[];
+  readonly maxLoss: number;
+}
+
+export class LossHighlighter implements vscode.Disposable {
+  private readonly types = BINS.map((bg, i) =>
+    vscode.window.createTextEditorDecorationType({ backgroundColor: bg, color: TEXT[i], borderRadius: '2px' }),
+  );
+  private inflight: AbortController | undefined;
+  private readonly status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 90);
+
+  constructor(private readonly engine: EngineService) {}
+
+  async highlight(editor = vscode.window.activeTextEditor): Promise<LossHighlightOutcome | undefined> {
+    if (!editor) return undefined;
+    this.inflight?.abort();
+    const abort = new AbortController();
+    this.inflight = abort;
+    const doc = editor.document;
+    const version = doc.version;
+    const sel = editor.selection.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)) : editor.selection;
+    const start = doc.offsetAt(sel.start);
+    const spans = tokenize(doc.getText(sel));
+    if (spans.length === 0) return undefined;
+    const engine = await this.engine.get();
+    const n = Math.min(spans.length, engine.cfg.n_ctx - 1);
+    const ids = [END_OF_TEXT_ID, ...spans.slice(0, n).map((s) => s.id)];
+    const r = await engine.client.run(ids, { signal: abort.signal });
+    if (abort.signal.aborted || doc.version !== version) return undefined;
+    const V = r.logits.dims[2]!;
+    const losses: number[] = [];
+    for (let i = 0; i < n; i++) {
+      // Token i of the text is predicted at position i (BOS sits at 0).
+      const base = i * V;
+      let max = -Infinity;
+      for (let v = 0; v < V; v++) max = Math.max(max, r.logits.data[base + v]!);
+      let sum = 0;
+      for (let v = 0; v < V; v++) sum += Math.exp(r.logits.data[base + v]! - max);
+      losses.push(max + Math.log(sum) - r.logits.data[base + ids[i + 1]!]!);
+    }
+    const maxLoss = Math.max(...losses, 1e-9);
+    const buckets: vscode.DecorationOptions[][] = BINS.map(() => []);
+    const legend = `loss (nats): ${BINS.map((_, b) => `${((b * maxLoss) / BINS.length).toFixed(1)}–${(((b + 1) * maxLoss) / BINS.length).toFixed(1)}`).join(' · ')} (viridis, low → high)`;
+    losses.forEach((l, i) => {
+      const s = spans[i]!;
+      const bin = Math.min(BINS.length - 1, Math.floor((l / maxLoss) * BINS.length));
+      const md = new vscode.MarkdownString(`**Model Lens loss** ${l.toFixed(3)} nats for \`${tokenDisplay(s.id).replace(/`/g, "'")}\`${engine.model.isDemo ? ' — demo model: random weights' : ''}\n\n${legend}`);
+      buckets[bin]!.push({ range: new vscode.Range(doc.positionAt(start + s.start), doc.positionAt(start + s.end)), hoverMessage: md });
+    });
+    this.types.forEach((t, b) => editor.setDecorations(t, buckets[b]!));
+    const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
+    this.status.text = `$(symbol-color) loss ${mean.toFixed(2)} mean, ${maxLoss.toFixed(2)} max${engine.model.isDemo ? ' (demo: random weights)' : ''}`;
+    this.status.tooltip = legend;
+    this.status.show();
+    return { tokens: n, losses, maxLoss };
+  }
+
+  clear(): void {
+    this.inflight?.abort();
+    for (const ed of vscode.window.visibleTextEditors) for (const t of this.types) ed.setDecorations(t, []);
+    this.status.hide();
+  }
+
+  dispose(): void {
+    this.clear();
+    for (const t of this.types) t.dispose();
+    this.status.dispose();
+  }
+}

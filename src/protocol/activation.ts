@@ -1,0 +1,235 @@
+// Contract of the activation panel (src/extension/activation/activationPanel.ts ↔
+// webview/activation/main.ts). The run summary arrives once per run; each view asks for what
+// it draws (one head's pattern, one layer's neurons, the logit lens, one attribution), so a
+// long input's cache stays in the engine worker. Tensors travel as typed arrays.
+import { hostSchemas, is, webviewSchemas, type FieldCheck, type PanelProtocol, type RequestSpec, type SchemaTable } from './envelope';
+import { readySchema, type ReadyNotification } from './common';
+
+export const ACTIVATION_VIEW_TYPE = 'modelLens.activation';
+export const ACTIVATION_VIEWS = ['attention', 'neurons', 'logitLens', 'residual', 'loss'] as const;
+export type ActivationView = (typeof ACTIVATION_VIEWS)[number];
+
+/** Ablations the panel applies (the engine's declarative interventions). */
+export interface PanelAblation {
+  readonly kind: 'head' | 'neuron';
+  readonly layer: number;
+  readonly index: number;
+}
+
+export interface ActRun {
+  readonly type: 'act/run';
+  readonly runId: number;
+  /** Where the text came from, e.g. "notes.md, lines 3–7". */
+  readonly source: string;
+  /** e.g. "gpt2 (Hugging Face cache)"; "demo model: random weights" for the demo. */
+  readonly modelLabel: string;
+  readonly isDemo: boolean;
+  /** Non-empty when the input was cut to n_ctx tokens. */
+  readonly truncation: string;
+  readonly nLayers: number;
+  readonly nHeads: number;
+  readonly dMlp: number;
+  readonly tokens: Int32Array; // [pos]
+  /** Display text of every id in tokens and topIds (`strings[k]` for `stringIds[k]`). */
+  readonly stringIds: Int32Array;
+  readonly strings: readonly string[];
+  readonly topK: number;
+  readonly loss: Float32Array; // [pos]; NaN at the last position
+  readonly meanLoss: number;
+  readonly topIds: Int32Array; // [pos, topK]
+  readonly topProbs: Float32Array; // [pos, topK]
+  readonly nextProb: Float32Array; // [pos]
+  readonly nextRank: Int32Array; // [pos]
+  readonly thumb: number;
+  readonly thumbs: Float32Array; // [n_layers, n_heads, thumb, thumb]
+  readonly residLabels: readonly string[];
+  readonly residNorms: Float32Array; // [components, pos]
+  readonly ablations: readonly PanelAblation[];
+  /** The input text (capped at MAX_SAVED_TEXT), persisted by the webview for revival. */
+  readonly savedText: string;
+}
+
+export interface ActStatus {
+  readonly type: 'act/status';
+  /** Progress or an error; empty clears it. */
+  readonly message: string;
+  readonly error: boolean;
+}
+
+/** The host asks for a PNG of the current view (the webview answers with act/png). */
+export interface ActWantPng {
+  readonly type: 'act/wantPng';
+  readonly requestId: number;
+}
+
+export interface ActPng {
+  readonly type: 'act/png';
+  readonly requestId: number;
+  readonly view: ActivationView;
+  /** data:image/png;base64,… from canvas.toDataURL */
+  readonly dataUrl: string;
+}
+
+export interface ActSetView {
+  readonly type: 'act/view';
+  readonly view: ActivationView;
+}
+export interface ActAblate {
+  readonly type: 'act/ablate';
+  readonly ablation: PanelAblation;
+}
+export interface ActReset {
+  readonly type: 'act/reset';
+}
+export interface ActExportCache {
+  readonly type: 'act/exportCache';
+}
+
+export interface PatternRequest {
+  readonly type: 'act/pattern';
+  readonly runId: number;
+  readonly layer: number;
+  readonly head: number;
+}
+export interface PatternReply {
+  readonly type: 'act/patternData';
+  readonly layer: number;
+  readonly head: number;
+  readonly data: Float32Array; // [query_pos, key_pos]
+}
+export interface NeuronsRequest {
+  readonly type: 'act/neurons';
+  readonly runId: number;
+  readonly layer: number;
+  readonly neuron: number | null;
+}
+export interface NeuronsReply {
+  readonly type: 'act/neuronsData';
+  readonly layer: number;
+  readonly ids: Int32Array; // [n]
+  readonly values: Float32Array; // [pos, n]
+  readonly neuron: number;
+  readonly neuronValues: Float32Array; // [pos]
+}
+export interface LogitLensRequest {
+  readonly type: 'act/logitLens';
+  readonly runId: number;
+}
+export interface LogitLensReply {
+  readonly type: 'act/logitLensData';
+  readonly labels: readonly string[];
+  readonly topIds: Int32Array; // [layers, pos]
+  readonly topProbs: Float32Array; // [layers, pos]
+  readonly nextProb: Float32Array; // [layers, pos]
+  readonly stringIds: Int32Array;
+  readonly strings: readonly string[];
+}
+export interface DlaRequest {
+  readonly type: 'act/dla';
+  readonly runId: number;
+  readonly pos: number;
+  readonly token: number;
+}
+export interface DlaReply {
+  readonly type: 'act/dlaData';
+  readonly pos: number;
+  readonly token: number;
+  readonly tokenText: string;
+  readonly labels: readonly string[];
+  readonly values: Float32Array; // [components]
+}
+
+export interface ActivationProtocol extends PanelProtocol {
+  readonly toWebview: ActRun | ActStatus | ActWantPng;
+  readonly toHost: ReadyNotification | ActPng | ActSetView | ActAblate | ActReset | ActExportCache;
+  readonly requests: {
+    readonly 'act/pattern': RequestSpec<PatternRequest, PatternReply>;
+    readonly 'act/neurons': RequestSpec<NeuronsRequest, NeuronsReply>;
+    readonly 'act/logitLens': RequestSpec<LogitLensRequest, LogitLensReply>;
+    readonly 'act/dla': RequestSpec<DlaRequest, DlaReply>;
+  };
+}
+
+const f32: FieldCheck = (v) => v instanceof Float32Array;
+const i32: FieldCheck = is.int32Array;
+const view: FieldCheck = is.oneOf(...ACTIVATION_VIEWS);
+const ablation: FieldCheck = (v) => {
+  if (typeof v !== 'object' || v === null) return false;
+  const a = v as Record<string, unknown>;
+  return (a.kind === 'head' || a.kind === 'neuron') && is.uint(a.layer) && is.uint(a.index);
+};
+const number: FieldCheck = (v) => typeof v === 'number';
+
+const toWebview: SchemaTable<ActivationProtocol['toWebview']> = {
+  'act/run': {
+    runId: is.uint,
+    source: is.string,
+    modelLabel: is.string,
+    isDemo: is.boolean,
+    truncation: is.string,
+    nLayers: is.uint,
+    nHeads: is.uint,
+    dMlp: is.uint,
+    tokens: i32,
+    stringIds: i32,
+    strings: is.stringArray,
+    topK: is.uint,
+    loss: f32,
+    meanLoss: number,
+    topIds: i32,
+    topProbs: f32,
+    nextProb: f32,
+    nextRank: i32,
+    thumb: is.uint,
+    thumbs: f32,
+    residLabels: is.stringArray,
+    residNorms: f32,
+    ablations: (v) => Array.isArray(v) && v.every(ablation),
+    savedText: is.string,
+  },
+  'act/status': { message: is.string, error: is.boolean },
+  'act/wantPng': { requestId: is.uint },
+};
+
+export const activationHostSchemas = hostSchemas<ActivationProtocol>(toWebview, {
+  'act/patternData': { layer: is.uint, head: is.uint, data: f32 },
+  'act/neuronsData': { layer: is.uint, ids: i32, values: f32, neuron: is.uint, neuronValues: f32 },
+  'act/logitLensData': { labels: is.stringArray, topIds: i32, topProbs: f32, nextProb: f32, stringIds: i32, strings: is.stringArray },
+  'act/dlaData': { pos: is.uint, token: is.uint, tokenText: is.string, labels: is.stringArray, values: f32 },
+});
+
+/** 32 MB of base64: a 4096×4096 PNG fits. */
+const MAX_PNG_CHARS = 32 * 1024 * 1024;
+
+export const activationWebviewSchemas = webviewSchemas<ActivationProtocol>(
+  {
+    ready: readySchema,
+    'act/png': { requestId: is.uint, view, dataUrl: (v) => is.stringWithin(MAX_PNG_CHARS)(v) && (v as string).startsWith('data:image/png;base64,') },
+    'act/view': { view },
+    'act/ablate': { ablation },
+    'act/reset': {},
+    'act/exportCache': {},
+  },
+  {
+    'act/pattern': { runId: is.uint, layer: is.uint, head: is.uint },
+    'act/neurons': { runId: is.uint, layer: is.uint, neuron: is.nullable(is.uint) },
+    'act/logitLens': { runId: is.uint },
+    'act/dla': { runId: is.uint, pos: is.uint, token: is.uint },
+  },
+);
+
+/** What the webview persists so a reloaded window can run the panel again. */
+export interface ActivationPanelState {
+  readonly text: string;
+  readonly source: string;
+  readonly view: ActivationView;
+}
+
+/** Saved text is capped: past n_ctx tokens it would be truncated anyway. */
+export const MAX_SAVED_TEXT = 64 * 1024;
+
+export function isActivationPanelState(v: unknown): v is ActivationPanelState {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return is.stringWithin(MAX_SAVED_TEXT)(s.text) && is.string(s.source) && view(s.view);
+}

@@ -27,7 +27,13 @@ export const add = (a: Counts, b: Counts): Counts => ({
 export const countsLine = (c: Counts): string =>
   `${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}`;
 
-const tail = (s: string, n = 60) => s.split('\n').slice(-n).join('\n');
+/** The last `n` lines, each cut to 400 characters (the host logs its whole extension list on one line). */
+const tail = (s: string, n = 60) =>
+  s
+    .split('\n')
+    .slice(-n)
+    .map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l))
+    .join('\n');
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;

@@ -50,10 +50,18 @@ export function checkWeights(cfg: HookedGPT2Config, w: GPT2Weights): void {
 }
 
 /** Builds the whole forward graph once; `transforms` rewrite hook tensors in place (interventions). */
+/**
+ * Which positions the graph unembeds. 'last' is for callers that only need the next-token
+ * prediction (inline logits): the unembedding is a quarter of GPT-2-small's FLOPs at 1,024
+ * tokens and its [pos, d_vocab] output the largest tensor to read back, so it is left out.
+ */
+export type LogitsAt = 'all' | 'last';
+
 export function buildModelGraph(
   cfg: HookedGPT2Config,
   w: GPT2Weights,
   transforms: ReadonlyMap<string, HookTransform> = new Map(),
+  logitsAt: LogitsAt = 'all',
 ): ModelGraph {
   checkWeights(cfg, w);
   const declared = listHookPoints(cfg);
@@ -68,9 +76,12 @@ export function buildModelGraph(
   let resid = b.op('Add', [embed, pos]); // [batch, pos, d_model]
   for (let L = 0; L < cfg.n_layers; L++) resid = emitTransformerBlock(b, cfg, L, resid, w.blocks[L]!);
   const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false });
-  emitUnembed(b, final, w.W_U, w.b_U, LOGITS_OUTPUT);
+  // [batch, pos, d_model], or [batch, 1, d_model] when only the last position is unembedded
+  const unembedInput =
+    logitsAt === 'all' ? final : b.op('Slice', [final, b.ints([-1]), b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])]);
+  emitUnembed(b, unembedInput, w.W_U, w.b_U, LOGITS_OUTPUT);
 
-  b.output(LOGITS_OUTPUT, ['batch', 'pos', cfg.d_vocab_out]);
+  b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
   for (const h of declared) b.output(h.name, symbolicShape(h, cfg));
 
   const hooks = b.emittedHooks();

@@ -8,7 +8,7 @@
 import { ActivationCache } from './activationCache';
 import { loadCheckpoint } from './checkpoint/load';
 import { cutGraph, type Segment } from './cut';
-import { buildModelGraph, LOGITS_OUTPUT, TOKENS_INPUT, type ModelGraph } from './graph';
+import { buildModelGraph, LOGITS_OUTPUT, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { compileInterventions, type Intervention } from './interventions';
 import { resolveNames } from './names';
@@ -29,6 +29,7 @@ import {
 } from './types';
 
 export type { Intervention } from './interventions';
+export type { LogitsAt } from './graph';
 
 export type ModelOptions = Partial<ProcessingOptions> & {
   /** false = from_pretrained_no_processing (every processing switch off). */
@@ -59,10 +60,12 @@ export interface ForwardOptions {
   /** Which hook points to return; none when absent. */
   readonly names?: NamesFilter;
   readonly signal?: AbortSignal;
+  /** 'last' unembeds only the last position (logits [1, 1, d_vocab_out]); default 'all'. */
+  readonly logitsAt?: LogitsAt;
 }
 
 export interface ForwardResult {
-  /** [1, pos, d_vocab_out] */
+  /** [1, pos, d_vocab_out], or [1, 1, d_vocab_out] with logitsAt 'last' */
   readonly logits: Tensor;
   /** The requested activations by TransformerLens name, in hook_dict order. */
   readonly activations: ReadonlyMap<string, Tensor>;
@@ -151,7 +154,7 @@ export class HookedGPT2 {
     return this.hookTable;
   }
 
-  async run(tokens: readonly number[] | Int32Array, opts: { signal?: AbortSignal } = {}): Promise<Tensor> {
+  async run(tokens: readonly number[] | Int32Array, opts: { signal?: AbortSignal; logitsAt?: LogitsAt } = {}): Promise<Tensor> {
     return (await this.forward(tokens, opts)).logits;
   }
 
@@ -198,7 +201,7 @@ export class HookedGPT2 {
     }
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
     const cuts = [...hookFns.keys()];
-    const variant = await this.variant(compiled.key, cuts, compiled.key === '' ? [] : opts.interventions ?? []);
+    const variant = await this.variant(compiled.key, cuts, compiled.key === '' ? [] : opts.interventions ?? [], opts.logitsAt ?? 'all');
 
     const pool = new Map<string, HostTensor>();
     pool.set(TOKENS_INPUT, { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
@@ -304,25 +307,31 @@ export class HookedGPT2 {
     return ids;
   }
 
-  private graphFor(ivKey: string, interventions: readonly Intervention[]): ModelGraph {
-    let g = this.graphs.get(ivKey);
+  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt): ModelGraph {
+    const key = `${ivKey}|${logitsAt}`;
+    let g = this.graphs.get(key);
     if (g === undefined) {
-      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms);
-      this.graphs.set(ivKey, g);
+      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt);
+      this.graphs.set(key, g);
     }
     return g;
   }
 
-  /** Sessions for one graph variant: intervention structure × set of cut points. */
-  private variant(ivKey: string, cuts: readonly string[], interventions: readonly Intervention[]): Promise<Variant> {
-    const key = `${ivKey}#${[...cuts].sort().join(',')}`;
+  /** Sessions for one graph variant: intervention structure × set of cut points × unembedded positions. */
+  private variant(
+    ivKey: string,
+    cuts: readonly string[],
+    interventions: readonly Intervention[],
+    logitsAt: LogitsAt = 'all',
+  ): Promise<Variant> {
+    const key = `${ivKey}#${[...cuts].sort().join(',')}${logitsAt === 'all' ? '' : '|last'}`;
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt);
     this.variants.set(key, made);
     made.catch(() => this.variants.delete(key));
     if (this.variants.size > MAX_CACHED_VARIANTS) {
@@ -337,8 +346,13 @@ export class HookedGPT2 {
     return made;
   }
 
-  private async makeVariant(ivKey: string, cuts: readonly string[], interventions: readonly Intervention[]): Promise<Variant> {
-    const { graph } = this.graphFor(ivKey, interventions);
+  private async makeVariant(
+    ivKey: string,
+    cuts: readonly string[],
+    interventions: readonly Intervention[],
+    logitsAt: LogitsAt,
+  ): Promise<Variant> {
+    const { graph } = this.graphFor(ivKey, interventions, logitsAt);
     const hookNames = this.hookTable.map((h) => h.name);
     const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames]);
     const opened: (Segment & { session: EngineSession })[] = [];

@@ -111,3 +111,13 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
   }
   throw new Error(`no execution provider could run the model: ${failures.join('; ')}`);
 }
+
+/** Providers this onnxruntime-node build can try here (cuda only when its library is installed). */
+export function availableProviders(): ExecutionProviderName[] {
+  const known: readonly ExecutionProviderName[] = ['cpu', 'webgpu', 'cuda'];
+  return ort
+    .listSupportedBackends()
+    .filter((b) => b.bundled || b.name === 'cuda')
+    .map((b) => b.name)
+    .filter((n): n is ExecutionProviderName => (known as readonly string[]).includes(n));
+}

@@ -47,7 +47,8 @@ export class TokenCountStatus implements vscode.Disposable {
 
   private async update(): Promise<void> {
     const generation = ++this.generation;
-    const editor = vscode.window.activeTextEditor;
+    // Focus in a panel leaves no active editor: keep counting the editor beside it.
+    const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
     if (!this.settings().statusBarEnabled || !editor) {
       this.item.hide();
       return;

@@ -1,0 +1,158 @@
+// In-host tests of the model-backed features against a tiny generated GPT-2 in a local folder
+// (modelLens.model points at it; no network): the activation panel's run matches HookedGPT2 run
+// directly, ablation changes the loss, cancellation (second request, panel closed mid-run),
+// cache export, inline logits that never show a stale result, and the token loss highlight.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { HookedGPT2 } from '../../src/engine/model';
+import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import type { ActivationOutcome } from '../../src/extension/activation/activationPanel';
+import { ACTIVATION_COMMANDS as C } from '../../src/extension/activation/register';
+import type { InlineLogitsState } from '../../src/extension/inlineLogits/inlineLogits';
+import type { LossHighlightOutcome } from '../../src/extension/lossHighlight/lossHighlight';
+
+const TEXT = 'The quick brown fox jumps over the lazy dog because it can.';
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function openText(content: string): Promise<vscode.TextEditor> {
+  const doc = await vscode.workspace.openTextDocument({ content, language: 'plaintext' });
+  return vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
+}
+
+function meanLoss(logits: Float32Array, V: number, ids: readonly number[]): number {
+  let total = 0;
+  for (let p = 0; p + 1 < ids.length; p++) {
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) max = Math.max(max, logits[p * V + v]!);
+    let s = 0;
+    for (let v = 0; v < V; v++) s += Math.exp(logits[p * V + v]! - max);
+    total += max + Math.log(s) - logits[p * V + ids[p + 1]!]!;
+  }
+  return total / (ids.length - 1);
+}
+
+describe('Model Lens activation panel and inline logits', function () {
+  this.timeout(120000);
+  let dir: string;
+  let model: HookedGPT2;
+
+  before(async () => {
+    await vscode.extensions.getExtension('model-lens.model-lens')!.activate();
+    dir = mkdtempSync(join(tmpdir(), 'model-lens-act-'));
+    await generateTinyGpt2(dir, { seed: 3 });
+    await vscode.workspace.getConfiguration('modelLens').update('model', dir, vscode.ConfigurationTarget.Global);
+    model = await HookedGPT2.fromPretrained(dir, { threads: 1 });
+  });
+
+  after(async () => {
+    await vscode.workspace.getConfiguration('modelLens').update('inlineLogits.enabled', undefined, vscode.ConfigurationTarget.Global);
+    await vscode.workspace.getConfiguration('modelLens').update('model', undefined, vscode.ConfigurationTarget.Global);
+    await model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  afterEach(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  it('runs the selection; the loss equals HookedGPT2 run directly; ablating a head changes it; reset restores it', async () => {
+    const editor = await openText(`header line\n${TEXT}\n`);
+    const line = editor.document.lineAt(1).range;
+    editor.selection = new vscode.Selection(line.start, line.end);
+    const out = await vscode.commands.executeCommand<ActivationOutcome>(C.openActivationPanel);
+    assert.ok(out, 'the panel run produced no outcome');
+    assert.equal(out.tokens[0], 50256);
+    const direct = await model.run(out.tokens);
+    const want = meanLoss(direct.data, direct.dims[2]!, out.tokens);
+    assert.ok(Math.abs(out.meanLoss - want) < 1e-3, `mean loss ${out.meanLoss} vs direct ${want}`);
+
+    const ablated = await vscode.commands.executeCommand<ActivationOutcome>(C.ablate, { kind: 'head', layer: 0, index: 1 });
+    assert.ok(ablated);
+    assert.ok(Math.abs(ablated.meanLoss - out.meanLoss) > 1e-6, 'ablating L0H1 did not change the loss');
+    const directAblated = await model.runWithInterventions(out.tokens, [{ kind: 'ablateHeads', layer: 0, heads: [1] }]);
+    assert.ok(Math.abs(ablated.meanLoss - meanLoss(directAblated.logits.data, 50257, out.tokens)) < 1e-3);
+    const reset = await vscode.commands.executeCommand<ActivationOutcome>(C.reset);
+    assert.ok(reset && Math.abs(reset.meanLoss - out.meanLoss) < 1e-5);
+  });
+
+  it('a second request while the first runs cancels the first without an error; closing the panel mid-run is quiet', async () => {
+    const editor = await openText(TEXT.repeat(20));
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    const first = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel);
+    const second = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel);
+    const [a, b] = await Promise.all([first, second]);
+    assert.equal(a, undefined, 'the superseded run still reported a result');
+    assert.ok(b && b.tokens.length > 100);
+
+    const third = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel);
+    await new Promise((r) => setTimeout(r, 30));
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    assert.equal(await third, undefined);
+  });
+
+  it('truncates past n_ctx with a notice, and exports the cache with TransformerLens names', async () => {
+    const editor = await openText('token '.repeat(1100));
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    const out = await vscode.commands.executeCommand<ActivationOutcome>(C.openActivationPanel);
+    assert.ok(out);
+    assert.equal(out.tokens.length, 1024);
+    assert.equal(out.truncated, true);
+    const file = join(dir, 'export.safetensors');
+    const written = await vscode.commands.executeCommand<string>(C.exportActivationCache, file);
+    assert.equal(written, file);
+    const bytes = readFileSync(file);
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape: number[] }>;
+    assert.deepEqual(header['blocks.1.attn.hook_pattern']!.shape, [1, 4, 1024, 1024]);
+    assert.deepEqual(header['blocks.0.mlp.hook_post']!.shape, [1, 1024, 256]);
+  });
+
+  it('inline logits appear after the cursor, go away on an edit, and never show a stale result', async () => {
+    const editor = await openText(TEXT);
+    const end = editor.document.lineAt(0).range.end;
+    editor.selection = new vscode.Selection(end, end);
+    await vscode.workspace.getConfiguration('modelLens').update('inlineLogits.enabled', true, vscode.ConfigurationTarget.Global);
+    const state = (): Promise<InlineLogitsState> => Promise.resolve(vscode.commands.executeCommand<InlineLogitsState>(C.inlineLogitsState));
+    const shown = await until('inline logits', async () => ((await state()).text ? await state() : undefined));
+    assert.match(shown.text, /^next: /);
+    assert.equal(shown.version, editor.document.version);
+    // Edit repeatedly while results may be in flight: whatever is shown must match the document now.
+    for (let i = 0; i < 5; i++) {
+      await editor.edit((e) => e.insert(editor.selection.end, ' x'));
+      const now = await state();
+      assert.ok(now.text === '' || now.version === editor.document.version, 'a stale inline result is shown');
+      await new Promise((r) => setTimeout(r, 40 * i));
+    }
+    const fresh = await until('inline logits after edits', async () => {
+      const s = await state();
+      return s.text ? s : undefined;
+    });
+    assert.equal(fresh.version, editor.document.version);
+    assert.equal(fresh.offset, editor.document.offsetAt(editor.selection.end));
+    await vscode.commands.executeCommand(C.toggleInlineLogits);
+    await until('inline logits cleared', async () => ((await state()).text === '' ? true : undefined));
+  });
+
+  it('highlights each token of the selection by its loss', async () => {
+    const editor = await openText(TEXT);
+    editor.selection = new vscode.Selection(0, 0, 0, TEXT.length);
+    const out = await vscode.commands.executeCommand<LossHighlightOutcome>(C.highlightTokenLoss);
+    assert.ok(out);
+    const ids = [50256, ...model.toTokens(TEXT, { prependBos: false }).tokens];
+    assert.equal(out.tokens, ids.length - 1);
+    const direct = await model.run(ids);
+    assert.ok(Math.abs(out.losses.reduce((a, b) => a + b, 0) / out.losses.length - meanLoss(direct.data, 50257, ids)) < 1e-3);
+    await vscode.commands.executeCommand(C.clearTokenLossHighlight);
+  });
+});

@@ -1,0 +1,322 @@
+// Engine benchmarks: HookedGPT2 on onnxruntime (CPU) against PyTorch on the CPU with the same
+// GPT-2-small-shaped random weights and the same thread count, measured interleaved in one run:
+// run (logits only), runWithCache of every hook and of a typical panel's subset, at 16, 128, 512
+// and 1024 tokens; milliseconds, GFLOP/s, peak resident memory; and the logits of both agree.
+//
+// Environment: MODEL_LENS_BENCH_THREADS (default: every core), MODEL_LENS_BENCH_SIZES
+// (e.g. "16,128"), MODEL_LENS_BENCH_CACHE (where the 548 MB checkpoint is generated once),
+// MODEL_LENS_BENCH_PYTHON (default /usr/bin/python3, Debian's python3-torch).
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { HookedGPT2 } from '../src/engine/model';
+import { ensureTinyGpt2 } from '../src/engine/tinyGpt2';
+import type { ActivationCache } from '../src/engine/activationCache';
+import type { HookedGPT2Config } from '../src/engine/types';
+import { collectGarbage, peakRssMiB, resetPeakRss, rssMiB } from './procMemory';
+import { TorchPeer } from './torchPeer';
+import type { BenchRow } from './types';
+
+const GROUP = 'engine';
+
+/** Repetitions per size: fewer where one forward takes seconds, to keep the bench near 8 minutes on 2 cores. */
+const PLAN: Record<number, { warmup: number; reps: number }> = {
+  16: { warmup: 2, reps: 7 },
+  128: { warmup: 1, reps: 5 },
+  512: { warmup: 1, reps: 2 },
+  1024: { warmup: 1, reps: 1 },
+};
+
+/** What an activation panel asks for: patterns, residual stream, neurons, final LN scale (logit lens). */
+const PANEL_NAMES = (n: string): boolean =>
+  /^blocks\.\d+\.(attn\.hook_pattern|hook_resid_post|mlp\.hook_post)$/.test(n) || n === 'ln_final.hook_scale';
+
+/**
+ * Matrix-multiply FLOPs of one forward over T tokens (2 per multiply-add; elementwise ops left out):
+ * per layer 24·T·d² (QKV 6, output 2, MLP 16) + 4·T²·d (scores and pattern·V over the full T×T,
+ * as both implementations compute it before masking), plus the unembedding 2·T·d·d_vocab.
+ */
+export function forwardFlops(cfg: Pick<HookedGPT2Config, 'n_layers' | 'd_model' | 'd_vocab_out'>, T: number): number {
+  const d = cfg.d_model;
+  return cfg.n_layers * (24 * T * d * d + 4 * T * T * d) + 2 * T * d * cfg.d_vocab_out;
+}
+
+const FLOP_FORMULA = 'FLOPs = n_layers·(24·T·d² + 4·T²·d) + 2·T·d·d_vocab';
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Seeded token ids, the same on every machine and for both sides. */
+function tokensOf(T: number, seed: number): number[] {
+  let a = seed >>> 0;
+  const out: number[] = [];
+  for (let i = 0; i < T; i++) {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    out.push(a % 50257);
+  }
+  return out;
+}
+
+/** One timed call: its time and the process's peak RSS while it ran (VmHWM reset before it). */
+interface Sample {
+  readonly ms: number;
+  readonly rssBeforeMiB: number;
+  readonly peakMiB: number;
+  /** Bytes of activations returned (0 for logits only). */
+  readonly cacheBytes: number;
+  /** Activations the torch peer kept. */
+  readonly kept: number;
+}
+
+interface Summary {
+  readonly ms: number;
+  readonly rssBeforeMiB: number;
+  readonly peakMiB: number;
+  readonly cacheBytes: number;
+  readonly kept: number;
+  readonly n: number;
+}
+
+function summarize(xs: readonly Sample[]): Summary | null {
+  if (xs.length === 0) return null;
+  return {
+    ms: median(xs.map((x) => x.ms)),
+    rssBeforeMiB: Math.min(...xs.map((x) => x.rssBeforeMiB)),
+    peakMiB: Math.max(...xs.map((x) => x.peakMiB)),
+    cacheBytes: xs[xs.length - 1]!.cacheBytes,
+    kept: xs[xs.length - 1]!.kept,
+    n: xs.length,
+  };
+}
+
+async function engineSample(fn: () => Promise<number>): Promise<Sample> {
+  collectGarbage(); // garbage of the previous call is not this one's memory
+  const rssBeforeMiB = rssMiB();
+  resetPeakRss();
+  const t0 = performance.now();
+  const cacheBytes = await fn();
+  const ms = performance.now() - t0;
+  return { ms, rssBeforeMiB, peakMiB: peakRssMiB(), cacheBytes, kept: 0 };
+}
+
+function bytesOf(cache: ActivationCache): number {
+  let n = 0;
+  for (const name of cache.names()) n += cache.get(name).data.byteLength;
+  return n;
+}
+
+/** Max |a − b| after subtracting each position's mean logit (center_unembed shifts every logit of a position alike). */
+function centeredMaxDiff(a: Float32Array, b: Float32Array, vocab: number): { diff: number; scale: number } {
+  let diff = 0;
+  let scale = 0;
+  for (let p = 0; p < a.length / vocab; p++) {
+    let ma = 0;
+    let mb = 0;
+    for (let v = 0; v < vocab; v++) {
+      ma += a[p * vocab + v]!;
+      mb += b[p * vocab + v]!;
+    }
+    ma /= vocab;
+    mb /= vocab;
+    for (let v = 0; v < vocab; v++) {
+      const x = a[p * vocab + v]! - ma;
+      diff = Math.max(diff, Math.abs(x - (b[p * vocab + v]! - mb)));
+      scale = Math.max(scale, Math.abs(x));
+    }
+  }
+  return { diff, scale };
+}
+
+function sizesFromEnv(): number[] {
+  const raw = process.env.MODEL_LENS_BENCH_SIZES;
+  if (!raw) return [16, 128, 512, 1024];
+  const sizes = raw.split(',').map((s) => Number(s.trim()));
+  const bad = sizes.find((s) => !Number.isInteger(s) || s < 1 || s > 1024);
+  if (bad !== undefined) throw new Error(`MODEL_LENS_BENCH_SIZES: '${raw}' must list token counts in 1..1024`);
+  return sizes;
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const threads = Number(process.env.MODEL_LENS_BENCH_THREADS) || availableParallelism();
+  const sizes = sizesFromEnv();
+  const cacheDir = process.env.MODEL_LENS_BENCH_CACHE ?? join(tmpdir(), 'model-lens-bench');
+
+  let t0 = performance.now();
+  const folder = await ensureTinyGpt2(cacheDir, { preset: 'gpt2-small', tiedLmHead: true });
+  console.error(`[engine] checkpoint ${folder} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+
+  // Both load at once: the torch peer reads its copy while the engine builds its session.
+  const { peer, ready } = TorchPeer.start(folder, threads);
+  let peerError: string | null = null;
+  const peerReady = ready.catch((e: unknown) => {
+    peerError = e instanceof Error ? e.message : String(e);
+    return null;
+  });
+  t0 = performance.now();
+  const model = await HookedGPT2.fromPretrained(folder, { device: 'cpu', threads });
+  const engineLoadS = (performance.now() - t0) / 1000;
+  const peerLoad = await peerReady;
+  try {
+    const info = peerLoad ? await peer.info().catch((e: unknown) => ((peerError = String(e)), null)) : null;
+    const blas = info ? info.blas.map((p) => p.split('/').slice(-2).join('/')).join(', ') || 'none mapped' : '';
+    rows.push({
+      group: GROUP,
+      name: 'load checkpoint → ready to run (548 MB, gpt2-small shape)',
+      value: engineLoadS,
+      unit: 's',
+      ...(peerLoad ? { peer: { name: `torch ${info?.torch ?? ''} read + tensors`, value: peerLoad.load_s }, speedup: peerLoad.load_s / engineLoadS } : {}),
+      note: `engine: read, fold/center processing, graph build, session creation; ${threads} thread(s)`,
+    });
+    if (info) {
+      rows.push({
+        group: GROUP,
+        name: 'torch peer: 1024² fp32 matmul',
+        value: info.matmul1024_gflops,
+        unit: 'GFLOP/s',
+        note: `torch ${info.torch}, ${info.threads} thread(s), BLAS: ${blas}`,
+      });
+    }
+
+    const cfg = model.cfg;
+    const allCount = model.hookPoints().length;
+    const panelCount = model.hookPoints().filter((h) => PANEL_NAMES(h.name)).length;
+
+    // Agreement first: a speed comparison only means something if both compute the same thing.
+    if (peerLoad) {
+      const T = sizes.includes(128) ? 128 : sizes[0]!;
+      const toks = tokensOf(T, 1);
+      const path = join(tmpdir(), `model-lens-bench-logits-${process.pid}.f32`);
+      try {
+        const ours = await model.run(toks); // [1, pos, d_vocab_out]
+        await peer.logits(toks, path);
+        const buf = readFileSync(path);
+        const theirs = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4); // [pos, d_vocab]
+        if (theirs.length !== ours.data.length) throw new Error(`torch logits have ${theirs.length} values, ours ${ours.data.length}`);
+        const { diff, scale } = centeredMaxDiff(ours.data, theirs, cfg.d_vocab_out);
+        rows.push({
+          group: GROUP,
+          name: `logits agree with torch, ${T} tokens (max abs diff)`,
+          value: diff,
+          unit: '',
+          note: `per-position mean removed (center_unembed); max |logit| ${scale.toFixed(2)}; engine uses default processing`,
+        });
+      } catch (e) {
+        peerError = e instanceof Error ? e.message : String(e);
+      } finally {
+        rmSync(path, { force: true });
+      }
+    }
+
+    for (const T of sizes) {
+      const plan = PLAN[T] ?? { warmup: 1, reps: 3 };
+      const toks = tokensOf(T, T);
+      const flops = forwardFlops(cfg, T);
+      console.error(`[engine] ${T} tokens (${plan.warmup} warm-up + ${plan.reps} runs each)`);
+
+      // Generous, for a loaded machine: a floor of 1 GFLOP/s.
+      const timeout = 60_000 + (flops / 1e9) * 1000;
+      // Round-robin, one call of each mode per round, so a burst of load from elsewhere on the
+      // machine hits engine and torch alike instead of whichever was measuring at the time.
+      type Mode = 'run' | 'plain' | 'all' | 'keep' | 'panel';
+      const modes: [Mode, () => Promise<Sample | null>][] = [
+        ['run', () => engineSample(async () => (await model.run(toks), 0))],
+        ['plain', () => torchSample(toks, false, timeout)],
+        ['all', () => engineSample(async () => bytesOf((await model.runWithCache(toks)).cache))],
+        ['keep', () => torchSample(toks, true, timeout)],
+        ['panel', () => engineSample(async () => bytesOf((await model.runWithCache(toks, { names: PANEL_NAMES })).cache))],
+      ];
+      const samples = new Map<Mode, Sample[]>(modes.map(([m]) => [m, []]));
+      for (let round = 0; round < plan.warmup + plan.reps; round++) {
+        const warm = round < plan.warmup;
+        for (const [mode, fn] of modes) {
+          // At the largest sizes one warm-up forward per side grows the arenas for every mode.
+          if (warm && T >= 512 && mode !== 'run' && mode !== 'plain') continue;
+          const s = await fn();
+          if (s !== null && !warm) samples.get(mode)!.push(s);
+        }
+      }
+      const runM = summarize(samples.get('run')!)!;
+      const allM = summarize(samples.get('all')!)!;
+      const panelM = summarize(samples.get('panel')!)!;
+      const plain = summarize(samples.get('plain')!);
+      const kept = summarize(samples.get('keep')!);
+
+      const tp = plain?.ms ?? null;
+      const tk = kept?.ms ?? null;
+      const timeRow = (name: string, m: Summary, peerName: string, peerMs: number | null, note: string): BenchRow => ({
+        group: GROUP,
+        name,
+        value: m.ms,
+        unit: 'ms',
+        ...(peerMs !== null ? { peer: { name: peerName, value: peerMs }, speedup: peerMs / m.ms } : {}),
+        note,
+      });
+      rows.push(timeRow(`run (logits) ${T} tok`, runM, 'torch forward', tp, `median of ${runM.n}`));
+      rows.push(
+        timeRow(`runWithCache all ${allCount} hooks ${T} tok`, allM, `torch forward keeping all ${kept?.kept ?? ''} activations`, tk,
+          `cache ${(allM.cacheBytes / 2 ** 20).toFixed(0)} MiB` + (tp !== null ? `; vs torch plain forward ${(tp / allM.ms).toFixed(2)}x` : '')),
+      );
+      rows.push(
+        timeRow(`runWithCache panel ${panelCount} hooks ${T} tok`, panelM, 'torch forward', tp,
+          `cache ${(panelM.cacheBytes / 2 ** 20).toFixed(0)} MiB (pattern, resid_post, mlp.hook_post, ln_final.hook_scale)`),
+      );
+      const gflops = (ms: number): number => flops / (ms / 1000) / 1e9;
+      rows.push({
+        group: GROUP,
+        name: `run ${T} tok throughput`,
+        value: gflops(runM.ms),
+        unit: 'GFLOP/s',
+        ...(tp !== null ? { peer: { name: 'torch forward', value: gflops(tp) }, speedup: gflops(runM.ms) / gflops(tp) } : {}),
+        note: `${(flops / 1e9).toFixed(1)} GFLOP; ${FLOP_FORMULA}`,
+      });
+      const memRow = (name: string, m: Summary, peerName: string, t: Summary | null): BenchRow => ({
+        group: GROUP,
+        name,
+        value: m.peakMiB,
+        unit: 'MiB',
+        // Memory is a cost like time: peer / ours above 1 means we use less.
+        ...(t ? { peer: { name: peerName, value: t.peakMiB }, speedup: t.peakMiB / m.peakMiB } : {}),
+        note: `peak RSS of the process; +${(m.peakMiB - m.rssBeforeMiB).toFixed(0)} MiB over its RSS before` +
+          (t ? ` (torch +${(t.peakMiB - t.rssBeforeMiB).toFixed(0)})` : ''),
+      });
+      rows.push(memRow(`run ${T} tok peak memory`, runM, 'torch forward', plain));
+      rows.push(memRow(`runWithCache all ${T} tok peak memory`, allM, 'torch keeping all', kept));
+
+      if (T === 128 && tp !== null) {
+        const ratio = tp / allM.ms;
+        rows.push({
+          group: GROUP,
+          name: 'target: runWithCache all 128 tok ≤ 1/3 of torch plain forward',
+          value: ratio,
+          unit: 'x',
+          peer: { name: 'target', value: 3 },
+          speedup: ratio / 3,
+          note: ratio >= 3 ? 'met' : `missed: ${allM.ms.toFixed(0)} ms vs ≤ ${(tp / 3).toFixed(0)} ms`,
+        });
+      }
+    }
+  } finally {
+    await model.dispose();
+    await peer.close();
+  }
+  if (peerError !== null) {
+    rows.push({ group: GROUP, name: 'torch peer', value: Number.NaN, unit: '', note: `unavailable: ${String(peerError).slice(0, 300)}` });
+  }
+  return rows;
+
+  async function torchSample(toks: readonly number[], keep: boolean, timeoutMs: number): Promise<Sample | null> {
+    if (peerError !== null) return null;
+    try {
+      const r = await peer.forward(toks, keep, timeoutMs);
+      return { ms: r.ms, rssBeforeMiB: r.rss_before_mib, peakMiB: r.peak_rss_mib, cacheBytes: 0, kept: r.kept };
+    } catch (e) {
+      peerError = e instanceof Error ? e.message : String(e);
+      return null;
+    }
+  }
+}

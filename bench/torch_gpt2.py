@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+"""PyTorch peer of bench/engine.bench.ts: GPT-2's forward written out in torch, fp32, CPU.
+
+It reads the same Hugging Face checkpoint (config.json + model.safetensors) as the engine and
+answers JSON-line requests on stdin, one JSON reply per line on stdout, so the bench can
+interleave engine and torch measurements in one run (a loaded machine then slows both alike).
+
+Run with Debian's /usr/bin/python3 (python3-torch 1.13, python3-numpy); it needs nothing else.
+Requests:
+  {"cmd": "info"}                      torch version, threads, which BLAS is mapped, matmul speed
+  {"cmd": "forward", "tokens": [...], "keep": bool}
+                                       one forward (keeping all activations, TransformerLens's
+                                       names, when keep): its time in ms and the peak RSS during it
+  {"cmd": "logits", "tokens": [...], "path": "..."}
+                                       writes the logits [pos, d_vocab] as raw float32 to path
+  {"cmd": "quit"}
+"""
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
+
+
+def read_safetensors(path):
+    """name -> float32 torch tensor. Format: u64 LE header length, JSON header, raw data."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = bytearray(os.fstat(f.fileno()).st_size - 8 - n)
+        f.readinto(data)  # writable, so torch.from_numpy shares it without a warning or a copy
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = meta["data_offsets"]
+        raw = np.frombuffer(data, dtype=DTYPES[meta["dtype"]], count=(end - start) // np.dtype(DTYPES[meta["dtype"]]).itemsize, offset=start)
+        if meta["dtype"] == "BF16":
+            # bfloat16 is the top half of a float32.
+            raw = (raw.astype(np.uint32) << 16).view(np.float32)
+        out[name] = torch.from_numpy(raw.astype(np.float32, copy=False).reshape(meta["shape"]))
+    return out
+
+
+class GPT2:
+    """GPT-2 (GPT2LMHeadModel semantics) from HF weights; Conv1D weights are [in, out]."""
+
+    def __init__(self, folder):
+        with open(os.path.join(folder, "config.json")) as f:
+            cfg = json.load(f)
+        w = read_safetensors(os.path.join(folder, "model.safetensors"))
+        body = "transformer." if any(k.startswith("transformer.") for k in w) else ""
+        g = lambda k: w[body + k]
+        self.n_layer, self.n_head, self.d = cfg["n_layer"], cfg["n_head"], cfg["n_embd"]
+        self.eps = cfg.get("layer_norm_epsilon", 1e-5)
+        self.wte, self.wpe = g("wte.weight"), g("wpe.weight")
+        self.layers = []
+        for l in range(self.n_layer):
+            p = f"h.{l}."
+            self.layers.append({k: g(p + k) for k in [
+                "ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
+                "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
+                "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"]})
+        self.ln_f_w, self.ln_f_b = g("ln_f.weight"), g("ln_f.bias")
+        # lm_head is nn.Linear [d_vocab, d_model]. As transformers does (and the engine's loader),
+        # tie_word_embeddings (default true) ties it to wte and a stored lm_head.weight is ignored.
+        tied = cfg.get("tie_word_embeddings", True) is not False
+        self.lm_head = self.wte if tied else w["lm_head.weight"]
+        del w
+
+    def _ln(self, x, weight, bias, cache, prefix):
+        if cache is None:
+            return F.layer_norm(x, (self.d,), weight, bias, self.eps)
+        # TransformerLens's LayerNorm, so hook_scale exists to be kept.
+        x = x - x.mean(-1, keepdim=True)
+        scale = (x.pow(2).mean(-1, keepdim=True) + self.eps).sqrt()  # [batch, pos, 1]
+        normalized = x / scale * weight + bias  # [batch, pos, d_model]
+        cache[prefix + ".hook_scale"] = scale
+        cache[prefix + ".hook_normalized"] = normalized
+        return normalized
+
+    def forward(self, tokens, cache=None):
+        """tokens [1, pos] int64 -> logits [1, pos, d_vocab]; fills cache with TransformerLens hook names when given."""
+        keep = (lambda k, v: cache.__setitem__(k, v)) if cache is not None else (lambda k, v: None)
+        T = tokens.shape[1]
+        H, E = self.n_head, self.d // self.n_head
+        embed = self.wte[tokens]  # [1, pos, d_model]
+        pos = self.wpe[:T].unsqueeze(0)  # [1, pos, d_model]
+        keep("hook_embed", embed)
+        keep("hook_pos_embed", pos)
+        x = embed + pos
+        mask = torch.ones(T, T, dtype=torch.bool).tril()  # [query_pos, key_pos]
+        for l, p in enumerate(self.layers):
+            b = f"blocks.{l}"
+            keep(b + ".hook_resid_pre", x)
+            h = self._ln(x, p["ln_1.weight"], p["ln_1.bias"], cache, b + ".ln1")
+            qkv = torch.addmm(p["attn.c_attn.bias"], h.view(T, self.d), p["attn.c_attn.weight"])  # [pos, 3·d_model]
+            q, k, v = (t.view(1, T, H, E) for t in qkv.split(self.d, dim=1))  # [1, pos, head, d_head]
+            keep(b + ".attn.hook_q", q)
+            keep(b + ".attn.hook_k", k)
+            keep(b + ".attn.hook_v", v)
+            scores = q.transpose(1, 2) @ k.permute(0, 2, 3, 1) / math.sqrt(E)  # [1, head, query_pos, key_pos]
+            scores = scores.masked_fill(~mask, float("-inf"))
+            keep(b + ".attn.hook_attn_scores", scores)
+            pattern = scores.softmax(-1)
+            keep(b + ".attn.hook_pattern", pattern)
+            z = (pattern @ v.transpose(1, 2)).transpose(1, 2)  # [1, pos, head, d_head]
+            keep(b + ".attn.hook_z", z)
+            attn_out = torch.addmm(p["attn.c_proj.bias"], z.reshape(T, self.d), p["attn.c_proj.weight"]).view(1, T, self.d)
+            keep(b + ".hook_attn_out", attn_out)
+            x = x + attn_out
+            keep(b + ".hook_resid_mid", x)
+            h = self._ln(x, p["ln_2.weight"], p["ln_2.bias"], cache, b + ".ln2")
+            pre = torch.addmm(p["mlp.c_fc.bias"], h.view(T, self.d), p["mlp.c_fc.weight"])  # [pos, d_mlp]
+            post = F.gelu(pre, approximate="tanh")  # gelu_new
+            keep(b + ".mlp.hook_pre", pre.view(1, T, -1))
+            keep(b + ".mlp.hook_post", post.view(1, T, -1))
+            mlp_out = torch.addmm(p["mlp.c_proj.bias"], post, p["mlp.c_proj.weight"]).view(1, T, self.d)
+            keep(b + ".hook_mlp_out", mlp_out)
+            x = x + mlp_out
+            keep(b + ".hook_resid_post", x)
+        h = self._ln(x, self.ln_f_w, self.ln_f_b, cache, "ln_final")
+        return (h.view(T, self.d) @ self.lm_head.t()).view(1, T, -1)  # [1, pos, d_vocab]
+
+
+def rss_mib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak():
+    """Resets VmHWM (Linux >= 4.0), so the peak read afterwards belongs to what ran since."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def blas_libraries():
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if len(line.split()) >= 6 else ""
+            if any(s in os.path.basename(path).lower() for s in ("blas", "mkl", "lapack")):
+                libs.add(path)
+    return sorted(libs)
+
+
+def matmul_gflops(n=1024, reps=3):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / sorted(times)[len(times) // 2] / 1e9
+
+
+def main():
+    folder, threads = sys.argv[1], int(sys.argv[2])
+    torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    model = GPT2(folder)
+    load_s = time.perf_counter() - t0
+    reply = lambda obj: (sys.stdout.write(json.dumps(obj) + "\n"), sys.stdout.flush())
+    reply({"ready": True, "load_s": load_s})
+    with torch.inference_mode():
+        for line in sys.stdin:
+            req = json.loads(line)
+            cmd = req.get("cmd")
+            try:
+                if cmd == "info":
+                    gf = matmul_gflops()
+                    reply({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                           "blas": blas_libraries(), "matmul1024_gflops": gf,
+                           "rss_mib": rss_mib("VmRSS"), "load_s": load_s})
+                elif cmd == "forward":
+                    tokens = torch.tensor([req["tokens"]], dtype=torch.int64)
+                    cache = {} if req["keep"] else None
+                    rss_before = rss_mib("VmRSS")
+                    peak_ok = reset_peak()
+                    t = time.perf_counter()
+                    model.forward(tokens, cache)
+                    ms = (time.perf_counter() - t) * 1e3
+                    reply({"ms": ms, "rss_before_mib": rss_before,
+                           "peak_rss_mib": rss_mib("VmHWM") if peak_ok else float("nan"),
+                           "kept": len(cache) if cache is not None else 0})
+                    del cache
+                elif cmd == "logits":
+                    tokens = torch.tensor([req["tokens"]], dtype=torch.int64)
+                    logits = model.forward(tokens)[0].contiguous().numpy()  # [pos, d_vocab]
+                    logits.astype(np.float32).tofile(req["path"])
+                    reply({"dims": list(logits.shape)})
+                elif cmd == "quit":
+                    reply({"bye": True})
+                    return
+                else:
+                    reply({"error": f"unknown cmd {cmd!r}"})
+            except Exception as e:  # the bench shows the message instead of hanging on a dead peer
+                reply({"error": f"{type(e).__name__}: {e}"})
+
+
+if __name__ == "__main__":
+    main()

@@ -142,22 +142,31 @@ function showRun(msg: ActRun): void {
   render();
 }
 
-function renderStrip(colors?: Float32Array, signed = false): void {
+function renderStrip(): void {
   strip.replaceChildren();
   if (!run) return;
-  let max = 0;
-  if (colors) for (const x of colors) if (Math.abs(x) > max) max = Math.abs(x);
   run.tokens.forEach((id, i) => {
     const t = el('span', 'tok', str(id));
     t.dataset.index = String(i);
     t.title = `position ${i}, id ${id}`;
-    if (colors && max > 0) {
-      const v = colors[i]! / max;
-      t.style.background = signed ? diverging(v) : viridis(v);
-      t.style.color = signed || v <= 0.55 ? (signed ? '#000' : '#fff') : '#000';
-    }
     if (i === selectedPos) t.classList.add('selected');
     strip.append(t);
+  });
+}
+
+/** Recolours the token strip in place (viridis over `colors`, or the theme's when absent). */
+function colorStrip(colors?: Float32Array): void {
+  let max = 0;
+  if (colors) for (const x of colors) max = Math.max(max, Math.abs(x));
+  strip.querySelectorAll<HTMLElement>('.tok').forEach((t, i) => {
+    if (!colors || max === 0) {
+      t.style.removeProperty('background');
+      t.style.removeProperty('color');
+      return;
+    }
+    const v = colors[i]! / max;
+    t.style.background = viridis(v);
+    t.style.color = textOnViridis(v);
   });
 }
 
@@ -168,10 +177,10 @@ strip.addEventListener('mouseover', (ev) => {
   const row = openHead.data.subarray(idx * pos, (idx + 1) * pos);
   const col = Float32Array.from({ length: pos }, (_, q) => openHead!.data[q * pos + idx]!);
   attnInfo.textContent = `${JSON.stringify(str(run.tokens[idx]!))} (pos ${idx}) attends most to ${best(row)}; attended most by ${best(col)}`;
-  renderStrip(row);
+  colorStrip(row);
 });
 strip.addEventListener('mouseleave', () => {
-  if (view === 'attention') renderStrip();
+  colorStrip();
 });
 
 function best(v: Float32Array): string {
@@ -214,9 +223,10 @@ function render(): void {
   }
 }
 
-/** Cell width so a row of `n` positions fits about `budget` pixels. */
+/** Cell width so a row of `n` positions fits about `budget` pixels, and the panel's width when it can. */
 function cellWidth(n: number, budget: number, max: number): number {
-  return Math.max(3, Math.min(max, Math.floor(budget / n)));
+  const room = Math.max(200, (viewRoot.clientWidth || budget) - 110);
+  return Math.max(3, Math.min(max, Math.floor(Math.min(budget, room) / n)));
 }
 
 function renderAttention(r: ActRun): void {
@@ -573,7 +583,8 @@ function renderLoss(r: ActRun): void {
       cellH: 28,
       left: 40,
       top: 60,
-      fill: (_r, p) => viridis(max > 0 && Number.isFinite(r.loss[p]!) ? r.loss[p]! / max : 0),
+      // The last position has no next token to score: left in the theme's background.
+      fill: (_r, p) => (Number.isFinite(r.loss[p]!) ? viridis(max > 0 ? r.loss[p]! / max : 0) : themeColor('--vscode-editor-background', '#000')),
       rowLabel: () => 'loss',
       colLabel: (p) => str(r.tokens[p]!),
       describe: (_r, p) =>

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { HookedGPT2 } from '../../src/engine/model';
-import { availableProviders } from '../../src/engine/ort/session';
+import { availableProviders, gpuDevicePresent } from '../../src/engine/ort/session';
 import type { Tensor } from '../../src/engine/types';
 import { randomWeights, tinyConfig } from './helpers/engineFixtures';
 
@@ -70,6 +70,11 @@ describe('execution providers', { timeout: TIMEOUT }, () => {
     try {
       assert.ok(['cuda', 'webgpu', 'cpu'].includes(m.provider));
       if (m.provider !== 'cuda') assert.match(m.notice ?? '', /cuda unavailable/);
+      if (!gpuDevicePresent()) {
+        // A software Vulkan adapter would be slower than the CPU provider: auto must not pick it.
+        assert.equal(m.provider, 'cpu');
+        assert.match(m.notice ?? '', /webgpu skipped: no GPU device/);
+      }
       const logits = await m.run(TOKENS);
       assert.ok(relError(logits, await cpu.run(TOKENS)) < 1e-4);
     } finally {

@@ -1,4 +1,5 @@
 // The only module that imports onnxruntime-node. Everything else sees HostTensor and EngineSession.
+import { existsSync, readdirSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { ElemType, TensorData } from '../onnx/ir';
 import type { DeviceOption, ExecutionProviderName } from '../types';
@@ -34,9 +35,27 @@ export interface CreatedSession {
 /** Fastest first: 'auto' tries these in order and keeps the first that creates a session. */
 const AUTO_ORDER: readonly ExecutionProviderName[] = ['cuda', 'webgpu', 'cpu'];
 
-function candidates(device: DeviceOption): readonly ExecutionProviderName[] {
-  if (device === 'auto') return AUTO_ORDER;
-  return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
+/**
+ * Whether this machine exposes a GPU to user space. 'auto' only tries webgpu when it does: on a
+ * machine without one, Dawn can still find a software Vulkan adapter (Mesa's lavapipe), which
+ * computes correctly but far slower than the CPU provider. Asking for 'webgpu' by name still
+ * tries it (CI does, to test the webgpu path on lavapipe).
+ */
+export function gpuDevicePresent(): boolean {
+  try {
+    if (readdirSync('/dev').some((f) => /^nvidia\d+$/.test(f))) return true;
+    return existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
+
+function candidates(device: DeviceOption): { order: readonly ExecutionProviderName[]; skipped: string[] } {
+  if (device === 'auto') {
+    if (gpuDevicePresent() || process.platform !== 'linux') return { order: AUTO_ORDER, skipped: [] };
+    return { order: AUTO_ORDER.filter((p) => p !== 'webgpu'), skipped: ['webgpu skipped: no GPU device node (/dev/nvidia*, /dev/dri/renderD*)'] };
+  }
+  return { order: device === 'cpu' ? ['cpu'] : [device, 'cpu'], skipped: [] };
 }
 
 function toOrt(t: HostTensor): ort.Tensor {
@@ -92,8 +111,9 @@ class OrtEngineSession implements EngineSession {
  */
 export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<CreatedSession> {
   const device = opts.device ?? 'cpu';
+  const { order, skipped } = candidates(device);
   const failures: string[] = [];
-  for (const provider of candidates(device)) {
+  for (const provider of order) {
     try {
       const inner = await ort.InferenceSession.create(model, {
         executionProviders: [provider],
@@ -103,7 +123,7 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
         ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
         logSeverityLevel: 3,
       });
-      const notice = failures.length > 0 ? `${failures.join('; ')}; falling back to ${provider}` : null;
+      const notice = failures.length > 0 ? [...failures, ...skipped].join('; ') + `; falling back to ${provider}` : null;
       return { session: new OrtEngineSession(inner, provider), notice };
     } catch (err) {
       failures.push(`${provider} unavailable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);

@@ -196,17 +196,35 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
 
 function directLogitAttribution(h: Held, pos: number, token: number): PanelResult {
   const cache = h.cache;
-  const n = cache.cfg.n_layers;
-  // Embeddings and MLP outputs, then each head (z @ W_O per head); TransformerLens's order.
-  const parts = cache.decomposeResid(n, { mode: 'mlp', pos_slice: pos }); // [components, 1, d_model]
-  const heads = cache.stackHeadResults(n, { pos_slice: pos }); // [n_layers*n_heads, 1, d_model]
+  const { n_layers: L, n_heads: H, d_head, d_model } = cache.cfg;
+  // Embeddings and MLP outputs, then each head's write (z @ W_O, without b_O), TransformerLens's
+  // labels. Head results are computed at this one position only: stackHeadResults would
+  // multiply every position (seconds at 1024 tokens) to keep one.
+  const parts = cache.decomposeResid(L, { mode: 'mlp', pos_slice: pos }); // [components, 1, d_model]
+  const w = h.model.processedWeights;
+  const heads = new Float32Array(L * H * d_model); // [n_layers*n_heads, 1, d_model]
+  const labels: string[] = [];
+  for (let l = 0; l < L; l++) {
+    const z = cache.act('z', l); // [1, pos, n_heads, d_head]
+    const W_O = w.blocks[l]!.W_O.data; // [n_heads, d_head, d_model]
+    for (let hh = 0; hh < H; hh++) {
+      const out = (l * H + hh) * d_model;
+      const zBase = (pos * H + hh) * d_head;
+      for (let k = 0; k < d_head; k++) {
+        const zk = z.data[zBase + k]!;
+        const row = (hh * d_head + k) * d_model;
+        for (let m = 0; m < d_model; m++) heads[out + m]! += zk * W_O[row + m]!;
+      }
+      labels.push(`L${l}H${hh}`);
+    }
+  }
   const embeds = cache.logitAttrs(parts.stack, [token], undefined, pos);
-  const headAttrs = cache.logitAttrs(heads.stack, [token], undefined, pos);
-  const labels = [...parts.labels, ...heads.labels];
-  const values = new Float32Array(labels.length);
+  const headAttrs = cache.logitAttrs({ dims: [L * H, 1, d_model], data: heads }, [token], undefined, pos);
+  const all = [...parts.labels, ...labels];
+  const values = new Float32Array(all.length);
   values.set(embeds.data, 0);
   values.set(headAttrs.data, parts.labels.length);
-  return { op: 'dla', pos, token, labels, values };
+  return { op: 'dla', pos, token, labels: all, values };
 }
 
 async function releaseLens(): Promise<void> {

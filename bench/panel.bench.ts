@@ -1,0 +1,84 @@
+// Activation panel benchmarks without VS Code, on a GPT-2-small-shaped model (generateTinyGpt2
+// preset 'gpt2-small', random weights) in a temp folder, on the CPU, through the real
+// EngineClient and worker thread — the same path the panel controller takes:
+//   - "first view": the panel's 'run' request (forward pass with the panel's hooks, loss, top-k,
+//     thumbnails, residual norms, all in the worker) plus building the act/run message;
+//     this is command → data ready for the first paint, without the webview's own paint.
+//   - each view switch: the request that view makes (one head's pattern, one layer's neurons,
+//     the logit lens, one DLA) — the first time; later switches reuse the webview's copy.
+//   - bytes crossing to the extension host per message (typed arrays' byteLength plus strings).
+//   - extension-host heap held by the run message (heapUsed delta in this process).
+// Peer: a plain forward pass (logits only) of the same tokens on the same worker.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { generateTinyGpt2 } from '../src/engine/tinyGpt2';
+import { EngineClient } from '../src/engine/worker/engineClient';
+import type { PanelResult } from '../src/engine/worker/panelCompute';
+import { tokenDisplay, tokenize } from '../src/tokenizer';
+import type { BenchRow } from './types';
+
+const GROUP = 'panel';
+const LENGTHS = (process.env.MODEL_LENS_PANEL_BENCH_LENGTHS ?? '128,1024').split(',').map(Number);
+
+function bytesOf(r: PanelResult): number {
+  let n = 0;
+  for (const v of Object.values(r)) {
+    if (ArrayBuffer.isView(v)) n += v.byteLength;
+    else if (Array.isArray(v)) n += v.reduce((a: number, s: unknown) => a + (typeof s === 'string' ? s.length * 2 : 8), 0);
+  }
+  return n;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const v = await fn();
+  return [v, performance.now() - t0];
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'model-lens-panel-bench-'));
+  const rows: BenchRow[] = [];
+  const workerPath = join(__dirname, '..', 'dist', 'engineWorker.js');
+  const client = new EngineClient({ workerPath });
+  try {
+    await generateTinyGpt2(dir, { preset: 'gpt2-small', seed: 1 });
+    await client.load(dir, { device: 'cpu' });
+    const words = tokenize('The quick brown fox jumps over the lazy dog, and then it rests in the shade. '.repeat(200)).map((t) => t.id);
+    for (const n of LENGTHS) {
+      const ids = [50256, ...words.slice(0, n - 1)];
+      await client.run(ids.slice(0, 8)); // warm the session
+      const [, plain] = await timed(() => client.run(ids));
+      const heap0 = process.memoryUsage().heapUsed;
+      const [summary, first] = await timed(async () => {
+        const r = await client.panel({ op: 'run', tokens: Int32Array.from(ids), interventions: [], topK: 10, thumb: 24 });
+        if (r.op !== 'run') throw new Error('unexpected reply');
+        // What the controller adds before posting: display strings of tokens and top-k ids.
+        const strings = new Set<number>([...ids, ...r.topIds]);
+        const displays = [...strings].map((id) => tokenDisplay(id));
+        return { r, displays };
+      });
+      const heapHeld = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
+      const runId = summary.r.op === 'run' ? summary.r.runId : 0;
+      const note = `${n} tokens, gpt2-small shape, CPU`;
+      rows.push({ group: GROUP, name: `command → first view data @${n}`, value: first, unit: 'ms', peer: { name: 'plain forward (logits only)', value: plain }, speedup: plain / first, note });
+      rows.push({ group: GROUP, name: `run message to host @${n}`, value: bytesOf(summary.r) / 2 ** 20, unit: 'MiB', note: 'typed arrays + label strings' });
+      rows.push({ group: GROUP, name: `host heap held by run message @${n}`, value: heapHeld, unit: 'MiB', note: 'heapUsed delta (typed arrays live outside the JS heap)' });
+      const views: [string, () => Promise<PanelResult>][] = [
+        ['attention: open one head', () => client.panel({ op: 'pattern', runId, layer: 5, head: 3 })],
+        ['neurons: one layer', () => client.panel({ op: 'neurons', runId, layer: 5, count: 32, neuron: null, from: 0, to: n })],
+        ['residual: DLA at one position', () => client.panel({ op: 'dla', runId, pos: n - 2, token: ids[n - 1]! })],
+        ['logit lens', () => client.panel({ op: 'logitLens', runId })],
+      ];
+      for (const [name, fn] of views) {
+        const [r, ms] = await timed(fn);
+        rows.push({ group: GROUP, name: `view switch, ${name} @${n}`, value: ms, unit: 'ms', note: `${(bytesOf(r) / 1024).toFixed(1)} KiB to host` });
+      }
+    }
+  } finally {
+    await client.dispose().catch(() => 0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}

@@ -26,7 +26,7 @@
  * `extensionTestsPath`. The extension host inherits code-server's environment, which is
  * how the in-host runner learns where to write its results (see test/integration/index.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -65,8 +65,10 @@ export interface ExtensionTestsOptions {
 export interface StartOptions {
   /** Folder opened in the workbench. */
   workspace: string;
-  /** Extension loaded as extensionDevelopmentPath; default the repo root (needs `npm run build`). */
-  extensionPath?: string;
+  /** Extension loaded as extensionDevelopmentPath; default the repo root (needs `npm run build`); false: none. */
+  extensionPath?: string | false;
+  /** .vsix files installed into the session's fresh extensions dir before it starts. */
+  installVsix?: string[];
   /** Extra user settings, merged over the harness's defaults. */
   settings?: Record<string, unknown>;
   theme?: Theme;
@@ -281,9 +283,15 @@ const CONSOLE_NOISE = [/gallery/i, /marketplace/i, /ERR_NAME_NOT_RESOLVED/, /ERR
 export async function startVSCode(options: StartOptions): Promise<VSCodeSession> {
   const workspace = resolve(options.workspace);
   if (!existsSync(workspace)) throw new Error(`workspace ${workspace} does not exist`);
-  const extensionPath = resolve(options.extensionPath ?? REPO_ROOT);
-  const manifest = join(extensionPath, 'package.json');
-  if (!existsSync(manifest)) throw new Error(`no extension at ${extensionPath} (no package.json)`);
+  const extensionPath = options.extensionPath === false ? undefined : resolve(options.extensionPath ?? REPO_ROOT);
+  if (extensionPath && !existsSync(join(extensionPath, 'package.json'))) {
+    throw new Error(`no extension at ${extensionPath} (no package.json)`);
+  }
+  if (options.extensionTests && !extensionPath) {
+    // The workbench only runs extensionTestsPath alongside an extensionDevelopmentPath (seen
+    // with 1.100: tests never start otherwise); a dummy extension folder is enough.
+    throw new Error('extensionTests needs an extensionPath (a minimal package.json folder will do)');
+  }
 
   const root = mkdtempSync(join(tmpdir(), 'model-lens-e2e-'));
   const userDataDir = join(root, 'user-data');
@@ -291,6 +299,12 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
   const profileDir = join(root, 'chromium-profile');
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
+  for (const vsix of options.installVsix ?? []) {
+    execFileSync(codeServerBin(), ['--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', resolve(vsix)], {
+      stdio: 'pipe',
+      env: { ...process.env, XDG_CONFIG_HOME: join(root, 'xdg', 'config'), XDG_DATA_HOME: join(root, 'xdg', 'data') },
+    });
+  }
   const settings: Record<string, unknown> = {
     'workbench.startupEditor': 'none',
     'editor.hover.delay': 100,

@@ -41,6 +41,8 @@ export type ModelOptions = Partial<ProcessingOptions> & {
   readonly device?: DeviceOption;
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
   readonly threads?: number;
+  /** onnxruntime graph optimisation: 'basic' (default, TransformerLens's arithmetic) or 'all' (fused kernels). */
+  readonly optimization?: 'basic' | 'all';
 };
 
 /** What a hook function receives besides the tensor, like TransformerLens's `hook` argument. */
@@ -201,7 +203,13 @@ export class HookedGPT2 {
     }
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
     const cuts = [...hookFns.keys()];
-    const variant = await this.variant(compiled.key, cuts, compiled.key === '' ? [] : opts.interventions ?? [], opts.logitsAt ?? 'all');
+    const variant = await this.variant(
+      compiled.key,
+      cuts,
+      compiled.key === '' ? [] : opts.interventions ?? [],
+      opts.logitsAt ?? 'all',
+      names.length === allNames.length ? null : names,
+    );
 
     const pool = new Map<string, HostTensor>();
     pool.set(TOKENS_INPUT, { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
@@ -317,26 +325,31 @@ export class HookedGPT2 {
     return g;
   }
 
-  /** Sessions for one graph variant: intervention structure × set of cut points × unembedded positions. */
+  /**
+   * Sessions for one graph variant: intervention structure × cut points × unembedded positions ×
+   * the hook points it outputs (`null`: all). Declaring only the requested hook points as outputs
+   * lets onnxruntime reuse and fuse the rest, which matters most on the GPU providers.
+   */
   private variant(
     ivKey: string,
     cuts: readonly string[],
     interventions: readonly Intervention[],
     logitsAt: LogitsAt = 'all',
+    outputs: readonly string[] | null = [],
   ): Promise<Variant> {
-    const key = `${ivKey}#${[...cuts].sort().join(',')}${logitsAt === 'all' ? '' : '|last'}`;
+    const key = variantKey(ivKey, cuts, logitsAt, outputs);
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs);
     this.variants.set(key, made);
     made.catch(() => this.variants.delete(key));
     if (this.variants.size > MAX_CACHED_VARIANTS) {
-      // Evict the least recently used variant, never the main session ('#').
-      const oldest = [...this.variants.keys()].find((k) => k !== '#' && k !== key);
+      // Evict the least recently used variant, never the main (logits-only) session.
+      const oldest = [...this.variants.keys()].find((k) => k !== MAIN_VARIANT && k !== key);
       if (oldest !== undefined) {
         const evicted = this.variants.get(oldest)!;
         this.variants.delete(oldest);
@@ -351,9 +364,10 @@ export class HookedGPT2 {
     cuts: readonly string[],
     interventions: readonly Intervention[],
     logitsAt: LogitsAt,
+    outputs: readonly string[] | null,
   ): Promise<Variant> {
     const { graph } = this.graphFor(ivKey, interventions, logitsAt);
-    const hookNames = this.hookTable.map((h) => h.name);
+    const hookNames = outputs ?? this.hookTable.map((h) => h.name);
     const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames]);
     const opened: (Segment & { session: EngineSession })[] = [];
     try {
@@ -361,6 +375,7 @@ export class HookedGPT2 {
         const created = await createSession(encodeModel(seg.graph), {
           ...(this.options.device ? { device: this.options.device } : {}),
           ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+          ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
         });
         this.notice = created.notice;
         this.provider = created.session.provider;
@@ -377,6 +392,13 @@ export class HookedGPT2 {
     return { segments: opened };
   }
 }
+
+function variantKey(ivKey: string, cuts: readonly string[], logitsAt: LogitsAt, outputs: readonly string[] | null): string {
+  return [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(',')].join('#');
+}
+
+/** run()'s session: no interventions, no cuts, all positions, logits only. */
+const MAIN_VARIANT = variantKey('', [], 'all', []);
 
 async function releaseVariant(v: Variant | null): Promise<void> {
   if (v === null) return;

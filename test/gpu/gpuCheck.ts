@@ -13,7 +13,7 @@ import type { ExecutionProviderName, Tensor } from '../../src/engine/types';
 
 interface ParityRow {
   provider: ExecutionProviderName;
-  mode: 'processed' | 'raw';
+  mode: string;
   used: string;
   notice: string | null;
   hooks: number;
@@ -88,11 +88,11 @@ async function time(fn: () => Promise<unknown>, runs: number): Promise<number> {
   return median(ms);
 }
 
-async function parity(dir: string, provider: ExecutionProviderName, processing: boolean): Promise<ParityRow> {
+async function parity(dir: string, provider: ExecutionProviderName, processing: boolean, optimization: 'basic' | 'all' = 'basic'): Promise<ParityRow> {
   const opts: ModelOptions = { processing, use_attn_result: true, use_split_qkv_input: true, use_hook_mlp_in: true };
   const tokens = seededTokens(48, 7);
   const cpu = await HookedGPT2.fromPretrained(dir, { ...opts, device: 'cpu' });
-  const gpu = await HookedGPT2.fromPretrained(dir, { ...opts, device: provider });
+  const gpu = await HookedGPT2.fromPretrained(dir, { ...opts, device: provider, optimization });
   try {
     const want = await cpu.runWithCache(tokens);
     const got = await gpu.runWithCache(tokens);
@@ -104,7 +104,7 @@ async function parity(dir: string, provider: ExecutionProviderName, processing: 
     }
     return {
       provider,
-      mode: processing ? 'processed' : 'raw',
+      mode: `${processing ? 'processed' : 'raw'}${optimization === 'all' ? ', opt all' : ''}`,
       used: gpu.provider,
       notice: gpu.notice,
       hooks: want.cache.names().length,
@@ -118,21 +118,22 @@ async function parity(dir: string, provider: ExecutionProviderName, processing: 
   }
 }
 
-async function timings(dir: string, device: ExecutionProviderName, quick: boolean, work: string): Promise<TimingRow[]> {
+async function timings(dir: string, device: ExecutionProviderName, quick: boolean, work: string, optimization: 'basic' | 'all' = 'basic'): Promise<TimingRow[]> {
   const rows: TimingRow[] = [];
-  const model = await HookedGPT2.fromPretrained(dir, { device });
+  const model = await HookedGPT2.fromPretrained(dir, { device, optimization });
   try {
     for (const n of [128, 1024]) {
       const tokens = seededTokens(n, 11);
       writeFileSync(join(work, `tokens_${n}.json`), JSON.stringify(tokens));
       const runs = quick ? 2 : n >= 1024 ? 5 : 10;
-      const add = (what: string, medianMs: number, r: number) => rows.push({ provider: model.provider, tokens: n, what, medianMs, runs: r });
+      const label = optimization === 'all' ? `${model.provider} (opt all)` : model.provider;
+      const add = (what: string, medianMs: number, r: number) => rows.push({ provider: label, tokens: n, what, medianMs, runs: r });
       add('run (logits)', await time(() => model.run(tokens), runs), runs);
       add("run (logitsAt 'last')", await time(() => model.run(tokens, { logitsAt: 'last' }), runs), runs);
       add('runWithCache (panel hooks)', await time(() => model.runWithCache(tokens, { names: PANEL_DEFAULT_NAMES }), runs), runs);
       const allRuns = Math.max(1, Math.floor(runs / 2));
       add('runWithCache (all hooks)', await time(() => model.runWithCache(tokens), allRuns), allRuns);
-      if (n === 128) {
+      if (n === 128 && optimization === 'basic') {
         // Our logits for torch_ref.py's Hugging Face parity check (compared as log-softmax, since
         // center_unembed shifts each position's logits by a constant).
         const logits = await model.run(tokens);
@@ -157,10 +158,10 @@ async function main(): Promise<void> {
   const timingModel = quick ? tiny : small;
 
   const parityRows: ParityRow[] = [];
-  for (const provider of ['webgpu', 'cuda'] as const) {
+  for (const [provider, optimization] of [['webgpu', 'basic'], ['webgpu', 'all'], ['cuda', 'basic']] as const) {
     for (const processing of [true, false]) {
       try {
-        parityRows.push(await parity(tiny, provider, processing));
+        parityRows.push(await parity(tiny, provider, processing, optimization));
       } catch (err) {
         console.error(`[gpu-check] parity on ${provider}: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -170,9 +171,9 @@ async function main(): Promise<void> {
   console.table(parityRows.map((r) => ({ ...r, worstRelError: r.worstRelError.toExponential(2), logitsRelError: r.logitsRelError.toExponential(2) })));
 
   const timingRows: TimingRow[] = [];
-  for (const device of ['cpu', 'webgpu'] as const) {
+  for (const [device, optimization] of [['cpu', 'basic'], ['webgpu', 'basic'], ['webgpu', 'all']] as const) {
     try {
-      timingRows.push(...(await timings(timingModel, device, quick, work)));
+      timingRows.push(...(await timings(timingModel, device, quick, work, optimization)));
     } catch (err) {
       console.error(`[gpu-check] timings on ${device}: ${err instanceof Error ? err.message : String(err)}`);
     }

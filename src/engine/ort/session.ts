@@ -24,6 +24,12 @@ export interface SessionOptions {
   readonly device?: DeviceOption;
   /** Intra-op threads; onnxruntime's default (all cores) when absent. */
   readonly threads?: number;
+  /**
+   * onnxruntime's graph optimisation level. 'basic' (the default) keeps TransformerLens's
+   * arithmetic as written; 'all' lets the provider fuse LayerNorm, GELU and MatMul+Add into its
+   * own kernels, which rounds differently (measured by test/gpu's parity table).
+   */
+  readonly optimization?: 'basic' | 'all';
 }
 
 export interface CreatedSession {
@@ -119,7 +125,7 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
         executionProviders: [provider],
         // 'extended' fusions rewrite LayerNorm/GELU/attention patterns into fused kernels with
         // their own rounding; 'basic' keeps TransformerLens's arithmetic as written.
-        graphOptimizationLevel: 'basic',
+        graphOptimizationLevel: opts.optimization ?? 'basic',
         ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
         logSeverityLevel: 3,
       });

@@ -104,6 +104,17 @@ export function activationSuite(theme: Theme): E2ESuite {
         },
       },
       {
+        name: 'the panel survives a window reload (re-runs the saved text)',
+        timeoutMs: 90000,
+        fn: async (s: VSCodeSession) => {
+          await s.page.reload();
+          await s.page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
+          const w = await s.webview('Activations');
+          await w.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 });
+          assert.equal(await w.locator('[data-testid=tokens] .tok').count(), ids.length);
+        },
+      },
+      {
         name: 'inline logits appear and go away',
         timeoutMs: 60000,
         fn: async (s: VSCodeSession) => {
@@ -113,13 +124,9 @@ export function activationSuite(theme: Theme): E2ESuite {
           await s.runCommand('Model Lens: Toggle Inline Logits');
           // An after-text decoration is CSS ::after content, so look for it there.
           const hintText = (): Promise<string> =>
-            s.page.evaluate(() => {
-              for (const e of Array.from(document.querySelectorAll('.editor-instance .view-lines span'))) {
-                const c = getComputedStyle(e, '::after').content;
-                if (c && c.includes('next:')) return c;
-              }
-              return '';
-            });
+            s.page.evaluate<string>(
+              `(() => { for (const e of document.querySelectorAll('.editor-instance .view-lines span')) { const c = getComputedStyle(e, '::after').content; if (c && c.includes('next:')) return c; } return ''; })()`,
+            );
           const end = Date.now() + 30000;
           let text = '';
           while (!(text = await hintText()) && Date.now() < end) await s.page.waitForTimeout(200);

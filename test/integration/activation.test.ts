@@ -85,6 +85,18 @@ describe('Model Lens activation panel and inline logits', function () {
     assert.ok(Math.abs(ablated.meanLoss - meanLoss(directAblated.logits.data, 50257, out.tokens)) < 1e-3);
     const reset = await vscode.commands.executeCommand<ActivationOutcome>(C.reset);
     assert.ok(reset && Math.abs(reset.meanLoss - out.meanLoss) < 1e-5);
+
+    // The current view as PNG: the webview draws it, the host writes the file.
+    const png = join(dir, 'view.png');
+    const written = await until('a PNG of the view', async () => {
+      try {
+        return (await vscode.commands.executeCommand<string | undefined>(C.exportActivationView, png)) ?? undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(written, png);
+    assert.deepEqual([...readFileSync(png).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   });
 
   it('a second request while the first runs cancels the first without an error; closing the panel mid-run is quiet', async () => {

@@ -111,16 +111,21 @@ export interface NeuronsReply {
   readonly neuron: number;
   readonly neuronValues: Float32Array; // [pos]
 }
+/** One window of positions [from, to) of the logit lens: the panel asks for what is visible. */
 export interface LogitLensRequest {
   readonly type: 'act/logitLens';
   readonly runId: number;
+  readonly from: number;
+  readonly to: number;
 }
 export interface LogitLensReply {
   readonly type: 'act/logitLensData';
   readonly labels: readonly string[];
-  readonly topIds: Int32Array; // [layers, pos]
-  readonly topProbs: Float32Array; // [layers, pos]
-  readonly nextProb: Float32Array; // [layers, pos]
+  readonly from: number;
+  readonly to: number;
+  readonly topIds: Int32Array; // [layers, to - from]
+  readonly topProbs: Float32Array; // [layers, to - from]
+  readonly nextProb: Float32Array; // [layers, to - from]
   readonly stringIds: Int32Array;
   readonly strings: readonly string[];
 }
@@ -194,7 +199,7 @@ const toWebview: SchemaTable<ActivationProtocol['toWebview']> = {
 export const activationHostSchemas = hostSchemas<ActivationProtocol>(toWebview, {
   'act/patternData': { layer: is.uint, head: is.uint, data: f32 },
   'act/neuronsData': { layer: is.uint, ids: i32, values: f32, neuron: is.uint, neuronValues: f32 },
-  'act/logitLensData': { labels: is.stringArray, topIds: i32, topProbs: f32, nextProb: f32, stringIds: i32, strings: is.stringArray },
+  'act/logitLensData': { labels: is.stringArray, from: is.uint, to: is.uint, topIds: i32, topProbs: f32, nextProb: f32, stringIds: i32, strings: is.stringArray },
   'act/dlaData': { pos: is.uint, token: is.uint, tokenText: is.string, labels: is.stringArray, values: f32 },
 });
 
@@ -213,7 +218,7 @@ export const activationWebviewSchemas = webviewSchemas<ActivationProtocol>(
   {
     'act/pattern': { runId: is.uint, layer: is.uint, head: is.uint },
     'act/neurons': { runId: is.uint, layer: is.uint, neuron: is.nullable(is.uint) },
-    'act/logitLens': { runId: is.uint },
+    'act/logitLens': { runId: is.uint, from: is.uint, to: is.uint },
     'act/dla': { runId: is.uint, pos: is.uint, token: is.uint },
   },
 );

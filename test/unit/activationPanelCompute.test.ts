@@ -72,8 +72,25 @@ describe('activation panel requests in the engine worker', { timeout: 120_000 },
     const n = TOKENS.length;
     for (let i = 0; i < n * n; i++) assert.ok(Math.abs(pat.data[i]! - full.data[2 * n * n + i]!) < 1e-5);
 
+    // A window first (as the panel asks for what is visible), then all positions: the window's
+    // rows are kept and the rest are unembedded, so both must agree with the model.
+    const win = expectOp(await client.panel({ op: 'logitLens', runId: run.runId, from: 2, to: 5 }), 'logitLens');
+    assert.equal(win.from, 2);
+    assert.equal(win.to, 5);
+    assert.equal(win.topIds.length, 3 * 3);
     const lens = expectOp(await client.panel({ op: 'logitLens', runId: run.runId }), 'logitLens');
     assert.deepEqual(lens.labels, ['0_pre', '1_pre', 'final_post']);
+    assert.equal(lens.from, 0);
+    assert.equal(lens.to, n);
+    for (let l = 0; l < 3; l++) {
+      for (let p = 2; p < 5; p++) {
+        assert.equal(win.topIds[l * 3 + p - 2], lens.topIds[l * n + p]);
+        assert.equal(win.topProbs[l * 3 + p - 2], lens.topProbs[l * n + p]);
+      }
+    }
+    await assert.rejects(client.panel({ op: 'logitLens', runId: run.runId, from: 4, to: n + 1 }), /window \[4, 10\) is not inside 0..9/);
+    // Upper triangle of the held (packed) pattern is exactly zero, as in hook_pattern.
+    for (let q = 0; q < n; q++) for (let k = q + 1; k < n; k++) assert.equal(pat.data[q * n + k], 0);
     // The last row is the model's own output distribution (ln_final + unembed).
     const V = 50257;
     for (let p = 0; p < n; p++) {

@@ -10,7 +10,7 @@ import { encodeModel } from '../onnx/encode';
 import { createSession, type EngineSession } from '../ort/session';
 import { writeSafetensors } from '../safetensors/write';
 import type { Tensor } from '../types';
-import { headPattern, neuronColumn, nextTokenStats, poolPatterns, topNeurons, vectorNorms } from './panelMath';
+import { heldHeadPattern, neuronColumn, nextTokenStats, packPattern, poolPatterns, topNeurons, vectorNorms, type HeldPattern } from './panelMath';
 
 export type PanelOp =
   | {
@@ -24,7 +24,11 @@ export type PanelOp =
     }
   | { readonly op: 'pattern'; readonly runId: number; readonly layer: number; readonly head: number }
   | { readonly op: 'neurons'; readonly runId: number; readonly layer: number; readonly count: number; readonly neuron: number | null; readonly from: number; readonly to: number }
-  | { readonly op: 'logitLens'; readonly runId: number }
+  /**
+   * The logit lens at positions [from, to) (default: all). Rows are unembedded once per run and
+   * kept, so the panel asks for the visible window first and more as the user scrolls.
+   */
+  | { readonly op: 'logitLens'; readonly runId: number; readonly from?: number; readonly to?: number }
   | { readonly op: 'dla'; readonly runId: number; readonly pos: number; readonly token: number }
   | { readonly op: 'export'; readonly runId: number; readonly path: string }
   | { readonly op: 'release' };
@@ -52,28 +56,56 @@ export type PanelResult =
   | {
       readonly op: 'logitLens';
       readonly labels: readonly string[];
-      readonly topIds: Int32Array; // [layers, pos]
-      readonly topProbs: Float32Array; // [layers, pos]
-      readonly nextProb: Float32Array; // [layers, pos]; NaN at the last position
+      /** The positions [from, to) these rows cover; `to - from` is the window's width w. */
+      readonly from: number;
+      readonly to: number;
+      readonly topIds: Int32Array; // [layers, w]
+      readonly topProbs: Float32Array; // [layers, w]
+      readonly nextProb: Float32Array; // [layers, w]; NaN at the last position
     }
   | { readonly op: 'dla'; readonly pos: number; readonly token: number; readonly labels: readonly string[]; readonly values: Float32Array }
   | { readonly op: 'export'; readonly path: string; readonly tensors: number }
   | { readonly op: 'release' };
 
-/** The hooks the panel's views read; everything else is dropped by the session. */
-export const PANEL_NAMES: readonly string[] = [
-  'hook_embed',
-  'hook_pos_embed',
-  'blocks.*.hook_resid_pre',
-  'blocks.*.hook_resid_mid',
-  'blocks.*.hook_resid_post',
-  'blocks.*.attn.hook_pattern',
-  'blocks.*.attn.hook_z',
-  'blocks.*.hook_attn_out',
-  'blocks.*.hook_mlp_out',
-  'blocks.*.mlp.hook_post',
-  'ln_final.hook_scale',
-];
+/**
+ * The hooks a panel run asks the session for; everything else is never fetched. resid_mid is
+ * read once for the residual norms and the patterns once for the thumbnails; keptNames says
+ * what stays held afterwards.
+ */
+export function panelNames(n_layers: number): string[] {
+  return [
+    'hook_embed',
+    'hook_pos_embed',
+    'blocks.*.hook_resid_pre',
+    'blocks.*.hook_resid_mid',
+    `blocks.${n_layers - 1}.hook_resid_post`,
+    'blocks.*.attn.hook_pattern',
+    'blocks.*.attn.hook_z',
+    'blocks.*.hook_mlp_out',
+    'blocks.*.mlp.hook_post',
+    'ln_final.hook_scale',
+  ];
+}
+
+/**
+ * What the views read later: DLA (embeds, mlp_out, z, ln_final scale), the logit lens
+ * (resid_pre, the final resid_post, ln_final scale), neurons (mlp post). Patterns are held
+ * packed beside the cache (HeldPattern); resid_mid is not held.
+ */
+function keptName(name: string, n_layers: number): boolean {
+  if (name === 'hook_embed' || name === 'hook_pos_embed' || name === 'ln_final.hook_scale') return true;
+  if (name === `blocks.${n_layers - 1}.hook_resid_post`) return true;
+  return /^blocks\.\d+\.(hook_resid_pre|attn\.hook_z|hook_mlp_out|mlp\.hook_post)$/.test(name);
+}
+
+/** The logit lens rows unembedded so far for one run: [layers, pos] each, `done` per position. */
+interface LensTable {
+  readonly labels: readonly string[];
+  readonly topIds: Int32Array; // [layers, pos]
+  readonly topProbs: Float32Array; // [layers, pos]
+  readonly nextProb: Float32Array; // [layers, pos]
+  readonly done: Uint8Array; // [pos]
+}
 
 interface Held {
   readonly runId: number;
@@ -81,6 +113,8 @@ interface Held {
   readonly tokens: Int32Array;
   readonly interventions: readonly Intervention[];
   readonly cache: ActivationCache;
+  readonly patterns: readonly HeldPattern[]; // [n_layers]
+  lens: LensTable | null;
 }
 
 let held: Held | null = null;
@@ -121,8 +155,7 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
       const h = heldRun(op.runId, model);
       checkIndex('layer', op.layer, model.cfg.n_layers);
       checkIndex('head', op.head, model.cfg.n_heads);
-      const pattern = h.cache.act('pattern', op.layer); // [1, n_heads, pos, pos]
-      return { op: 'pattern', layer: op.layer, head: op.head, pos: h.tokens.length, data: headPattern(pattern, op.head) };
+      return { op: 'pattern', layer: op.layer, head: op.head, pos: h.tokens.length, data: heldHeadPattern(h.patterns[op.layer]!, op.head) };
     }
     case 'neurons': {
       const h = heldRun(op.runId, model);
@@ -133,8 +166,16 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
       checkIndex('neuron', neuron, model.cfg.d_mlp);
       return { op: 'neurons', layer: op.layer, ids: top.ids, values: top.values, neuron, neuronValues: neuronColumn(post, neuron) };
     }
-    case 'logitLens':
-      return logitLens(heldRun(op.runId, model), signal);
+    case 'logitLens': {
+      const h = heldRun(op.runId, model);
+      const pos = h.tokens.length;
+      const from = op.from ?? 0;
+      const to = op.to ?? pos;
+      if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > pos || from >= to) {
+        throw new Error(`logit lens window [${from}, ${to}) is not inside 0..${pos}`);
+      }
+      return logitLens(h, from, to, signal);
+    }
     case 'dla': {
       const h = heldRun(op.runId, model);
       checkIndex('position', op.pos, h.tokens.length);
@@ -163,23 +204,28 @@ function checkIndex(what: string, v: number, limit: number): void {
 
 async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, signal: AbortSignal): Promise<PanelResult> {
   held = null; // drop the previous run's cache before this one allocates its own
-  const { logits, cache } = await model.runWithInterventions(op.tokens, op.interventions, { names: [...PANEL_NAMES], signal });
+  const { logits, cache } = await model.runWithInterventions(op.tokens, op.interventions, { names: panelNames(model.cfg.n_layers), signal });
   if (signal.aborted) throw abortError();
   const cfg = model.cfg;
   const pos = op.tokens.length;
   const stats = nextTokenStats(logits, op.tokens, op.topK);
   const t = Math.max(1, Math.min(op.thumb, pos));
   const thumbs = new Float32Array(cfg.n_layers * cfg.n_heads * t * t);
+  const patterns: HeldPattern[] = [];
   for (let l = 0; l < cfg.n_layers; l++) {
     if (signal.aborted) throw abortError();
-    poolPatterns(cache.act('pattern', l), t, thumbs, l * cfg.n_heads * t * t);
+    const pattern = cache.act('pattern', l); // [1, n_heads, pos, pos]
+    poolPatterns(pattern, t, thumbs, l * cfg.n_heads * t * t);
+    patterns.push(packPattern(pattern));
   }
   const resid = cache.accumulatedResid(undefined, { incl_mid: true }); // [components, 1, pos, d_model]
   let sum = 0;
   let n = 0;
   for (const x of stats.loss) if (!Number.isNaN(x)) (sum += x), n++;
   const runId = nextRunId++;
-  held = { runId, model, tokens: op.tokens, interventions: op.interventions, cache };
+  // Hold only what later requests read: the full patterns, resid_mid and the logits go now.
+  const kept = new Map(cache.names().filter((name) => keptName(name, cfg.n_layers)).map((name) => [name, cache.get(name)] as const));
+  held = { runId, model, tokens: op.tokens, interventions: op.interventions, cache: new ActivationCache(kept, cfg, model.processedWeights), patterns, lens: null };
   return {
     op: 'run',
     runId,
@@ -255,29 +301,44 @@ function lensSession(model: HookedGPT2): Promise<EngineSession> {
 /** Rows per session run: bounds the [rows, d_vocab] logits onnxruntime holds at once (≈100 MB for GPT-2). */
 const LENS_ROWS = 512;
 
-async function logitLens(h: Held, signal: AbortSignal): Promise<PanelResult> {
+/**
+ * The logit lens at positions [from, to): rows not unembedded yet for this run are computed in
+ * chunks of whole positions (every layer of a position together), then the window is copied out.
+ */
+async function logitLens(h: Held, from: number, to: number, signal: AbortSignal): Promise<PanelResult> {
   const cache = h.cache;
-  // Each layer's accumulated residual through the final LayerNorm (cached scale), as
-  // TransformerLens's accumulated_resid(apply_ln=True); the unembedding is in the session.
-  const acc = cache.accumulatedResid(undefined, { apply_ln: true }); // [layers, 1, pos, d_model]
-  const stack: Tensor = acc.stack;
-  const d = cache.cfg.d_model;
   const pos = h.tokens.length;
-  const rows = stack.data.length / d;
+  const d = cache.cfg.d_model;
+  const layers = cache.cfg.n_layers + 1;
+  const lens = (h.lens ??= {
+    labels: cache.accumulatedResid(undefined, { pos_slice: [0, 1] }).labels,
+    topIds: new Int32Array(layers * pos),
+    topProbs: new Float32Array(layers * pos),
+    nextProb: new Float32Array(layers * pos).fill(NaN),
+    done: new Uint8Array(pos),
+  });
   const session = await lensSession(h.model);
-  const topIds = new Int32Array(rows);
-  const topProbs = new Float32Array(rows);
-  const nextProb = new Float32Array(rows).fill(NaN);
-  for (let r0 = 0; r0 < rows; r0 += LENS_ROWS) {
+  const chunk = Math.max(1, Math.floor(LENS_ROWS / layers)); // positions per session run
+  for (let a = from; a < to; ) {
+    if (lens.done[a]) {
+      a++;
+      continue;
+    }
+    let b = a + 1;
+    while (b < to && b - a < chunk && !lens.done[b]) b++;
     if (signal.aborted) throw abortError();
-    const n = Math.min(LENS_ROWS, rows - r0);
-    const next = new BigInt64Array(n);
+    // Each layer's accumulated residual through the final LayerNorm (cached scale), as
+    // TransformerLens's accumulated_resid(apply_ln=True); the unembedding is in the session.
+    const stack: Tensor = cache.accumulatedResid(undefined, { apply_ln: true, pos_slice: [a, b] }).stack; // [layers, 1, b-a, d_model]
+    const w = b - a;
+    const n = layers * w;
+    const next = new BigInt64Array(n); // [rows, 1]
     for (let i = 0; i < n; i++) {
-      const p = (r0 + i) % pos;
+      const p = a + (i % w);
       next[i] = BigInt(p + 1 < pos ? h.tokens[p + 1]! : 0);
     }
     const out = await session.run(
-      { x: { type: 'float32', dims: [n, d], data: stack.data.subarray(r0 * d, (r0 + n) * d) }, next: { type: 'int64', dims: [n, 1], data: next } },
+      { x: { type: 'float32', dims: [n, d], data: stack.data }, next: { type: 'int64', dims: [n, 1], data: next } },
       ['top', 'arg', 'lse', 'nextLogit'],
     );
     const top = out.top!.data as Float32Array;
@@ -285,10 +346,23 @@ async function logitLens(h: Held, signal: AbortSignal): Promise<PanelResult> {
     const lse = out.lse!.data as Float32Array;
     const nl = out.nextLogit!.data as Float32Array;
     for (let i = 0; i < n; i++) {
-      topIds[r0 + i] = Number(arg[i]!);
-      topProbs[r0 + i] = Math.exp(top[i]! - lse[i]!);
-      if ((r0 + i) % pos + 1 < pos) nextProb[r0 + i] = Math.exp(nl[i]! - lse[i]!);
+      const p = a + (i % w);
+      const at = Math.floor(i / w) * pos + p;
+      lens.topIds[at] = Number(arg[i]!);
+      lens.topProbs[at] = Math.exp(top[i]! - lse[i]!);
+      if (p + 1 < pos) lens.nextProb[at] = Math.exp(nl[i]! - lse[i]!);
     }
+    lens.done.fill(1, a, b);
+    a = b;
   }
-  return { op: 'logitLens', labels: acc.labels, topIds, topProbs, nextProb };
+  const w = to - from;
+  const topIds = new Int32Array(layers * w);
+  const topProbs = new Float32Array(layers * w);
+  const nextProb = new Float32Array(layers * w);
+  for (let l = 0; l < layers; l++) {
+    topIds.set(lens.topIds.subarray(l * pos + from, l * pos + to), l * w);
+    topProbs.set(lens.topProbs.subarray(l * pos + from, l * pos + to), l * w);
+    nextProb.set(lens.nextProb.subarray(l * pos + from, l * pos + to), l * w);
+  }
+  return { op: 'logitLens', labels: lens.labels, from, to, topIds, topProbs, nextProb };
 }

@@ -144,3 +144,56 @@ export function neuronColumn(post: Tensor, neuron: number): Float32Array {
   for (let p = 0; p < pos; p++) out[p] = post.data[p * dMlp + neuron]!;
   return out;
 }
+
+/**
+ * Attention patterns of one layer kept for the panel: the causal lower triangle of each head
+ * (q ≥ k) packed row after row, half the bytes of hook_pattern. The masked part of a causal
+ * pattern is exactly 0 (softmax of -inf), so unpacking gives the same numbers back; a pattern
+ * with anything else above the diagonal (a patched pattern) is kept whole.
+ */
+export interface HeldPattern {
+  readonly n_heads: number;
+  readonly pos: number;
+  /** [n_heads, pos*(pos+1)/2] when `causal`, else [n_heads, pos, pos]. */
+  readonly data: Float32Array;
+  readonly causal: boolean;
+}
+
+/** Packs hook_pattern [1, n_heads, pos, pos] (see HeldPattern). */
+export function packPattern(pattern: Tensor): HeldPattern {
+  const H = pattern.dims[1]!;
+  const pos = pattern.dims[2]!;
+  const src = pattern.data;
+  for (let h = 0; h < H; h++) {
+    for (let q = 0; q < pos; q++) {
+      const row = (h * pos + q) * pos;
+      for (let k = q + 1; k < pos; k++) {
+        if (src[row + k] !== 0) return { n_heads: H, pos, data: src.slice(), causal: false };
+      }
+    }
+  }
+  const tri = (pos * (pos + 1)) / 2;
+  const data = new Float32Array(H * tri);
+  for (let h = 0; h < H; h++) {
+    let off = h * tri;
+    for (let q = 0; q < pos; q++) {
+      const row = (h * pos + q) * pos;
+      data.set(src.subarray(row, row + q + 1), off);
+      off += q + 1;
+    }
+  }
+  return { n_heads: H, pos, data, causal: true };
+}
+
+/** One head's pattern [query_pos, key_pos] from a HeldPattern (zeros above the diagonal when packed). */
+export function heldHeadPattern(p: HeldPattern, head: number): Float32Array {
+  const pos = p.pos;
+  if (!p.causal) return p.data.slice(head * pos * pos, (head + 1) * pos * pos);
+  const out = new Float32Array(pos * pos); // [query_pos, key_pos]
+  let off = head * ((pos * (pos + 1)) / 2);
+  for (let q = 0; q < pos; q++) {
+    out.set(p.data.subarray(off, off + q + 1), q * pos);
+    off += q + 1;
+  }
+  return out;
+}

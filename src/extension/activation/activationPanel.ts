@@ -181,10 +181,10 @@ export class ActivationPanelController implements vscode.Disposable {
             return { type: 'act/neuronsData', layer: r.layer, ids: r.ids, values: r.values, neuron: r.neuron, neuronValues: r.neuronValues };
           },
           'act/logitLens': async (req) => {
-            const r = await this.ask({ op: 'logitLens', runId: req.runId });
+            const r = await this.ask({ op: 'logitLens', runId: req.runId, from: req.from, to: req.to });
             if (r.op !== 'logitLens') throw new Error('unexpected engine reply');
             const dict = displays([r.topIds]);
-            return { type: 'act/logitLensData', labels: r.labels, topIds: r.topIds, topProbs: r.topProbs, nextProb: r.nextProb, ...dict };
+            return { type: 'act/logitLensData', labels: r.labels, from: r.from, to: r.to, topIds: r.topIds, topProbs: r.topProbs, nextProb: r.nextProb, ...dict };
           },
           'act/dla': async (req) => {
             const r = await this.ask({ op: 'dla', runId: req.runId, pos: req.pos, token: req.token });
@@ -194,7 +194,7 @@ export class ActivationPanelController implements vscode.Disposable {
         },
         onNotification: (msg) => this.onNotification(msg),
         log: this.log,
-        // The logit lens of 1024 tokens on GPT-2 small unembeds 13k rows: give it time.
+        // The logit lens comes in windows of positions, but a queued window may wait behind another request.
         requestTimeoutMs: 180_000,
       },
       () => {

@@ -43,6 +43,12 @@ export type ModelOptions = Partial<ProcessingOptions> & {
   readonly threads?: number;
   /** onnxruntime graph optimisation: 'basic' (default, TransformerLens's arithmetic) or 'all' (fused kernels). */
   readonly optimization?: 'basic' | 'all';
+  /**
+   * FOR TESTS ONLY: makes every run of a session on this provider throw, to exercise the run-time
+   * fallback (a GPU provider that starts but fails while running) where no real failure can be
+   * provoked. Sessions are still created for real; only their run() is replaced.
+   */
+  readonly faultInjection?: { readonly failRunsOn: ExecutionProviderName };
 };
 
 /** What a hook function receives besides the tensor, like TransformerLens's `hook` argument. */
@@ -94,6 +100,32 @@ function abortError(): Error {
   return e;
 }
 
+/** A non-CPU session failed while running: forward() switches the model to the CPU and retries once. */
+class ProviderRunError extends Error {
+  override readonly name = 'ProviderRunError';
+  constructor(
+    readonly provider: ExecutionProviderName,
+    readonly reason: string,
+  ) {
+    super(`the ${provider} execution provider failed while running the model: ${reason}`);
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}
+
+/** The test-only fault of ModelOptions.faultInjection: the session is real, its runs throw. */
+function withInjectedFault(session: EngineSession): EngineSession {
+  return {
+    provider: session.provider,
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    run: () => Promise.reject(new Error(`injected fault: runs on ${session.provider} fail (ModelOptions.faultInjection)`)),
+    release: () => session.release(),
+  };
+}
+
 function toTensor(h: HostTensor, name: string): Tensor {
   if (!(h.data instanceof Float32Array)) throw new Error(`internal: '${name}' is not float32`);
   return { dims: [...h.dims], data: h.data };
@@ -107,6 +139,8 @@ export class HookedGPT2 {
   /** Why the requested execution provider was not used, when it was not. */
   notice: string | null = null;
   provider: ExecutionProviderName = 'cpu';
+  /** The provider new sessions are asked for: options.device until a run-time failure forces 'cpu'. */
+  private device: DeviceOption;
 
   private constructor(
     readonly cfg: HookedGPT2Config,
@@ -114,6 +148,7 @@ export class HookedGPT2 {
     private readonly options: ModelOptions,
   ) {
     this.hookTable = listHookPoints(cfg);
+    this.device = options.device ?? 'cpu';
   }
 
   /** Loads a Hugging Face GPT-2 folder and processes it as TransformerLens's from_pretrained does. */
@@ -189,8 +224,33 @@ export class HookedGPT2 {
     return new ActivationCache(new Map(r.activations), this.cfg, this.weights);
   }
 
-  /** The general forward pass every other method is sugar for. */
+  /**
+   * The general forward pass every other method is sugar for. When a session on a GPU provider
+   * fails while running, the model releases its sessions, moves to the CPU for good, says so in
+   * `notice`, and runs the request once more there; a failure on the CPU propagates.
+   */
   async forward(tokens: readonly number[] | Int32Array, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    try {
+      return await this.forwardOnce(tokens, opts);
+    } catch (err) {
+      if (!(err instanceof ProviderRunError) || this.disposed) throw err;
+      await this.switchToCpu(err);
+      return this.forwardOnce(tokens, opts);
+    }
+  }
+
+  /** Releases every session (they may sit on a failing device) and opens new ones on the CPU. */
+  private async switchToCpu(err: ProviderRunError): Promise<void> {
+    if (this.device === 'cpu') return; // a concurrent request already switched
+    this.device = 'cpu';
+    const variants = [...this.variants.values()];
+    this.variants.clear();
+    await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
+    this.provider = 'cpu';
+    this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
+  }
+
+  private async forwardOnce(tokens: readonly number[] | Int32Array, opts: ForwardOptions): Promise<ForwardResult> {
     this.assertLive();
     const ids = this.checkTokens(tokens);
     if (opts.signal?.aborted) throw abortError();
@@ -230,7 +290,14 @@ export class HookedGPT2 {
           if (v === undefined) throw new Error(`internal: segment ${s} needs '${i}', which no earlier segment produced`);
           feeds[i] = v;
         }
-        const out = await seg.session.run(feeds, fetch);
+        let out: Record<string, HostTensor>;
+        try {
+          out = await seg.session.run(feeds, fetch);
+        } catch (err) {
+          // Only a GPU provider's own failure qualifies for the fallback; hook functions run outside.
+          if (seg.session.provider === 'cpu') throw err;
+          throw new ProviderRunError(seg.session.provider, firstLine(err));
+        }
         for (const [k, v] of Object.entries(out)) pool.set(k, v);
         if (seg.cut !== null) {
           let t = toTensor(pool.get(seg.cut)!, seg.cut);
@@ -346,7 +413,10 @@ export class HookedGPT2 {
     }
     const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs);
     this.variants.set(key, made);
-    made.catch(() => this.variants.delete(key));
+    made.catch(() => {
+      // Only this promise's own entry: after a switch to the CPU the key may hold a newer variant.
+      if (this.variants.get(key) === made) this.variants.delete(key);
+    });
     if (this.variants.size > MAX_CACHED_VARIANTS) {
       // Evict the least recently used variant, never the main (logits-only) session.
       const oldest = [...this.variants.keys()].find((k) => k !== MAIN_VARIANT && k !== key);
@@ -369,17 +439,25 @@ export class HookedGPT2 {
     const { graph } = this.graphFor(ivKey, interventions, logitsAt);
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
     const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames]);
+    const device = this.device;
     const opened: (Segment & { session: EngineSession })[] = [];
     try {
       for (const seg of segments) {
         const created = await createSession(encodeModel(seg.graph), {
-          ...(this.options.device ? { device: this.options.device } : {}),
+          device,
           ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
           ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
         });
-        this.notice = created.notice;
+        if (device !== this.device) {
+          // The model moved to the CPU while this session was being made: it must not be used.
+          await created.session.release();
+          throw new ProviderRunError(created.session.provider, 'the model switched to cpu while this session was being created');
+        }
+        // After a run-time fallback, the notice that says why stays (new CPU sessions have none).
+        if (device === (this.options.device ?? 'cpu')) this.notice = created.notice;
         this.provider = created.session.provider;
-        opened.push({ ...seg, session: created.session });
+        const fault = this.options.faultInjection?.failRunsOn;
+        opened.push({ ...seg, session: fault === created.session.provider ? withInjectedFault(created.session) : created.session });
       }
     } catch (err) {
       await releaseVariant({ segments: opened });

@@ -5,15 +5,17 @@ import { Worker } from 'node:worker_threads';
 import type { Intervention } from '../interventions';
 import type { Tensor } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
-import type { LoadedReply, ReplyEnvelope, ReplyFor, WorkerModelOptions, WorkerReply, WorkerRequest } from './protocol';
+import type { EventEnvelope, LoadedReply, ProviderEvent, ReplyEnvelope, ReplyFor, WorkerModelOptions, WorkerReply, WorkerRequest } from './protocol';
 
-export type { LoadedReply, WorkerModelOptions } from './protocol';
+export type { LoadedReply, ProviderEvent, WorkerModelOptions } from './protocol';
 
 export interface EngineClientOptions {
   /** The worker script; defaults to engineWorker.js beside this bundle (dist/). */
   readonly workerPath?: string;
   /** Extra node flags for the worker thread. */
   readonly execArgv?: readonly string[];
+  /** Called when the loaded model changes provider at run time (before the reply that caused it). */
+  readonly onProviderChange?: (e: ProviderEvent) => void;
 }
 
 export interface EngineRunResult {
@@ -43,7 +45,15 @@ export class EngineClient {
 
   constructor(opts: EngineClientOptions = {}) {
     this.worker = new Worker(opts.workerPath ?? join(__dirname, 'engineWorker.js'), { execArgv: [...(opts.execArgv ?? [])] });
-    this.worker.on('message', (m: ReplyEnvelope) => {
+    this.worker.on('message', (m: ReplyEnvelope | EventEnvelope) => {
+      if ('event' in m) {
+        try {
+          opts.onProviderChange?.(m.event);
+        } catch {
+          // A listener's bug must not stop the replies that follow.
+        }
+        return;
+      }
       const p = this.pending.get(m.inReplyTo);
       if (p === undefined) return; // already cancelled on this side
       this.pending.delete(m.inReplyTo);

@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { HookedGPT2 } from '../model';
 import { handlePanelOp, panelTransfer } from './panelCompute';
-import type { ErrorReply, ReplyEnvelope, RequestEnvelope, RunReply, WorkerReply, WorkerRequest } from './protocol';
+import type { ErrorReply, EventEnvelope, ReplyEnvelope, RequestEnvelope, RunReply, WorkerReply, WorkerRequest } from './protocol';
 
 interface Job {
   readonly id: number;
@@ -18,7 +18,16 @@ let model: HookedGPT2 | null = null;
 const queue: Job[] = [];
 let current: Job | null = null;
 
+/** The provider and notice the client last heard of (with the load reply or a ProviderEvent). */
+let reported: { provider: string; notice: string | null } | null = null;
+
 function reply(inReplyTo: number, body: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  // A run-time fallback happens inside a request: tell the client before the reply it awaits.
+  if (model !== null && reported !== null && (model.provider !== reported.provider || model.notice !== reported.notice)) {
+    reported = { provider: model.provider, notice: model.notice };
+    const event: EventEnvelope = { event: { type: 'provider', provider: model.provider, notice: model.notice } };
+    port!.postMessage(event);
+  }
   const env: ReplyEnvelope = { inReplyTo, body };
   port!.postMessage(env, transfer);
 }
@@ -40,6 +49,7 @@ async function handle(job: Job): Promise<void> {
       if (model !== null) await model.dispose();
       model = null;
       model = await HookedGPT2.fromPretrained(body.folder, body.options);
+      reported = { provider: model.provider, notice: model.notice };
       reply(job.id, { type: 'loaded', cfg: model.cfg, hookPoints: model.hookPoints(), provider: model.provider, notice: model.notice });
       return;
     }

@@ -2,7 +2,7 @@
 // travel as Float32Array with their dims, moved with transfer lists, never as JSON numbers.
 import type { HookDecl } from '../hookPoints';
 import type { Intervention } from '../interventions';
-import type { DeviceOption, HookedGPT2Config, ProcessingOptions } from '../types';
+import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
 
 export interface WireTensor {
@@ -19,6 +19,8 @@ export type WorkerModelOptions = Partial<ProcessingOptions> & {
   readonly use_hook_mlp_in?: boolean;
   readonly device?: DeviceOption;
   readonly threads?: number;
+  /** FOR TESTS ONLY: see ModelOptions.faultInjection. */
+  readonly faultInjection?: { readonly failRunsOn: ExecutionProviderName };
 };
 
 export type WorkerRequest =
@@ -39,7 +41,7 @@ export interface LoadedReply {
   readonly type: 'loaded';
   readonly cfg: HookedGPT2Config;
   readonly hookPoints: readonly HookDecl[];
-  readonly provider: string;
+  readonly provider: ExecutionProviderName;
   readonly notice: string | null;
 }
 
@@ -76,6 +78,20 @@ export interface RequestEnvelope {
 export interface ReplyEnvelope {
   readonly inReplyTo: number;
   readonly body: WorkerReply;
+}
+
+/**
+ * Sent by the worker, unasked, just before a reply when the loaded model changed provider since
+ * the last report (a GPU provider failed while running and the model moved to the CPU).
+ */
+export interface ProviderEvent {
+  readonly type: 'provider';
+  readonly provider: ExecutionProviderName;
+  readonly notice: string | null;
+}
+
+export interface EventEnvelope {
+  readonly event: ProviderEvent;
 }
 
 /** Which reply a request type resolves to. */

@@ -1,9 +1,17 @@
 // `model-lens <command> [args]`: a table of subcommands, each in its own module.
 // To add one, import it and add it to `commands`.
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
-import { runCommand } from './runCommand';
+import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
 import { tokenizeCommand } from './tokenizeCommand';
 import { vocabCommand } from './vocabCommand';
+
+/** `run` loads its module on use: it pulls in the native onnxruntime addon, which tokenize and vocab never need. */
+const runCommand: CliCommand = {
+  name: 'run',
+  summary: RUN_SUMMARY,
+  usage: RUN_USAGE,
+  run: async (args, io) => (await import('./runCommand')).runCommand.run(args, io),
+};
 
 const commands: readonly CliCommand[] = [tokenizeCommand, vocabCommand, runCommand];
 

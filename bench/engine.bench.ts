@@ -6,7 +6,7 @@
 // Environment: MODEL_LENS_BENCH_THREADS (default: every core), MODEL_LENS_BENCH_SIZES
 // (e.g. "16,128"), MODEL_LENS_BENCH_CACHE (where the 548 MB checkpoint is generated once),
 // MODEL_LENS_BENCH_PYTHON (default /usr/bin/python3, Debian's python3-torch).
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -64,6 +64,8 @@ function tokensOf(T: number, seed: number): number[] {
 /** One timed call: its time and the process's peak RSS while it ran (VmHWM reset before it). */
 interface Sample {
   readonly ms: number;
+  /** CPU time of every thread of the process during the call (less sensitive to other load than ms). */
+  readonly cpuMs: number;
   readonly rssBeforeMiB: number;
   readonly peakMiB: number;
   /** Bytes of activations returned (0 for logits only). */
@@ -74,6 +76,7 @@ interface Sample {
 
 interface Summary {
   readonly ms: number;
+  readonly cpuMs: number;
   readonly rssBeforeMiB: number;
   readonly peakMiB: number;
   readonly cacheBytes: number;
@@ -85,6 +88,7 @@ function summarize(xs: readonly Sample[]): Summary | null {
   if (xs.length === 0) return null;
   return {
     ms: median(xs.map((x) => x.ms)),
+    cpuMs: median(xs.map((x) => x.cpuMs)),
     rssBeforeMiB: Math.min(...xs.map((x) => x.rssBeforeMiB)),
     peakMiB: Math.max(...xs.map((x) => x.peakMiB)),
     cacheBytes: xs[xs.length - 1]!.cacheBytes,
@@ -98,9 +102,11 @@ async function engineSample(fn: () => Promise<number>): Promise<Sample> {
   const rssBeforeMiB = rssMiB();
   resetPeakRss();
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const cacheBytes = await fn();
   const ms = performance.now() - t0;
-  return { ms, rssBeforeMiB, peakMiB: peakRssMiB(), cacheBytes, kept: 0 };
+  const c = process.cpuUsage(c0);
+  return { ms, cpuMs: (c.user + c.system) / 1000, rssBeforeMiB, peakMiB: peakRssMiB(), cacheBytes, kept: 0 };
 }
 
 function bytesOf(cache: ActivationCache): number {
@@ -142,6 +148,7 @@ function sizesFromEnv(): number[] {
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
+  const loadStart = loadavg()[0]!;
   const threads = Number(process.env.MODEL_LENS_BENCH_THREADS) || availableParallelism();
   const sizes = sizesFromEnv();
   const cacheDir = process.env.MODEL_LENS_BENCH_CACHE ?? join(tmpdir(), 'model-lens-bench');
@@ -178,7 +185,7 @@ export async function run(): Promise<BenchRow[]> {
         name: 'torch peer: 1024² fp32 matmul',
         value: info.matmul1024_gflops,
         unit: 'GFLOP/s',
-        note: `torch ${info.torch}, ${info.threads} thread(s), BLAS: ${blas}`,
+        note: `torch ${info.torch}, ${info.threads} thread(s), OMP_WAIT_POLICY ${info.omp_wait_policy}, BLAS: ${blas}`,
       });
     }
 
@@ -247,22 +254,21 @@ export async function run(): Promise<BenchRow[]> {
       const kept = summarize(samples.get('keep')!);
 
       const tp = plain?.ms ?? null;
-      const tk = kept?.ms ?? null;
-      const timeRow = (name: string, m: Summary, peerName: string, peerMs: number | null, note: string): BenchRow => ({
+      const timeRow = (name: string, m: Summary, peerName: string, t: Summary | null, note: string): BenchRow => ({
         group: GROUP,
         name,
         value: m.ms,
         unit: 'ms',
-        ...(peerMs !== null ? { peer: { name: peerName, value: peerMs }, speedup: peerMs / m.ms } : {}),
-        note,
+        ...(t ? { peer: { name: peerName, value: t.ms }, speedup: t.ms / m.ms } : {}),
+        note: `${note}; CPU ${m.cpuMs.toFixed(0)} ms` + (t ? ` vs ${t.cpuMs.toFixed(0)} ms` : ''),
       });
-      rows.push(timeRow(`run (logits) ${T} tok`, runM, 'torch forward', tp, `median of ${runM.n}`));
+      rows.push(timeRow(`run (logits) ${T} tok`, runM, 'torch forward', plain, `median of ${runM.n}`));
       rows.push(
-        timeRow(`runWithCache all ${allCount} hooks ${T} tok`, allM, `torch forward keeping all ${kept?.kept ?? ''} activations`, tk,
+        timeRow(`runWithCache all ${allCount} hooks ${T} tok`, allM, `torch forward keeping all ${kept?.kept ?? ''} activations`, kept,
           `cache ${(allM.cacheBytes / 2 ** 20).toFixed(0)} MiB` + (tp !== null ? `; vs torch plain forward ${(tp / allM.ms).toFixed(2)}x` : '')),
       );
       rows.push(
-        timeRow(`runWithCache panel ${panelCount} hooks ${T} tok`, panelM, 'torch forward', tp,
+        timeRow(`runWithCache panel ${panelCount} hooks ${T} tok`, panelM, 'torch forward', plain,
           `cache ${(panelM.cacheBytes / 2 ** 20).toFixed(0)} MiB (pattern, resid_post, mlp.hook_post, ln_final.hook_scale)`),
       );
       const gflops = (ms: number): number => flops / (ms / 1000) / 1e9;
@@ -300,6 +306,13 @@ export async function run(): Promise<BenchRow[]> {
         });
       }
     }
+    rows.push({
+      group: GROUP,
+      name: 'machine load average (1 min) at start → end',
+      value: loadavg()[0]!,
+      unit: '',
+      note: `${loadStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores: other work shares the CPUs, so compare engine and torch within this run`,
+    });
   } finally {
     await model.dispose();
     await peer.close();
@@ -313,7 +326,7 @@ export async function run(): Promise<BenchRow[]> {
     if (peerError !== null) return null;
     try {
       const r = await peer.forward(toks, keep, timeoutMs);
-      return { ms: r.ms, rssBeforeMiB: r.rss_before_mib, peakMiB: r.peak_rss_mib, cacheBytes: 0, kept: r.kept };
+      return { ms: r.ms, cpuMs: r.cpu_ms, rssBeforeMiB: r.rss_before_mib, peakMiB: r.peak_rss_mib, cacheBytes: 0, kept: r.kept };
     } catch (e) {
       peerError = e instanceof Error ? e.message : String(e);
       return null;

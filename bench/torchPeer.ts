@@ -13,6 +13,7 @@ export interface TorchInfo {
   /** BLAS/LAPACK libraries mapped into the process (from /proc/self/maps). */
   readonly blas: readonly string[];
   readonly matmul1024_gflops: number;
+  readonly omp_wait_policy: string;
   readonly rss_mib: number;
   readonly load_s: number;
 }
@@ -20,6 +21,8 @@ export interface TorchInfo {
 /** One forward of the peer, timed inside Python (the pipe round trip is not counted). */
 export interface TorchForward {
   readonly ms: number;
+  /** CPU time of every thread of the peer during the forward. */
+  readonly cpu_ms: number;
   readonly rss_before_mib: number;
   /** VmHWM reset before the forward and read after it. */
   readonly peak_rss_mib: number;
@@ -46,8 +49,17 @@ export class TorchPeer {
   /** Starts the peer on `folder`; it loads the checkpoint before answering its first line. */
   static start(folder: string, threads: number): { peer: TorchPeer; ready: Promise<{ load_s: number }> } {
     const proc = spawn(TORCH_PYTHON, [join(__dirname, 'torch_gpt2.py'), folder, String(threads)], {
-      // torch.set_num_threads covers OpenMP; OpenBLAS's pthread build has its own pool.
-      env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
+      // torch.set_num_threads covers OpenMP; Debian's torch calls BLAS through libblas.so.3, and
+      // OpenBLAS's pthread build (when it provides that) has its own pool, which torch does not
+      // size. OpenMP threads that spin-wait after each parallel region then fight OpenBLAS's
+      // threads for the cores: measured 3-8x slower forwards here, so they sleep instead.
+      env: {
+        ...process.env,
+        OMP_NUM_THREADS: String(threads),
+        OPENBLAS_NUM_THREADS: String(threads),
+        MKL_NUM_THREADS: String(threads),
+        OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE',
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const peer = new TorchPeer(proc);

@@ -186,16 +186,18 @@ def main():
                     gf = matmul_gflops()
                     reply({"torch": torch.__version__, "threads": torch.get_num_threads(),
                            "blas": blas_libraries(), "matmul1024_gflops": gf,
+                           "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
                            "rss_mib": rss_mib("VmRSS"), "load_s": load_s})
                 elif cmd == "forward":
                     tokens = torch.tensor([req["tokens"]], dtype=torch.int64)
                     cache = {} if req["keep"] else None
                     rss_before = rss_mib("VmRSS")
                     peak_ok = reset_peak()
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), time.process_time()
                     model.forward(tokens, cache)
                     ms = (time.perf_counter() - t) * 1e3
-                    reply({"ms": ms, "rss_before_mib": rss_before,
+                    cpu_ms = (time.process_time() - c) * 1e3  # every thread's CPU time, spin-waits included
+                    reply({"ms": ms, "cpu_ms": cpu_ms, "rss_before_mib": rss_before,
                            "peak_rss_mib": rss_mib("VmHWM") if peak_ok else float("nan"),
                            "kept": len(cache) if cache is not None else 0})
                     del cache

@@ -36,6 +36,16 @@ describe('engine worker', { timeout: 60_000 }, () => {
     assert.deepEqual(r.activations.get('blocks.0.attn.hook_pattern')!.dims, [1, 4, TOKENS.length, TOKENS.length]);
   });
 
+  it("logitsAt 'last' crosses the thread: one position, equal to the last row of the full logits", async () => {
+    const full = await client.run(TOKENS);
+    const last = await client.run(TOKENS, { logitsAt: 'last' });
+    assert.deepEqual(last.logits.dims, [1, 1, 50257]);
+    const tail = full.logits.data.subarray((TOKENS.length - 1) * 50257);
+    let diff = 0;
+    for (let v = 0; v < 50257; v++) diff = Math.max(diff, Math.abs(tail[v]! - last.logits.data[v]!));
+    assert.ok(diff < 1e-5, `max abs diff ${diff}`);
+  });
+
   it('interventions cross the thread and change the result', async () => {
     const clean = await client.run(TOKENS);
     const ablated = await client.run(TOKENS, { interventions: [{ kind: 'ablateHeads', layer: 1, heads: [0, 1, 2, 3] }] });

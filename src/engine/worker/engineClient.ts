@@ -112,7 +112,7 @@ export class EngineClient {
 
   async run(
     tokens: readonly number[] | Int32Array,
-    opts: { names?: readonly string[]; interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
+    opts: { names?: readonly string[]; interventions?: readonly Intervention[]; logitsAt?: 'all' | 'last'; signal?: AbortSignal } = {},
   ): Promise<EngineRunResult> {
     const ids = Int32Array.from(tokens);
     const reply = await this.request(
@@ -121,6 +121,7 @@ export class EngineClient {
         tokens: ids,
         ...(opts.names ? { names: opts.names } : {}),
         ...(opts.interventions ? { interventions: opts.interventions } : {}),
+        ...(opts.logitsAt ? { logitsAt: opts.logitsAt } : {}),
       },
       opts.signal,
       [ids.buffer as ArrayBuffer],

@@ -59,6 +59,7 @@ async function handle(job: Job): Promise<void> {
         signal: job.abort.signal,
         ...(body.names !== undefined ? { names: body.names } : {}),
         ...(body.interventions !== undefined ? { interventions: body.interventions } : {}),
+        ...(body.logitsAt !== undefined ? { logitsAt: body.logitsAt } : {}),
       });
       const activations = [...r.activations].map(([name, t]) => ({ name, dims: t.dims, data: t.data }));
       const out: RunReply = { type: 'result', logits: r.logits, activations };

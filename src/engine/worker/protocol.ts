@@ -31,6 +31,8 @@ export type WorkerRequest =
       /** Exact names and/or globs; absent = no activations. */
       readonly names?: readonly string[];
       readonly interventions?: readonly Intervention[];
+      /** 'last': logits of the last position only ([1, 1, d_vocab]), for next-token views. */
+      readonly logitsAt?: 'all' | 'last';
     }
   | { readonly type: 'cancel'; readonly target: number }
   /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */

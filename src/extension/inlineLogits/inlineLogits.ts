@@ -97,10 +97,12 @@ export class InlineLogits implements vscode.Disposable {
       if (abort.signal.aborted) return;
       const context = doc.getText(new vscode.Range(doc.positionAt(Math.max(0, offset - CONTEXT_CHARS)), at));
       const ids = [END_OF_TEXT_ID, ...tokenize(context).map((t) => t.id)].slice(-engine.cfg.n_ctx);
-      const r = await engine.client.run(ids, { signal: abort.signal });
+      // Only the next-token prediction is shown: unembed the last position alone (a quarter of
+      // the forward's FLOPs at 1,024 tokens, and 206 MB less to read back).
+      const r = await engine.client.run(ids, { signal: abort.signal, logitsAt: 'last' });
       // Stale if anything moved while it ran: the abort covers edits and moves, this check covers a race with them.
       if (abort.signal.aborted || doc.version !== version || editor !== vscode.window.activeTextEditor || doc.offsetAt(editor.selection.end) !== offset) return;
-      const text = formatTopK(r.logits.data, r.logits.dims[2]!, ids.length - 1, topK, engine.model.isDemo);
+      const text = formatTopK(r.logits.data, r.logits.dims[2]!, 0, topK, engine.model.isDemo);
       const line = doc.lineAt(at.line);
       editor.setDecorations(this.decoration, [{ range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: text } } }]);
       this.shown = { text, uri: doc.uri.toString(), version, offset };

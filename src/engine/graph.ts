@@ -1,5 +1,6 @@
-// Composes the kernels into GPT-2's forward graph. Every hook point becomes a graph output, so
-// caching is asking the session for more outputs; `logits` is always an output.
+// Composes the kernels into GPT-2's forward graph. Every hook point is a named tensor and a graph
+// output here; model.ts then keeps as session outputs only the hook points a call asks for (see
+// cut.ts), so caching is asking for more outputs; `logits` is always an output.
 import { emitEmbed } from '../../kernels/embed';
 import { emitLayerNorm } from '../../kernels/layerNorm';
 import { emitPosEmbed } from '../../kernels/posEmbed';

@@ -1,8 +1,10 @@
 // HookedGPT2: TransformerLens's HookedTransformer API for GPT-2 on onnxruntime.
 //
 // One forward graph per model + flags (+ intervention structure), built from kernels/, with every
-// hook point as a graph output: caching is fetching more outputs. A function hook is a cut of the
-// graph at its tensor (src/engine/cut.ts); cut sessions are cached per hook set. Hooks are
+// hook point a named tensor. Each session outputs the logits plus only the hook points a call asks
+// for (run() is logits-only), so caching is fetching more outputs and onnxruntime can reuse the
+// rest. A function hook is a cut of the graph at its tensor (src/engine/cut.ts); sessions are
+// cached per hook set, requested outputs and unembedded positions. Hooks are
 // arguments of one call, never stored on the model, so a throwing hook cannot leave one behind
 // (TransformerLens's "hooks are global state" footgun); the per-call state is cleared in `finally`.
 import { ActivationCache } from './activationCache';

@@ -8,6 +8,7 @@ import { PredictionHoverProvider } from '../inlineLogits/predictionHover';
 import { LossHighlighter } from '../lossHighlight/lossHighlight';
 import { ActivationPanelController } from './activationPanel';
 import { EngineService } from './engineService';
+import { ProviderStatus } from './providerStatus';
 
 export const ACTIVATION_COMMANDS = {
   openActivationPanel: 'modelLens.openActivationPanel',
@@ -21,6 +22,8 @@ export const ACTIVATION_COMMANDS = {
   reset: 'modelLens.activationPanel.reset',
   panelState: 'modelLens.activationPanel.state',
   inlineLogitsState: 'modelLens.inlineLogits.state',
+  /** The execution provider status (ProviderStatusSnapshot). */
+  engineState: 'modelLens.engine.state',
 } as const;
 
 export function registerActivationFeatures(context: vscode.ExtensionContext, log: (line: string) => void): vscode.Disposable[] {
@@ -28,12 +31,14 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
   const panel = new ActivationPanelController(context.extensionUri, engine, log);
   const inline = new InlineLogits(engine);
   const loss = new LossHighlighter(engine);
+  const providerStatus = new ProviderStatus(engine, log);
   const fail = (e: unknown): undefined => {
     void vscode.window.showErrorMessage(`Model Lens: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
   };
   const c = ACTIVATION_COMMANDS;
   return [
+    providerStatus,
     engine,
     panel,
     inline,
@@ -52,6 +57,7 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     vscode.commands.registerCommand(c.reset, () => panel.reset()),
     vscode.commands.registerCommand(c.panelState, () => panel.current),
     vscode.commands.registerCommand(c.inlineLogitsState, () => inline.state),
+    vscode.commands.registerCommand(c.engineState, () => providerStatus.snapshot),
     vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new PredictionHoverProvider(engine)),
     vscode.window.registerWebviewPanelSerializer(ACTIVATION_VIEW_TYPE, {
       deserializeWebviewPanel: (p, state) => panel.revive(p, state),

@@ -1,0 +1,74 @@
+// Status bar item for the execution provider the model runs on ("$(chip) GPT-2 · webgpu"),
+// hidden while no model is loaded. A fallback is logged, shown in the tooltip and, when the
+// user asked for a provider by name or a GPU provider failed while running, announced once in
+// a non-modal warning. 'auto' landing on the CPU of a machine without a usable GPU is logged
+// and shown in the tooltip only: that is auto working as described, and a popup on every
+// start would be noise.
+import * as vscode from 'vscode';
+import type { EngineService, ProviderState } from './engineService';
+
+/** What in-host tests read (hidden command modelLens.engine.state). */
+export interface ProviderStatusSnapshot {
+  readonly state: ProviderState | undefined;
+  readonly visible: boolean;
+  readonly text: string;
+  readonly tooltip: string;
+}
+
+export class ProviderStatus implements vscode.Disposable {
+  readonly item: vscode.StatusBarItem;
+  private visible = false;
+  private readonly subscription: vscode.Disposable;
+  /** Notices already announced, so a reload with the same outcome does not pop up again. */
+  private readonly announced = new Set<string>();
+
+  constructor(
+    private readonly engine: EngineService,
+    private readonly log: (line: string) => void,
+  ) {
+    this.item = vscode.window.createStatusBarItem('modelLens.executionProvider', vscode.StatusBarAlignment.Right, 99);
+    this.item.name = 'Model Lens: execution provider';
+    this.item.command = { title: 'Execution provider setting', command: 'workbench.action.openSettings', arguments: ['modelLens.executionProvider'] };
+    this.subscription = engine.onDidChangeProvider((s) => this.show(s));
+    this.show(engine.provider);
+  }
+
+  get snapshot(): ProviderStatusSnapshot {
+    const tooltip = this.item.tooltip;
+    return {
+      state: this.engine.provider,
+      visible: this.visible,
+      text: this.visible ? this.item.text : '',
+      tooltip: typeof tooltip === 'string' ? tooltip : (tooltip?.value ?? ''),
+    };
+  }
+
+  private show(s: ProviderState | undefined): void {
+    if (s === undefined) {
+      this.item.hide();
+      this.visible = false;
+      return;
+    }
+    const fellBack = s.notice !== null && (s.requested !== 'auto' || s.failedAtRunTime);
+    this.item.text = `$(chip) GPT-2 · ${s.provider}${fellBack ? ' $(warning)' : ''}`;
+    this.item.tooltip = [
+      `Model: ${s.label}`,
+      `Execution provider: ${s.provider} (modelLens.executionProvider: ${s.requested})`,
+      ...(s.notice !== null ? [`Fallback: ${s.notice}`] : []),
+      'Click to change the execution provider.',
+    ].join('\n');
+    this.item.show();
+    this.visible = true;
+    if (s.notice === null) return;
+    this.log(`execution provider: asked for ${s.requested}, running on ${s.provider}: ${s.notice}`);
+    if (fellBack && !this.announced.has(s.notice)) {
+      this.announced.add(s.notice);
+      void vscode.window.showWarningMessage(`Model Lens runs GPT-2 on ${s.provider}: ${s.notice}`);
+    }
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.item.dispose();
+  }
+}

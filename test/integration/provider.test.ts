@@ -1,0 +1,87 @@
+// In-host tests of modelLens.executionProvider with the tiny generated GPT-2: asking for 'cuda'
+// on a machine without the CUDA provider runs on the CPU with a fallback notice that names cuda
+// (status bar item and tooltip say so); 'cpu' runs on the CPU with no notice; changing the
+// setting unloads the model and hides the item until the next request loads it again.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { ACTIVATION_COMMANDS as C } from '../../src/extension/activation/register';
+import type { ProviderStatusSnapshot } from '../../src/extension/activation/providerStatus';
+import type { LossHighlightOutcome } from '../../src/extension/lossHighlight/lossHighlight';
+
+const TEXT = 'The quick brown fox jumps over the lazy dog.';
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const snapshot = async (): Promise<ProviderStatusSnapshot> => (await vscode.commands.executeCommand<ProviderStatusSnapshot>(C.engineState))!;
+
+/** Sets the provider and waits until the old model is unloaded (the status item hides). */
+async function setProvider(value: string | undefined): Promise<void> {
+  await vscode.workspace.getConfiguration('modelLens').update('executionProvider', value, vscode.ConfigurationTarget.Global);
+  await until('the model to unload', async () => ((await snapshot()).visible ? undefined : true));
+}
+
+/** Runs a model feature (token loss highlight) on a selection, which loads the model. */
+async function runModel(): Promise<void> {
+  const doc = await vscode.workspace.openTextDocument({ content: TEXT, language: 'plaintext' });
+  const editor = await vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
+  editor.selection = new vscode.Selection(0, 0, 0, TEXT.length);
+  const out = await vscode.commands.executeCommand<LossHighlightOutcome>(C.highlightTokenLoss);
+  assert.ok(out && out.losses.length > 0 && out.losses.every(Number.isFinite), 'the model produced no losses');
+  await vscode.commands.executeCommand(C.clearTokenLossHighlight);
+}
+
+describe('Model Lens execution provider setting', function () {
+  this.timeout(120000);
+  let dir: string;
+
+  before(async () => {
+    await vscode.extensions.getExtension('model-lens.model-lens')!.activate();
+    dir = mkdtempSync(join(tmpdir(), 'model-lens-ep-'));
+    await generateTinyGpt2(dir, { seed: 5 });
+    await vscode.workspace.getConfiguration('modelLens').update('model', dir, vscode.ConfigurationTarget.Global);
+  });
+
+  after(async () => {
+    await vscode.workspace.getConfiguration('modelLens').update('executionProvider', undefined, vscode.ConfigurationTarget.Global);
+    await vscode.workspace.getConfiguration('modelLens').update('model', undefined, vscode.ConfigurationTarget.Global);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("'cuda' without the CUDA provider runs on the CPU, with a fallback notice naming cuda in the status bar", async function () {
+    await setProvider('cuda');
+    await runModel();
+    const s = await snapshot();
+    if (s.state?.provider === 'cuda') this.skip(); // CUDA really works here: there is no fallback to see
+    assert.equal(s.visible, true);
+    assert.equal(s.state?.requested, 'cuda');
+    assert.equal(s.state?.provider, 'cpu');
+    assert.match(s.state?.notice ?? '', /cuda unavailable: .+; falling back to cpu/);
+    assert.match(s.text, /GPT-2 · cpu/);
+    assert.match(s.tooltip, /Fallback: cuda unavailable/);
+  });
+
+  it("'cpu' runs on the CPU with no notice", async () => {
+    await setProvider('cpu');
+    await runModel();
+    const s = await snapshot();
+    assert.equal(s.visible, true);
+    assert.equal(s.state?.requested, 'cpu');
+    assert.equal(s.state?.provider, 'cpu');
+    assert.equal(s.state?.notice, null);
+    assert.match(s.text, /^\$\(chip\) GPT-2 · cpu$/);
+    assert.doesNotMatch(s.tooltip, /Fallback/);
+  });
+});

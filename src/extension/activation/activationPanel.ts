@@ -44,6 +44,9 @@ export class ActivationPanelController implements vscode.Disposable {
   private session: PanelSession<ActivationProtocol> | undefined;
   private ready = false;
   private latest: ActRun | undefined;
+  // The last status line, replayed when the webview says ready: "Loading the model…" is set
+  // before the page has loaded, and a first-use download can take minutes.
+  private lastStatus: { message: string; error: boolean } | undefined;
   private input: Input | undefined;
   private ablations: PanelAblation[] = [];
   private inflight: AbortController | undefined;
@@ -164,6 +167,7 @@ export class ActivationPanelController implements vscode.Disposable {
   private attach(panel: vscode.WebviewPanel): void {
     this.ready = false;
     this.latest = undefined;
+    this.lastStatus = undefined;
     const session = new PanelSession<ActivationProtocol>(
       panel,
       {
@@ -221,6 +225,7 @@ export class ActivationPanelController implements vscode.Disposable {
     switch (msg.type) {
       case 'ready':
         this.ready = true;
+        if (this.lastStatus) void this.session?.channel.post({ type: 'act/status', ...this.lastStatus });
         if (this.latest) void this.session?.channel.post(this.latest);
         break;
       case 'act/png':
@@ -245,6 +250,7 @@ export class ActivationPanelController implements vscode.Disposable {
   }
 
   private status(message: string, error: boolean): void {
+    this.lastStatus = { message, error };
     if (this.ready) void this.session?.channel.post({ type: 'act/status', message, error });
   }
 

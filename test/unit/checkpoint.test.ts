@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint, type LoadedCheckpoint } from '../../src/engine/checkpoint/load';
+import { defaultModelName, loadCheckpoint, type LoadedCheckpoint } from '../../src/engine/checkpoint/load';
 import { generateTinyGpt2, ensureTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { readSafetensors } from '../../src/engine/safetensors/read';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../../src/engine/safetensors/write';
@@ -200,4 +200,13 @@ test('config problems are specific', async () => {
   }
   await fs.writeFile(cfgPath, '{ not json');
   await assert.rejects(loadCheckpoint(dir), (e: Error) => e.message.includes(cfgPath) && /not valid JSON/.test(e.message));
+});
+
+test('model_name of a Hugging Face cache snapshot is the repository name, not the commit', () => {
+  const commit = 'bc60d5b2b659743052335695a94ed419e68fc187';
+  assert.equal(defaultModelName(join('/c', 'models--openai-community--gpt2', 'snapshots', commit)), 'gpt2');
+  assert.equal(defaultModelName(join('/c', 'models--gpt2-medium', 'snapshots', commit)), 'gpt2-medium');
+  // Anything else keeps its folder name, even a commit-like one outside a snapshots folder.
+  assert.equal(defaultModelName(join('/c', 'x', commit)), commit);
+  assert.equal(defaultModelName('/models/my-gpt2'), 'my-gpt2');
 });

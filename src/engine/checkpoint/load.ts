@@ -4,7 +4,7 @@
 // producing plausible-looking nonsense later.
 
 import { promises as fs } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { BlockWeights, GPT2Weights, HookedGPT2Config, Tensor } from '../types';
 import { readSafetensors, type SafetensorsFile } from '../safetensors/read';
 import type { SafetensorsDtype } from '../safetensors/dtypes';
@@ -55,7 +55,7 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   } catch (err) {
     throw new CheckpointError(`${configPath}: not valid JSON (${(err as Error).message})`);
   }
-  const cfg = gpt2ConfigFromHF(configJson, configPath, opts.modelName ?? basename(folder));
+  const cfg = gpt2ConfigFromHF(configJson, configPath, opts.modelName ?? defaultModelName(folder));
   try {
     await fs.access(weightsPath);
   } catch (err) {
@@ -252,4 +252,18 @@ function missingText(err: unknown, what: string): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return `${what} not found (a GPT-2 folder needs config.json and model.safetensors)`;
   return `cannot read ${what} (${(err as Error).message})`;
+}
+
+/**
+ * The folder's name; for a Hugging Face cache snapshot (models--ORG--NAME/snapshots/<commit>)
+ * the repository's NAME instead, since the folder's own name is a commit hash.
+ */
+export function defaultModelName(folder: string): string {
+  const name = basename(folder);
+  const snapshots = dirname(folder);
+  if (/^[0-9a-f]{40}$/.test(name) && basename(snapshots) === 'snapshots') {
+    const repo = /^models--(.+)$/.exec(basename(dirname(snapshots)));
+    if (repo) return repo[1]!.split('--').pop()!;
+  }
+  return name;
 }

@@ -88,8 +88,14 @@ export const suite: E2ESuite = {
         assert.equal(existsSync(cache), false, 'the cache must start empty');
         await openPanel(s);
 
-        // The notification with a measured speed, while bytes are still coming.
-        const progress = await waitForToast(s.page, (t) => t.includes(PROGRESS_TITLE) && /MB\/s/.test(t), 60_000, 'download progress');
+        // The notification with a measured speed for the weights, while bytes are still coming
+        // (config.json comes first and can show its own line for a moment).
+        const progress = await waitForToast(
+          s.page,
+          (t) => t.includes(PROGRESS_TITLE) && /model\.safetensors .*MB\/s/.test(t),
+          60_000,
+          'download progress',
+        );
         const shot = await s.screenshot('model-download-progress');
         assert.match(progress, /model\.safetensors [\d.]+ (kB|MB) \/ [\d.]+ MB · [\d.]+ MB\/s · .* left/, progress);
         const weights = repo.files.get('model.safetensors')!;

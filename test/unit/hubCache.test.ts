@@ -75,7 +75,8 @@ describe('model specs', () => {
 
   it('uses a local folder as is and names what is missing', async () => {
     const model = await resolveModel(join(work, 'tiny-source'));
-    assert.deepEqual(model, { folder: join(work, 'tiny-source'), source: 'local', isDemo: false });
+    // The generated tiny GPT-2 carries the demo marker: random weights, labelled as such.
+    assert.deepEqual(model, { folder: join(work, 'tiny-source'), source: 'local', isDemo: true });
     const empty = join(work, 'empty-model');
     await mkdir(empty, { recursive: true });
     await writeFile(join(empty, 'config.json'), '{}');

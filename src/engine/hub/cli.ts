@@ -39,7 +39,11 @@ export async function resolveModelForCli(spec: string | undefined, opts: CliReso
     const model = await resolveModel(cliSpec(spec, opts.cwd), { ...opts, onProgress, signal: controller.signal });
     if (model.isDemo) {
       endBar();
-      write(`model-lens: using the built-in demo model (random weights, not GPT-2)${model.fallbackReason ? `: ${model.fallbackReason}` : ''}\n`);
+      write(
+        model.source === 'demo'
+          ? `model-lens: using the built-in demo model (random weights, not GPT-2)${model.fallbackReason ? `: ${model.fallbackReason}` : ''}\n`
+          : `model-lens: ${model.folder} holds the generated demo GPT-2 (random weights, not GPT-2)\n`,
+      );
     }
     return model;
   } finally {

@@ -5,7 +5,7 @@
 
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { ensureTinyGpt2 } from '../tinyGpt2';
 import { assertSafeRevision, findCachedSnapshot, isReadableFile, listCachedSnapshots, snapshotDir, type CachedModel } from './cacheLayout';
 import { downloadFile, type DownloadOptions } from './download';
@@ -73,7 +73,10 @@ export function parseModelSpec(spec: string | undefined, cwd: string = process.c
 
 export async function resolveModel(spec: string | undefined, opts: ResolveModelOptions = {}): Promise<ResolvedModel> {
   const parsed = parseModelSpec(spec, opts.cwd, opts.env);
-  if (parsed.kind === 'folder') return { folder: await checkFolder(parsed.path), source: 'local', isDemo: false };
+  if (parsed.kind === 'folder') {
+    const folder = await checkFolder(parsed.path);
+    return { folder, source: 'local', isDemo: await hasDemoMarker(folder) };
+  }
   if (parsed.kind === 'demo') return { folder: await demoModelFolder(opts), source: 'demo', isDemo: true };
   try {
     return await resolveHubModel(parsed.repoId, opts);
@@ -85,6 +88,19 @@ export async function resolveModel(spec: string | undefined, opts: ResolveModelO
   }
 }
 
+/**
+ * A folder holding the generated tiny GPT-2 (config.json has `model_lens_demo: true`) has random
+ * weights wherever it comes from, so callers label it as the demo model too.
+ */
+async function hasDemoMarker(folder: string): Promise<boolean> {
+  try {
+    const config: unknown = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8'));
+    return typeof config === 'object' && config !== null && (config as Record<string, unknown>)['model_lens_demo'] === true;
+  } catch {
+    return false; // the loader reports a missing or broken config.json with the path; not this check's job
+  }
+}
+
 async function resolveHubModel(repoId: string, opts: ResolveModelOptions): Promise<ResolvedModel> {
   const settings = hubSettings(opts);
   const revision = opts.revision ?? 'main';
@@ -92,7 +108,7 @@ async function resolveHubModel(repoId: string, opts: ResolveModelOptions): Promi
   // Cache first, with no request at all: GPT-2's released files do not change, and a Python
   // user's cache should work on a plane.
   const cached = await findCachedSnapshot(settings.cacheDir, repoId, revision);
-  if (cached) return { folder: cached.folder, source: 'cache', repoId, revision, commit: cached.commit, isDemo: false };
+  if (cached) return { folder: cached.folder, source: 'cache', repoId, revision, commit: cached.commit, isDemo: await hasDemoMarker(cached.folder) };
   if (settings.offline) {
     throw new HubError(
       'offline',
@@ -109,7 +125,7 @@ async function resolveHubModel(repoId: string, opts: ResolveModelOptions): Promi
     transferred += f.transferredBytes;
   }
   const folder = snapshotDir(settings.cacheDir, repoId, head.commit);
-  return { folder, source: transferred > 0 ? 'download' : 'cache', repoId, revision, commit: head.commit, isDemo: false };
+  return { folder, source: transferred > 0 ? 'download' : 'cache', repoId, revision, commit: head.commit, isDemo: await hasDemoMarker(folder) };
 }
 
 async function checkFolder(path: string): Promise<string> {

@@ -101,7 +101,12 @@ export class EngineService implements vscode.Disposable {
     });
     this.client = client;
     const info = await client.load(model.folder, { device: requested });
-    label = model.isDemo ? `${DEMO_LABEL}` : `${info.cfg.model_name} · ${describeModel(model)}`;
+    // The demo model, or a folder/repository holding the generated tiny GPT-2: random weights either way.
+    label = model.isDemo
+      ? model.source === 'demo'
+        ? DEMO_LABEL
+        : `${DEMO_LABEL} · ${describeModel(model)}`
+      : `${info.cfg.model_name} · ${describeModel(model)}`;
     if (this.client === client) this.setProvider({ requested, provider: info.provider, notice: info.notice, failedAtRunTime: false, label });
     return { client, cfg: info.cfg, model, label };
   }

@@ -27,8 +27,17 @@ export function attentionHooks(prefix: string, dims: AttentionDims): HookDecl[] 
   return hooks;
 }
 
+/**
+ * Rearranged copies by source array: every graph variant of a model (interventions, logitsAt) is
+ * built from the same weights, and returning the same array lets the ONNX external-data file
+ * (src/engine/onnx/weightFile.ts, keyed by array identity) store each rearranged weight once.
+ */
+const sideBySide = new WeakMap<Float32Array, Tensor>();
+
 /** W [n_heads, d_model, d_head] → [d_model, n_heads·d_head], so one MatMul on [batch, pos, d_model] yields every head. */
 function headsSideBySide(W: Tensor, n_heads: number, d_model: number, d_head: number): Tensor {
+  const hit = sideBySide.get(W.data);
+  if (hit !== undefined) return hit;
   const out = new Float32Array(W.data.length);
   for (let h = 0; h < n_heads; h++) {
     for (let i = 0; i < d_model; i++) {
@@ -36,7 +45,9 @@ function headsSideBySide(W: Tensor, n_heads: number, d_model: number, d_head: nu
       out.set(W.data.subarray(src, src + d_head), i * n_heads * d_head + h * d_head);
     }
   }
-  return { dims: [d_model, n_heads * d_head], data: out };
+  const made: Tensor = { dims: [d_model, n_heads * d_head], data: out };
+  sideBySide.set(W.data, made);
+  return made;
 }
 
 /** The causal mask [query_pos, key_pos]: true where key_pos ≤ query_pos. Computed once per graph. */

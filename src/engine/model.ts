@@ -14,7 +14,9 @@ import { buildModelGraph, LOGITS_OUTPUT, TOKENS_INPUT, type LogitsAt, type Model
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { compileInterventions, type Intervention } from './interventions';
 import { resolveNames } from './names';
+import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
+import { WeightFile } from './onnx/weightFile';
 import { createSession, type EngineSession, type HostTensor } from './ort/session';
 import { processWeights } from './processing';
 import * as tokenizer from '../tokenizer';
@@ -138,6 +140,8 @@ export class HookedGPT2 {
   private readonly variants = new Map<string, Promise<Variant>>();
   private readonly hookTable: readonly HookDecl[];
   private disposed = false;
+  /** This model's weights as ONNX external data, shared by every session it opens; removed on dispose. */
+  private readonly weightFile = new WeightFile();
   /** Why the requested execution provider was not used, when it was not. */
   notice: string | null = null;
   provider: ExecutionProviderName = 'cpu';
@@ -355,10 +359,16 @@ export class HookedGPT2 {
     this.variants.clear();
     this.graphs.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
+    this.weightFile.dispose();
   }
 
   get isDisposed(): boolean {
     return this.disposed;
+  }
+
+  /** The temp folder holding this model's weights.bin (ONNX external data); gone after dispose (for tests and memory views). */
+  get weightsFolder(): string {
+    return this.weightFile.dir;
   }
 
   /** Number of open onnxruntime sessions (for tests and memory views). */
@@ -445,11 +455,20 @@ export class HookedGPT2 {
     const opened: (Segment & { session: EngineSession })[] = [];
     try {
       for (const seg of segments) {
-        const created = await createSession(encodeModel(seg.graph), {
-          device,
-          ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
-          ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
-        });
+        // Weights go to the model's weights.bin once; this variant's .onnx holds only the nodes.
+        const path = this.weightFile.writeModel(encodeModel(seg.graph, this.weightFile));
+        let created: Awaited<ReturnType<typeof createSession>>;
+        try {
+          created = await createSession(path, {
+            device,
+            shareWeights: true,
+            ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+            ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
+          });
+        } finally {
+          // onnxruntime has read the graph; only weights.bin stays referenced (mapped) by the session.
+          rmSync(path, { force: true });
+        }
         if (device !== this.device) {
           // The model moved to the CPU while this session was being made: it must not be used.
           await created.session.release();

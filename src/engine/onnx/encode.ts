@@ -1,5 +1,6 @@
 // GraphIR → ModelProto bytes (protobufjs with the reflection schema in schema.ts).
-import { ModelProtoType, OnnxAttrType, OnnxDataType } from './schema';
+import { ModelProtoType, ONNX_DATA_LOCATION_EXTERNAL, OnnxAttrType, OnnxDataType } from './schema';
+import { WeightFile } from './weightFile';
 import { IR_VERSION, OPSET_VERSION, type AttrDef, type ElemType, type GraphIR, type InitializerDef, type ValueDecl } from './ir';
 
 const DATA_TYPE: Record<ElemType, number> = {
@@ -13,8 +14,19 @@ function rawBytes(t: InitializerDef): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
-function tensorProto(t: InitializerDef): Record<string, unknown> {
-  return { name: t.name, dims: [...t.dims], data_type: DATA_TYPE[t.type], raw_data: rawBytes(t) };
+function tensorProto(t: InitializerDef, weights: WeightFile | null): Record<string, unknown> {
+  const head = { name: t.name, dims: [...t.dims], data_type: DATA_TYPE[t.type] };
+  if (weights === null || !WeightFile.isExternal(t)) return { ...head, raw_data: rawBytes(t) };
+  const ref = weights.place(t);
+  return {
+    ...head,
+    data_location: ONNX_DATA_LOCATION_EXTERNAL,
+    external_data: [
+      { key: 'location', value: ref.location },
+      { key: 'offset', value: String(ref.offset) },
+      { key: 'length', value: String(ref.length) },
+    ],
+  };
 }
 
 function valueInfo(v: ValueDecl): Record<string, unknown> {
@@ -34,8 +46,13 @@ function attribute(name: string, a: AttrDef): Record<string, unknown> {
   return { name, type: OnnxAttrType.FLOATS, floats: [...a.floats] };
 }
 
-/** Serialises a graph as an ONNX model (default domain, opset 17). */
-export function encodeModel(g: GraphIR): Uint8Array {
+/**
+ * Serialises a graph as an ONNX model (default domain, opset 17). With `weights`, initializers of
+ * INLINE_LIMIT_BYTES or more are ONNX external data in that file (written on first use) and the
+ * result only loads from a path in weights.dir; without, every initializer is inline raw_data
+ * (the whole model must then stay under protobuf's 2 GB).
+ */
+export function encodeModel(g: GraphIR, weights: WeightFile | null = null): Uint8Array {
   const message = {
     ir_version: IR_VERSION,
     producer_name: 'model-lens',
@@ -49,7 +66,7 @@ export function encodeModel(g: GraphIR): Uint8Array {
         output: [...n.outputs],
         attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
       })),
-      initializer: [...g.initializers.values()].map(tensorProto),
+      initializer: [...g.initializers.values()].map((t) => tensorProto(t, weights)),
       input: g.inputs.map(valueInfo),
       output: g.outputs.map(valueInfo),
     },

@@ -67,6 +67,15 @@ const schema: protobuf.INamespace = {
             data_type: { type: 'int32', id: 2 },
             name: { type: 'string', id: 8 },
             raw_data: { type: 'bytes', id: 9 },
+            external_data: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
+            // TensorProto.DataLocation: 0 DEFAULT (raw_data), 1 EXTERNAL (external_data says where).
+            data_location: { type: 'int32', id: 14 },
+          },
+        },
+        StringStringEntryProto: {
+          fields: {
+            key: { type: 'string', id: 1 },
+            value: { type: 'string', id: 2 },
           },
         },
         ValueInfoProto: {
@@ -111,5 +120,7 @@ export const ModelProtoType: protobuf.Type = root.lookupType('onnx.ModelProto');
 
 /** TensorProto.DataType values used here. */
 export const OnnxDataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;
+/** TensorProto.DataLocation.EXTERNAL. */
+export const ONNX_DATA_LOCATION_EXTERNAL = 1;
 /** AttributeProto.AttributeType values used here. */
 export const OnnxAttrType = { FLOAT: 1, INT: 2, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;

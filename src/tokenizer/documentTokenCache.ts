@@ -20,6 +20,12 @@ interface Chunk {
   readonly tokens: PackedTokens;
 }
 
+/** Tokens of part of a range (see rangePieces): add `shift` to their offsets. */
+export interface RangePiece {
+  readonly tokens: PackedTokens;
+  readonly shift: number;
+}
+
 export interface DocumentTokenCacheOptions {
   /** Chunks are cut at the first cut point after this many code units (default 4096). Small values are for tests. */
   readonly targetChunkLength?: number;
@@ -171,6 +177,64 @@ export class DocumentTokenCache {
         out.push({ id: t.ids[j]!, start: c.start + t.starts[j]!, end: c.start + t.ends[j]! });
       }
       s = Math.max(s, c.start + c.text.length);
+    }
+    return out;
+  }
+
+  /**
+   * The tokens text[start, end) gets when tokenized on its own, as consecutive pieces, with
+   * no re-tokenization of the whole chunks inside the range. A chunk start q with
+   * start < q and q + 1 < end is also a cut point of the range's text (isCutPoint looks only
+   * at text[q, q + CUT_POINT_SPAN), and a range can only drop an <|endoftext|> after q, never
+   * add one), so the range splits there: a head and a tail tokenized afresh (each shorter
+   * than a chunk plus one unit) around the cached tokens of the chunks between.
+   * Concatenating the pieces, each offset by `shift`, gives tokenizePacked(text.slice(start, end)).
+   */
+  rangePieces(start: number, end: number): RangePiece[] {
+    const { s, e, inner } = this.innerChunks(start, end);
+    if (inner === undefined) return e > s ? [{ tokens: tokenizePacked(this.textIn(s, e)), shift: 0 }] : [];
+    const [k1, k2] = inner;
+    const c1 = this.chunks[k1]!.start;
+    const c2 = this.chunks[k2]!.start;
+    const pieces: RangePiece[] = [{ tokens: tokenizePacked(this.textIn(s, c1)), shift: 0 }];
+    for (let k = k1; k < k2; k++) pieces.push({ tokens: this.chunks[k]!.tokens, shift: this.chunks[k]!.start - s });
+    pieces.push({ tokens: tokenizePacked(this.textIn(c2, e)), shift: c2 - s });
+    return pieces;
+  }
+
+  /** tokenizePacked(text.slice(start, end)).length, from the cached chunks (see rangePieces). */
+  countInRange(start: number, end: number): number {
+    const { s, e, inner } = this.innerChunks(start, end);
+    if (inner === undefined) return e > s ? tokenizePacked(this.textIn(s, e)).length : 0;
+    const [k1, k2] = inner;
+    const c1 = this.chunks[k1]!.start;
+    const c2 = this.chunks[k2]!.start;
+    return (
+      tokenizePacked(this.textIn(s, c1)).length +
+      (this.chunks[k2]!.tokenBase - this.chunks[k1]!.tokenBase) +
+      tokenizePacked(this.textIn(c2, e)).length
+    );
+  }
+
+  /** The range clamped to the text, and the first and last chunk starting at a cut point of it. */
+  private innerChunks(start: number, end: number): { s: number; e: number; inner?: [number, number] } {
+    const s = Math.max(0, Math.min(this.docLength, Math.floor(start)));
+    const e = Math.max(s, Math.min(this.docLength, Math.floor(end)));
+    const k1 = this.lastChunkStartingAtOrBefore(s) + 1; // first chunk starting after s
+    const k2 = this.lastChunkStartingAtOrBefore(e - 2); // last chunk with start + 1 < e
+    if (k1 >= this.chunks.length || k2 < k1) return { s, e };
+    return { s, e, inner: [k1, k2] };
+  }
+
+  /** text[a, b) from the chunks, without joining the whole text. */
+  private textIn(a: number, b: number): string {
+    if (b <= a) return '';
+    if (this.joined !== undefined) return this.joined.slice(a, b);
+    let out = '';
+    for (let k = Math.max(0, this.lastChunkStartingAtOrBefore(a)); k < this.chunks.length; k++) {
+      const c = this.chunks[k]!;
+      if (c.start >= b) break;
+      out += c.text.slice(Math.max(0, a - c.start), b - c.start);
     }
     return out;
   }

@@ -1,6 +1,6 @@
 // The tokenizer's public surface. No vscode import: the extension, the CLI and the engine share it.
 export * from './types';
 export { tokenize, tokenizePacked, spansOf, encode, decode, tokenBytes, tokenString, toStrTokens, tokenDisplay, assertTokenId } from './gpt2';
-export { DocumentTokenCache, type DocumentTokenCacheOptions } from './documentTokenCache';
+export { DocumentTokenCache, type DocumentTokenCacheOptions, type RangePiece } from './documentTokenCache';
 export { Vocabulary, DEFAULT_SEARCH_LIMIT } from './vocabulary';
 export { isCutPoint } from './pretokenize';

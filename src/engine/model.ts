@@ -183,7 +183,12 @@ export class HookedGPT2 {
       use_hook_mlp_in: opts.use_hook_mlp_in ?? cfg.use_hook_mlp_in,
     };
     const model = new HookedGPT2(withFlags, weights, opts);
-    await model.variant('', [], []); // build and open the main session now, so load errors surface here
+    try {
+      await model.variant('', [], []); // build and open the main session now, so load errors surface here
+    } catch (err) {
+      await model.dispose(); // removes the weights folder the failed model already made
+      throw err;
+    }
     return model;
   }
 

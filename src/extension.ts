@@ -28,7 +28,7 @@ export function activate(context: vscode.ExtensionContext): ModelLensApi {
 
   const documentTokens = new DocumentTokenRegistry();
   const status = new TokenCountStatus(documentTokens, currentSettings);
-  const tokenizePanel = new TokenizePanelController(context.extensionUri, context.globalState, currentSettings, log);
+  const tokenizePanel = new TokenizePanelController(context.extensionUri, context.globalState, currentSettings, log, documentTokens);
   const vocabPanel = new VocabPanelController(context.extensionUri, log);
 
   context.subscriptions.push(...registerActivationFeatures(context, log));

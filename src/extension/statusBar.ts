@@ -1,10 +1,12 @@
 // Status bar: token count of the selection, or of the whole document when nothing is selected.
-// Recounted at most every DEBOUNCE_MS; documents use their (incrementally updated) cache,
-// selections are tokenized in slices so a huge selection never holds the host.
+// Recounted at most every DEBOUNCE_MS from the document's (incrementally updated) cache: a
+// selection's count re-tokenizes only its ends (DocumentTokenCache.countInRange); if the
+// document changes while the cache is built, the selections are tokenized in slices instead.
 import * as vscode from 'vscode';
 import { COMMANDS } from './commands';
 import type { DocumentTokenRegistry } from './documentTokens';
 import type { ModelLensSettings } from './settings';
+import { rangeCounts } from './rangeTokens';
 import { TokenizeCancelled, tokenizeInSlices } from './sliceTokenize';
 
 export const STATUS_DEBOUNCE_MS = 200;
@@ -58,12 +60,19 @@ export class TokenCountStatus implements vscode.Disposable {
       let count: number;
       let what: string;
       if (selections.length > 0) {
+        const document = editor.document;
+        const ranges = selections.map((s) => [document.offsetAt(s.start), document.offsetAt(s.end)] as const);
+        const counts = await rangeCounts(this.registry, document, ranges);
         count = 0;
-        for (const s of selections) {
-          const packed = await tokenizeInSlices(editor.document.getText(s), {
-            isCancelled: () => generation !== this.generation,
-          });
-          count += packed.length;
+        if (counts) {
+          for (const c of counts) count += c;
+        } else {
+          for (const s of selections) {
+            const packed = await tokenizeInSlices(document.getText(s), {
+              isCancelled: () => generation !== this.generation,
+            });
+            count += packed.length;
+          }
         }
         what = selections.length === 1 ? 'selection' : `${selections.length} selections`;
       } else {

@@ -11,9 +11,11 @@ import {
   type TokensResult,
 } from '../protocol/tokens';
 import { assertNever } from '../protocol/envelope';
-import { END_OF_TEXT_ID, GPT2_VOCAB_SIZE, tokenDisplay } from '../tokenizer';
+import { END_OF_TEXT_ID, tokenDisplay } from '../tokenizer';
 import { besideColumn, copyToClipboard, createPanel, PanelSession, panelIcon, restorePanel, type PanelKind } from './panel';
 import type { ModelLensSettings } from './settings';
+import type { DocumentTokenRegistry } from './documentTokens';
+import { numberArrayInTurns, rangeTokens, vocabularyInTurns } from './rangeTokens';
 import { SLICE_CHARS, TokenizeCancelled, tokenizeInSlices } from './sliceTokenize';
 
 export const TOKENS_PANEL: PanelKind = { viewType: TOKENS_VIEW_TYPE, title: 'Tokens', bundle: 'tokens' };
@@ -50,6 +52,8 @@ export class TokenizePanelController implements vscode.Disposable {
     private readonly memento: vscode.Memento,
     private readonly settings: () => ModelLensSettings,
     private readonly log: (line: string) => void,
+    /** When given, large selections come from the document's token cache instead of re-tokenizing. */
+    private readonly registry?: DocumentTokenRegistry,
   ) {
     this.highlight = vscode.window.createTextEditorDecorationType({
       backgroundColor: new vscode.ThemeColor('editor.findMatchHighlightBackground'),
@@ -165,6 +169,7 @@ export class TokenizePanelController implements vscode.Disposable {
   private async run(document: vscode.TextDocument, start: number, end: number): Promise<TokenizeOutcome | undefined> {
     const job = ++this.job;
     const session = this.session;
+    const version = document.version;
     const text = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     const source = sourceInfo(document, start, end);
     if (session) session.panel.title = `Tokens: ${source.label}`;
@@ -172,39 +177,50 @@ export class TokenizePanelController implements vscode.Disposable {
     this.clearHighlight();
     let lastProgress = 0;
     if (text.length > SLICE_CHARS) this.send({ type: 'tokens/loading', source, chars: text.length, progress: 0 });
-    let packed;
+    const isCancelled = (): boolean => job !== this.job;
+    let result: TokensResult;
+    let ids: number[];
     try {
-      packed = await tokenizeInSlices(text, {
-        isCancelled: () => job !== this.job,
-        onProgress: (progress) => {
-          if (progress - lastProgress < 0.05) return;
-          lastProgress = progress;
-          this.send({ type: 'tokens/loading', source, chars: text.length, progress });
-        },
-      });
+      // Large ranges: the cache's tokens (every step yields to the event loop), unless the
+      // document changed while the cache was built; then the captured text, in slices.
+      const cached =
+        this.registry && text.length > SLICE_CHARS
+          ? await rangeTokens(this.registry, document, start, end, { isCancelled })
+          : undefined;
+      const packed =
+        cached ??
+        (await tokenizeInSlices(text, {
+          isCancelled,
+          onProgress: (progress) => {
+            if (progress - lastProgress < 0.05) return;
+            lastProgress = progress;
+            this.send({ type: 'tokens/loading', source, chars: text.length, progress });
+          },
+        }));
+      const { vocabIds, vocabDisplays } = await vocabularyInTurns(packed.ids, { isCancelled });
+      ids = await numberArrayInTurns(packed.ids, { isCancelled });
+      result = {
+        type: 'tokens/result',
+        source,
+        chars: text.length,
+        note: noteFor(text, packed.length),
+        ids: packed.ids,
+        // Offsets are never negative, so the int32 buffers reinterpret as uint32 without a copy.
+        starts: new Uint32Array(packed.starts.buffer, packed.starts.byteOffset, packed.length),
+        ends: new Uint32Array(packed.ends.buffer, packed.ends.byteOffset, packed.length),
+        vocabIds,
+        vocabDisplays,
+        bosDisplay: tokenDisplay(END_OF_TEXT_ID),
+        prependBos: this.memento.get<boolean>(BOS_MEMENTO_KEY, this.settings().prependBos),
+      };
     } catch (e) {
       if (e instanceof TokenizeCancelled) return undefined;
       this.send({ type: 'tokens/failed', message: `Tokenization failed: ${(e as Error).message}` });
       return undefined;
     }
-    const { vocabIds, vocabDisplays } = vocabularyOf(packed.ids);
-    const result: TokensResult = {
-      type: 'tokens/result',
-      source,
-      chars: text.length,
-      note: noteFor(text, packed.length),
-      ids: packed.ids,
-      // Offsets are never negative, so the int32 buffers reinterpret as uint32 without a copy.
-      starts: new Uint32Array(packed.starts.buffer, packed.starts.byteOffset, packed.length),
-      ends: new Uint32Array(packed.ends.buffer, packed.ends.byteOffset, packed.length),
-      vocabIds,
-      vocabDisplays,
-      bosDisplay: tokenDisplay(END_OF_TEXT_ID),
-      prependBos: this.memento.get<boolean>(BOS_MEMENTO_KEY, this.settings().prependBos),
-    };
-    this.shown = { uri: source.uri, version: document.version, start, starts: result.starts, ends: result.ends };
+    this.shown = { uri: source.uri, version, start, starts: result.starts, ends: result.ends };
     this.send(result);
-    return { uri: source.uri, start, end, chars: text.length, ids: toNumberArray(packed.ids) };
+    return { uri: source.uri, start, end, chars: text.length, ids };
   }
 
   /** The shown tokens' document range of token `index`, if the document has not changed since. */
@@ -264,27 +280,6 @@ export function tokenIndexAt(starts: Uint32Array, ends: Uint32Array, offset: num
     else hi = mid - 1;
   }
   return lo;
-}
-
-/** Array.from on a typed array walks an iterator (hundreds of ms for a million ids); a loop does not. */
-function toNumberArray(ids: Int32Array): number[] {
-  const out = new Array<number>(ids.length);
-  for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
-  return out;
-}
-
-/** Distinct ids in first-seen order with their display strings. */
-export function vocabularyOf(ids: Int32Array): { vocabIds: Int32Array; vocabDisplays: string[] } {
-  const seen = new Uint8Array(GPT2_VOCAB_SIZE);
-  const distinct: number[] = [];
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!;
-    if (seen[id] === 0) {
-      seen[id] = 1;
-      distinct.push(id);
-    }
-  }
-  return { vocabIds: Int32Array.from(distinct), vocabDisplays: distinct.map(tokenDisplay) };
 }
 
 export function noteFor(text: string, tokens: number): string {

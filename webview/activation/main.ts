@@ -145,7 +145,9 @@ function showRun(msg: ActRun): void {
   if (openHead) openHead = undefined;
   selectedPos = Math.min(selectedPos, msg.tokens.length - 1);
   source.textContent = msg.source;
-  modelBadge.textContent = msg.isDemo ? 'demo model: random weights' : msg.modelLabel;
+  // The host's label already says "demo model: random weights" for random weights, and names
+  // where they came from when that is a folder or a repository rather than the built-in demo.
+  modelBadge.textContent = msg.modelLabel;
   modelBadge.classList.toggle('demo', msg.isDemo);
   meanLoss.textContent = `mean loss ${fmt(msg.meanLoss)} nats`;
   notice.textContent = msg.truncation;

@@ -3,7 +3,7 @@
 // copied into exact-size arrays a bounded number of tokens per event-loop turn. Also the
 // other per-token loops a 10 MB result needs (distinct ids, plain arrays) done the same way.
 import type * as vscode from 'vscode';
-import { GPT2_VOCAB_SIZE, tokenDisplay, type PackedTokens, type RangePiece } from '../tokenizer';
+import { GPT2_VOCAB_SIZE, tokenDisplay, type DocumentTokenCache, type PackedTokens, type RangePiece } from '../tokenizer';
 import type { DocumentTokenRegistry } from './documentTokens';
 import { TokenizeCancelled } from './sliceTokenize';
 
@@ -45,18 +45,9 @@ async function currentCache(registry: DocumentTokenRegistry, document: vscode.Te
   return document.version === version && !document.isClosed ? cache : undefined;
 }
 
-/** Same as tokenizePacked(document text [start, end)); undefined when the document changed meanwhile. */
-export async function rangeTokens(
-  registry: DocumentTokenRegistry,
-  document: vscode.TextDocument,
-  start: number,
-  end: number,
-  options: Cancellable = {},
-): Promise<PackedTokens | undefined> {
-  const cache = await currentCache(registry, document);
-  if (!cache) return undefined;
-  if (options.isCancelled?.()) throw new TokenizeCancelled();
-  // Taken in one go: later edits replace chunks, never mutate the token arrays held here.
+/** Same as tokenizePacked(cache text [start, end)). */
+export function rangeTokens(cache: DocumentTokenCache, start: number, end: number, options: Cancellable = {}): Promise<PackedTokens> {
+  // Pieces taken in one go: later edits replace chunks, never mutate the token arrays held here.
   return joinPieces(cache.rangePieces(start, end), options);
 }
 

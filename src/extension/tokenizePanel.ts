@@ -18,6 +18,12 @@ import type { DocumentTokenRegistry } from './documentTokens';
 import { numberArrayInTurns, rangeTokens, vocabularyInTurns } from './rangeTokens';
 import { SLICE_CHARS, TokenizeCancelled, tokenizeInSlices } from './sliceTokenize';
 
+/**
+ * Tokens per message when a result is sent in parts: 3 MB of arrays. VS Code copies a
+ * message's buffers in one go; a 10 MB selection's 65 MB held the host for 60 to 80 ms.
+ */
+export const RESULT_PART_TOKENS = 256 * 1024;
+
 export const TOKENS_PANEL: PanelKind = { viewType: TOKENS_VIEW_TYPE, title: 'Tokens', bundle: 'tokens' };
 const BOS_MEMENTO_KEY = 'modelLens.tokenize.prependBos';
 
@@ -91,7 +97,7 @@ export class TokenizePanelController implements vscode.Disposable {
     }
     try {
       const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(state.uri, true));
-      const length = document.getText().length;
+      const length = documentLength(document);
       await this.run(document, Math.min(state.start, length), Math.min(state.end, length));
     } catch (e) {
       this.send({ type: 'tokens/failed', message: `Could not reopen ${state.uri}: ${(e as Error).message}` });
@@ -144,7 +150,7 @@ export class TokenizePanelController implements vscode.Disposable {
     switch (msg.type) {
       case 'ready':
         this.ready = true;
-        if (this.latest) void this.session?.channel.post(this.latest);
+        if (this.latest) this.post(this.latest);
         break;
       case 'tokens/hover':
         this.highlightToken(msg.index);
@@ -163,14 +169,39 @@ export class TokenizePanelController implements vscode.Disposable {
 
   private send(msg: TokensProtocol['toWebview']): void {
     if (msg.type !== 'tokens/focus') this.latest = msg;
-    if (this.ready) void this.session?.channel.post(msg);
+    if (this.ready) this.post(msg);
+  }
+
+  private post(msg: TokensProtocol['toWebview']): void {
+    if (msg.type === 'tokens/result' && msg.ids.length > RESULT_PART_TOKENS) void this.postInParts(msg);
+    else void this.session?.channel.post(msg);
+  }
+
+  /** A large result as a first part plus tokens/more messages, one per event-loop turn. */
+  private async postInParts(msg: TokensResult): Promise<void> {
+    const session = this.session;
+    const job = this.job;
+    const n = msg.ids.length;
+    // slice, not subarray: VS Code would send a view's whole underlying buffer.
+    const part = (a: number, b: number) => ({ ids: msg.ids.slice(a, b), starts: msg.starts.slice(a, b), ends: msg.ends.slice(a, b) });
+    if (!session) return;
+    await session.channel.post({ ...msg, ...part(0, RESULT_PART_TOKENS), total: n });
+    for (let at = RESULT_PART_TOKENS; at < n; at += RESULT_PART_TOKENS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      // A newer run, a closed or hidden panel: the page will get the latest result again.
+      if (this.job !== job || this.session !== session || !this.ready) return;
+      await session.channel.post({ type: 'tokens/more', offset: at, ...part(at, Math.min(n, at + RESULT_PART_TOKENS)) });
+    }
   }
 
   private async run(document: vscode.TextDocument, start: number, end: number): Promise<TokenizeOutcome | undefined> {
     const job = ++this.job;
     const session = this.session;
     const version = document.version;
-    const text = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
+    // A current cache gives the tokens of a large range from its chunks, and its text without
+    // VS Code joining 10 MB of lines in one turn; otherwise the text now, tokenized in slices.
+    const cache = this.registry && end - start > SLICE_CHARS ? this.registry.peek(document) : undefined;
+    const text = cache ? cache.textIn(start, end) : document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     const source = sourceInfo(document, start, end);
     if (session) session.panel.title = `Tokens: ${source.label}`;
     this.shown = undefined;
@@ -181,22 +212,16 @@ export class TokenizePanelController implements vscode.Disposable {
     let result: TokensResult;
     let ids: number[];
     try {
-      // Large ranges: the cache's tokens (every step yields to the event loop), unless the
-      // document changed while the cache was built; then the captured text, in slices.
-      const cached =
-        this.registry && text.length > SLICE_CHARS
-          ? await rangeTokens(this.registry, document, start, end, { isCancelled })
-          : undefined;
-      const packed =
-        cached ??
-        (await tokenizeInSlices(text, {
+      const packed = cache
+        ? await rangeTokens(cache, start, end, { isCancelled })
+        : await tokenizeInSlices(text, {
           isCancelled,
           onProgress: (progress) => {
             if (progress - lastProgress < 0.05) return;
             lastProgress = progress;
             this.send({ type: 'tokens/loading', source, chars: text.length, progress });
           },
-        }));
+        });
       const { vocabIds, vocabDisplays } = await vocabularyInTurns(packed.ids, { isCancelled });
       ids = await numberArrayInTurns(packed.ids, { isCancelled });
       result = {
@@ -290,13 +315,18 @@ export function noteFor(text: string, tokens: number): string {
   return '';
 }
 
+/** The document's length without getText(), which joins every line (tens of ms for 10 MB). */
+function documentLength(document: vscode.TextDocument): number {
+  return document.offsetAt(document.lineAt(document.lineCount - 1).range.end);
+}
+
 function fullRange(document: vscode.TextDocument): vscode.Range {
-  return new vscode.Range(new vscode.Position(0, 0), document.positionAt(document.getText().length));
+  return new vscode.Range(new vscode.Position(0, 0), document.positionAt(documentLength(document)));
 }
 
 function sourceInfo(document: vscode.TextDocument, start: number, end: number): TokenSourceInfo {
   const label = document.uri.path.split('/').pop() || document.uri.toString();
-  const whole = start === 0 && end === document.getText().length;
+  const whole = start === 0 && end === documentLength(document);
   const from = document.positionAt(start);
   const to = document.positionAt(end);
   const range = whole

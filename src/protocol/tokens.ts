@@ -58,6 +58,20 @@ export interface TokensResult {
   /** Display of <|endoftext|>, shown as the BOS chip when the toggle is on. */
   readonly bosDisplay: string;
   readonly prependBos: boolean;
+  /**
+   * Set when ids/starts/ends hold only the first `ids.length` of `total` tokens: the rest
+   * follows in tokens/more messages, so no single message (one copy and clone of it) is huge.
+   */
+  readonly total?: number;
+}
+
+/** The next part of a result sent in parts: tokens [offset, offset + ids.length). */
+export interface TokensMore {
+  readonly type: 'tokens/more';
+  readonly offset: number;
+  readonly ids: Int32Array;
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
 }
 
 /** The editor's cursor moved onto token `index` (null: off the tokenized range). */
@@ -90,7 +104,7 @@ export interface TokensSetBos {
 }
 
 export interface TokensProtocol extends PanelProtocol {
-  readonly toWebview: TokensLoading | TokensResult | TokensFocus | TokensFailed;
+  readonly toWebview: TokensLoading | TokensResult | TokensMore | TokensFocus | TokensFailed;
   readonly toHost: ReadyNotification | TokensHover | TokensReveal | TokensSetBos;
   readonly requests: CommonRequests;
 }
@@ -114,7 +128,9 @@ const toWebviewSchemas: SchemaTable<TokensProtocol['toWebview']> = {
     vocabDisplays: is.stringArray,
     bosDisplay: is.string,
     prependBos: is.boolean,
+    total: is.optional(is.uint),
   },
+  'tokens/more': { offset: is.uint, ids: is.int32Array, starts: is.uint32Array, ends: is.uint32Array },
   'tokens/focus': { index: is.nullable(is.uint) },
   'tokens/failed': { message: is.string },
 };

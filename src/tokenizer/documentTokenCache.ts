@@ -227,7 +227,7 @@ export class DocumentTokenCache {
   }
 
   /** text[a, b) from the chunks, without joining the whole text. */
-  private textIn(a: number, b: number): string {
+  textIn(a: number, b: number): string {
     if (b <= a) return '';
     if (this.joined !== undefined) return this.joined.slice(a, b);
     let out = '';

@@ -11,6 +11,14 @@ import { tokenize, tokenizePacked } from '../../src/tokenizer';
 const SEED = 'Whether a word begings with a capital or space matters!';
 /** From the seed TransformerLens notebook (model.to_tokens without BOS). */
 const SEED_FIRST_IDS = [15354, 257, 1573];
+/**
+ * The most CPU time one event-loop turn may take while a 10 MB selection is tokenized, sent
+ * to the panel and counted. The target is 50 ms, and most runs stay under 80 ms, but with the
+ * 2 cores shared (load 4 to 8) 2 runs in 6 had one turn of 87 and 112 ms (not yet attributed:
+ * likely a major GC or VS Code's own work). 150 ms keeps the test reliable and still fails on
+ * any step doing a whole selection's work in one turn (340 ms before the work was split).
+ */
+const HOST_GAP_BOUND_MS = 150;
 
 async function api(): Promise<ModelLensApi> {
   const ext = vscode.extensions.getExtension<ModelLensApi>('model-lens.model-lens');
@@ -164,27 +172,51 @@ describe('Model Lens tokenizer features', function () {
     );
   });
 
-  it('a multi-megabyte selection is tokenized without holding the extension host', async () => {
-    const line = `${SEED} The quick brown fox, 12345 🙂 jumps.\n`;
-    const text = line.repeat(Math.ceil(3_000_000 / line.length));
+  it('a 10 MB selection is tokenized without holding the extension host', async () => {
+    // Prose, code, emoji and CJK, so slices and cached chunks meet every kind of cut.
+    const lines = [
+      `${SEED} The quick brown fox, 12345 🙂 jumps.\n`,
+      'function add(a: number, b: number): number {\n\treturn a + b; // 🚀\n}\n',
+      '日本語の文章と漢字、そして中文也在这里。한국어 텍스트도 있습니다.\n',
+      '    indented   code = [x ** 2 for x in range(10) if x % 3 == 0]\n',
+    ];
+    let text = '';
+    for (let i = 0; text.length < 10_000_000; i++) text += lines[i % lines.length]! + (i % 7 === 0 ? `word${i} ` : '');
     const editor = await openText(text);
+    const modelLens = await api();
+    await modelLens.documentTokens.get(editor.document);
     editor.selection = new vscode.Selection(editor.document.positionAt(0), editor.document.positionAt(text.length));
-    let last = Date.now();
+    // A gap between ticks is the host being busy or the OS not running it (2 shared cores):
+    // the process's CPU time over the gap tells them apart, so `busiest` counts only the
+    // former (CPU of all its threads, GC helpers included: stricter, never looser).
+    let last = performance.now();
+    let lastCpu = process.cpuUsage();
     let longest = 0;
+    let busiest = 0;
     const ticker = setInterval(() => {
-      const now = Date.now();
-      longest = Math.max(longest, now - last);
+      const now = performance.now();
+      const cpu = process.cpuUsage(lastCpu);
+      const wall = now - last;
+      longest = Math.max(longest, wall);
+      busiest = Math.max(busiest, Math.min(wall, (cpu.user + cpu.system) / 1000));
       last = now;
+      lastCpu = process.cpuUsage();
     }, 5);
     let outcome: TokenizeOutcome | undefined;
     try {
       outcome = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
+      // The status bar's selection count runs in this window too.
+      await new Promise((r) => setTimeout(r, 1000));
     } finally {
       clearInterval(ticker);
     }
-    assert.equal(outcome?.ids.length, tokenizePacked(text).length);
-    // One-shot tokenization of 3 MB holds the thread for several hundred ms; slices must not.
-    assert.ok(longest < 250, `the extension host was blocked for ${longest} ms`);
+    assert.deepEqual(outcome?.ids, Array.from(tokenizePacked(text).ids));
+    // One-shot tokenization of 10 MB holds the thread for seconds.
+    assert.ok(
+      busiest < HOST_GAP_BOUND_MS,
+      `the extension host was busy for ${busiest.toFixed(0)} ms in one turn (longest gap ${longest.toFixed(0)} ms)`,
+    );
+    console.log(`    10 MB selection: busiest turn ${busiest.toFixed(0)} ms, longest gap ${longest.toFixed(0)} ms`);
   });
 
   it('Search Vocabulary opens one vocabulary panel', async () => {

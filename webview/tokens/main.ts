@@ -28,6 +28,8 @@ bosChip.title = 'Prepended beginning-of-sequence token';
 
 let result: TokensResult | undefined;
 let prependBos = false;
+/** A result arriving in parts (see TokensResult.total): shown once complete. */
+let incoming: { msg: TokensResult; ids: Int32Array; starts: Uint32Array; ends: Uint32Array; received: number } | undefined;
 
 const channel = new WebviewChannel<TokensProtocol>(tokensHostSchemas, (msg) => {
   switch (msg.type) {
@@ -36,7 +38,27 @@ const channel = new WebviewChannel<TokensProtocol>(tokensHostSchemas, (msg) => {
       note.textContent = `Tokenizing ${msg.chars.toLocaleString()} characters… ${Math.round(msg.progress * 100)}%`;
       break;
     case 'tokens/result':
-      showResult(msg);
+      if (msg.total !== undefined && msg.total > msg.ids.length) startIncoming(msg, msg.total);
+      else {
+        incoming = undefined;
+        showResult(msg);
+      }
+      break;
+    case 'tokens/more':
+      if (incoming && msg.offset === incoming.received) {
+        incoming.ids.set(msg.ids, msg.offset);
+        incoming.starts.set(msg.starts, msg.offset);
+        incoming.ends.set(msg.ends, msg.offset);
+        incoming.received += msg.ids.length;
+        const total = incoming.ids.length;
+        if (incoming.received >= total) {
+          const { msg: first, ids, starts, ends } = incoming;
+          incoming = undefined;
+          showResult({ ...first, ids, starts, ends, total: undefined });
+        } else {
+          note.textContent = `Receiving ${total.toLocaleString()} tokens… ${Math.round((incoming.received / total) * 100)}%`;
+        }
+      }
       break;
     case 'tokens/focus':
       chips.focus(msg.index);
@@ -75,6 +97,17 @@ header.append(title, range);
 scroller.append(bosChip, chips.element);
 app.append(header, counts, controls, status, note, scroller);
 renderBos();
+
+function startIncoming(msg: TokensResult, total: number): void {
+  const n = msg.ids.length;
+  incoming = { msg, ids: new Int32Array(total), starts: new Uint32Array(total), ends: new Uint32Array(total), received: n };
+  incoming.ids.set(msg.ids);
+  incoming.starts.set(msg.starts);
+  incoming.ends.set(msg.ends);
+  showHeader(msg.source.label, msg.source.range);
+  note.classList.remove('error');
+  note.textContent = `Receiving ${total.toLocaleString()} tokens… ${Math.round((n / total) * 100)}%`;
+}
 
 function showHeader(label: string, where: string): void {
   title.textContent = label;

@@ -104,17 +104,6 @@ export function activationSuite(theme: Theme): E2ESuite {
         },
       },
       {
-        name: 'the panel survives a window reload (re-runs the saved text)',
-        timeoutMs: 90000,
-        fn: async (s: VSCodeSession) => {
-          await s.page.reload();
-          await s.page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
-          const w = await s.webview('Activations');
-          await w.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 });
-          assert.equal(await w.locator('[data-testid=tokens] .tok').count(), ids.length);
-        },
-      },
-      {
         name: 'inline logits appear and go away',
         timeoutMs: 60000,
         fn: async (s: VSCodeSession) => {
@@ -136,6 +125,26 @@ export function activationSuite(theme: Theme): E2ESuite {
           const gone = Date.now() + 10000;
           while ((await hintText()) && Date.now() < gone) await s.page.waitForTimeout(200);
           assert.equal(await hintText(), '', 'the inline hint stayed after toggling off');
+        },
+      },
+      {
+        name: 'the panel survives a window reload (re-runs the saved text)',
+        timeoutMs: 90000,
+        fn: async (s: VSCodeSession) => {
+          // The inline-logits test closed every editor: open the panel on the sentence again.
+          await s.openFile('hello.txt');
+          await s.selectText(SENTENCE);
+          await s.runCommand('Model Lens: Open Activation Panel');
+          const before = await s.webview('Activations');
+          await before.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 });
+          // VS Code in the browser persists its open editors (and so the panel to revive) to IndexedDB
+          // asynchronously; give it a moment so the reload restores the layout it really had.
+          await s.page.waitForTimeout(3000);
+          await s.page.reload();
+          await s.page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
+          const w = await s.webview('Activations');
+          await w.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 });
+          assert.equal(await w.locator('[data-testid=tokens] .tok').count(), ids.length);
         },
       },
     ],

@@ -117,7 +117,9 @@ describe('Model Lens activation panel and inline logits', function () {
   it('truncates past n_ctx with a notice, and exports the cache with TransformerLens names', async () => {
     const editor = await openText('token '.repeat(1100));
     editor.selection = new vscode.Selection(0, 0, 0, 0);
-    const out = await vscode.commands.executeCommand<ActivationOutcome>(C.openActivationPanel);
+    // The document's URI, as the context menu passes it: the panel must run on this editor even
+    // if a webview from an earlier test took focus meanwhile.
+    const out = await vscode.commands.executeCommand<ActivationOutcome>(C.openActivationPanel, editor.document.uri);
     assert.ok(out);
     assert.equal(out.tokens.length, 1024);
     assert.equal(out.truncated, true);

@@ -10,6 +10,7 @@ import {
   activationWebviewSchemas,
   isActivationPanelState,
   MAX_SAVED_TEXT,
+  type ActivationPanelState,
   type ActivationProtocol,
   type ActivationView,
   type ActRun,
@@ -19,6 +20,9 @@ import { assertNever } from '../../protocol/envelope';
 import { END_OF_TEXT_ID, tokenDisplay, tokenize } from '../../tokenizer';
 import { besideColumn, createPanel, PanelSession, restorePanel, type PanelKind } from '../panel';
 import type { EngineService, LoadedEngine } from './engineService';
+
+/** workspaceState key of the last text the panel ran on (see the constructor). */
+const LAST_INPUT_KEY = 'modelLens.activation.lastInput';
 
 export const ACTIVATION_PANEL: PanelKind = { viewType: ACTIVATION_VIEW_TYPE, title: 'Activations', bundle: 'activation' };
 const TOP_K = 10;
@@ -59,6 +63,12 @@ export class ActivationPanelController implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly engine: EngineService,
     private readonly log: (line: string) => void,
+    /**
+     * workspaceState: the last input is kept here too, because a reload can restore the panel's
+     * tab with webview state saved before the run (VS Code saves the layout when the editor opens,
+     * and in the browser a reload may cut the last save short).
+     */
+    private readonly memento?: vscode.Memento,
   ) {}
 
   /** Opens the panel on the editor's selection (the document when nothing is selected) and runs the model. */
@@ -73,6 +83,8 @@ export class ActivationPanelController implements vscode.Disposable {
     const lines = range.start.line === range.end.line ? `line ${range.start.line + 1}` : `lines ${range.start.line + 1}–${range.end.line + 1}`;
     const name = doc.uri.path.split('/').pop() ?? doc.uri.toString();
     this.input = { text: doc.getText(range), source: `${name}, ${sel.isEmpty ? 'whole document' : lines}` };
+    const saved: ActivationPanelState = { text: this.input.text.slice(0, MAX_SAVED_TEXT), source: this.input.source, view: this.view };
+    void this.memento?.update(LAST_INPUT_KEY, saved);
     this.ablations = [];
     this.ensurePanel();
     return this.run();
@@ -83,12 +95,14 @@ export class ActivationPanelController implements vscode.Disposable {
     this.session?.dispose();
     restorePanel(panel, ACTIVATION_PANEL, this.extensionUri);
     this.attach(panel);
-    if (!isActivationPanelState(state)) {
+    const fallback: unknown = this.memento?.get(LAST_INPUT_KEY);
+    const saved = isActivationPanelState(state) ? state : isActivationPanelState(fallback) ? fallback : undefined;
+    if (saved === undefined) {
       this.status('Nothing to show yet: select text and run "Model Lens: Open Activation Panel".', false);
       return;
     }
-    this.input = { text: state.text, source: state.source };
-    this.view = state.view;
+    this.input = { text: saved.text, source: saved.source };
+    this.view = saved.view;
     await this.run();
   }
 

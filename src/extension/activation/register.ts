@@ -28,7 +28,7 @@ export const ACTIVATION_COMMANDS = {
 
 export function registerActivationFeatures(context: vscode.ExtensionContext, log: (line: string) => void): vscode.Disposable[] {
   const engine = new EngineService(context);
-  const panel = new ActivationPanelController(context.extensionUri, engine, log);
+  const panel = new ActivationPanelController(context.extensionUri, engine, log, context.workspaceState);
   const inline = new InlineLogits(engine);
   const loss = new LossHighlighter(engine);
   const providerStatus = new ProviderStatus(engine, log);
@@ -43,7 +43,12 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     panel,
     inline,
     loss,
-    vscode.commands.registerCommand(c.openActivationPanel, () => panel.openOnEditor()),
+    // The editor context menu passes the document's URI: run on that document's visible editor,
+    // not on whichever editor happens to be active when the command arrives (a webview may be).
+    vscode.commands.registerCommand(c.openActivationPanel, (uri?: unknown) => {
+      const target = uri instanceof vscode.Uri ? vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString()) : undefined;
+      return panel.openOnEditor(target ?? vscode.window.activeTextEditor);
+    }),
     vscode.commands.registerCommand(c.exportActivationCache, (path?: unknown) =>
       panel.exportCache(typeof path === 'string' ? path : undefined).catch(fail),
     ),

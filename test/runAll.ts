@@ -6,7 +6,7 @@
  * Each stage's counts are summed; the last line printed is `N passed, N failed[, N skipped]`
  * and the exit code is 1 when anything failed. MODEL_LENS_SKIP_VSCODE=1 runs only stage 1.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +73,9 @@ async function main(): Promise<void> {
 
   await stage('unit', runUnit);
   if (!process.env.MODEL_LENS_SKIP_VSCODE) {
+    // The real-VS-Code stages need code-server and playwright-core in .e2e-tools; the script is
+    // idempotent (well under a second when they are there), so a fresh checkout's `npm test` works.
+    execFileSync('bash', [join(REPO_ROOT, '.e2e-tools', 'install.sh')], { cwd: REPO_ROOT, stdio: 'inherit' });
     await stage('in-host (VS Code extension host)', () => runInHost());
     await stage('e2e (VS Code in chromium)', () => runE2E());
   }

@@ -500,7 +500,9 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
         await tab.waitFor({ timeout: 15000 });
         await tab.click();
         const visible = frames.filter({ visible: true }).first();
-        await visible.waitFor({ timeout: 15000 });
+        // A webview restored by a window reload is ready only after its extension activated and
+        // revived it, which takes longer than a fresh panel on a loaded machine.
+        await visible.waitFor({ timeout: 45000 });
         return visible.contentFrame().frameLocator('iframe#active-frame');
       },
 

@@ -102,13 +102,15 @@ describe('Model Lens activation panel and inline logits', function () {
   it('a second request while the first runs cancels the first without an error; closing the panel mid-run is quiet', async () => {
     const editor = await openText(TEXT.repeat(20));
     editor.selection = new vscode.Selection(0, 0, 0, 0);
-    const first = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel);
-    const second = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel);
+    // With the document's URI, as the context menu passes it: the panel that the first request
+    // opens may take focus before the second request reads the active editor.
+    const first = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel, editor.document.uri);
+    const second = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel, editor.document.uri);
     const [a, b] = await Promise.all([first, second]);
     assert.equal(a, undefined, 'the superseded run still reported a result');
     assert.ok(b && b.tokens.length > 100);
 
-    const third = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel);
+    const third = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel, editor.document.uri);
     await new Promise((r) => setTimeout(r, 30));
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     assert.equal(await third, undefined);

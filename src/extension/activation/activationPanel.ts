@@ -103,7 +103,10 @@ export class ActivationPanelController implements vscode.Disposable {
     }
     this.input = { text: saved.text, source: saved.source };
     this.view = saved.view;
-    await this.run();
+    // Not awaited: VS Code keeps a revived webview blank until the serializer returns, and the run
+    // (worker start, model load, forward) can take seconds; the panel shows its progress instead.
+    // run() reports its own failures in the panel.
+    void this.run();
   }
 
   /** The panel's state for tests: current view and last outcome. */

@@ -41,7 +41,8 @@ export function run(): Promise<void> {
   const mochaModule = require('mocha') as { Mocha?: MochaCtor } & MochaCtor;
   const Mocha: MochaCtor = mochaModule.Mocha ?? mochaModule;
   const timeout = Number(process.env.MODEL_LENS_TEST_TIMEOUT ?? 60000);
-  const mocha = new Mocha({ ui: 'bdd', color: false, timeout, reporter: 'spec' });
+  // One retry for timing flakes of a shared 2-core machine (mocha prints each retry); a real failure fails twice.
+  const mocha = new Mocha({ ui: 'bdd', color: false, timeout, reporter: 'spec', retries: 1 });
 
   const dir = process.env.MODEL_LENS_TESTS_DIR ?? __dirname;
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort() : [];

@@ -33,7 +33,7 @@ interface MochaInstance {
   addFile(file: string): void;
   run(done: (failures: number) => void): MochaRunner;
 }
-type MochaCtor = new (opts: { ui: string; color: boolean; timeout: number; reporter: string }) => MochaInstance;
+type MochaCtor = new (opts: { ui: string; color: boolean; timeout: number; reporter: string; retries: number }) => MochaInstance;
 
 export function run(): Promise<void> {
   // mocha stays external: it resolves from the repo's node_modules at run time.

@@ -43,7 +43,26 @@ const webviewBuild = {
 
 const builds = [nodeBuild, webviewBuild].filter((b) => Object.keys(b.entryPoints).length > 0);
 if (watch) {
-  for (const b of builds) await (await esbuild.context(b)).watch();
+  // The start/end lines are what .vscode/tasks.json's background problem matcher waits for, so
+  // F5 launches the Extension Development Host only after the first build has finished.
+  // Both builds share one pair of lines: 'started' when the first begins, 'finished' when none is left.
+  let running = 0;
+  const announce = {
+    name: 'watch-announce',
+    setup(build) {
+      build.onStart(() => {
+        if (running++ === 0) console.log('[watch] build started');
+      });
+      build.onEnd((result) => {
+        for (const e of result.errors) {
+          const at = e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : '';
+          console.error(`✘ [ERROR] ${at}${e.text}`);
+        }
+        if (--running === 0) console.log('[watch] build finished');
+      });
+    },
+  };
+  for (const b of builds) await (await esbuild.context({ ...b, plugins: [announce] })).watch();
 } else {
   await Promise.all(builds.map((b) => esbuild.build(b)));
 }

@@ -1,14 +1,14 @@
 // One GPT-2 block (TransformerLens components/transformer_block.py): the residual-stream hook
 // points live here, the sub-kernels bring their own. Flag-gated hooks exist only when enabled.
 import type { GraphBuilder, HookDecl } from '../src/engine/onnx/builder';
-import type { BlockWeights, HookedGPT2Config } from '../src/engine/types';
+import { DEFAULT_TL_VERSION, type BlockWeights, type HookedGPT2Config } from '../src/engine/types';
 import { attentionHooks, emitAttention } from './attention';
 import { emitLayerNorm, layerNormHooks } from './layerNorm';
 import { emitMlp, mlpHooks } from './mlp';
 
 type BlockCfg = Pick<
   HookedGPT2Config,
-  'n_heads' | 'd_head' | 'd_model' | 'eps' | 'use_attn_result' | 'use_split_qkv_input' | 'use_attn_in' | 'use_hook_mlp_in'
+  'n_heads' | 'd_head' | 'd_model' | 'eps' | 'use_attn_result' | 'use_split_qkv_input' | 'use_attn_in' | 'use_hook_mlp_in' | 'transformer_lens_version'
 >;
 
 /** True when attention inputs carry a head axis, as TransformerLens does under these flags. */
@@ -62,14 +62,18 @@ export function emitTransformerBlock(b: GraphBuilder, cfg: BlockCfg, L: number, 
     const withHeadAxis = b.op('Unsqueeze', [residPre, b.ints([2])]); // [batch, pos, 1, d_model]
     attnIn = b.op('Expand', [withHeadAxis, b.ints([1, 1, cfg.n_heads, 1])]);
   }
+  // Under both flags TransformerLens feeds q/k/v_input from resid_pre, not from hook_attn_in
+  // (transformer_block.py:132-152 @v3.5.1), so a change made at hook_attn_in does not reach them.
+  const repeatedResid = attnIn;
   if (cfg.use_attn_in) attnIn = b.hook(decl('hook_attn_in'), attnIn);
 
-  const ln1 = { prefix: `${p}.ln1`, w: w.ln1_w, b: w.ln1_b, eps: cfg.eps, perHead };
+  const tlVersion = cfg.transformer_lens_version ?? DEFAULT_TL_VERSION;
+  const ln1 = { prefix: `${p}.ln1`, w: w.ln1_w, b: w.ln1_b, eps: cfg.eps, perHead, tlVersion };
   let inputs;
   if (cfg.use_split_qkv_input) {
-    const qIn = b.hook(decl('hook_q_input'), attnIn);
-    const kIn = b.hook(decl('hook_k_input'), attnIn);
-    const vIn = b.hook(decl('hook_v_input'), attnIn);
+    const qIn = b.hook(decl('hook_q_input'), repeatedResid);
+    const kIn = b.hook(decl('hook_k_input'), repeatedResid);
+    const vIn = b.hook(decl('hook_v_input'), repeatedResid);
     // TransformerLens applies ln1 three times here and its cache keeps the last call (value);
     // the value copy carries ln1's hook points, the query and key copies are unnamed.
     const value = emitLayerNorm(b, vIn, ln1);
@@ -83,7 +87,7 @@ export function emitTransformerBlock(b: GraphBuilder, cfg: BlockCfg, L: number, 
   const attnOut = b.hook(decl('hook_attn_out'), emitAttention(b, `${p}.attn`, inputs, w, cfg));
   const residMid = b.hook(decl('hook_resid_mid'), b.op('Add', [residPre, attnOut]));
   const mlpIn = cfg.use_hook_mlp_in ? b.hook(decl('hook_mlp_in'), residMid) : residMid;
-  const ln2 = emitLayerNorm(b, mlpIn, { prefix: `${p}.ln2`, w: w.ln2_w, b: w.ln2_b, eps: cfg.eps, perHead: false });
+  const ln2 = emitLayerNorm(b, mlpIn, { prefix: `${p}.ln2`, w: w.ln2_w, b: w.ln2_b, eps: cfg.eps, perHead: false, tlVersion });
   const mlpOut = b.hook(decl('hook_mlp_out'), emitMlp(b, `${p}.mlp`, ln2, w));
   return b.hook(decl('hook_resid_post'), b.op('Add', [residMid, mlpOut]));
 }

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { HookedGPT2 } from '../engine/model';
 import { resolveModelForCli } from '../engine/hub';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../engine/safetensors/write';
-import type { DeviceOption, Tensor } from '../engine/types';
+import type { DeviceOption, Tensor, TransformerLensVersion } from '../engine/types';
 import { tokenDisplay } from '../tokenizer';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
@@ -22,6 +22,7 @@ interface RunArgs {
   out?: string;
   topK: number;
   device: DeviceOption;
+  tlVersion: TransformerLensVersion;
 }
 
 const DEVICES: readonly DeviceOption[] = ['cpu', 'webgpu', 'cuda', 'auto'];
@@ -42,6 +43,7 @@ function parse(args: readonly string[]): RunArgs {
         out: { type: 'string' },
         'top-k': { type: 'string' },
         device: { type: 'string' },
+        'tl-version': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -66,6 +68,9 @@ function parse(args: readonly string[]): RunArgs {
   }
   const device = (values.device ?? 'cpu') as DeviceOption;
   if (!DEVICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got '${values.device}'`);
+  // '2', '2.x', '3', '3.x' (also '2.9.1', '3.5'): only the major release matters (docs/HOOKS.md).
+  const tlMajor = (values['tl-version'] ?? '3').match(/^([23])(\.(x|\d+(\.\d+)*))?$/)?.[1];
+  if (tlMajor === undefined) throw new UsageError(`--tl-version must be 2 or 3 (2.x or 3.x), got '${values['tl-version']}'`);
   return {
     model: values.model,
     ...(values.text !== undefined ? { text: values.text } : {}),
@@ -77,6 +82,7 @@ function parse(args: readonly string[]): RunArgs {
     ...(values.out !== undefined ? { out: values.out } : {}),
     topK,
     device,
+    tlVersion: tlMajor === '2' ? '2.x' : '3.x',
   };
 }
 
@@ -96,7 +102,12 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   const a = parse(args);
   // A Hub id resolves through the Hugging Face cache (downloading with a progress bar on stderr).
   const resolved = await resolveModelForCli(a.model, { writeStderr: io.stderr });
-  const model = await HookedGPT2.fromPretrained(resolved.folder, { processing: a.processing, use_attn_result: a.attnResult, device: a.device });
+  const model = await HookedGPT2.fromPretrained(resolved.folder, {
+    processing: a.processing,
+    use_attn_result: a.attnResult,
+    device: a.device,
+    transformerLensVersion: a.tlVersion,
+  });
   try {
     if (model.notice) io.stderr(`notice: ${model.notice}\n`);
     let tokens: number[];
@@ -119,7 +130,13 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     if (a.out !== undefined) {
       const tensors: SafetensorsTensorToWrite[] = [...activations].map(([name, t]) => ({ name, dims: t.dims, dtype: 'F32', data: t.data }));
       tensors.push({ name: 'logits', dims: logits.dims, dtype: 'F32', data: logits.data });
-      await writeSafetensors(a.out, tensors, { format: 'pt', model: model.cfg.model_name, tokens: tokens.join(',') });
+      await writeSafetensors(a.out, tensors, {
+        format: 'pt',
+        model: model.cfg.model_name,
+        tokens: tokens.join(','),
+        transformer_lens_version: a.tlVersion,
+        processing: a.processing ? 'from_pretrained' : 'from_pretrained_no_processing',
+      });
       io.stdout(`wrote ${tensors.length} tensors to ${a.out}\n`);
     }
     return ExitCode.ok;

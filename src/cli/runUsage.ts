@@ -13,6 +13,8 @@ Runs GPT-2 from a Hugging Face folder (config.json + model.safetensors).
   --no-bos             do not prepend BOS to --text
   --no-processing      from_pretrained_no_processing: no fold_ln, centering or value-bias folding
   --attn-result        use_attn_result: also compute blocks.L.attn.hook_result
+  --tl-version V       3 (default) or 2: TransformerLens release whose hook meanings to follow
+                       (2: hook_normalized after LayerNorm's w, b; no unembed.hook_in/hook_out)
   --names GLOB         hook points to write (repeatable; '*' spans dots); default: all
   --out FILE           write one F32 tensor per hook point plus 'logits' [1, pos, d_vocab]
   --top-k K            print the K most likely next tokens after the last position (default 5 without --out)

@@ -5,11 +5,11 @@ import { emitEmbed } from '../../kernels/embed';
 import { emitLayerNorm } from '../../kernels/layerNorm';
 import { emitPosEmbed } from '../../kernels/posEmbed';
 import { emitTransformerBlock } from '../../kernels/transformerBlock';
-import { emitUnembed } from '../../kernels/unembed';
+import { emitUnembed, UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { listHookPoints, symbolicShape } from './hookPoints';
 import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
-import type { GPT2Weights, HookedGPT2Config } from './types';
+import { DEFAULT_TL_VERSION, type GPT2Weights, type HookedGPT2Config } from './types';
 
 export const TOKENS_INPUT = 'tokens';
 export const LOGITS_OUTPUT = 'logits';
@@ -70,25 +70,29 @@ export function buildModelGraph(
   for (const name of transforms.keys()) {
     if (!declaredNames.has(name)) throw new Error(`no hook point named '${name}' in this model`);
   }
+  if (logitsAt === 'last' && transforms.has(UNEMBED_HOOK_OUT)) {
+    throw new Error(`internal: an intervention on ${UNEMBED_HOOK_OUT} needs the graph that unembeds every position`);
+  }
   const b = new GraphBuilder(cfg.model_name, transforms);
   const tokens = b.input(TOKENS_INPUT, 'int64', ['batch', 'pos']);
   const embed = emitEmbed(b, tokens, w.W_E); // [batch, pos, d_model]
   const pos = emitPosEmbed(b, tokens, w.W_pos, cfg.d_model); // [batch, pos, d_model]
   let resid = b.op('Add', [embed, pos]); // [batch, pos, d_model]
   for (let L = 0; L < cfg.n_layers; L++) resid = emitTransformerBlock(b, cfg, L, resid, w.blocks[L]!);
-  const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false });
-  // [batch, pos, d_model], or [batch, 1, d_model] when only the last position is unembedded
-  const unembedInput =
-    logitsAt === 'all' ? final : b.op('Slice', [final, b.ints([-1]), b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])]);
-  emitUnembed(b, unembedInput, w.W_U, w.b_U, LOGITS_OUTPUT);
+  const tlVersion = cfg.transformer_lens_version ?? DEFAULT_TL_VERSION;
+  const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false, tlVersion });
+  emitUnembed(b, cfg, final, w.W_U, w.b_U, LOGITS_OUTPUT, logitsAt === 'last');
 
   b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
-  for (const h of declared) b.output(h.name, symbolicShape(h, cfg));
+  // A graph that unembeds only the last position has no full-size logits for unembed.hook_out.
+  const expected = declared.filter((h) => logitsAt === 'all' || h.name !== UNEMBED_HOOK_OUT);
+  const expectedNames = new Set(expected.map((h) => h.name));
+  for (const h of expected) b.output(h.name, symbolicShape(h, cfg));
 
   const hooks = b.emittedHooks();
   // The table and the graph come from the same kernels; this keeps them from drifting apart.
   const emittedNames = new Set(hooks.map((h) => h.name));
-  if (emittedNames.size !== hooks.length || emittedNames.size !== declaredNames.size || [...declaredNames].some((n) => !emittedNames.has(n))) {
+  if (emittedNames.size !== hooks.length || emittedNames.size !== expectedNames.size || [...expectedNames].some((n) => !emittedNames.has(n))) {
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
   return { graph: b.build(), hooks };

@@ -12,19 +12,32 @@ export type { HookDecl, HookDim };
 
 type HookCfg = Pick<
   HookedGPT2Config,
-  'n_layers' | 'n_heads' | 'd_head' | 'd_model' | 'd_mlp' | 'd_vocab' | 'eps' | 'use_attn_result' | 'use_split_qkv_input' | 'use_attn_in' | 'use_hook_mlp_in'
+  | 'n_layers'
+  | 'n_heads'
+  | 'd_head'
+  | 'd_model'
+  | 'd_mlp'
+  | 'd_vocab'
+  | 'd_vocab_out'
+  | 'eps'
+  | 'use_attn_result'
+  | 'use_split_qkv_input'
+  | 'use_attn_in'
+  | 'use_hook_mlp_in'
+  | 'transformer_lens_version'
 >;
 
 /**
  * Every hook point of the model, in TransformerLens's `model.hook_dict` order (modules in the
  * order their constructors register them). The graph emits them in execution order instead;
  * buildModelGraph checks both come to the same set.
- * Flag-gated hooks (hook_result, hook_attn_in, hook_q/k/v_input, hook_mlp_in) appear only when enabled.
+ * Flag-gated hooks (hook_result, hook_attn_in, hook_q/k/v_input, hook_mlp_in) appear only when enabled;
+ * unembed.hook_in/hook_out only under TransformerLens 3.x's meanings (cfg.transformer_lens_version).
  */
 export function listHookPoints(cfg: HookCfg): HookDecl[] {
   const out: HookDecl[] = [...embedHooks(), ...posEmbedHooks()];
   for (let L = 0; L < cfg.n_layers; L++) out.push(...transformerBlockHooks(cfg, L));
-  out.push(...layerNormHooks('ln_final', false), ...unembedHooks());
+  out.push(...layerNormHooks('ln_final', false), ...unembedHooks(cfg));
   return out;
 }
 
@@ -47,6 +60,8 @@ export function dimSize(d: HookDim, cfg: HookCfg, run: { batch: number; pos: num
       return cfg.d_mlp;
     case 'd_vocab':
       return cfg.d_vocab;
+    case 'd_vocab_out':
+      return cfg.d_vocab_out;
     case 1:
       return 1;
     default: {

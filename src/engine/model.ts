@@ -12,6 +12,7 @@ import { loadCheckpoint } from './checkpoint/load';
 import { cutGraph, type Segment } from './cut';
 import { buildModelGraph, LOGITS_OUTPUT, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
 import { listHookPoints, type HookDecl } from './hookPoints';
+import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { compileInterventions, type Intervention } from './interventions';
 import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { processWeights } from './processing';
 import * as tokenizer from '../tokenizer';
 import {
   DEFAULT_PROCESSING,
+  DEFAULT_TL_VERSION,
   NO_PROCESSING,
   type DeviceOption,
   type ExecutionProviderName,
@@ -30,6 +32,7 @@ import {
   type NamesFilter,
   type ProcessingOptions,
   type Tensor,
+  type TransformerLensVersion,
 } from './types';
 
 export type { Intervention } from './interventions';
@@ -42,6 +45,11 @@ export type ModelOptions = Partial<ProcessingOptions> & {
   readonly use_split_qkv_input?: boolean;
   readonly use_attn_in?: boolean;
   readonly use_hook_mlp_in?: boolean;
+  /**
+   * Whose hook meanings to follow (docs/HOOKS.md): '3.x' (default, current TransformerLens) or
+   * '2.x' (hook_normalized after LayerNorm's gain and bias; no unembed.hook_in/hook_out).
+   */
+  readonly transformerLensVersion?: TransformerLensVersion;
   readonly device?: DeviceOption;
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
   readonly threads?: number;
@@ -130,6 +138,14 @@ function withInjectedFault(session: EngineSession): EngineSession {
   };
 }
 
+/** [batch, pos, d] → [batch, 1, d]: the last position's row of each batch entry. */
+function lastPosition(t: Tensor): Tensor {
+  const [batch, pos, d] = t.dims as [number, number, number];
+  const data = new Float32Array(batch * d);
+  for (let i = 0; i < batch; i++) data.set(t.data.subarray((i * pos + pos - 1) * d, (i * pos + pos) * d), i * d);
+  return { dims: [batch, 1, d], data };
+}
+
 function toTensor(h: HostTensor, name: string): Tensor {
   if (!(h.data instanceof Float32Array)) throw new Error(`internal: '${name}' is not float32`);
   return { dims: [...h.dims], data: h.data };
@@ -181,6 +197,7 @@ export class HookedGPT2 {
       use_split_qkv_input: opts.use_split_qkv_input ?? cfg.use_split_qkv_input,
       use_attn_in: opts.use_attn_in ?? cfg.use_attn_in,
       use_hook_mlp_in: opts.use_hook_mlp_in ?? cfg.use_hook_mlp_in,
+      transformer_lens_version: opts.transformerLensVersion ?? cfg.transformer_lens_version ?? DEFAULT_TL_VERSION,
     };
     const model = new HookedGPT2(withFlags, weights, opts);
     try {
@@ -274,11 +291,15 @@ export class HookedGPT2 {
     }
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
     const cuts = [...hookFns.keys()];
+    // A 'last' graph has no full-size logits, so a call that reads, hooks or changes
+    // unembed.hook_out runs the full graph and keeps the last position's logits here.
+    const wantsHookOut = names.includes(UNEMBED_HOOK_OUT) || hookFns.has(UNEMBED_HOOK_OUT) || compiled.transforms.has(UNEMBED_HOOK_OUT);
+    const onlyLast = opts.logitsAt === 'last' && wantsHookOut;
     const variant = await this.variant(
       compiled.key,
       cuts,
       compiled.key === '' ? [] : opts.interventions ?? [],
-      opts.logitsAt ?? 'all',
+      onlyLast ? 'all' : opts.logitsAt ?? 'all',
       names.length === allNames.length ? null : names,
     );
 
@@ -326,6 +347,7 @@ export class HookedGPT2 {
       }
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
       logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
+      if (onlyLast) logits = lastPosition(logits);
     } finally {
       // Per-call state only; nothing about these hooks outlives the call, even when one threw.
       pool.clear();

@@ -27,7 +27,18 @@ export interface HookedGPT2Config {
   readonly use_split_qkv_input: boolean;
   readonly use_hook_mlp_in: boolean;
   readonly use_attn_in: boolean;
+  /**
+   * Which TransformerLens release's hook meanings the graph follows (docs/HOOKS.md); absent = '3.x'.
+   * '3.x': LayerNorm's hook_normalized is before the gain and bias, and Unembed has hook_in/hook_out.
+   * '2.x': hook_normalized is after them, and Unembed has no hooks.
+   */
+  readonly transformer_lens_version?: TransformerLensVersion;
 }
+
+/** The TransformerLens releases whose hook meanings differ for GPT-2 (docs/HOOKS.md). */
+export type TransformerLensVersion = '3.x' | '2.x';
+export const DEFAULT_TL_VERSION: TransformerLensVersion = '3.x';
+export const TL_VERSIONS: readonly TransformerLensVersion[] = ['3.x', '2.x'];
 
 /** TransformerLens's from_pretrained processing switches; all true by default, as there. */
 export interface ProcessingOptions {

@@ -169,6 +169,9 @@ export function convertGpt2Weights(raw: Map<string, RawTensor>, cfg: RefConfig):
  * TransformerLens's from_pretrained processing, in its order: fold_layer_norm (which also
  * centres the weights reading from the now parameter-free LayerNormPre), center_writing_weights,
  * center_unembed, fold_value_biases. Returns new weights; the input is not modified.
+ * Read from weight_processing.py@v3.5.1 (ProcessWeights): fold_layer_norm :1058,
+ * center_writing_weights :1097, center_unembed :1309, fold_value_biases :1367, called from
+ * HookedTransformer.py:1708-1718 after :1691-1696 swap LN for LayerNormPre.
  */
 export function processReferenceWeights(w: RefWeights, cfg: RefConfig, opts: ProcessingOptions): RefWeights {
   let out = cloneWeights(w);

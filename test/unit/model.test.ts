@@ -72,11 +72,11 @@ describe('HookedGPT2 (random weights, real onnxruntime)', { timeout: TIMEOUT }, 
     assert.equal(maxAbsDiff(a.data, logits.data), 0);
   });
 
-  it('logits are ln_final.hook_normalized · W_U + b_U (float64 check of the unembedding)', async () => {
+  it('logits are unembed.hook_in · W_U + b_U (float64 check of the unembedding)', async () => {
     const cfg = tinyConfig();
     const w = randomWeights(cfg, 7);
-    const { logits, cache } = await model.runWithCache(TOKENS, { names: ['ln_final.hook_normalized'] });
-    const x = cache.get('ln_final.hook_normalized').data;
+    const { logits, cache } = await model.runWithCache(TOKENS, { names: ['unembed.hook_in'] });
+    const x = cache.get('unembed.hook_in').data;
     const V = cfg.d_vocab_out;
     let worst = 0;
     for (let p = 0; p < TOKENS.length; p++) for (const v of [0, 464, 50256]) {

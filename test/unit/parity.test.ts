@@ -1,11 +1,15 @@
 // Parity of the GPT-2 engine with an independent float64 reference (test/reference/), hook by
-// hook, in TransformerLens's processed and unprocessed modes.
+// hook, in TransformerLens's processed and unprocessed modes, under both TransformerLens 3.x's
+// hook meanings (the default) and 2.x's (docs/HOOKS.md).
 //
 // Metric (test/reference/compare.ts): for each hook, relErr = max|engine - ref| / max(max|ref|, 1e-30)
 // over the tensor; causally masked attention scores must be exactly -inf in both. Tolerance 1e-5.
 //
 // The first suite checks the reference itself on a random F32 checkpoint it writes on its own,
-// so a wrong oracle cannot pass silently.
+// so a wrong oracle cannot pass silently. A reference written from our own reading is not
+// independent of that reading, so a hand-sized case with numbers worked out on paper pins the
+// one hook whose placement changed between releases (LayerNorm's hook_normalized), in the
+// reference and in the engine alike.
 
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,9 +18,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HookedGPT2 } from '../../src/engine/model';
 import { generateTinyGpt2, type TinyGpt2Options } from '../../src/engine/tinyGpt2';
-import { DEFAULT_PROCESSING, NO_PROCESSING, type Tensor } from '../../src/engine/types';
+import { processWeights } from '../../src/engine/processing';
+import { DEFAULT_PROCESSING, NO_PROCESSING, TL_VERSIONS, type GPT2Weights, type HookedGPT2Config, type Tensor, type TransformerLensVersion } from '../../src/engine/types';
 import { relErr, worst, type HookError } from '../reference/compare';
 import { DEFAULT_FLAGS, geluNew, logSoftmax, referenceRun, type RefFlags, type RefRun } from '../reference/gpt2Float64';
+import type { RefWeights, T64 } from '../reference/gpt2Weights64';
 import { loadReferenceModel, processReferenceWeights, type RefModel } from '../reference/gpt2Weights64';
 import { hfLogits64 } from '../reference/hfLogits64';
 import { writeRandomGpt2 } from '../reference/randomCheckpoint';
@@ -209,9 +215,158 @@ describe('float64 reference: self-checks', () => {
     assert.ok(![...base.cache.keys()].some((n) => /hook_(result|attn_in|q_input|k_input|v_input|mlp_in)$/.test(n)));
   });
 
-  it('fires 17 hooks per layer plus four outside the blocks', () => {
+  it('fires 17 hooks per layer plus six outside the blocks (3.x), four under 2.x', () => {
     const run = referenceRun(model.cfg, model.weights, tokens, DEFAULT_FLAGS);
-    assert.equal(run.cache.size, 4 + 17 * model.cfg.n_layers);
+    assert.equal(run.cache.size, 6 + 17 * model.cfg.n_layers);
+    const old = referenceRun(model.cfg, model.weights, tokens, DEFAULT_FLAGS, '2.x');
+    assert.equal(old.cache.size, 4 + 17 * model.cfg.n_layers);
+    assert.deepEqual([...run.cache.keys()].filter((n) => !old.cache.has(n)), ['unembed.hook_in', 'unembed.hook_out']);
+  });
+
+  it('3.x: unembed.hook_in is ln_final\'s output, hook_out the logits; hook_normalized is before w, b', () => {
+    const run = referenceRun(model.cfg, model.weights, tokens);
+    const old = referenceRun(model.cfg, model.weights, tokens, DEFAULT_FLAGS, '2.x');
+    assert.deepEqual(run.cache.get('unembed.hook_out')!.data, run.logits.data);
+    // 2.x's hook_normalized included w and b, so it is exactly what 3.x's unembed reads
+    assert.deepEqual(run.cache.get('unembed.hook_in')!.data, old.cache.get('ln_final.hook_normalized')!.data);
+    const n3 = run.cache.get('blocks.0.ln1.hook_normalized')!.data;
+    assert.ok(relErr(n3, old.cache.get('blocks.0.ln1.hook_normalized')!.data) > 1e-2);
+    // (x - mean) / scale has mean 0 and mean square 1 - eps/scale² per row
+    const D = model.cfg.d_model;
+    for (let o = 0; o < n3.length; o += D) {
+      let m = 0;
+      for (let k = 0; k < D; k++) m += n3[o + k]!;
+      assert.ok(Math.abs(m / D) < 1e-12);
+    }
+    // and every other hook is the same under both
+    for (const [name, t] of old.cache) if (!name.endsWith('hook_normalized')) assert.deepEqual(run.cache.get(name)!.data, t.data, name);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// LayerNorm's hook_normalized, by hand. A model with no blocks (n_layers 0), d_model 4, one
+// position: ln_final sees x = W_E[0] + W_pos[0] = [1, 2, 3, 6] (W_pos and W_E's other rows are zero).
+//   mean 3, x - mean = [-2, -1, 0, 3], mean square (4 + 1 + 0 + 9) / 4 = 3.5
+//   eps = 0.5, so scale = sqrt(3.5 + 0.5) = 2                                   → hook_scale [2]
+//   n = (x - mean) / scale = [-1, -0.5, 0, 1.5]
+//   w = [2, 1, -1, 0.5], b = [0.5, 0, 1, -1]: n * w + b = [-1.5, -0.5, 1, -0.25]
+// TransformerLens 3.x (layer_norm.py:56-57@v3.5.1): hook_normalized = n = [-1, -0.5, 0, 1.5]
+// TransformerLens 2.x (layer_norm.py:55-56@v2.9.1): hook_normalized = n * w + b = [-1.5, -0.5, 1, -0.25]
+// With fold_ln (LayerNormPre, both releases): hook_normalized = n, and w, b live in W_U.
+// W_U is the identity and b_U zero, so the logits are n * w + b in every case; under 3.x
+// unembed.hook_in is n * w + b and unembed.hook_out the logits. Every number here is exact in float32.
+
+const HAND = {
+  x: [1, 2, 3, 6],
+  scale: 2,
+  n: [-1, -0.5, 0, 1.5],
+  affine: [-1.5, -0.5, 1, -0.25],
+};
+
+function handModel(): { cfg: HookedGPT2Config; weights: GPT2Weights } {
+  const D = 4;
+  const f = (dims: number[], v: number[]): Tensor => ({ dims, data: Float32Array.from(v) });
+  const cfg: HookedGPT2Config = {
+    model_name: 'hand-sized',
+    n_layers: 0,
+    d_model: D,
+    n_heads: 1,
+    d_head: D,
+    d_mlp: D,
+    d_vocab: D,
+    d_vocab_out: D,
+    n_ctx: 2,
+    eps: 0.5,
+    act_fn: 'gelu_new',
+    normalization_type: 'LN',
+    use_attn_result: false,
+    use_split_qkv_input: false,
+    use_attn_in: false,
+    use_hook_mlp_in: false,
+  };
+  const identity = Array.from({ length: D * D }, (_, i) => (i % (D + 1) === 0 ? 1 : 0));
+  const weights: GPT2Weights = {
+    W_E: f([D, D], [...HAND.x, ...new Array<number>(3 * D).fill(0)]),
+    W_pos: f([2, D], new Array<number>(2 * D).fill(0)),
+    blocks: [],
+    ln_final_w: f([D], [2, 1, -1, 0.5]),
+    ln_final_b: f([D], [0.5, 0, 1, -1]),
+    W_U: f([D, D], identity),
+    b_U: f([D], [0, 0, 0, 0]),
+  };
+  return { cfg, weights };
+}
+
+/** The same model for the float64 reference. */
+function handReference(): RefWeights {
+  const { weights: w } = handModel();
+  const t = (x: Tensor): T64 => ({ dims: x.dims, data: Float64Array.from(x.data) });
+  return { W_E: t(w.W_E), W_pos: t(w.W_pos), blocks: [], ln_final_w: t(w.ln_final_w!), ln_final_b: t(w.ln_final_b!), W_U: t(w.W_U), b_U: t(w.b_U) };
+}
+
+const HAND_REF_CFG = { n_layers: 0, d_model: 4, n_heads: 1, d_head: 4, d_mlp: 4, d_vocab: 4, n_ctx: 2, eps: 0.5, tie_word_embeddings: false };
+
+/** What each hook must hold, by (mode, version). */
+function handExpected(mode: 'raw' | 'processed', version: TransformerLensVersion): Record<string, number[]> {
+  const normalized = mode === 'raw' && version === '2.x' ? HAND.affine : HAND.n;
+  const out: Record<string, number[]> = { 'ln_final.hook_scale': [HAND.scale], 'ln_final.hook_normalized': normalized };
+  if (version === '3.x') {
+    // processed: ln_final is LayerNormPre and W_U, b_U absorbed w, b, so the unembedding reads n
+    out['unembed.hook_in'] = mode === 'raw' ? HAND.affine : HAND.n;
+    out['unembed.hook_out'] = HAND.affine;
+  }
+  return out;
+}
+
+describe('hand-sized LayerNorm: where hook_normalized sits (3.x before w, b; 2.x after)', () => {
+  for (const version of TL_VERSIONS) {
+    for (const mode of ['raw', 'processed'] as const) {
+      it(`reference, ${mode}, ${version}`, () => {
+        const w = mode === 'raw' ? handReference() : processReferenceWeights(handReference(), HAND_REF_CFG, { ...NO_PROCESSING, fold_ln: true });
+        const run = referenceRun(HAND_REF_CFG, w, [0], DEFAULT_FLAGS, version);
+        for (const [name, want] of Object.entries(handExpected(mode, version))) {
+          assert.ok(relErr(run.cache.get(name)!.data, want) < 1e-15, `${name}: [${[...run.cache.get(name)!.data]}], expected [${want}]`);
+        }
+        assert.equal(run.cache.has('unembed.hook_out'), version === '3.x');
+        assert.ok(relErr(run.logits.data, HAND.affine) < 1e-15);
+      });
+
+      it(`engine, ${mode}, ${version}`, async () => {
+        const hand = handModel();
+        const { cfg, weights } = mode === 'raw' ? hand : processWeights(hand.cfg, hand.weights, { ...NO_PROCESSING, fold_ln: true });
+        const model = await HookedGPT2.fromWeights(cfg, weights, { transformerLensVersion: version, threads: 1 });
+        try {
+          const { logits, cache } = await model.runWithCache([0]);
+          for (const [name, want] of Object.entries(handExpected(mode, version))) {
+            assert.deepEqual([...cache.get(name).data], want, name);
+          }
+          assert.equal(cache.names().includes('unembed.hook_out'), version === '3.x');
+          assert.deepEqual([...logits.data], HAND.affine);
+        } finally {
+          await model.dispose();
+        }
+      });
+    }
+  }
+
+  it("unembed.hook_out with logitsAt 'last': read, and changed by an intervention", async () => {
+    const { cfg, weights } = handModel();
+    const model = await HookedGPT2.fromWeights({ ...cfg, n_ctx: 2 }, weights, { threads: 1 });
+    try {
+      // two positions: token 1's row of W_E is zero, so its normalized row is 0 and its logits are b
+      const r = await model.forward([0, 1], { names: ['unembed.hook_out'], logitsAt: 'last' });
+      assert.deepEqual(r.activations.get('unembed.hook_out')!.dims, [1, 2, 4]);
+      assert.deepEqual(r.logits.dims, [1, 1, 4]);
+      assert.deepEqual([...r.logits.data], [0.5, 0, 1, -1]);
+      assert.deepEqual([...r.activations.get('unembed.hook_out')!.data], [...HAND.affine, 0.5, 0, 1, -1]);
+      const vector: Tensor = { dims: [4], data: Float32Array.from([1, 2, 3, 4]) };
+      const moved = await model.forward([0, 1], { interventions: [{ kind: 'addVector', hook: 'unembed.hook_out', vector }], logitsAt: 'last' });
+      assert.deepEqual([...moved.logits.data], [1.5, 2, 4, 3]);
+      const plain = await model.forward([0, 1], { logitsAt: 'last' });
+      assert.deepEqual([...plain.logits.data], [0.5, 0, 1, -1]);
+    } finally {
+      await model.dispose();
+    }
   });
 });
 
@@ -260,9 +415,9 @@ describe('engine parity with the float64 reference', { timeout: 600_000 }, () =>
   const root = mkdtempSync(join(tmpdir(), 'modellens-parity-'));
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  for (const [vi, v] of VARIANTS.entries()) {
-    describe(v.label, () => {
-      const dir = join(root, `v${vi}`);
+  for (const [vi, v] of VARIANTS.entries()) for (const version of TL_VERSIONS) {
+    describe(`${v.label} · TransformerLens ${version} hooks`, () => {
+      const dir = join(root, `v${vi}-${version}`);
       const engine: Record<'processed' | 'raw', EngineRun | null> = { processed: null, raw: null };
       const ref: Record<'processed' | 'raw', RefRun | null> = { processed: null, raw: null };
       let refModel: RefModel;
@@ -271,7 +426,7 @@ describe('engine parity with the float64 reference', { timeout: 600_000 }, () =>
         await generateTinyGpt2(dir, v.gen);
         refModel = loadReferenceModel(dir);
         for (const mode of ['processed', 'raw'] as const) {
-          const model = await HookedGPT2.fromPretrained(dir, { processing: mode === 'processed', device: 'cpu', ...v.flags });
+          const model = await HookedGPT2.fromPretrained(dir, { processing: mode === 'processed', device: 'cpu', transformerLensVersion: version, ...v.flags });
           try {
             const { logits, cache } = await model.runWithCache(TOKENS);
             engine[mode] = { logits, acts: new Map(cache.names().map((n) => [n, cache.get(n)] as const)) };
@@ -279,7 +434,7 @@ describe('engine parity with the float64 reference', { timeout: 600_000 }, () =>
             await model.dispose();
           }
           const w = mode === 'processed' ? processReferenceWeights(refModel.weights, refModel.cfg, DEFAULT_PROCESSING) : refModel.weights;
-          ref[mode] = referenceRun(refModel.cfg, w, TOKENS, v.flags);
+          ref[mode] = referenceRun(refModel.cfg, w, TOKENS, v.flags, version);
         }
       });
 

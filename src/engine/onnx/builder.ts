@@ -14,6 +14,7 @@ export type HookDim =
   | 'd_model'
   | 'd_mlp'
   | 'd_vocab'
+  | 'd_vocab_out'
   | 1;
 
 /** A hook point as a kernel declares it: TransformerLens's name and dimension names. */

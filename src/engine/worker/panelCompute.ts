@@ -188,7 +188,12 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
       const full = await model.runWithInterventions(h.tokens, h.interventions, { names: () => true, signal });
       if (signal.aborted) throw abortError();
       const tensors = full.cache.toSafetensorsTensors();
-      await writeSafetensors(op.path, tensors, { format: 'pt', model_name: model.cfg.model_name, source: 'Model Lens' });
+      await writeSafetensors(op.path, tensors, {
+        format: 'pt',
+        model_name: model.cfg.model_name,
+        source: 'Model Lens',
+        transformer_lens_version: model.cfg.transformer_lens_version ?? '3.x',
+      });
       return { op: 'export', path: op.path, tensors: tensors.length };
     }
     default: {

@@ -2,7 +2,7 @@
 // travel as Float32Array with their dims, moved with transfer lists, never as JSON numbers.
 import type { HookDecl } from '../hookPoints';
 import type { Intervention } from '../interventions';
-import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions } from '../types';
+import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
 
 export interface WireTensor {
@@ -17,6 +17,8 @@ export type WorkerModelOptions = Partial<ProcessingOptions> & {
   readonly use_split_qkv_input?: boolean;
   readonly use_attn_in?: boolean;
   readonly use_hook_mlp_in?: boolean;
+  /** See ModelOptions.transformerLensVersion. */
+  readonly transformerLensVersion?: TransformerLensVersion;
   readonly device?: DeviceOption;
   readonly threads?: number;
   /** FOR TESTS ONLY: see ModelOptions.faultInjection. */

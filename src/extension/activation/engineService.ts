@@ -10,7 +10,7 @@ import { describeModel, type ResolvedModel } from '../../engine/hub';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config } from '../../engine/types';
 import { EngineClient } from '../../engine/worker/engineClient';
 import { acquireModel } from '../model/acquire';
-import { affectsModelSetting } from '../model/modelSettings';
+import { affectsModelSetting, readTransformerLensVersion, TL_VERSION_SETTING } from '../model/modelSettings';
 
 export interface LoadedEngine {
   readonly client: EngineClient;
@@ -58,7 +58,7 @@ export class EngineService implements vscode.Disposable {
   constructor(private readonly context: vscode.ExtensionContext) {
     this.subscription = vscode.workspace.onDidChangeConfiguration((e) => {
       // The old model is disposed now; the next request loads one with the new settings.
-      if (affectsModelSetting(e) || e.affectsConfiguration(EXECUTION_PROVIDER_SETTING)) void this.unload().then(() => this.changed.fire());
+      if (affectsModelSetting(e) || e.affectsConfiguration(EXECUTION_PROVIDER_SETTING) || e.affectsConfiguration(TL_VERSION_SETTING)) void this.unload().then(() => this.changed.fire());
     });
   }
 
@@ -100,7 +100,7 @@ export class EngineService implements vscode.Disposable {
       },
     });
     this.client = client;
-    const info = await client.load(model.folder, { device: requested });
+    const info = await client.load(model.folder, { device: requested, transformerLensVersion: readTransformerLensVersion() });
     // The demo model, or a folder/repository holding the generated tiny GPT-2: random weights either way.
     label = model.isDemo
       ? model.source === 'demo'

@@ -1,6 +1,7 @@
 // modelLens.model and modelLens.revision, read with workspace trust in mind (see trust.ts).
 import * as vscode from 'vscode';
 import { DEFAULT_MODEL_ID } from '../../engine/hub';
+import { DEFAULT_TL_VERSION, TL_VERSIONS, type TransformerLensVersion } from '../../engine/types';
 import { trustedSettingValue } from './trust';
 
 export const MODEL_SETTING = 'modelLens.model';
@@ -38,4 +39,13 @@ export async function writeModelSetting(spec: string): Promise<void> {
 
 export function affectsModelSetting(e: vscode.ConfigurationChangeEvent): boolean {
   return e.affectsConfiguration(MODEL_SETTING) || e.affectsConfiguration(REVISION_SETTING);
+}
+
+/** Whose hook meanings the engine follows (docs/HOOKS.md); a change reloads the model. */
+export const TL_VERSION_SETTING = 'modelLens.transformerLensVersion';
+
+/** modelLens.transformerLensVersion; an unknown value (hand-edited settings.json) counts as the default, '3.x'. */
+export function readTransformerLensVersion(): TransformerLensVersion {
+  const v = vscode.workspace.getConfiguration('modelLens').get<string>('transformerLensVersion');
+  return TL_VERSIONS.find((t) => t === v) ?? DEFAULT_TL_VERSION;
 }

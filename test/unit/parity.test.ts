@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { HookedGPT2 } from '../../src/engine/model';
 import { generateTinyGpt2, type TinyGpt2Options } from '../../src/engine/tinyGpt2';
 import { DEFAULT_PROCESSING, NO_PROCESSING, type Tensor } from '../../src/engine/types';
-import { relErr, worst, type HookError } from '../reference/compare';
+import { relErr, worst, type HookError } from '../support/compare';
 import { DEFAULT_FLAGS, geluNew, logSoftmax, referenceRun, type RefFlags, type RefRun } from '../reference/gpt2Float64';
 import { loadReferenceModel, processReferenceWeights, type RefModel } from '../reference/gpt2Weights64';
 import { hfLogits64 } from '../reference/hfLogits64';

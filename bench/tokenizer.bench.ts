@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { get_encoding } from '@dqbd/tiktoken';
 import { encode as gptTokenizerEncode } from 'gpt-tokenizer/encoding/r50k_base';
 import { DocumentTokenCache, tokenize, tokenizePacked } from '../src/tokenizer';
+import { seededRandom } from '../test/support/random';
 import type { BenchRow } from './types';
 
 const GROUP = 'tokenizer';
@@ -62,16 +63,6 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
@@ -114,7 +105,7 @@ export async function run(): Promise<BenchRow[]> {
       note: `${cache.count} tokens in ${cache.chunkCount} chunks`,
     });
 
-    const rand = prng(7);
+    const rand = seededRandom(7);
     const lookups: number[] = [];
     let sink = 0;
     for (let i = 0; i < 20_000; i++) {

@@ -3,8 +3,10 @@
  *   1. unit tests: node --test over test/unit/*.test.ts (no VS Code);
  *   2. the in-host suite: test/integration/*.test.ts inside a real VS Code's extension host;
  *   3. the UI suites: test/e2e/*.e2e.ts in code-server through chromium.
- * Each stage's counts are summed; the last line printed is `N passed, N failed[, N skipped]`
- * and the exit code is 1 when anything failed. MODEL_LENS_SKIP_VSCODE=1 runs only stage 1.
+ * Each stage's counts are summed; the last line printed is
+ * `N passed (K after a retry), N failed[, N skipped]` (K: tests that passed only when run a
+ * second time, see test/e2e/run.ts; node:test runs unit tests once) and the exit code is 1 when
+ * anything failed. MODEL_LENS_SKIP_VSCODE=1 runs only stage 1.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -22,7 +24,7 @@ export function parseTapSummary(tap: string): Counts | undefined {
   const pass = num('pass');
   const fail = num('fail');
   if (pass === undefined || fail === undefined) return undefined;
-  return { passed: pass, failed: fail + (num('cancelled') ?? 0), skipped: (num('skipped') ?? 0) + (num('todo') ?? 0) };
+  return { passed: pass, failed: fail + (num('cancelled') ?? 0), skipped: (num('skipped') ?? 0) + (num('todo') ?? 0), retried: 0 };
 }
 
 async function runUnit(): Promise<Counts> {
@@ -46,7 +48,7 @@ async function runUnit(): Promise<Counts> {
       );
       child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
     });
-    const counts = parseTapSummary(existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '') ?? { passed: 0, failed: 1, skipped: 0 };
+    const counts = parseTapSummary(existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '') ?? { ...zero(), failed: 1 };
     // A crash that leaves no failing test behind still has to fail the run.
     if (code !== 0 && counts.failed === 0) counts.failed = 1;
     return counts;
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
       c = await fn();
     } catch (err) {
       console.log(`${name}: ✗ ${String((err as Error)?.stack ?? err)}`);
-      c = { passed: 0, failed: 1, skipped: 0 };
+      c = { ...zero(), failed: 1 };
     }
     stages.push([name, c, Date.now() - s]);
   };

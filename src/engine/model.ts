@@ -21,6 +21,7 @@ import { WeightFile } from './onnx/weightFile';
 import { createSession, type EngineSession, type HostTensor } from './ort/session';
 import { processWeights } from './processing';
 import * as tokenizer from '../tokenizer';
+import { abortError } from '../common/errors';
 import {
   DEFAULT_PROCESSING,
   DEFAULT_TL_VERSION,
@@ -104,12 +105,6 @@ const MAX_CACHED_VARIANTS = 8;
 
 interface Variant {
   readonly segments: readonly (Segment & { readonly session: EngineSession })[];
-}
-
-function abortError(): Error {
-  const e = new Error('the request was cancelled');
-  e.name = 'AbortError';
-  return e;
 }
 
 /** A non-CPU session failed while running: forward() switches the model to the CPU and retries once. */

@@ -2,9 +2,9 @@
 // requests to typed handlers (a handler's return type is checked against the request map),
 // answers failures with error replies and time-outs, and drops messages after dispose.
 import * as vscode from 'vscode';
+import { isTimeoutError, TimeoutError } from '../common/errors';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
-  ProtocolError,
   validateEnvelope,
   type Envelope,
   type ErrorReply,
@@ -92,13 +92,13 @@ export class HostChannel<P extends PanelProtocol> implements vscode.Disposable {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ProtocolError(`timed out after ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(new TimeoutError(`timed out after ${timeoutMs} ms`)), timeoutMs);
       });
       const reply = await Promise.race([handler(request), timeout]);
       await this.reply(requestId, reply);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      const code: ErrorReply['code'] = message.startsWith('timed out') ? 'timeout' : 'failed';
+      const code: ErrorReply['code'] = isTimeoutError(e) ? 'timeout' : 'failed';
       await this.reply(requestId, { type: 'error', code, message });
     } finally {
       clearTimeout(timer);

@@ -1,6 +1,7 @@
 // The host/webview contract's generic half: the envelope, request maps, error replies and
 // validation. Imported by both the extension host (src/extension) and the webviews
 // (webview/), so it imports neither `vscode` nor the DOM.
+import { TimeoutError } from '../common/errors';
 
 /** Every message body carries a string-literal tag. */
 export interface Msg {
@@ -157,7 +158,7 @@ export class PendingRequests {
     return new Promise<Msg>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new ProtocolError(`${what} timed out after ${timeoutMs} ms`));
+        reject(new TimeoutError(`${what} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
     });

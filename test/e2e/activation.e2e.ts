@@ -12,10 +12,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HookedGPT2 } from '../../src/engine/model';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { ACTIVATION_VIEW_TYPE } from '../../src/protocol/activation';
 import { tokenDisplay } from '../../src/tokenizer';
 import type { E2ESuite, Theme, VSCodeSession } from './harness';
 
 const SENTENCE = 'The quick brown fox jumps over the lazy dog.';
+
+/** Runs `fn`, naming `what` in its error: several steps of one test wait on the same kind of locator. */
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+}
 const VIEWS = ['attention', 'neurons', 'logitLens', 'residual', 'loss'] as const;
 
 export function activationSuite(theme: Theme): E2ESuite {
@@ -129,26 +139,32 @@ export function activationSuite(theme: Theme): E2ESuite {
       },
       {
         name: 'the panel survives a window reload (re-runs the saved text)',
-        timeoutMs: 90000,
-        // Passes when run alone here, but in clean-clone CI runs the browser workbench sometimes
-        // restores the tab without reviving its webview within 60 s (seen 4 times in 8 runs, once
-        // surviving a retry). Skipped under CI until that is understood; run it with
-        // `node --import tsx test/e2e/run.ts --ui test/e2e/activation.e2e.ts`.
-        skip: process.env.CI ? 'window-reload revival is flaky in CI (see the comment)' : false,
+        timeoutMs: 150000,
+        // Still skipped under CI. The reload now waits until the panel and its text are stored
+        // (no more restoring an older layout), and the failure is pinned down: after the reload
+        // the tab is restored, the extension activates on onWebviewPanel:modelLens.activation and
+        // the webview becomes ready, but the revived run never loads the model (no provider line
+        // in the new extension host's Model Lens log) and no loss shows within 60 s (seen 2 of 2
+        // runs with --grep here). Next: log revive() and run() steps, check the webview's ready
+        // handshake after revival. Run it with
+        // `node --import tsx test/e2e/run.ts --ui --grep="window reload" test/e2e/activation.e2e.ts`.
+        skip: process.env.CI ? 'window-reload revival: the revived panel does not run (see the comment)' : false,
         fn: async (s: VSCodeSession) => {
           // The inline-logits test closed every editor: open the panel on the sentence again.
           await s.openFile('hello.txt');
           await s.selectText(SENTENCE);
           await s.runCommand('Model Lens: Open Activation Panel');
-          const before = await s.webview('Activations');
-          await before.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 });
-          // VS Code in the browser persists its open editors (and so the panel to revive) to IndexedDB
-          // asynchronously; give it a moment so the reload restores the layout it really had.
-          await s.page.waitForTimeout(3000);
+          const before = await step('the panel before the reload', () => s.webview('Activations'));
+          await step('the loss before the reload', () => before.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 }));
+          // VS Code in the browser writes its open editors, with each webview's setState, to
+          // IndexedDB on a 5 s timer when the page is idle; a reload before that write restores an
+          // older layout (no panel, or a panel with no saved text). A fixed 3 s pause here made the
+          // test flaky on a loaded machine: wait until the panel and its text are stored instead.
+          await s.waitForStoredState([ACTIVATION_VIEW_TYPE, SENTENCE]);
           await s.page.reload();
-          await s.page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
-          const w = await s.webview('Activations');
-          await w.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 });
+          await step('the workbench after the reload', () => s.page.locator('.monaco-workbench').waitFor({ timeout: 60000 }));
+          const w = await step('the revived panel', () => s.webview('Activations'));
+          await step('the revived panel\'s loss', () => w.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 }));
           assert.equal(await w.locator('[data-testid=tokens] .tok').count(), ids.length);
         },
       },

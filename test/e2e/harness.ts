@@ -17,6 +17,8 @@
  *                              title; a number picks the n-th ready webview in DOM order)
  *   await s.screenshot(name)   PNG under test-results/screenshots/, resolves to its path
  *   await s.logs()             the extension host's log files, concatenated
+ *   await s.waitForStoredState(needles)  until the workbench's browser storage holds a value
+ *                              containing every needle (what a window reload will restore)
  *   s.consoleErrors            browser console errors, minus known noise (gallery unreachable)
  *   await s.waitForExtensionTests()  exit code and counts of the in-host mocha run
  *   await s.close()            closes chromium, kills code-server's whole process group, removes temp dirs
@@ -35,6 +37,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
 import type { InHostResults } from '../integration/index';
+import { waitFor, waitUntil } from '../support/waitUntil';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const E2E_TOOLS = join(REPO_ROOT, '.e2e-tools');
@@ -109,6 +112,7 @@ export interface VSCodeSession {
   webview(titleOrIndex: string | number): Promise<FrameLocator>;
   screenshot(name: string): Promise<string>;
   logs(): Promise<string>;
+  waitForStoredState(needles: string[], timeoutMs?: number): Promise<void>;
   waitForExtensionTests(timeoutMs?: number): Promise<ExtensionTestsOutcome>;
   close(): Promise<void>;
 }
@@ -146,6 +150,30 @@ export function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Page-side source: true when a value in one of the workbench's IndexedDB state databases
+ * (`vscode-web-state-db-*`, table `ItemTable`: the browser's storage service) contains every
+ * needle. A string because this project compiles without the DOM lib.
+ */
+const STORED_STATE_PROBE = `async (needles) => {
+  const request = (r) => new Promise((res, rej) => { r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+  for (const { name } of await indexedDB.databases()) {
+    if (!name || !name.startsWith('vscode-web-state-db-')) continue;
+    const db = await request(indexedDB.open(name));
+    try {
+      if (!db.objectStoreNames.contains('ItemTable')) continue;
+      const values = await request(db.transaction('ItemTable', 'readonly').objectStore('ItemTable').getAll());
+      for (const v of values) {
+        const s = typeof v === 'string' ? v : JSON.stringify(v);
+        if (needles.every((n) => s.includes(n))) return true;
+      }
+    } finally {
+      db.close();
+    }
+  }
+  return false;
+}`;
 
 async function waitForHealthz(port: number, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -473,19 +501,30 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
           return null;
         }, text);
         if (!box) throw new Error(`hoverText: ${JSON.stringify(text)} is not visible in an editor`);
-        // Twice: the first move can land before the editor tracks the mouse.
-        await page.mouse.move(box.x - 2, box.y);
-        await sleep(50);
-        await page.mouse.move(box.x, box.y);
         const hover = page.locator('.monaco-hover:not(.hidden) .monaco-hover-content').first();
-        await hover.waitFor({ state: 'visible', timeout: 10000 });
+        // The editor asks the hover providers once per mouse position, and shows nothing when
+        // none answers: a hover asked before the extension registered its provider (activation
+        // comes late on a loaded machine), or a move that landed before the editor tracked the
+        // mouse, never shows. So leave the word and come back until the hover is there, rather
+        // than waiting once on a single move.
+        await waitFor(
+          `a hover over ${JSON.stringify(text)}`,
+          async () => {
+            await page.mouse.move(box.x, box.y + 300); // empty editor space below the text: no hover there
+            await page.mouse.move(box.x - 2, box.y);
+            await page.mouse.move(box.x, box.y);
+            return hover
+              .waitFor({ state: 'visible', timeout: 3000 })
+              .then(() => true)
+              .catch(() => false);
+          },
+          { timeoutMs: 45000, intervalMs: 0 },
+        );
         // Providers answer asynchronously; wait until the "Loading..." placeholder is gone.
-        for (let i = 0; i < 50; i++) {
+        return waitUntil(`the hover over ${JSON.stringify(text)} to finish loading`, async () => {
           const t = await hover.innerText();
-          if (t.trim() && !/^Loading\.*$/.test(t.trim())) return t;
-          await sleep(100);
-        }
-        return hover.innerText();
+          return t.trim() && !/^Loading\.*$/.test(t.trim()) ? t : undefined;
+        });
       },
 
       async webview(titleOrIndex) {
@@ -516,6 +555,17 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
       async logs() {
         const files = listFiles(join(userDataDir, 'logs')).filter((f) => /exthost/.test(f) && statSync(f).isFile());
         return files.map((f) => `==> ${f}\n${readFileSync(f, 'utf8')}`).join('\n');
+      },
+
+      async waitForStoredState(needles, timeoutMs = 60000) {
+        // The browser workbench writes its state (open editors, each webview's setState) to
+        // IndexedDB on a timer (every 5 s, when the page is idle), not when it changes; a reload
+        // restores only what was written, so wait for the write instead of guessing its time.
+        await waitFor(
+          `the workbench to store ${JSON.stringify(needles)}`,
+          () => page.evaluate<boolean>(`(${STORED_STATE_PROBE})(${JSON.stringify(needles)})`),
+          { timeoutMs, intervalMs: 250 },
+        );
       },
 
       async waitForExtensionTests(timeoutMs = 120000) {

@@ -3,33 +3,18 @@
 // directly, ablation changes the loss, cancellation (second request, panel closed mid-run),
 // cache export, inline logits that never show a stale result, and the token loss highlight.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { HookedGPT2 } from '../../src/engine/model';
-import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import type { ActivationOutcome } from '../../src/extension/activation/activationPanel';
 import { ACTIVATION_COMMANDS as C } from '../../src/extension/activation/register';
 import type { InlineLogitsState } from '../../src/extension/inlineLogits/inlineLogits';
 import type { LossHighlightOutcome } from '../../src/extension/lossHighlight/lossHighlight';
+import { openText, useTinyModel, type TinyModel } from '../support/inHostModel';
+import { waitUntil as until } from '../support/waitUntil';
 
 const TEXT = 'The quick brown fox jumps over the lazy dog because it can.';
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function openText(content: string): Promise<vscode.TextEditor> {
-  const doc = await vscode.workspace.openTextDocument({ content, language: 'plaintext' });
-  return vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
-}
 
 function meanLoss(logits: Float32Array, V: number, ids: readonly number[]): number {
   let total = 0;
@@ -45,22 +30,19 @@ function meanLoss(logits: Float32Array, V: number, ids: readonly number[]): numb
 
 describe('Model Lens activation panel and inline logits', function () {
   this.timeout(120000);
+  let tiny: TinyModel;
   let dir: string;
   let model: HookedGPT2;
 
   before(async () => {
-    await vscode.extensions.getExtension('model-lens.model-lens')!.activate();
-    dir = mkdtempSync(join(tmpdir(), 'model-lens-act-'));
-    await generateTinyGpt2(dir, { seed: 3 });
-    await vscode.workspace.getConfiguration('modelLens').update('model', dir, vscode.ConfigurationTarget.Global);
+    tiny = await useTinyModel(3, { resetSettings: ['inlineLogits.enabled'] });
+    dir = tiny.dir;
     model = await HookedGPT2.fromPretrained(dir, { threads: 1 });
   });
 
   after(async () => {
-    await vscode.workspace.getConfiguration('modelLens').update('inlineLogits.enabled', undefined, vscode.ConfigurationTarget.Global);
-    await vscode.workspace.getConfiguration('modelLens').update('model', undefined, vscode.ConfigurationTarget.Global);
     await model.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    await tiny.dispose();
   });
 
   afterEach(async () => {
@@ -71,7 +53,7 @@ describe('Model Lens activation panel and inline logits', function () {
     const editor = await openText(`header line\n${TEXT}\n`);
     const line = editor.document.lineAt(1).range;
     editor.selection = new vscode.Selection(line.start, line.end);
-    const out = await vscode.commands.executeCommand<ActivationOutcome>(C.openActivationPanel);
+    const out = await vscode.commands.executeCommand<ActivationOutcome>(C.openActivationPanel, editor.document.uri);
     assert.ok(out, 'the panel run produced no outcome');
     assert.equal(out.tokens[0], 50256);
     const direct = await model.run(out.tokens);

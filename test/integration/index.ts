@@ -4,7 +4,9 @@
  * folder (out/test/integration/, built by test/build.mjs) or in MODEL_LENS_TESTS_DIR, with
  * mocha's BDD interface (describe/it, before/after), and writes the counts as InHostResults
  * JSON to the file named by MODEL_LENS_TEST_RESULTS. A failing test rejects run(), which makes
- * the workbench report a non-zero exit code.
+ * the workbench report a non-zero exit code. A test that fails once is run once more; if it
+ * passes then, it is listed in `retried` with its first failure, and the summary line counts it
+ * (`N passed (K after a retry)`): the goal is none.
  *
  * Test files import `vscode` (external to the bundle) and talk to the extension through
  * its commands and exports, as a user's other extensions would.
@@ -22,12 +24,18 @@ export interface InHostResults {
   failed: number;
   skipped: number;
   failures: InHostFailure[];
+  /** Tests that failed once and passed on their retry (counted in `passed` too), with the first failure. */
+  retried: InHostFailure[];
   files: string[];
 }
 
+interface MochaTest {
+  fullTitle(): string;
+  currentRetry(): number;
+}
 interface MochaRunner {
-  on(event: 'pass' | 'pending', fn: (test: { fullTitle(): string }) => void): this;
-  on(event: 'fail', fn: (test: { fullTitle(): string }, err: unknown) => void): this;
+  on(event: 'pass' | 'pending', fn: (test: MochaTest) => void): this;
+  on(event: 'fail' | 'retry', fn: (test: MochaTest, err: unknown) => void): this;
 }
 interface MochaInstance {
   addFile(file: string): void;
@@ -41,14 +49,19 @@ export function run(): Promise<void> {
   const mochaModule = require('mocha') as { Mocha?: MochaCtor } & MochaCtor;
   const Mocha: MochaCtor = mochaModule.Mocha ?? mochaModule;
   const timeout = Number(process.env.MODEL_LENS_TEST_TIMEOUT ?? 60000);
-  // One retry for timing flakes of a shared 2-core machine (mocha prints each retry); a real failure fails twice.
+  // One retry, counted and listed (see InHostResults.retried); a real failure fails twice.
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout, reporter: 'spec', retries: 1 });
 
   const dir = process.env.MODEL_LENS_TESTS_DIR ?? __dirname;
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort() : [];
   for (const f of files) mocha.addFile(join(dir, f));
 
-  const results: InHostResults = { passed: 0, failed: 0, skipped: 0, failures: [], files };
+  const results: InHostResults = { passed: 0, failed: 0, skipped: 0, failures: [], retried: [], files };
+  const firstFailure = new Map<string, string>();
+  const describe = (err: unknown) => {
+    const e = err as { stack?: string; message?: string };
+    return e?.stack ?? e?.message ?? String(err);
+  };
   const write = () => {
     const out = process.env.MODEL_LENS_TEST_RESULTS;
     if (out) writeFileSync(out, JSON.stringify(results, null, 2));
@@ -62,12 +75,17 @@ export function run(): Promise<void> {
           if (failures > 0) reject(new Error(`${failures} in-host test(s) failed`));
           else resolve();
         })
-        .on('pass', () => results.passed++)
+        .on('retry', (test, err) => {
+          if (!firstFailure.has(test.fullTitle())) firstFailure.set(test.fullTitle(), describe(err));
+        })
+        .on('pass', (test) => {
+          results.passed++;
+          if (test.currentRetry() > 0) results.retried.push({ title: test.fullTitle(), error: firstFailure.get(test.fullTitle()) ?? '' });
+        })
         .on('pending', () => results.skipped++)
         .on('fail', (test, err) => {
           results.failed++;
-          const e = err as { stack?: string; message?: string };
-          results.failures.push({ title: test.fullTitle(), error: e?.stack ?? e?.message ?? String(err) });
+          results.failures.push({ title: test.fullTitle(), error: describe(err) });
         });
     } catch (err) {
       // A test file that throws while loading counts as a failure, not a silent zero.

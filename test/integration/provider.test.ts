@@ -3,26 +3,14 @@
 // (status bar item and tooltip say so); 'cpu' runs on the CPU with no notice; changing the
 // setting unloads the model and hides the item until the next request loads it again.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { ACTIVATION_COMMANDS as C } from '../../src/extension/activation/register';
 import type { ProviderStatusSnapshot } from '../../src/extension/activation/providerStatus';
 import type { LossHighlightOutcome } from '../../src/extension/lossHighlight/lossHighlight';
+import { openText, useTinyModel, type TinyModel } from '../support/inHostModel';
+import { waitUntil as until } from '../support/waitUntil';
 
 const TEXT = 'The quick brown fox jumps over the lazy dog.';
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const snapshot = async (): Promise<ProviderStatusSnapshot> => (await vscode.commands.executeCommand<ProviderStatusSnapshot>(C.engineState))!;
 
@@ -34,8 +22,7 @@ async function setProvider(value: string | undefined): Promise<void> {
 
 /** Runs a model feature (token loss highlight) on a selection, which loads the model. */
 async function runModel(): Promise<void> {
-  const doc = await vscode.workspace.openTextDocument({ content: TEXT, language: 'plaintext' });
-  const editor = await vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
+  const editor = await openText(TEXT);
   editor.selection = new vscode.Selection(0, 0, 0, TEXT.length);
   const out = await vscode.commands.executeCommand<LossHighlightOutcome>(C.highlightTokenLoss);
   assert.ok(out && out.losses.length > 0 && out.losses.every(Number.isFinite), 'the model produced no losses');
@@ -44,20 +31,14 @@ async function runModel(): Promise<void> {
 
 describe('Model Lens execution provider setting', function () {
   this.timeout(120000);
-  let dir: string;
+  let tiny: TinyModel;
 
   before(async () => {
-    await vscode.extensions.getExtension('model-lens.model-lens')!.activate();
-    dir = mkdtempSync(join(tmpdir(), 'model-lens-ep-'));
-    await generateTinyGpt2(dir, { seed: 5 });
-    await vscode.workspace.getConfiguration('modelLens').update('model', dir, vscode.ConfigurationTarget.Global);
+    tiny = await useTinyModel(5, { resetSettings: ['executionProvider'] });
   });
 
   after(async () => {
-    await vscode.workspace.getConfiguration('modelLens').update('executionProvider', undefined, vscode.ConfigurationTarget.Global);
-    await vscode.workspace.getConfiguration('modelLens').update('model', undefined, vscode.ConfigurationTarget.Global);
-    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    rmSync(dir, { recursive: true, force: true });
+    await tiny.dispose();
   });
 
   it("'cuda' without the CUDA provider runs on the CPU, with a fallback notice naming cuda in the status bar", async function () {

@@ -4,6 +4,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { seededRandom } from '../support/random';
 
 export interface RandomGpt2Options {
   readonly n_layer: number;
@@ -18,17 +19,6 @@ export interface RandomGpt2Options {
   readonly separateLmHead: boolean;
 }
 
-/** mulberry32: a tiny seeded PRNG, so the same seed always writes the same bytes. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Writes an F32 safetensors file from float64 data (rounded to float32). */
 export function writeSafetensorsF32(path: string, tensors: ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {

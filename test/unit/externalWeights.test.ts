@@ -17,7 +17,7 @@ import { createSession, type HostTensor } from '../../src/engine/ort/session';
 import { processWeights } from '../../src/engine/processing';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { DEFAULT_PROCESSING } from '../../src/engine/types';
-import { maxAbsDiff } from './helpers/engineFixtures';
+import { maxAbsDiff } from '../support/compare';
 
 const TIMEOUT = 120_000;
 const TOKENS = [50256, 464, 2068, 7586, 21831, 18045, 625];

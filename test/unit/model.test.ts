@@ -10,7 +10,8 @@ import { hookShape, listHookPoints } from '../../src/engine/hookPoints';
 import { HookedGPT2 } from '../../src/engine/model';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import type { Tensor } from '../../src/engine/types';
-import { maxAbsDiff, randomWeights, tinyConfig } from './helpers/engineFixtures';
+import { maxAbsDiff } from '../support/compare';
+import { randomWeights, tinyConfig } from './helpers/engineFixtures';
 
 const TIMEOUT = 60_000;
 const TOKENS = [50256, 464, 2068, 7586, 21831, 18045, 625];

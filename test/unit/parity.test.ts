@@ -20,7 +20,7 @@ import { HookedGPT2 } from '../../src/engine/model';
 import { generateTinyGpt2, type TinyGpt2Options } from '../../src/engine/tinyGpt2';
 import { processWeights } from '../../src/engine/processing';
 import { DEFAULT_PROCESSING, NO_PROCESSING, TL_VERSIONS, type GPT2Weights, type HookedGPT2Config, type Tensor, type TransformerLensVersion } from '../../src/engine/types';
-import { relErr, worst, type HookError } from '../reference/compare';
+import { relErr, worst, type HookError } from '../support/compare';
 import { DEFAULT_FLAGS, geluNew, logSoftmax, referenceRun, type RefFlags, type RefRun } from '../reference/gpt2Float64';
 import type { RefWeights, T64 } from '../reference/gpt2Weights64';
 import { loadReferenceModel, processReferenceWeights, type RefModel } from '../reference/gpt2Weights64';

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { maxAbsDiff } from '../support/compare';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { loadCheckpoint } from '../../src/engine/checkpoint/load';
 import { processWeights } from '../../src/engine/processing';
@@ -102,13 +103,6 @@ function logSoftmax(x: Float64Array): Float64Array {
   for (const v of x) s += Math.exp(v - mx);
   const lse = mx + Math.log(s);
   return x.map((v) => v - lse);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 function only(key: keyof ProcessingOptions): ProcessingOptions {

@@ -8,27 +8,16 @@ import { after, before, describe, it } from 'node:test';
 import { HookedGPT2 } from '../../src/engine/model';
 import { availableProviders, gpuDevicePresent } from '../../src/engine/ort/session';
 import type { Tensor } from '../../src/engine/types';
+import { relErr } from '../support/compare';
 import { randomWeights, tinyConfig } from './helpers/engineFixtures';
 
 const TIMEOUT = 120_000;
 const TOKENS = [50256, 464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290];
 
-/** max|a-b| / max|b|; masked -inf entries must match exactly. */
+/** relErr over tensors of the same shape (max|a-b| / max|b|; masked -inf entries must match exactly). */
 function relError(a: Tensor, b: Tensor): number {
   assert.deepEqual(a.dims, b.dims);
-  let diff = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < a.data.length; i++) {
-    const x = a.data[i]!;
-    const y = b.data[i]!;
-    if (!Number.isFinite(y)) {
-      assert.equal(x, y, `entry ${i}: ${x} vs ${y}`);
-      continue;
-    }
-    diff = Math.max(diff, Math.abs(x - y));
-    scale = Math.max(scale, Math.abs(y));
-  }
-  return diff / scale;
+  return relErr(a.data, b.data);
 }
 
 function vulkanDeviceLikely(): boolean {

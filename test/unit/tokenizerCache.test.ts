@@ -2,18 +2,10 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { DocumentTokenCache, isCutPoint, tokenize, type TokenSpan } from '../../src/tokenizer';
+import { seededRandom } from '../support/random';
 
-/** mulberry32: small seeded PRNG so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded so a failure replays. */
+const prng = seededRandom;
 
 // Snippets chosen to land on and around cut points: whitespace runs of every kind,
 // the special token and halves of it, surrogate halves, contractions, digits.

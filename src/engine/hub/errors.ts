@@ -1,6 +1,7 @@
 // One error type for everything that can go wrong while finding or fetching a model, with a
 // machine-readable code so callers (extension, CLI, tests) can decide what to offer next
 // (retry, set HF_TOKEN, fall back to the demo model) without parsing messages.
+import { ABORT_ERROR_NAME } from '../../common/errors';
 
 export type HubErrorCode =
   | 'offline' // HF_HUB_OFFLINE is set and the file is not in the cache
@@ -19,7 +20,7 @@ export class HubError extends Error {
   readonly code: HubErrorCode;
   constructor(code: HubErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = code === 'cancelled' ? 'AbortError' : 'HubError';
+    this.name = code === 'cancelled' ? ABORT_ERROR_NAME : 'HubError';
     this.code = code;
   }
 }

@@ -6,6 +6,7 @@ import type { Intervention } from '../interventions';
 import type { Tensor } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
 import type { EventEnvelope, LoadedReply, ProviderEvent, ReplyEnvelope, ReplyFor, WorkerModelOptions, WorkerReply, WorkerRequest } from './protocol';
+import { abortError } from '../../common/errors';
 
 export type { LoadedReply, ProviderEvent, WorkerModelOptions } from './protocol';
 
@@ -27,12 +28,6 @@ interface Pending {
   readonly type: WorkerRequest['type'];
   resolve(body: WorkerReply): void;
   reject(err: Error): void;
-}
-
-function abortError(): Error {
-  const e = new Error('the request was cancelled');
-  e.name = 'AbortError';
-  return e;
 }
 
 export class EngineClient {

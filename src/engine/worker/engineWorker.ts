@@ -3,6 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { HookedGPT2 } from '../model';
 import { handlePanelOp, panelTransfer } from './panelCompute';
+import { ABORT_ERROR_NAME, abortError } from '../../common/errors';
 import type { ErrorReply, EventEnvelope, ReplyEnvelope, RequestEnvelope, RunReply, WorkerReply, WorkerRequest } from './protocol';
 
 interface Job {
@@ -75,7 +76,7 @@ async function handle(job: Job): Promise<void> {
     }
     case 'panel': {
       const result = await handlePanelOp(model, body.op, job.abort.signal);
-      if (job.abort.signal.aborted) throw Object.assign(new Error('the request was cancelled'), { name: 'AbortError' });
+      if (job.abort.signal.aborted) throw abortError();
       reply(job.id, { type: 'panel', result }, panelTransfer(result));
       return;
     }
@@ -110,7 +111,7 @@ port.on('message', (m: unknown) => {
     const queued = queue.findIndex((j) => j.id === body.target);
     if (queued >= 0) {
       const [job] = queue.splice(queued, 1);
-      reply(job!.id, { type: 'error', name: 'AbortError', message: 'the request was cancelled' });
+      reply(job!.id, { type: 'error', name: ABORT_ERROR_NAME, message: abortError().message });
     } else if (current?.id === body.target) {
       current.abort.abort(); // checked between graph segments and before the reply is sent
     }

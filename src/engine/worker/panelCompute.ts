@@ -11,6 +11,7 @@ import { createSession, type EngineSession } from '../ort/session';
 import { writeSafetensors } from '../safetensors/write';
 import type { Tensor } from '../types';
 import { heldHeadPattern, neuronColumn, nextTokenStats, packPattern, poolPatterns, topNeurons, vectorNorms, type HeldPattern } from './panelMath';
+import { abortError } from '../../common/errors';
 
 export type PanelOp =
   | {
@@ -120,12 +121,6 @@ interface Held {
 let held: Held | null = null;
 let nextRunId = 1;
 let lens: { model: HookedGPT2; session: Promise<EngineSession> } | null = null;
-
-function abortError(): Error {
-  const e = new Error('the request was cancelled');
-  e.name = 'AbortError';
-  return e;
-}
 
 function heldRun(runId: number, model: HookedGPT2): Held {
   if (held === null || held.runId !== runId || held.model !== model) {

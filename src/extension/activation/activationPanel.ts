@@ -3,6 +3,7 @@
 // closed panel cancels the run in flight; ablations re-run with the engine's interventions.
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
+import { isAbortError } from '../../common/errors';
 import type { Intervention } from '../../engine/interventions';
 import type { PanelResult } from '../../engine/worker/panelCompute';
 import {
@@ -302,7 +303,7 @@ export class ActivationPanelController implements vscode.Disposable {
       this.status('', false);
       return { runId: r.runId, tokens: ids, meanLoss: r.meanLoss, loss: Array.from(r.loss), truncated };
     } catch (e) {
-      if ((e as Error).name === 'AbortError' || e instanceof vscode.CancellationError) return undefined;
+      if (isAbortError(e) || e instanceof vscode.CancellationError) return undefined;
       const m = `The model run failed: ${(e as Error).message}`;
       this.log(m);
       this.status(m, true);

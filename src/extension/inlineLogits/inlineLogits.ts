@@ -3,6 +3,7 @@
 // newer request cancels the run in flight, and a result is shown only if the document version
 // and position it was computed for are still current, so nothing stale appears.
 import * as vscode from 'vscode';
+import { isAbortError } from '../../common/errors';
 import { END_OF_TEXT_ID, tokenDisplay, tokenize } from '../../tokenizer';
 import type { EngineService } from '../activation/engineService';
 
@@ -108,7 +109,7 @@ export class InlineLogits implements vscode.Disposable {
       this.shown = { text, uri: doc.uri.toString(), version, offset };
       this.changed.fire(this.shown);
     } catch (e) {
-      if ((e as Error).name !== 'AbortError' && !(e instanceof vscode.CancellationError)) {
+      if (!isAbortError(e) && !(e instanceof vscode.CancellationError)) {
         void vscode.window.setStatusBarMessage(`Model Lens inline logits: ${(e as Error).message}`, 5000);
       }
     } finally {

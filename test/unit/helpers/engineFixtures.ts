@@ -1,5 +1,6 @@
 // Small seeded random GPT-2 weights in TransformerLens layout, for engine tests that need no checkpoint.
 import type { GPT2Weights, HookedGPT2Config, Tensor } from '../../../src/engine/types';
+import { seededRandom } from '../../support/random';
 
 export function tinyConfig(over: Partial<HookedGPT2Config> = {}): HookedGPT2Config {
   return {
@@ -25,14 +26,8 @@ export function tinyConfig(over: Partial<HookedGPT2Config> = {}): HookedGPT2Conf
 
 /** Seeded (mulberry32) weights; LayerNorm weights around 1 and biases non-zero so every term matters. */
 export function randomWeights(cfg: HookedGPT2Config, seed = 1): GPT2Weights {
-  let s = seed >>> 0;
-  const rand = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const uniform = seededRandom(seed);
+  const rand = (): number => uniform() - 0.5;
   const T = (scale: number, offset: number, ...dims: number[]): Tensor => ({
     dims,
     data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => offset + scale * rand()),
@@ -65,11 +60,4 @@ export function randomWeights(cfg: HookedGPT2Config, seed = 1): GPT2Weights {
     W_U: T(0.5, 0, D, cfg.d_vocab_out),
     b_U: T(0.2, 0, cfg.d_vocab_out),
   };
-}
-
-export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }

@@ -2,7 +2,8 @@
  * Everything `npm test` runs after `npm run build`, in order:
  *   1. unit tests: node --test over test/unit/*.test.ts (no VS Code);
  *   2. the in-host suite: test/integration/*.test.ts inside a real VS Code's extension host;
- *   3. the UI suites: test/e2e/*.e2e.ts in code-server through chromium.
+ *   3. the UI suites: test/e2e/*.e2e.ts in code-server through chromium;
+ *   4. under CI (or MODEL_LENS_FRESH_CLONE=1): a clean clone runs `bash scripts/start.sh --smoke`.
  * Each stage's counts are summed; the last line printed is
  * `N passed (K after a retry), N failed[, N skipped]` (K: tests that passed only when run a
  * second time, see test/e2e/run.ts; node:test runs unit tests once) and the exit code is 1 when
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './e2e/harness';
 import { add, countsLine, runE2E, runInHost, zero, type Counts } from './e2e/run';
+import { freshCloneSmoke } from './setup/freshClone';
 
 /** Reads the summary lines (`# pass N` ...) of node:test's TAP output. */
 export function parseTapSummary(tap: string): Counts | undefined {
@@ -80,6 +82,15 @@ async function main(): Promise<void> {
     execFileSync('bash', [join(REPO_ROOT, '.e2e-tools', 'install.sh')], { cwd: REPO_ROOT, stdio: 'inherit' });
     await stage('in-host (VS Code extension host)', () => runInHost());
     await stage('e2e (VS Code in chromium)', () => runE2E());
+    // A newcomer's first command from a clean clone: minutes of npm ci and tool installs, so it runs
+    // in CI (CI=true) or when asked for (MODEL_LENS_FRESH_CLONE=1).
+    if (process.env.CI === 'true' || process.env.MODEL_LENS_FRESH_CLONE === '1') {
+      await stage('fresh clone (bash scripts/start.sh --smoke)', async () => {
+        const r = await freshCloneSmoke(REPO_ROOT);
+        console.log(`fresh clone: ${r.ok ? '✓' : '✗'} ${r.detail}`);
+        return { passed: r.ok ? 1 : 0, failed: r.ok ? 0 : 1, skipped: 0, retried: 0 };
+      });
+    }
   }
 
   const total = stages.reduce((acc, [, c]) => add(acc, c), zero());

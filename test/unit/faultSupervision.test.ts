@@ -163,4 +163,31 @@ describe('engine worker supervision', { timeout: 120_000 }, () => {
     await queued;
     await assert.rejects(c.run(TOKENS), /disposed/);
   });
+
+  it('ending the thread right after a real run starts never aborts the process (it waits for the onnxruntime call in progress)', async () => {
+    // Regression: Worker.terminate() inside one of onnxruntime-node's native calls aborted the
+    // whole process ("terminate called after throwing an instance of 'Napi::Error'"). The
+    // interleavings vary with the number of event-loop turns between the run and the dispose.
+    const outcomes = { answered: 0, aborted: 0 };
+    for (let turns = 0; turns < 16; turns++) {
+      const c = new EngineClient({ workerPath: WORKER });
+      await c.load(dir, { threads: 1 });
+      const run = c.run(TOKENS).then(
+        (r) => {
+          assert.ok(sameLogits(r.logits.data, reference));
+          outcomes.answered++;
+        },
+        (e: Error) => {
+          assert.equal(e.name, 'AbortError');
+          outcomes.aborted++;
+        },
+      );
+      for (let t = 0; t < turns; t++) await new Promise((r) => setImmediate(r));
+      assert.equal(await c.dispose(), 0);
+      await run;
+      assert.equal(c.workerAlive, false);
+    }
+    assert.equal(outcomes.answered + outcomes.aborted, 16);
+    assert.ok(outcomes.aborted > 0, 'at least the dispose in the same turn finds its run in flight');
+  });
 });

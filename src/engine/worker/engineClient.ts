@@ -8,10 +8,12 @@
 // restarting and says so until resetRestarts(). A thread busy in one long onnxruntime call cannot
 // be interrupted from inside (onnxruntime-node runs a session synchronously on the worker's own
 // thread and its binding ignores RunOptions.terminate), so dispose, and a cancel that the run does
-// not honour within `cancelGraceMs`, end the thread instead of waiting for the run.
+// not honour within `cancelGraceMs`, end the thread instead of waiting for the run: at the end of
+// the onnxruntime call in progress, never inside it (that aborts the process; see nativeGate.ts).
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Intervention } from '../interventions';
+import { closeNativeGate, createNativeGate } from '../ort/nativeGate';
 import type { Tensor } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
 import type { EventEnvelope, FaultRequest, LoadedReply, ProviderEvent, ReplyEnvelope, ReplyFor, WorkerModelOptions, WorkerReply, WorkerRequest } from './protocol';
@@ -97,10 +99,18 @@ interface Thread {
   /** Cancelled requests the worker was running: their grace timers, until the worker answers. */
   readonly stopping: Map<number, ReturnType<typeof setTimeout>>;
   readonly exited: Promise<number>;
+  /** Counts the thread's calls into onnxruntime; closed before the thread is ended. */
+  readonly gate: SharedArrayBuffer;
   /** Set when this side ends the thread (dispose, interrupt): its exit is not a death. */
   ending: boolean;
   error: Error | null;
   alive: boolean;
+}
+
+/** Ends a thread once it is outside onnxruntime's native code (ending it inside aborts the process). */
+async function endThread(thread: Thread): Promise<void> {
+  await closeNativeGate(thread.gate);
+  await thread.worker.terminate();
 }
 
 export class EngineClient {
@@ -152,9 +162,11 @@ export class EngineClient {
 
   private startThread(): Thread {
     this.threadsStarted++;
-    const worker = new Worker(this.opts.workerPath ?? join(__dirname, 'engineWorker.js'), { execArgv: [...(this.opts.execArgv ?? [])] });
+    const gate = createNativeGate();
+    const worker = new Worker(this.opts.workerPath ?? join(__dirname, 'engineWorker.js'), { execArgv: [...(this.opts.execArgv ?? [])], workerData: { nativeGate: gate } });
     const thread: Thread = {
       worker,
+      gate,
       pending: new Map(),
       stopping: new Map(),
       exited: new Promise((resolve) => worker.once('exit', resolve)),
@@ -318,7 +330,7 @@ export class EngineClient {
     if (this.thread === thread) this.thread = null;
     const queued = [...thread.pending.values()];
     thread.pending.clear();
-    void thread.worker.terminate();
+    void endThread(thread);
     for (const call of queued) {
       this.ready(true).then(
         (fresh) => this.post(fresh, call),
@@ -396,7 +408,7 @@ export class EngineClient {
       const calls = [...thread.pending.values()];
       thread.pending.clear();
       for (const call of calls) call.reject(abortError('the engine was disposed while the request ran'));
-      await thread.worker.terminate();
+      await endThread(thread);
       return 0;
     }
     try {
@@ -404,7 +416,7 @@ export class EngineClient {
       return r.openSessions;
     } finally {
       thread.ending = true;
-      await thread.worker.terminate();
+      await endThread(thread);
     }
   }
 }

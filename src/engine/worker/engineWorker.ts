@@ -1,6 +1,7 @@
 // Worker-thread entry: owns one HookedGPT2 and serves EngineClient requests one at a time, so
 // the extension host's thread never runs a forward pass. No vscode import.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { installNativeGate } from '../ort/nativeGate';
 import { HookedGPT2 } from '../model';
 import { handlePanelOp, panelTransfer } from './panelCompute';
 import type { ErrorReply, EventEnvelope, FaultRequest, ReplyEnvelope, RequestEnvelope, RunReply, WorkerReply, WorkerRequest } from './protocol';
@@ -13,6 +14,9 @@ interface Job {
 
 const port = parentPort;
 if (port === null) throw new Error('engineWorker must run in a worker thread');
+// EngineClient ends this thread only when no onnxruntime call is in progress (see nativeGate.ts).
+const gateBuffer = (workerData as { nativeGate?: unknown } | null)?.nativeGate;
+if (gateBuffer instanceof SharedArrayBuffer) installNativeGate(gateBuffer);
 
 let model: HookedGPT2 | null = null;
 const queue: Job[] = [];

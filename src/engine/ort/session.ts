@@ -2,6 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { ElemType, TensorData } from '../onnx/ir';
+import { gated } from './nativeGate';
 import type { DeviceOption, ExecutionProviderName } from '../types';
 
 /** A tensor in host memory, as fed to or fetched from a session. */
@@ -102,7 +103,8 @@ class OrtEngineSession implements EngineSession {
     if (this.released) throw new Error('session was released (model disposed)');
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
-    const out = await this.inner.run(ortFeeds, fetch);
+    // Gated: the thread must not be ended while onnxruntime runs (see nativeGate.ts).
+    const out = await gated(() => this.inner.run(ortFeeds, fetch));
     const result: Record<string, HostTensor> = {};
     for (const name of fetch) {
       const v = out[name];
@@ -115,7 +117,7 @@ class OrtEngineSession implements EngineSession {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.inner.release();
+    await gated(() => this.inner.release());
   }
 }
 
@@ -141,7 +143,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         ...(opts.shareWeights ? { extra: { session: { disable_prepacking: '1' } } } : {}),
       };
       // Two calls rather than a union argument: the overloads take a path or bytes, not either.
-      const inner = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);
+      const inner = await gated(() => (typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(model, sessionOptions)));
       const notice = failures.length > 0 ? [...failures, ...skipped].join('; ') + `; falling back to ${provider}` : null;
       return { session: new OrtEngineSession(inner, provider), notice };
     } catch (err) {

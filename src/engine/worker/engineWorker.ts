@@ -1,10 +1,11 @@
 // Worker-thread entry: owns one HookedGPT2 and serves EngineClient requests one at a time, so
 // the extension host's thread never runs a forward pass. No vscode import.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { installNativeGate } from '../ort/nativeGate';
 import { HookedGPT2 } from '../model';
 import { handlePanelOp, panelTransfer } from './panelCompute';
 import { ABORT_ERROR_NAME, abortError } from '../../common/errors';
-import type { ErrorReply, EventEnvelope, ReplyEnvelope, RequestEnvelope, RunReply, WorkerReply, WorkerRequest } from './protocol';
+import type { ErrorReply, EventEnvelope, FaultRequest, ReplyEnvelope, RequestEnvelope, RunReply, WorkerReply, WorkerRequest } from './protocol';
 
 interface Job {
   readonly id: number;
@@ -14,10 +15,38 @@ interface Job {
 
 const port = parentPort;
 if (port === null) throw new Error('engineWorker must run in a worker thread');
+// EngineClient ends this thread only when no onnxruntime call is in progress (see nativeGate.ts).
+const gateBuffer = (workerData as { nativeGate?: unknown } | null)?.nativeGate;
+if (gateBuffer instanceof SharedArrayBuffer) installNativeGate(gateBuffer);
 
 let model: HookedGPT2 | null = null;
 const queue: Job[] = [];
 let current: Job | null = null;
+
+/** A test fault armed for the next run (FaultRequest 'nextRun'); null when none. */
+let armedFault: FaultRequest | null = null;
+
+/** Makes the thread fail as asked (tests of EngineClient's supervision only). */
+function triggerFault(f: FaultRequest): void {
+  switch (f.fault) {
+    case 'exit':
+      process.exit(f.code ?? 70);
+      break;
+    case 'throw':
+      // Thrown from a fresh task so nothing here catches it: the thread's 'error' event, then exit.
+      setImmediate(() => {
+        throw new Error('injected fault: uncaught exception in the engine worker');
+      });
+      break;
+    case 'hang':
+      // Never returns, like a native call that does not come back; only terminate() ends it.
+      for (;;);
+    default: {
+      const exhaustive: never = f.fault;
+      throw new Error(`unknown fault ${String(exhaustive)}`);
+    }
+  }
+}
 
 /** The provider and notice the client last heard of (with the load reply or a ProviderEvent). */
 let reported: { provider: string; notice: string | null } | null = null;
@@ -56,8 +85,11 @@ async function handle(job: Job): Promise<void> {
     }
     case 'run': {
       if (model === null) throw new Error('no model loaded');
+      const fault = armedFault;
+      armedFault = null;
       const r = await model.forward(body.tokens, {
         signal: job.abort.signal,
+        ...(fault !== null ? { hooks: [{ name: 'blocks.0.hook_resid_mid', fn: () => triggerFault(fault) }] } : {}),
         ...(body.names !== undefined ? { names: body.names } : {}),
         ...(body.interventions !== undefined ? { interventions: body.interventions } : {}),
         ...(body.logitsAt !== undefined ? { logitsAt: body.logitsAt } : {}),
@@ -81,6 +113,7 @@ async function handle(job: Job): Promise<void> {
       return;
     }
     case 'cancel':
+    case 'fault':
       return; // handled on arrival
     default: {
       const exhaustive: never = body;
@@ -107,6 +140,11 @@ async function pump(): Promise<void> {
 port.on('message', (m: unknown) => {
   if (!isEnvelope(m)) return; // not ours; nothing to reply to
   const { id, body } = m;
+  if (body.type === 'fault') {
+    if (body.during === 'nextRun') armedFault = body;
+    else triggerFault(body);
+    return;
+  }
   if (body.type === 'cancel') {
     const queued = queue.findIndex((j) => j.id === body.target);
     if (queued >= 0) {

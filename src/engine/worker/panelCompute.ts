@@ -2,6 +2,7 @@
 // and each view asks for just what it draws (a summary first; one head's pattern, one layer's
 // neurons, the logit lens or one token's attribution later), so a 1024-token cache never
 // crosses to the extension host. No vscode import.
+import { threadId } from 'node:worker_threads';
 import { ActivationCache } from '../activationCache';
 import type { Intervention } from '../interventions';
 import type { HookedGPT2 } from '../model';
@@ -119,7 +120,8 @@ interface Held {
 }
 
 let held: Held | null = null;
-let nextRunId = 1;
+// Unique across worker threads: after a restart a panel's old runId must not name a new run.
+let nextRunId = threadId * 1_000_000 + 1;
 let lens: { model: HookedGPT2; session: Promise<EngineSession> } | null = null;
 
 function heldRun(runId: number, model: HookedGPT2): Held {

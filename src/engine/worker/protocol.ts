@@ -39,7 +39,27 @@ export type WorkerRequest =
   | { readonly type: 'cancel'; readonly target: number }
   /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */
   | { readonly type: 'panel'; readonly op: PanelOp }
-  | { readonly type: 'dispose' };
+  | { readonly type: 'dispose' }
+  | FaultRequest;
+
+/**
+ * FOR TESTS ONLY: makes the worker fail the way a real fault would, so the supervision in
+ * EngineClient is tested against a thread that really dies or really stops answering. Handled on
+ * arrival (never queued) and never answered. `during: 'now'` acts at once, between whatever the
+ * worker is doing; 'nextRun' arms it for the next run request, which then fails inside its forward
+ * pass (at the first layer's hook_resid_mid, after part of the graph has run).
+ * - exit: process.exit(code) in the worker (as an abort() in native code or an OOM kill ends it);
+ * - throw: an uncaught exception (the worker's 'error' event, then exit code 1);
+ * - hang: a synchronous loop that never returns, standing in for one long native segment (only
+ *   ending the thread stops it).
+ */
+export interface FaultRequest {
+  readonly type: 'fault';
+  readonly fault: 'exit' | 'throw' | 'hang';
+  readonly during: 'now' | 'nextRun';
+  /** Exit code for 'exit' (default 70). */
+  readonly code?: number;
+}
 
 export interface LoadedReply {
   readonly type: 'loaded';
@@ -105,4 +125,5 @@ export interface ReplyFor {
   dispose: DisposedReply;
   cancel: { readonly type: 'cancelled' };
   panel: PanelReply;
+  fault: never;
 }

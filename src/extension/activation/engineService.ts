@@ -4,11 +4,14 @@
 // changes, ended on deactivation. Every forward pass runs in the worker thread, never on the
 // extension host's. The provider actually in use (and why, when it is not the one asked for)
 // is published through onDidChangeProvider, including a GPU provider failing at run time.
+// The worker is supervised by EngineClient: when it dies, the service logs why, shows it in the
+// provider status item and says so once in a notification; when it died too often to be
+// restarted, an error notification offers the retry (a setting change retries too).
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { describeModel, type ResolvedModel } from '../../engine/hub';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config } from '../../engine/types';
-import { EngineClient } from '../../engine/worker/engineClient';
+import { EngineClient, type WorkerDeath } from '../../engine/worker/engineClient';
 import { acquireModel } from '../model/acquire';
 import { affectsModelSetting, readTransformerLensVersion, TL_VERSION_SETTING } from '../model/modelSettings';
 
@@ -41,10 +44,18 @@ export interface ProviderState {
   /** True when a GPU provider failed while running and the model moved to the CPU. */
   readonly failedAtRunTime: boolean;
   readonly label: string;
+  /** Set after the engine worker died: what happened and whether it restarts; absent while it never did. */
+  readonly workerNotice?: string;
 }
+
+const LOG_PLACE = 'the log is in the Output panel, channel "Model Lens"';
+const LOG_SENTENCE = 'The log is in the Output panel, channel "Model Lens".';
+const RESTART_ACTION = 'Restart engine';
 
 export class EngineService implements vscode.Disposable {
   private loading: Promise<LoadedEngine> | null = null;
+  /** The previous model's worker ending: a new one loads only after it, so two models are never held at once. */
+  private unloading: Promise<void> = Promise.resolve();
   private client: EngineClient | null = null;
   private readonly subscription: vscode.Disposable;
   private readonly changed = new vscode.EventEmitter<void>();
@@ -55,10 +66,17 @@ export class EngineService implements vscode.Disposable {
   /** Fires with the new state when a model loads or changes provider, and with undefined when it is unloaded. */
   readonly onDidChangeProvider = this.providerChanged.event;
 
-  constructor(private readonly context: vscode.ExtensionContext) {
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {
     this.subscription = vscode.workspace.onDidChangeConfiguration((e) => {
-      // The old model is disposed now; the next request loads one with the new settings.
-      if (affectsModelSetting(e) || e.affectsConfiguration(EXECUTION_PROVIDER_SETTING) || e.affectsConfiguration(TL_VERSION_SETTING)) void this.unload().then(() => this.changed.fire());
+      // The old model is disposed now (a run in progress is not waited for); the next request
+      // loads one with the new settings, with a fresh restart allowance.
+      if (affectsModelSetting(e) || e.affectsConfiguration(EXECUTION_PROVIDER_SETTING) || e.affectsConfiguration(TL_VERSION_SETTING)) {
+        this.unloading = this.unload();
+        void this.unloading.then(() => this.changed.fire());
+      }
     });
   }
 
@@ -89,14 +107,36 @@ export class EngineService implements vscode.Disposable {
 
   private async load(token?: vscode.CancellationToken): Promise<LoadedEngine> {
     const model = await acquireModel(this.context, token);
+    await this.unloading;
     const requested = readExecutionProvider();
     let label = '';
-    const client = new EngineClient({
+    let announced = false;
+    const client: EngineClient = new EngineClient({
       workerPath: join(this.context.extensionUri.fsPath, 'dist', 'engineWorker.js'),
+      exhaustedHint: `Retry with "${RESTART_ACTION}" in the notification or by changing a Model Lens setting; ${LOG_PLACE}.`,
       onProviderChange: (e) => {
         // A late event from a worker that was unloaded since says nothing about the current model.
         if (this.client !== client) return;
         this.setProvider({ requested, provider: e.provider, notice: e.notice, failedAtRunTime: true, label });
+      },
+      onWorkerDied: (d) => {
+        if (this.client !== client) return;
+        const first = !announced;
+        announced = true;
+        this.workerDied(client, d, first);
+      },
+      onWorkerRestarted: (info) => {
+        if (this.client !== client) return;
+        this.log(`engine worker restarted; ${label} loaded again on ${info.provider}`);
+        const previous = this.providerState?.workerNotice;
+        this.setProvider({
+          requested,
+          provider: info.provider,
+          notice: info.notice,
+          failedAtRunTime: false,
+          label,
+          ...(previous !== undefined ? { workerNotice: `${previous.replace(/; it restarts.*$/, '')}; restarted since` } : {}),
+        });
       },
     });
     this.client = client;
@@ -109,6 +149,26 @@ export class EngineService implements vscode.Disposable {
       : `${info.cfg.model_name} · ${describeModel(model)}`;
     if (this.client === client) this.setProvider({ requested, provider: info.provider, notice: info.notice, failedAtRunTime: false, label });
     return { client, cfg: info.cfg, model, label };
+  }
+
+  /** Logs a worker death, shows it in the status item, and tells the user (once per model, or when restarts ran out). */
+  private workerDied(client: EngineClient, d: WorkerDeath, first: boolean): void {
+    const what = `the engine worker stopped (${d.reason})`;
+    const next = d.exhausted ? 'it is not restarted until you retry' : `it restarts with the model on the next request (${d.restartsLeft} more restart(s) this minute)`;
+    this.log(`${what}; ${d.inFlight} request(s) in flight failed; ${next}`);
+    const state = this.providerState;
+    if (state !== undefined) this.setProvider({ ...state, workerNotice: `${what} at ${new Date().toLocaleTimeString()}; ${next}` });
+    if (d.exhausted) {
+      void vscode.window.showErrorMessage(`Model Lens: ${what} too often; ${next}. ${LOG_SENTENCE}`, RESTART_ACTION).then((choice) => {
+        if (choice !== RESTART_ACTION || this.client !== client) return;
+        client.resetRestarts();
+        this.log('engine worker: restarts allowed again (retried by the user)');
+        const now = this.providerState;
+        if (now !== undefined) this.setProvider({ ...now, workerNotice: `${what}; retried: it restarts on the next request` });
+      });
+    } else if (first) {
+      void vscode.window.showWarningMessage(`Model Lens: ${what}; ${next}. ${LOG_SENTENCE}`);
+    }
   }
 
   private async unload(): Promise<void> {

@@ -50,11 +50,12 @@ export class ProviderStatus implements vscode.Disposable {
       return;
     }
     const fellBack = s.notice !== null && (s.requested !== 'auto' || s.failedAtRunTime);
-    this.item.text = `$(chip) GPT-2 · ${s.provider}${fellBack ? ' $(warning)' : ''}`;
+    this.item.text = `$(chip) GPT-2 · ${s.provider}${fellBack || s.workerNotice !== undefined ? ' $(warning)' : ''}`;
     this.item.tooltip = [
       `Model: ${s.label}`,
       `Execution provider: ${s.provider} (modelLens.executionProvider: ${s.requested})`,
       ...(s.notice !== null ? [`Fallback: ${s.notice}`] : []),
+      ...(s.workerNotice !== undefined ? [`Engine: ${s.workerNotice}`] : []),
       'Click to change the execution provider.',
     ].join('\n');
     this.item.show();

@@ -27,7 +27,7 @@ export const ACTIVATION_COMMANDS = {
 } as const;
 
 export function registerActivationFeatures(context: vscode.ExtensionContext, log: (line: string) => void): vscode.Disposable[] {
-  const engine = new EngineService(context);
+  const engine = new EngineService(context, log);
   const panel = new ActivationPanelController(context.extensionUri, engine, log, context.workspaceState);
   const inline = new InlineLogits(engine);
   const loss = new LossHighlighter(engine);

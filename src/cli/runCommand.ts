@@ -114,6 +114,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   const model = await HookedGPT2.fromPretrained(resolved.folder, { processing: a.processing, use_attn_result: a.attnResult, device: a.device });
   try {
     if (model.notice) io.stderr(`notice: ${model.notice}\n`);
+    for (const w of model.loadWarnings) io.stderr(`warning: ${w}\n`);
     const { n_ctx } = model.cfg;
     let tokens: number[];
     if (a.tokens) {

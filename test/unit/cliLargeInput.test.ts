@@ -11,6 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import { tokenizeCommand } from '../../src/cli/tokenizeCommand';
 import { firstTokens, tokenizePieces } from '../../src/cli/tokenStream';
+import { readSafetensors } from '../../src/engine/safetensors/read';
+import { writeSafetensors, type SafetensorsTensorToWrite } from '../../src/engine/safetensors/write';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { tokenize, tokenizePacked } from '../../src/tokenizer';
 
@@ -88,6 +90,22 @@ describe('CLI on large input', () => {
     const tooMany = run(['run', '--model', model, '--tokens', Array(1025).fill('50256').join(',')]);
     assert.equal(tooMany.status, 1);
     assert.match(tooMany.stderr, /--tokens has 1025 ids; .* reads at most n_ctx=1024/);
+  });
+
+  it('run warns about non-finite weights by tensor name', { timeout: 120_000 }, async () => {
+    const nan = join(dir, 'nan-model');
+    await generateTinyGpt2(nan, { n_layer: 1, n_embd: 16, n_head: 2, tiedLmHead: true });
+    const f = await readSafetensors(join(nan, 'model.safetensors'));
+    const tensors: SafetensorsTensorToWrite[] = [];
+    for (const name of f.names()) {
+      const t = await f.getTensor(name);
+      if (name === 'h.0.mlp.c_fc.bias') t.data[5] = NaN;
+      tensors.push({ name, dims: t.dims, dtype: 'F32', data: t.data });
+    }
+    await writeSafetensors(join(nan, 'model.safetensors'), tensors);
+    const r = run(['run', '--model', nan, '--text', 'hello']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: .*model\.safetensors: 1 tensor holds non-finite values: "h\.0\.mlp\.c_fc\.bias" \(1 NaN\)/);
   });
 
   it('SIGTERM during a run exits 143 and removes the weights folder', { timeout: 120_000 }, async () => {

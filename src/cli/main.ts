@@ -60,9 +60,35 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 const processIo: CliIo = {
-  stdout: (t) => void process.stdout.write(t),
+  stdout: (t) => process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
+  // 'close' and 'error' end the wait too: a reader that went away must not hang the command.
+  drained: () =>
+    new Promise<void>((resolveDrain) => {
+      const done = (): void => {
+        process.stdout.off('drain', done).off('close', done).off('error', done);
+        resolveDrain();
+      };
+      process.stdout.once('drain', done).once('close', done).once('error', done);
+    }),
 };
+
+// A reader that closed early (`model-lens tokenize … | head`) is not an error of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(ExitCode.ok);
+  throw err;
+});
+
+// A signal would end the process without 'exit', leaving temp folders (the model's weights)
+// behind; process.exit emits 'exit', whose handlers remove them. Exit status as a shell reports
+// a signal death: 128 + the signal's number.
+const SIGNAL_EXIT: Readonly<Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+for (const [signal, code] of Object.entries(SIGNAL_EXIT)) {
+  process.once(signal, () => {
+    process.stderr.write(`model-lens: interrupted (${signal})\n`);
+    process.exit(code);
+  });
+}
 
 // exitCode rather than exit(): a large --json output to a pipe must finish flushing.
 runCli(process.argv.slice(2), processIo).then(

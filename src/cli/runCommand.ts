@@ -8,12 +8,16 @@ import type { DeviceOption, Tensor, TransformerLensVersion } from '../engine/typ
 import { tokenDisplay } from '../tokenizer';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
+import { unreadableReason } from './tokenizeCommand';
+import { firstTokens, readUtf8Chunks } from './tokenStream';
 
 const usage = RUN_USAGE;
 
 interface RunArgs {
   model: string;
   text?: string;
+  /** A UTF-8 file to tokenize, '-' for standard input. */
+  file?: string;
   tokens?: number[];
   bos: boolean;
   processing: boolean;
@@ -35,6 +39,7 @@ function parse(args: readonly string[]): RunArgs {
       options: {
         model: { type: 'string' },
         text: { type: 'string' },
+        file: { type: 'string' },
         tokens: { type: 'string' },
         'no-bos': { type: 'boolean', default: false },
         'no-processing': { type: 'boolean', default: false },
@@ -52,7 +57,8 @@ function parse(args: readonly string[]): RunArgs {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   if (values.model === undefined) throw new UsageError('--model DIR is required');
-  if ((values.text === undefined) === (values.tokens === undefined)) throw new UsageError('give exactly one of --text or --tokens');
+  const inputs = [values.text, values.file, values.tokens].filter((v) => v !== undefined).length;
+  if (inputs !== 1) throw new UsageError('give exactly one of --text, --file or --tokens');
   let tokens: number[] | undefined;
   if (values.tokens !== undefined) {
     tokens = values.tokens.split(',').map((s, i) => {
@@ -74,6 +80,7 @@ function parse(args: readonly string[]): RunArgs {
   return {
     model: values.model,
     ...(values.text !== undefined ? { text: values.text } : {}),
+    ...(values.file !== undefined ? { file: values.file } : {}),
     ...(tokens ? { tokens } : {}),
     bos: !values['no-bos'],
     processing: !values['no-processing'],
@@ -100,6 +107,14 @@ export function topKNext(logits: Tensor, k: number): { id: number; logit: number
 
 async function run(args: readonly string[], io: CliIo): Promise<number> {
   const a = parse(args);
+  if (a.file !== undefined) {
+    // Checked before the model loads, so a typo costs nothing; read after, so '-' can be piped in while it loads.
+    const problem = await unreadableReason(a.file);
+    if (problem !== null) {
+      io.stderr(`model-lens run: cannot read ${a.file} (${problem})\n`);
+      return ExitCode.failure;
+    }
+  }
   // A Hub id resolves through the Hugging Face cache (downloading with a progress bar on stderr).
   const resolved = await resolveModelForCli(a.model, { writeStderr: io.stderr });
   const model = await HookedGPT2.fromPretrained(resolved.folder, {
@@ -110,13 +125,27 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   });
   try {
     if (model.notice) io.stderr(`notice: ${model.notice}\n`);
+    for (const w of model.loadWarnings) io.stderr(`warning: ${w}\n`);
+    const { n_ctx } = model.cfg;
     let tokens: number[];
     if (a.tokens) {
+      if (a.tokens.length > n_ctx) {
+        io.stderr(`model-lens run: --tokens has ${a.tokens.length} ids; ${model.cfg.model_name} reads at most n_ctx=${n_ctx}\n`);
+        return ExitCode.failure;
+      }
       tokens = a.tokens;
     } else {
-      const t = model.toTokens(a.text ?? '', { prependBos: a.bos });
-      if (t.notice) io.stderr(`notice: ${t.notice}\n`);
+      // Read and tokenized in pieces, stopping at n_ctx tokens: the input's size does not matter.
+      const chunks = a.file !== undefined ? readUtf8Chunks(a.file) : [a.text ?? ''];
+      const t = await firstTokens(chunks, n_ctx, a.bos);
+      if (t.truncated) {
+        io.stderr(`notice: the text is longer than ${model.cfg.model_name}'s n_ctx=${n_ctx} tokens; only the first ${n_ctx} are used (${a.bos ? 'BOS and ' : ''}the text's first ${n_ctx - (a.bos ? 1 : 0)})\n`);
+      }
       tokens = t.tokens;
+    }
+    if (tokens.length === 0) {
+      io.stderr('model-lens run: no tokens to run (empty text with --no-bos)\n');
+      return ExitCode.failure;
     }
     const names = a.out === undefined ? [] : a.names.length > 0 ? a.names : () => true;
     const { logits, activations } = await model.forward(tokens, { names });

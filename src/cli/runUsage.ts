@@ -3,12 +3,13 @@
 
 export const RUN_SUMMARY = 'run GPT-2 on text or tokens: next-token top-k, activations to safetensors';
 
-export const RUN_USAGE = `usage: model-lens run --model DIR|ID (--text TEXT | --tokens ID,ID,…) [options]
+export const RUN_USAGE = `usage: model-lens run --model DIR|ID (--text TEXT | --file FILE | --tokens ID,ID,…) [options]
 
 Runs GPT-2 from a Hugging Face folder (config.json + model.safetensors).
   --model DIR|ID       the checkpoint folder, a Hub id (openai-community/gpt2, gpt2-medium, …;
                        from the Hugging Face cache or downloaded into it) or demo (random weights)
   --text TEXT          tokenize this text (BOS 50256 first unless --no-bos; at most n_ctx tokens are kept)
+  --file FILE          tokenize this UTF-8 file ('-': standard input) instead; read only as far as n_ctx tokens
   --tokens IDS         comma-separated token ids, used exactly as given (no BOS added)
   --no-bos             do not prepend BOS to --text
   --no-processing      from_pretrained_no_processing: no fold_ln, centering or value-bias folding

@@ -155,6 +155,8 @@ export class HookedGPT2 {
   private readonly weightFile = new WeightFile();
   /** Why the requested execution provider was not used, when it was not. */
   notice: string | null = null;
+  /** What loading the checkpoint found that the user should know (non-finite weights, by name); empty when all is well. */
+  loadWarnings: readonly string[] = [];
   provider: ExecutionProviderName = 'cpu';
   /** The provider new sessions are asked for: options.device until a run-time failure forces 'cpu'. */
   private device: DeviceOption;
@@ -170,7 +172,7 @@ export class HookedGPT2 {
 
   /** Loads a Hugging Face GPT-2 folder and processes it as TransformerLens's from_pretrained does. */
   static async fromPretrained(folder: string, opts: ModelOptions = {}): Promise<HookedGPT2> {
-    const { cfg, weights } = await loadCheckpoint(folder);
+    const { cfg, weights, warnings } = await loadCheckpoint(folder);
     const processing: ProcessingOptions =
       opts.processing === false
         ? NO_PROCESSING
@@ -181,7 +183,9 @@ export class HookedGPT2 {
             fold_value_biases: opts.fold_value_biases ?? DEFAULT_PROCESSING.fold_value_biases,
           };
     const processed = processWeights(cfg, weights, processing);
-    return HookedGPT2.fromWeights(processed.cfg, processed.weights, opts);
+    const model = await HookedGPT2.fromWeights(processed.cfg, processed.weights, opts);
+    model.loadWarnings = warnings;
+    return model;
   }
 
   /** A model from weights already in TransformerLens's layout, used as given (no processing). */

@@ -39,6 +39,12 @@ export interface FakeHubFaults {
   corrupt?: boolean;
   /** Require Authorization: Bearer <token> on the hub (not the CDN). */
   requireToken?: string;
+  /** Append this many bytes to every CDN body, beyond the X-Linked-Size the hub announced ... */
+  extraBytes?: number;
+  /** ... with a Content-Length that counts them ('announced') or none at all, chunked ('chunked'). */
+  extraLength?: 'announced' | 'chunked';
+  /** Send this as the hub's ETag and X-Linked-Etag for every file (e.g. a plain web server's "5f3c-1a2b"). */
+  etag?: string;
 }
 
 export interface RecordedRequest {
@@ -113,8 +119,10 @@ export async function startFakeHub(repos: readonly FakeRepo[], faults: FakeHubFa
       body = Buffer.from(body);
       for (let i = 0; i < body.length; i += 4096) body[i]! ^= 0xff;
     }
+    if (state.faults.extraBytes) body = Buffer.concat([body, Buffer.alloc(state.faults.extraBytes, 0x55)]);
+    const chunked = state.faults.extraBytes !== undefined && state.faults.extraLength === 'chunked';
     const headers: Record<string, string> = {
-      'content-length': String(body.length),
+      ...(chunked ? {} : { 'content-length': String(body.length) }),
       'content-type': 'application/octet-stream',
       etag: `"${m![1]}"`,
       'accept-ranges': 'bytes',
@@ -198,7 +206,7 @@ export async function startFakeHub(repos: readonly FakeRepo[], faults: FakeHubFa
         .writeHead(302, {
           location: `${cdnOrigin}/lfs/${sha}`,
           'x-repo-commit': commit,
-          'x-linked-etag': `"${sha}"`,
+          'x-linked-etag': `"${state.faults.etag ?? sha}"`,
           'x-linked-size': String(data.length),
           etag: `"${gitBlobSha1(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha}\nsize ${data.length}\n`))}"`,
         })
@@ -208,7 +216,7 @@ export async function startFakeHub(repos: readonly FakeRepo[], faults: FakeHubFa
     res.writeHead(200, {
       'content-length': String(data.length),
       'content-type': 'application/json',
-      etag: `"${gitBlobSha1(data)}"`,
+      etag: `"${state.faults.etag ?? gitBlobSha1(data)}"`,
       'x-repo-commit': commit,
     });
     res.end(req.method === 'HEAD' ? undefined : data);

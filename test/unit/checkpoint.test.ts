@@ -40,7 +40,7 @@ test('config maps to TransformerLens terms', () => {
   assert.equal(cfg.n_ctx, 1024);
   assert.equal(cfg.eps, 1e-5);
   assert.equal(cfg.normalization_type, 'LN');
-  assert.deepEqual(info, { folder: plainDir, dtype: 'F32', prefixed: false, tiedLmHead: false, demo: true });
+  assert.deepEqual(info, { folder: plainDir, dtype: 'F32', prefixed: false, tiedLmHead: false, demo: true, nonFinite: [] });
 });
 
 test('weights are in TransformerLens layout, element by element against the raw Conv1D tensors', async () => {
@@ -192,7 +192,7 @@ test('config problems are specific', async () => {
     [{ model_type: 'llama' }, /model_type is "llama"/],
     [{ n_head: 3 }, /n_embd 16 is not divisible by n_head 3/],
     [{ n_layer: 0 }, /n_layer must be a positive integer/],
-    [{ n_layer: 2 }, /missing tensor "h\.1\.ln_1\.weight"/],
+    [{ n_layer: 2 }, /config\.json: n_layer is 2, but .*model\.safetensors has tensors for 1 layer \(h\.0 … h\.0\)/],
   ];
   for (const [patch, error] of cases) {
     await fs.writeFile(cfgPath, JSON.stringify({ ...good, ...patch }));
@@ -209,4 +209,43 @@ test('model_name of a Hugging Face cache snapshot is the repository name, not th
   // Anything else keeps its folder name, even a commit-like one outside a snapshots folder.
   assert.equal(defaultModelName(join('/c', 'x', commit)), commit);
   assert.equal(defaultModelName('/models/my-gpt2'), 'my-gpt2');
+});
+
+test('sizes in config.json are checked against the file before anything is sized from them', async () => {
+  // n_layer: 1000000 used to build twelve million expected shapes (26 s, 2 GB) before failing.
+  const { dir } = await smallModel('liarcfg');
+  const cfgPath = join(dir, 'config.json');
+  const good = JSON.parse(await fs.readFile(cfgPath, 'utf8')) as Record<string, unknown>;
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ n_layer: 1_000_000 }, /config\.json: n_layer is 1000000, but .*model\.safetensors has tensors for 1 layer/],
+    [{ vocab_size: 1_000_000_000 }, /config\.json: vocab_size is 1000000000, but .*has "wte\.weight" of shape \[50257, 16\] \(50257 rows\)/],
+    [{ n_embd: 4096, n_head: 2 }, /config\.json: n_embd is 4096, but .*"wte\.weight" of shape \[50257, 16\] \(width 16\)/],
+    [{ n_positions: 1 << 30 }, /config\.json: n_positions is 1073741824, but .*"wpe\.weight" of shape \[1024, 16\] \(1024 positions\)/],
+    [{ n_inner: 1 << 28 }, /config\.json: n_inner is 268435456, but .*"h\.0\.mlp\.c_fc\.weight" of shape \[16, 64\] \(MLP width 64\)/],
+  ];
+  for (const [patch, error] of cases) {
+    await fs.writeFile(cfgPath, JSON.stringify({ ...good, ...patch }));
+    await assert.rejects(loadCheckpoint(dir), error);
+  }
+});
+
+test('non-finite weights load, and are reported by tensor name with counts', async () => {
+  const { dir, tensors } = await smallModel('nonfinite');
+  const set = (name: string, values: number[]): void => {
+    const t = tensors.find((x) => x.name === name)!;
+    const data = Float32Array.from(t.data as Float32Array);
+    values.forEach((v, i) => (data[i * 3] = v));
+    Object.assign(t, { data });
+  };
+  set('h.0.attn.c_proj.weight', [NaN, NaN, Infinity]);
+  set('ln_f.bias', [-Infinity]);
+  await writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  const loaded = await loadCheckpoint(dir);
+  assert.deepEqual(loaded.info.nonFinite, [
+    { name: 'h.0.attn.c_proj.weight', nan: 2, inf: 1 },
+    { name: 'ln_f.bias', nan: 0, inf: 1 },
+  ]);
+  assert.equal(loaded.warnings.length, 1);
+  assert.match(loaded.warnings[0]!, /2 tensors hold non-finite values: "h\.0\.attn\.c_proj\.weight" \(2 NaN, 1 Inf\), "ln_f\.bias" \(1 Inf\)/);
+  assert.deepEqual(plain.warnings, []);
 });

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EngineClient } from '../../src/engine/worker/engineClient';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { readSafetensors } from '../../src/engine/safetensors/read';
+import { writeSafetensors, type SafetensorsTensorToWrite } from '../../src/engine/safetensors/write';
 
 const WORKER = join(__dirname, 'helpers/engineWorker.ts.cjs');
 const TOKENS = [50256, 464, 2068, 7586, 21831];
@@ -81,5 +83,29 @@ describe('engine worker', { timeout: 60_000 }, () => {
     assert.equal(await c.dispose(), 0);
     await c.exited;
     await assert.rejects(c.run(TOKENS), /exited/);
+  });
+
+  it("a model with NaN weights loads, and the load reply names them for the extension's warning", async () => {
+    const nanDir = join(dir, 'nan');
+    await generateTinyGpt2(nanDir, { seed: 12, tiedLmHead: true });
+    const file = await readSafetensors(join(nanDir, 'model.safetensors'));
+    const tensors: SafetensorsTensorToWrite[] = [];
+    for (const n of file.names()) {
+      const t = await file.getTensor(n);
+      const data = Float32Array.from(t.data as Float32Array);
+      if (n.endsWith('h.1.mlp.c_fc.bias')) data[0] = Number.NaN;
+      tensors.push({ name: n, dims: t.dims, dtype: 'F32', data });
+    }
+    await writeSafetensors(join(nanDir, 'model.safetensors'), tensors);
+    const other = new EngineClient({ workerPath: WORKER });
+    try {
+      const info = await other.load(nanDir, { threads: 1 });
+      assert.equal(info.warnings.length, 1);
+      assert.match(info.warnings[0]!, /h\.1\.mlp\.c_fc\.bias" \(1 NaN\)/);
+      const clean = await client.load(dir, { threads: 1 });
+      assert.deepEqual(clean.warnings, []);
+    } finally {
+      await other.dispose();
+    }
   });
 });

@@ -275,3 +275,69 @@ describe('hub download', () => {
 function repoBlobSha1Config(): string {
   return gitBlobSha1(repo.files.get('config.json')!);
 }
+
+describe('hub download against a hostile server or caller', () => {
+  it('refuses an ETag that is not a hash before downloading anything', T, async () => {
+    await withHub({ etag: '5f3c-1a2b3c' }, async (hub) => {
+      const cache = await freshCache();
+      for (const file of ['model.safetensors', 'config.json']) {
+        await assert.rejects(downloadFile(REPO_ID, file, { env: envFor(hub, cache) }), (err: unknown) => {
+          assert.ok(isHubError(err, 'bad-response'), String(err));
+          assert.match((err as Error).message, /ETag "5f3c-1a2b3c" .* neither a sha256 .* nor a git sha1 .* could not be verified; it was refused/);
+          return true;
+        });
+      }
+      assert.equal(cdnGets(hub).length, 0, 'no byte was fetched');
+      assert.deepEqual(await listBlobs(cache), []);
+    });
+  });
+
+  for (const extraLength of ['chunked', 'announced'] as const) {
+    it(`stops a body that runs past the announced size (${extraLength}) and keeps nothing`, T, async () => {
+      // 64 MB beyond the ~22 MB file: written whole before the size check came, now cut at the first byte past it.
+      const extra = 64 << 20;
+      await withHub({ extraBytes: extra, extraLength }, async (hub) => {
+        const cache = await freshCache();
+        await assert.rejects(downloadFile(REPO_ID, 'model.safetensors', { env: envFor(hub, cache), retries: 0 }), (err: unknown) => {
+          assert.ok(isHubError(err, 'bad-response'), String(err));
+          assert.match((err as Error).message, extraLength === 'chunked' ? /sent more than the \d+ bytes still missing/ : /announces \d+ bytes for the \d+ still missing/);
+          return true;
+        });
+        assert.deepEqual(await listBlobs(cache), [], 'no blob and no partial file');
+        // Socket buffers let some bytes past before the stop; nowhere near the 64 MB.
+        assert.ok(hub.cdnBytesSent < weights.length + (16 << 20), `the server got to send ${hub.cdnBytesSent} bytes`);
+      });
+    });
+  }
+
+  it('refuses repository ids, revisions and file names that would leave the cache, before any request', T, async () => {
+    await withHub({}, async (hub) => {
+      const cache = await freshCache();
+      const env = envFor(hub, cache);
+      const bad: [string, string, string | undefined][] = [
+        [REPO_ID, '../../../escape.txt', undefined],
+        [REPO_ID, 'a/../../b', undefined],
+        [REPO_ID, '/etc/passwd', undefined],
+        [REPO_ID, 'dir\\..\\..\\x', undefined],
+        [REPO_ID, 'C:evil', undefined],
+        [REPO_ID, 'a//b', undefined],
+        [REPO_ID, '', undefined],
+        ['../escape', 'config.json', undefined],
+        ['org/../../x', 'config.json', undefined],
+        ['a/b/c', 'config.json', undefined],
+        ['org--x/name', 'config.json', undefined],
+        [REPO_ID, 'config.json', '../../escape'],
+      ];
+      for (const [repoId, file, revision] of bad) {
+        await assert.rejects(downloadFile(repoId, file, { env, ...(revision ? { revision } : {}) }), (err: unknown) => {
+          assert.ok(isHubError(err, 'bad-spec'), `${repoId} ${file} ${revision}: ${String(err)}`);
+          return true;
+        });
+      }
+      assert.equal(hub.requests.length, 0, 'no request was made');
+      assert.deepEqual(await readdir(cache), []);
+      // A nested file name that stays inside is fine.
+      await assert.rejects(downloadFile(REPO_ID, 'sub/dir/file.bin', { env }), (err: unknown) => isHubError(err, 'not-found'));
+    });
+  });
+});

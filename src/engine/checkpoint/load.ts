@@ -28,12 +28,16 @@ export interface CheckpointInfo {
   readonly tiedLmHead: boolean;
   /** config.json has the `model_lens_demo` marker: random weights, not a trained GPT-2. */
   readonly demo: boolean;
+  /** Tensors with NaN or ±Inf values, by their name in the file (loaded anyway, as TransformerLens does). */
+  readonly nonFinite: readonly NonFiniteTensor[];
 }
 
 export interface LoadedCheckpoint {
   readonly cfg: HookedGPT2Config;
   readonly weights: GPT2Weights;
   readonly info: CheckpointInfo;
+  /** Lines for the user: the load succeeded but something is off (non-finite weights). */
+  readonly warnings: readonly string[];
 }
 
 // Causal-mask buffers that some exports save with the weights; they carry no parameters.
@@ -63,10 +67,19 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   }
   const file = await readSafetensors(weightsPath);
   const keys = resolveKeys(file, weightsPath);
+  // Before anything is sized from config.json: a lying config (n_layer: 1000000) must fail here,
+  // not after building a million layers' worth of expectations.
+  checkConfigAgainstHeader(cfg, file, keys, configPath, weightsPath);
   const expected = expectedShapes(cfg);
   checkNamesAndShapes(file, keys, expected, weightsPath);
 
-  const get = async (name: string): Promise<Float32Array> => file.getTensorF32(keys.get(name)!);
+  const nonFinite: NonFiniteTensor[] = [];
+  const get = async (name: string): Promise<Float32Array> => {
+    const data = await file.getTensorF32(keys.get(name)!);
+    const count = countNonFinite(data);
+    if (count.nan + count.inf > 0) nonFinite.push({ name: keys.get(name)!, ...count });
+    return data;
+  };
   const { d_model, n_heads, d_head, d_mlp, d_vocab, n_ctx } = cfg;
 
   const wte = await get('wte.weight'); // [d_vocab, d_model]
@@ -129,8 +142,85 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
       prefixed: keys.get('wte.weight')!.startsWith(PREFIX),
       tiedLmHead: tied,
       demo,
+      nonFinite,
     },
+    warnings: nonFinite.length > 0 ? [nonFiniteWarning(weightsPath, nonFinite)] : [],
   };
+}
+
+/** A tensor holding NaN or ±Inf values, and how many of each. */
+export interface NonFiniteTensor {
+  readonly name: string;
+  readonly nan: number;
+  readonly inf: number;
+}
+
+/** NaN and ±Inf counts of one tensor; one pass, no allocation. */
+export function countNonFinite(data: Float32Array): { nan: number; inf: number } {
+  let nan = 0;
+  let inf = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    // v - v is 0 for every finite v, NaN for NaN and ±Inf: one test on the common path.
+    if (v - v !== 0) {
+      if (v !== v) nan++;
+      else inf++;
+    }
+  }
+  return { nan, inf };
+}
+
+function nonFiniteWarning(path: string, tensors: readonly NonFiniteTensor[]): string {
+  const shown = tensors
+    .slice(0, 5)
+    .map((t) => `"${t.name}" (${[t.nan > 0 ? `${t.nan} NaN` : '', t.inf > 0 ? `${t.inf} Inf` : ''].filter(Boolean).join(', ')})`)
+    .join(', ');
+  const more = tensors.length > 5 ? ` and ${tensors.length - 5} more` : '';
+  return `${path}: ${tensors.length} tensor${tensors.length > 1 ? 's hold' : ' holds'} non-finite values: ${shown}${more}; activations and logits that depend on them will be NaN or Inf`;
+}
+
+/**
+ * The sizes config.json states, checked against the shapes model.safetensors declares (whose
+ * byte spans the reader already checked against the file's size), so that every size used to
+ * allocate comes from the file itself. Names the config field that disagrees.
+ */
+export function checkConfigAgainstHeader(
+  cfg: HookedGPT2Config,
+  file: SafetensorsFile,
+  keys: ReadonlyMap<string, string>,
+  configPath: string,
+  weightsPath: string,
+): void {
+  const dimsOf = (name: string): readonly number[] | undefined => {
+    const key = keys.get(name);
+    return key === undefined ? undefined : file.tensors.get(key)!.dims;
+  };
+  const disagree = (field: string, value: number, fact: string): CheckpointError =>
+    new CheckpointError(`${configPath}: ${field} is ${value}, but ${weightsPath} ${fact}`);
+  const wte = dimsOf('wte.weight');
+  if (wte?.length === 2) {
+    if (wte[0] !== cfg.d_vocab) throw disagree('vocab_size', cfg.d_vocab, `has "wte.weight" of shape [${wte.join(', ')}] (${wte[0]} rows)`);
+    if (wte[1] !== cfg.d_model) throw disagree('n_embd', cfg.d_model, `has "wte.weight" of shape [${wte.join(', ')}] (width ${wte[1]})`);
+  }
+  const wpe = dimsOf('wpe.weight');
+  if (wpe?.length === 2 && wpe[0] !== cfg.n_ctx) {
+    throw disagree('n_positions', cfg.n_ctx, `has "wpe.weight" of shape [${wpe.join(', ')}] (${wpe[0]} positions)`);
+  }
+  let layers = 0;
+  for (const name of keys.keys()) {
+    const m = /^h\.(\d+)\./.exec(name);
+    if (m) layers = Math.max(layers, Number(m[1]) + 1);
+  }
+  // Only more layers than the file has is refused here (it is what would size work from the config
+  // alone); fewer, and the file's extra tensors are named as unexpected by the shape check.
+  if (cfg.n_layers > layers) {
+    throw disagree('n_layer', cfg.n_layers, layers === 0 ? 'has no layer tensors ("h.N.…")' : `has tensors for ${layers} layer${layers > 1 ? 's' : ''} (h.0 … h.${layers - 1})`);
+  }
+  const fc = dimsOf('h.0.mlp.c_fc.weight');
+  // fc[0] === d_model: a width that disagrees, not a transposed tensor (the shape check names that one).
+  if (fc?.length === 2 && fc[0] === cfg.d_model && fc[1] !== cfg.d_mlp) {
+    throw disagree('n_inner', cfg.d_mlp, `has "h.0.mlp.c_fc.weight" of shape [${fc.join(', ')}] (MLP width ${fc[1]})`);
+  }
 }
 
 /** Maps canonical (unprefixed) names to the file's keys, dropping the mask buffers. */

@@ -53,6 +53,43 @@ export function assertSafeRevision(revision: string): void {
   }
 }
 
+/**
+ * A repository id becomes the folder models--ORG--NAME: one or two plain segments (letters,
+ * digits, '-', '_', '.'; no '..', no leading '.', no '--' which the folder name uses as a separator).
+ */
+export function assertSafeRepoId(repoId: string): void {
+  const parts = repoId.split('/');
+  const plain = (p: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(p) && !p.includes('..') && !p.includes('--') && !p.endsWith('.');
+  if (parts.length < 1 || parts.length > 2 || !parts.every(plain) || repoId.length > 96) {
+    throw new HubError('bad-spec', `Invalid repository id "${repoId.slice(0, 100)}": expected NAME or ORG/NAME (letters, digits, '-', '_', '.').`);
+  }
+}
+
+/**
+ * A file name inside a repository becomes a path under snapshots/<commit>/, so it must stay
+ * there: relative, '/'-separated, no empty, '.' or '..' segment, no backslash, drive letter or NUL.
+ */
+export function assertSafeRepoFile(file: string): void {
+  const parts = file.split('/');
+  const bad =
+    file === '' ||
+    file.length > 1024 ||
+    /[\0\\:]/.test(file) ||
+    parts.some((p) => p === '' || p === '.' || p === '..');
+  if (bad) {
+    throw new HubError('bad-spec', `Invalid file name "${file.slice(0, 100)}" in a repository: expected a relative path such as model.safetensors, without '..', '\\' or ':'.`);
+  }
+}
+
+/**
+ * Only a hash can be checked: the LFS sha256 (64 hex) of a large file or the git blob sha1 (40
+ * hex) of a small one, which is what the Hub and its mirrors send. Any other ETag (a plain web
+ * server's "5f3c-1a2b") would let bytes into the cache unverified, so it is refused.
+ */
+export function isVerifiableEtag(etag: string): boolean {
+  return /^[0-9a-f]{64}$/.test(etag) || /^[0-9a-f]{40}$/.test(etag);
+}
+
 /** A blob name comes from a server header; it becomes a file name, so it must be plain. */
 export function assertSafeEtag(etag: string): void {
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(etag) || etag === '.' || etag === '..') {

@@ -18,9 +18,12 @@ import type { IncomingMessage } from 'node:http';
 import {
   COMMIT_RE,
   assertSafeEtag,
+  assertSafeRepoFile,
+  assertSafeRepoId,
   assertSafeRevision,
   blobPath,
   isReadableFile,
+  isVerifiableEtag,
   linkIntoSnapshot,
   lockPath,
   readRef,
@@ -126,6 +129,12 @@ function metadataFrom(res: IncomingMessage, downloadUrl: string, target: FileTar
   }
   if (!etag) throw new HubError('bad-response', `The server sent no ETag for ${target.repoId}/${target.file}.`);
   assertSafeEtag(etag);
+  if (!isVerifiableEtag(etag)) {
+    throw new HubError(
+      'bad-response',
+      `The server sent ETag "${etag.slice(0, 80)}" for ${target.repoId}/${target.file}, which is neither a sha256 (large files) nor a git sha1 (small files), so the download could not be verified; it was refused and nothing was written. A mirror behind HF_ENDPOINT must pass on the Hub's ETag and X-Linked-Etag headers.`,
+    );
+  }
   const size = sizeText !== undefined && /^\d+$/.test(sizeText) ? Number(sizeText) : undefined;
   return { commit, etag, size, downloadUrl };
 }
@@ -134,7 +143,10 @@ function metadataFrom(res: IncomingMessage, downloadUrl: string, target: FileTar
 export async function downloadFile(repoId: string, file: string, opts: DownloadOptions = {}): Promise<DownloadedFile> {
   const settings = hubSettings(opts);
   const revision = opts.revision ?? 'main';
+  // Each becomes part of a path in the cache: none may climb out of it.
+  assertSafeRepoId(repoId);
   assertSafeRevision(revision);
+  assertSafeRepoFile(file);
   const target: FileTarget = { repoId, file, revision };
 
   const cached = await cachedPointer(settings.cacheDir, target);
@@ -304,6 +316,16 @@ async function fetchBlob(
   }
 }
 
+/** The body ran past the announced size (raised inside the byte counter). */
+class BodyOverrun extends Error {}
+
+function overrunError(target: FileTarget, meta: FileMetadata, what: string): HubError {
+  return new HubError(
+    'bad-response',
+    `The server ${what} of ${target.file} (${target.repoId}, ${meta.size} bytes in all); the download was stopped and its partial file discarded. Try again; if it repeats, a proxy or mirror is altering the file.`,
+  );
+}
+
 /** A dropped connection: the partial file is good and the next attempt resumes from it. */
 class Resumable extends Error {
   constructor(readonly error: HubError) {
@@ -359,10 +381,24 @@ async function transferOnce(
     }
   }
 
+  // The body may not run past the announced size: stop at the first byte beyond it, so a server
+  // that keeps sending cannot fill the disk (the hash check would only come after the last byte).
+  const remaining = meta.size === undefined ? Infinity : meta.size - have;
+  const announced = headerValue(res.headers, 'content-length');
+  if (announced !== undefined && /^\d+$/.test(announced) && Number(announced) > remaining) {
+    res.resume();
+    throw overrunError(target, meta, `announces ${announced} bytes for the ${remaining} still missing`);
+  }
   const meter = new ProgressMeter(target.repoId, target.file, meta.size, have, opts.onProgress);
   meter.report();
+  let received = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      received += chunk.length;
+      if (received > remaining) {
+        cb(new BodyOverrun());
+        return;
+      }
       meter.add(chunk.length);
       count(chunk.length);
       cb(null, chunk);
@@ -373,6 +409,11 @@ async function transferOnce(
     await pipeline(res, counter, out, { signal: opts.signal });
   } catch (err) {
     if (opts.signal.aborted) throw cancelledError(`download of ${target.file}`);
+    if (err instanceof BodyOverrun) {
+      res.destroy();
+      await rm(incomplete, { force: true });
+      throw overrunError(target, meta, `sent more than the ${remaining} bytes still missing`);
+    }
     const errno = (err as NodeJS.ErrnoException).code;
     if (errno === 'ENOSPC' || errno === 'EACCES' || errno === 'EROFS' || errno === 'EDQUOT') {
       throw filesystemError(`write ${target.file}`, incomplete, err);
@@ -424,7 +465,9 @@ async function verify(target: FileTarget, meta: FileMetadata, incomplete: string
   let problem: string | undefined;
   if (meta.size !== undefined && size !== meta.size) {
     problem = `size ${size} bytes, expected ${meta.size}`;
-  } else if (/^[0-9a-f]{64}$/.test(meta.etag) || /^[0-9a-f]{40}$/.test(meta.etag)) {
+  } else if (!isVerifiableEtag(meta.etag)) {
+    problem = `no sha256 or git sha1 to check it against (ETag "${meta.etag.slice(0, 80)}")`; // fetchFileMetadata refuses these first
+  } else {
     const isSha256 = meta.etag.length === 64;
     const hash = createHash(isSha256 ? 'sha256' : 'sha1');
     if (!isSha256) hash.update(`blob ${size}\0`); // git's object header for a blob

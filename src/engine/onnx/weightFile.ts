@@ -6,7 +6,7 @@
 // and gpt2-xl (~6 GB) cannot be encoded inline at all; and with inline raw_data every session
 // (main, cache outputs, cut segments, interventions) got its own copy of the weights. With
 // external data onnxruntime reads (on the CPU, memory-maps) one file that all variants share.
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InitializerDef, TensorData } from './ir';
@@ -32,22 +32,86 @@ export const WEIGHT_ALIGNMENT = 64 * 1024;
 /** Initializers smaller than this stay inline (shape constants, masks): a file entry would cost more than it saves. */
 export const INLINE_LIMIT_BYTES = 1024;
 
-/** Folders still on disk, removed when the process exits (best effort: a SIGKILL leaves them). */
+/** Temp folder names: the owner's pid is in the name, so a later process can tell whose a folder is. */
+export const WEIGHT_FOLDER_PREFIX = 'model-lens-weights-';
+const FOLDER_NAME = /^model-lens-weights-(\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * A folder of a dead process is swept only when it is also this old: a pid that was just freed
+ * may belong to a process in another pid namespace sharing /tmp that is still writing, and an
+ * age of minutes is far beyond the seconds between mkdtemp and the first file.
+ */
+export const STALE_FOLDER_AGE_MS = 10 * 60 * 1000;
+
+/**
+ * Folders still on disk, removed when the process exits: a normal exit, process.exit, and an
+ * uncaught error all emit 'exit'. Signals do not: the CLI turns SIGINT/SIGTERM/SIGHUP into
+ * process.exit. A SIGKILL or a native crash leaves the folder, and the next process sweeps it.
+ */
 const liveFolders = new Set<string>();
 let exitHookInstalled = false;
+let swept = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const dir of liveFolders) {
-      try {
-        rmSync(dir, { recursive: true, force: true });
-      } catch {
-        // best effort: the process is leaving anyway
-      }
+  process.once('exit', removeLiveWeightFolders);
+}
+
+/** Removes every weights folder this process still holds (for exit paths; sessions reading them must be done). */
+export function removeLiveWeightFolders(): void {
+  for (const dir of liveFolders) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort: the process is leaving anyway
     }
-  });
+  }
+  liveFolders.clear();
+}
+
+/** True when a process with this pid exists (EPERM: it exists but is someone else's). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes weights folders left in `dir` by processes that died without cleaning up (killed,
+ * crashed): the name's pid is not alive and the folder is older than `maxAgeMs`. A folder of a
+ * live process, of this process, or with a name not of this form is never touched. Returns the
+ * paths removed.
+ */
+export function sweepStaleWeightFolders(dir: string = tmpdir(), opts: { maxAgeMs?: number; now?: number } = {}): string[] {
+  const maxAgeMs = opts.maxAgeMs ?? STALE_FOLDER_AGE_MS;
+  const now = opts.now ?? Date.now();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = FOLDER_NAME.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || isProcessAlive(pid)) continue;
+    const path = join(dir, name);
+    try {
+      const s = statSync(path);
+      if (!s.isDirectory() || now - s.mtimeMs < maxAgeMs) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed.push(path);
+    } catch {
+      // gone meanwhile, or not ours to remove: leave it
+    }
+  }
+  return removed;
 }
 
 function bytesOf(data: TensorData): Uint8Array {
@@ -70,7 +134,11 @@ export class WeightFile {
   constructor() {
     // raw_data and external data are little-endian by the ONNX spec; typed arrays are in platform order.
     if (endianness() !== 'LE') throw new Error('ONNX external weights need a little-endian platform');
-    this.dir = mkdtempSync(join(tmpdir(), `model-lens-weights-${process.pid}-`));
+    if (!swept) {
+      swept = true;
+      sweepStaleWeightFolders();
+    }
+    this.dir = mkdtempSync(join(tmpdir(), `${WEIGHT_FOLDER_PREFIX}${process.pid}-`));
     liveFolders.add(this.dir);
     installExitHook();
     this.fd = openSync(join(this.dir, WEIGHTS_FILE), 'w');

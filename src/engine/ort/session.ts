@@ -1,5 +1,7 @@
 // The only module that imports onnxruntime-node. Everything else sees HostTensor and EngineSession.
 import { existsSync, readdirSync } from 'node:fs';
+// Before onnxruntime: it sets the environment onnxruntime reads when it starts (see the file).
+import './environment';
 import * as ort from 'onnxruntime-node';
 import type { ElemType, TensorData } from '../onnx/ir';
 import { gated } from './nativeGate';

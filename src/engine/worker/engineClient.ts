@@ -13,6 +13,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Intervention } from '../interventions';
+import { ortEnvironmentForWorkers } from '../ort/environment';
 import { closeNativeGate, createNativeGate } from '../ort/nativeGate';
 import type { Tensor } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
@@ -158,6 +159,8 @@ export class EngineClient {
   private startThread(): Thread {
     this.threadsStarted++;
     const gate = createNativeGate();
+    // onnxruntime in the worker reads the process's real environment (getenv), which only the main thread can set.
+    ortEnvironmentForWorkers();
     const worker = new Worker(this.opts.workerPath ?? join(__dirname, 'engineWorker.js'), { execArgv: [...(this.opts.execArgv ?? [])], workerData: { nativeGate: gate } });
     const thread: Thread = {
       worker,

@@ -67,6 +67,8 @@ export interface LoadedReply {
   readonly hookPoints: readonly HookDecl[];
   readonly provider: ExecutionProviderName;
   readonly notice: string | null;
+  /** What loading found worth saying but not refusing (non-finite weights, by tensor name). */
+  readonly warnings: readonly string[];
 }
 
 export interface RunReply {

@@ -148,6 +148,11 @@ export class EngineService implements vscode.Disposable {
         : `${DEMO_LABEL} · ${describeModel(model)}`
       : `${info.cfg.model_name} · ${describeModel(model)}`;
     if (this.client === client) this.setProvider({ requested, provider: info.provider, notice: info.notice, failedAtRunTime: false, label });
+    if (this.client === client && info.warnings.length > 0) {
+      // The model still loads (as TransformerLens would), but its numbers may be NaN: say which tensors.
+      for (const w of info.warnings) this.log(`warning: ${label}: ${w}`);
+      void vscode.window.showWarningMessage(`Model Lens: ${label}: ${info.warnings.join('; ')}`);
+    }
     return { client, cfg: info.cfg, model, label };
   }
 

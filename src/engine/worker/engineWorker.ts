@@ -51,7 +51,7 @@ async function handle(job: Job): Promise<void> {
       model = null;
       model = await HookedGPT2.fromPretrained(body.folder, body.options);
       reported = { provider: model.provider, notice: model.notice };
-      reply(job.id, { type: 'loaded', cfg: model.cfg, hookPoints: model.hookPoints(), provider: model.provider, notice: model.notice });
+      reply(job.id, { type: 'loaded', cfg: model.cfg, hookPoints: model.hookPoints(), provider: model.provider, notice: model.notice, processing: model.processing });
       return;
     }
     case 'run': {

@@ -90,6 +90,28 @@ describe('weight processing switches: all 16 combinations against the float64 re
     }
   });
 
+  it('reference: each switch alone changes exactly the hooks docs/HOOKS.md lists for it', () => {
+    const changed = (p: ProcessingOptions, version: '3.x' | '2.x'): string[] => {
+      const base = version === '3.x' ? raw : referenceRun(ref.cfg, ref.weights, TOKENS, ALL_FLAGS, version);
+      const run = referenceRun(ref.cfg, processReferenceWeights(ref.weights, ref.cfg, p), TOKENS, ALL_FLAGS, version);
+      return [...run.cache].filter(([name, t]) => relErr(t.data, base.cache.get(name)!.data) > 1e-9).map(([name]) => name.replace(/^blocks\.\d+\./, 'blocks.L.'));
+    };
+    const set = (names: string[]): string[] => [...new Set(names)].sort();
+    const only = (k: keyof ProcessingOptions): ProcessingOptions => ({ ...NO_PROCESSING, [k]: true });
+    assert.deepEqual(set(changed(only('fold_ln'), '3.x')), ['unembed.hook_in']);
+    assert.deepEqual(set(changed(only('fold_ln'), '2.x')), ['blocks.L.ln1.hook_normalized', 'blocks.L.ln2.hook_normalized', 'ln_final.hook_normalized']);
+    assert.deepEqual(
+      set(changed(only('center_writing_weights'), '3.x')),
+      set([
+        'hook_embed', 'hook_pos_embed',
+        ...['hook_resid_pre', 'hook_resid_mid', 'hook_resid_post', 'hook_attn_out', 'hook_mlp_out', 'attn.hook_result'].map((n) => `blocks.L.${n}`),
+        ...['hook_attn_in', 'hook_q_input', 'hook_k_input', 'hook_v_input', 'hook_mlp_in'].map((n) => `blocks.L.${n}`),
+      ]),
+    );
+    assert.deepEqual(set(changed(only('center_unembed'), '3.x')), ['unembed.hook_out']);
+    assert.deepEqual(set(changed(only('fold_value_biases'), '3.x')), ['blocks.L.attn.hook_result', 'blocks.L.attn.hook_v', 'blocks.L.attn.hook_z']);
+  });
+
   for (const p of COMBINATIONS) {
     it(`engine = reference on every hook: ${short(p)}`, async () => {
       const expected = referenceRun(ref.cfg, processReferenceWeights(ref.weights, ref.cfg, p), TOKENS, ALL_FLAGS);

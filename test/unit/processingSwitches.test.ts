@@ -14,6 +14,7 @@ import { processingFromFlags, runCommand } from '../../src/cli/runCommand';
 import { HookedGPT2 } from '../../src/engine/model';
 import { PROCESSING_PRESETS, presetOf, processingCall, processingMetadata, processWeights, resolveProcessing } from '../../src/engine/processing';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { PROCESSING_SETTING, processingSettingKey } from '../../src/extension/model/processingKeys';
 import { loadCheckpoint } from '../../src/engine/checkpoint/load';
 import { DEFAULT_PROCESSING, NO_PROCESSING, PROCESSING_SWITCHES, type ProcessingOptions, type Tensor } from '../../src/engine/types';
 import { relErr, worst, type HookError } from '../support/compare';
@@ -156,6 +157,21 @@ describe('weight processing: how the switches are named', () => {
       center_unembed: 'False',
       fold_value_biases: 'True',
     });
+  });
+
+  it('package.json declares modelLens.processing.<switch> for each, a boolean defaulting to TransformerLens\'s', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
+      contributes: { configuration: { properties: Record<string, { type: string; default: unknown }> } };
+    };
+    const props = pkg.contributes.configuration.properties;
+    const declared = Object.keys(props).filter((k) => k.startsWith(`${PROCESSING_SETTING}.`)).sort();
+    assert.deepEqual(declared, PROCESSING_SWITCHES.map((k) => `${PROCESSING_SETTING}.${processingSettingKey(k)}`).sort());
+    for (const k of PROCESSING_SWITCHES) {
+      const p = props[`${PROCESSING_SETTING}.${processingSettingKey(k)}`]!;
+      assert.equal(p.type, 'boolean');
+      assert.equal(p.default, DEFAULT_PROCESSING[k]);
+    }
+    assert.equal(processingSettingKey('center_writing_weights'), 'centerWritingWeights');
   });
 
   it('presets: defaults, the seed notebook, none; anything else is custom', () => {

@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import { DEFAULT_MODEL_ID } from '../../engine/hub';
 import { DEFAULT_PROCESSING, DEFAULT_TL_VERSION, PROCESSING_SWITCHES, TL_VERSIONS, type ProcessingOptions, type TransformerLensVersion } from '../../engine/types';
+import { PROCESSING_SETTING, processingSettingKey } from './processingKeys';
 import { trustedSettingValue } from './trust';
 
 export const MODEL_SETTING = 'modelLens.model';
@@ -57,12 +58,7 @@ export function readTransformerLensVersion(): TransformerLensVersion {
  * unlike modelLens.model a workspace may set them even when untrusted (what they do is shown
  * next to every number, in TransformerLens's words).
  */
-export const PROCESSING_SETTING = 'modelLens.processing';
-
-/** fold_ln → foldLn: the setting's key under modelLens.processing. */
-export function processingSettingKey(k: keyof ProcessingOptions): string {
-  return k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-}
+export { PROCESSING_SETTING };
 
 /** The four switches; a missing or non-boolean value (hand-edited settings.json) counts as TransformerLens's default. */
 export function readProcessingSetting(): ProcessingOptions {

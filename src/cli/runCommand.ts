@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { HookedGPT2 } from '../engine/model';
 import { resolveModelForCli } from '../engine/hub';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../engine/safetensors/write';
-import type { DeviceOption, Tensor, TransformerLensVersion } from '../engine/types';
+import { processingCall, processingMetadata } from '../engine/processing';
+import { DEFAULT_PROCESSING, NO_PROCESSING, PROCESSING_SWITCHES, type DeviceOption, type ProcessingOptions, type Tensor, type TransformerLensVersion } from '../engine/types';
 import { tokenDisplay } from '../tokenizer';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
@@ -20,7 +21,7 @@ interface RunArgs {
   file?: string;
   tokens?: number[];
   bos: boolean;
-  processing: boolean;
+  processing: ProcessingOptions;
   attnResult: boolean;
   names: string[];
   out?: string;
@@ -30,6 +31,38 @@ interface RunArgs {
 }
 
 const DEVICES: readonly DeviceOption[] = ['cpu', 'webgpu', 'cuda', 'auto'];
+
+/** `--fold-ln` for fold_ln, and so on: TransformerLens's argument with dashes. */
+const flagOf = (k: keyof ProcessingOptions): string => k.replace(/_/g, '-');
+
+/** --fold-ln / --no-fold-ln and the like, one pair per from_pretrained switch. */
+const SWITCH_OPTIONS: Record<string, { type: 'boolean' }> = Object.fromEntries(
+  PROCESSING_SWITCHES.flatMap((k) => [
+    [flagOf(k), { type: 'boolean' }],
+    [`no-${flagOf(k)}`, { type: 'boolean' }],
+  ]),
+);
+
+/**
+ * The four switches from the flags: TransformerLens's defaults, each overridden by its own
+ * flag; --no-processing is from_pretrained_no_processing, so a flag turning a switch on
+ * contradicts it, as does a switch given both ways.
+ */
+export function processingFromFlags(values: Readonly<Record<string, unknown>>): ProcessingOptions {
+  const noProcessing = values['no-processing'] === true;
+  const out: Record<keyof ProcessingOptions, boolean> = { ...(noProcessing ? NO_PROCESSING : DEFAULT_PROCESSING) };
+  for (const k of PROCESSING_SWITCHES) {
+    const on = values[flagOf(k)] === true;
+    const off = values[`no-${flagOf(k)}`] === true;
+    if (on && off) throw new UsageError(`--${flagOf(k)} and --no-${flagOf(k)} contradict each other: give one`);
+    if (on && noProcessing) {
+      throw new UsageError(`--no-processing turns every switch off, so it contradicts --${flagOf(k)}: drop --no-processing and give --no-… for the switches to turn off`);
+    }
+    if (on) out[k] = true;
+    if (off) out[k] = false;
+  }
+  return out;
+}
 
 function parse(args: readonly string[]): RunArgs {
   let values;
@@ -43,6 +76,7 @@ function parse(args: readonly string[]): RunArgs {
         tokens: { type: 'string' },
         'no-bos': { type: 'boolean', default: false },
         'no-processing': { type: 'boolean', default: false },
+        ...SWITCH_OPTIONS,
         'attn-result': { type: 'boolean', default: false },
         names: { type: 'string', multiple: true },
         out: { type: 'string' },
@@ -83,7 +117,7 @@ function parse(args: readonly string[]): RunArgs {
     ...(values.file !== undefined ? { file: values.file } : {}),
     ...(tokens ? { tokens } : {}),
     bos: !values['no-bos'],
-    processing: !values['no-processing'],
+    processing: processingFromFlags(values),
     attnResult: values['attn-result'] ?? false,
     names: values.names ?? [],
     ...(values.out !== undefined ? { out: values.out } : {}),
@@ -118,7 +152,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
   // A Hub id resolves through the Hugging Face cache (downloading with a progress bar on stderr).
   const resolved = await resolveModelForCli(a.model, { writeStderr: io.stderr });
   const model = await HookedGPT2.fromPretrained(resolved.folder, {
-    processing: a.processing,
+    ...a.processing,
     use_attn_result: a.attnResult,
     device: a.device,
     transformerLensVersion: a.tlVersion,
@@ -127,6 +161,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     if (model.notice) io.stderr(`notice: ${model.notice}\n`);
     for (const w of model.loadWarnings) io.stderr(`warning: ${w}\n`);
     const { n_ctx } = model.cfg;
+    for (const w of model.processing?.warnings ?? []) io.stderr(`warning: ${w}\n`);
     let tokens: number[];
     if (a.tokens) {
       if (a.tokens.length > n_ctx) {
@@ -150,6 +185,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     const names = a.out === undefined ? [] : a.names.length > 0 ? a.names : () => true;
     const { logits, activations } = await model.forward(tokens, { names });
     io.stdout(`${model.cfg.model_name}: ${tokens.length} tokens on ${model.provider}\n`);
+    io.stdout(`processing: ${processingCall(a.processing)}\n`);
     if (a.topK > 0) {
       io.stdout(`top ${a.topK} next tokens after position ${tokens.length - 1}:\n`);
       for (const [i, t] of topKNext(logits, a.topK).entries()) {
@@ -164,7 +200,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
         model: model.cfg.model_name,
         tokens: tokens.join(','),
         transformer_lens_version: a.tlVersion,
-        processing: a.processing ? 'from_pretrained' : 'from_pretrained_no_processing',
+        ...processingMetadata(a.processing),
       });
       io.stdout(`wrote ${tensors.length} tensors to ${a.out}\n`);
     }

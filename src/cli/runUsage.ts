@@ -12,7 +12,12 @@ Runs GPT-2 from a Hugging Face folder (config.json + model.safetensors).
   --file FILE          tokenize this UTF-8 file ('-': standard input) instead; read only as far as n_ctx tokens
   --tokens IDS         comma-separated token ids, used exactly as given (no BOS added)
   --no-bos             do not prepend BOS to --text
-  --no-processing      from_pretrained_no_processing: no fold_ln, centering or value-bias folding
+  --no-processing      from_pretrained_no_processing: all four switches below off
+  --[no-]fold-ln, --[no-]center-writing-weights, --[no-]center-unembed, --[no-]fold-value-biases
+                       from_pretrained's weight processing switches, each on by default as in
+                       TransformerLens; e.g. the seed notebook's from_pretrained(fold_ln=True,
+                       center_writing_weights=False, center_unembed=False) is
+                       --no-center-writing-weights --no-center-unembed
   --attn-result        use_attn_result: also compute blocks.L.attn.hook_result
   --tl-version V       3 (default) or 2: TransformerLens release whose hook meanings to follow
                        (2: hook_normalized after LayerNorm's w, b; no unembed.hook_in/hook_out)

@@ -19,13 +19,11 @@ import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
 import { WeightFile } from './onnx/weightFile';
 import { createSession, type EngineSession, type HostTensor } from './ort/session';
-import { processWeights } from './processing';
+import { processWeights, resolveProcessing } from './processing';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
-  DEFAULT_PROCESSING,
   DEFAULT_TL_VERSION,
-  NO_PROCESSING,
   type DeviceOption,
   type ExecutionProviderName,
   type GPT2Weights,
@@ -63,6 +61,13 @@ export type ModelOptions = Partial<ProcessingOptions> & {
    */
   readonly faultInjection?: { readonly failRunsOn: ExecutionProviderName };
 };
+
+/** The processing a model's weights went through (HookedGPT2.processing). */
+export interface AppliedProcessing {
+  readonly options: ProcessingOptions;
+  /** Steps asked for but skipped, as TransformerLens warns and skips them. */
+  readonly warnings: readonly string[];
+}
 
 /** What a hook function receives besides the tensor, like TransformerLens's `hook` argument. */
 export interface HookContext {
@@ -165,6 +170,12 @@ export class HookedGPT2 {
     readonly cfg: HookedGPT2Config,
     private readonly weights: GPT2Weights,
     private readonly options: ModelOptions,
+    /**
+     * The from_pretrained switches these weights went through (processingCall() says them in
+     * TransformerLens's words) and the steps skipped with a warning; null for fromWeights, whose
+     * weights are used as given.
+     */
+    readonly processing: AppliedProcessing | null,
   ) {
     this.hookTable = listHookPoints(cfg);
     this.device = options.device ?? 'cpu';
@@ -173,23 +184,19 @@ export class HookedGPT2 {
   /** Loads a Hugging Face GPT-2 folder and processes it as TransformerLens's from_pretrained does. */
   static async fromPretrained(folder: string, opts: ModelOptions = {}): Promise<HookedGPT2> {
     const { cfg, weights, warnings } = await loadCheckpoint(folder);
-    const processing: ProcessingOptions =
-      opts.processing === false
-        ? NO_PROCESSING
-        : {
-            fold_ln: opts.fold_ln ?? DEFAULT_PROCESSING.fold_ln,
-            center_writing_weights: opts.center_writing_weights ?? DEFAULT_PROCESSING.center_writing_weights,
-            center_unembed: opts.center_unembed ?? DEFAULT_PROCESSING.center_unembed,
-            fold_value_biases: opts.fold_value_biases ?? DEFAULT_PROCESSING.fold_value_biases,
-          };
+    const processing = resolveProcessing(opts);
     const processed = processWeights(cfg, weights, processing);
-    const model = await HookedGPT2.fromWeights(processed.cfg, processed.weights, opts);
+    const model = await HookedGPT2.create(processed.cfg, processed.weights, opts, { options: processing, warnings: processed.warnings });
     model.loadWarnings = warnings;
     return model;
   }
 
   /** A model from weights already in TransformerLens's layout, used as given (no processing). */
   static async fromWeights(cfg: HookedGPT2Config, weights: GPT2Weights, opts: ModelOptions = {}): Promise<HookedGPT2> {
+    return HookedGPT2.create(cfg, weights, opts, null);
+  }
+
+  private static async create(cfg: HookedGPT2Config, weights: GPT2Weights, opts: ModelOptions, processing: AppliedProcessing | null): Promise<HookedGPT2> {
     const withFlags: HookedGPT2Config = {
       ...cfg,
       use_attn_result: opts.use_attn_result ?? cfg.use_attn_result,
@@ -198,7 +205,7 @@ export class HookedGPT2 {
       use_hook_mlp_in: opts.use_hook_mlp_in ?? cfg.use_hook_mlp_in,
       transformer_lens_version: opts.transformerLensVersion ?? cfg.transformer_lens_version ?? DEFAULT_TL_VERSION,
     };
-    const model = new HookedGPT2(withFlags, weights, opts);
+    const model = new HookedGPT2(withFlags, weights, opts, processing);
     try {
       await model.variant('', [], []); // build and open the main session now, so load errors surface here
     } catch (err) {

@@ -10,24 +10,104 @@
 // Sums over d_model or d_vocab accumulate in float64 (a float32 running sum over 50,257 terms
 // loses digits).
 
-import type { BlockWeights, GPT2Weights, HookedGPT2Config, ProcessingOptions, Tensor } from './types';
+import {
+  DEFAULT_PROCESSING,
+  NO_PROCESSING,
+  PROCESSING_SWITCHES,
+  type BlockWeights,
+  type GPT2Weights,
+  type HookedGPT2Config,
+  type ProcessingOptions,
+  type Tensor,
+} from './types';
 
-export function processWeights(
-  cfg: HookedGPT2Config,
-  weights: GPT2Weights,
-  opts: ProcessingOptions,
-): { cfg: HookedGPT2Config; weights: GPT2Weights } {
+/** What processWeights did: the weights, their config, and any step skipped with TransformerLens's warning. */
+export interface ProcessedWeights {
+  readonly cfg: HookedGPT2Config;
+  readonly weights: GPT2Weights;
+  /** Steps asked for but skipped, each said the way TransformerLens's logging.warning says it. */
+  readonly warnings: readonly string[];
+}
+
+export function processWeights(cfg: HookedGPT2Config, weights: GPT2Weights, opts: ProcessingOptions): ProcessedWeights {
   let c = cfg;
   let w: GPT2Weights = { ...weights, blocks: weights.blocks.map((b) => ({ ...b })) };
-  // Folding needs LayerNorm's weights; already-folded (LNPre) weights have none left to fold.
-  if (opts.fold_ln && c.normalization_type === 'LN') {
-    w = foldLayerNorm(c, w);
-    c = { ...c, normalization_type: 'LNPre' };
+  const warnings: string[] = [];
+  if (opts.fold_ln) {
+    if (c.normalization_type === 'LN') {
+      w = foldLayerNorm(c, w);
+      c = { ...c, normalization_type: 'LNPre' };
+    } else {
+      // TransformerLens warns and skips when the state dict has no LayerNorm weights left
+      // (HookedTransformer.py:1679-1688@v3.5.1); LNPre weights are such a state dict.
+      warnings.push('fold_ln=True but no LayerNorm weights found (the weights are already folded, LNPre): skipping fold, as TransformerLens does');
+    }
   }
+  // For LN/LNPre models TransformerLens centres whether or not fold_ln ran
+  // (weight_processing.py:1604-1608@v3.5.1), and centres the unembedding unconditionally (:1609).
   if (opts.center_writing_weights) w = centerWritingWeights(w);
   if (opts.center_unembed) w = centerUnembed(w);
-  if (opts.fold_value_biases) w = foldValueBiases(c, w);
-  return { cfg: c, weights: w };
+  if (opts.fold_value_biases) {
+    w = foldValueBiases(c, w);
+    // TransformerLens centres b_O again after folding (weight_processing.py:1613-1627@v3.5.1). With
+    // W_O already centred, b_V @ W_O has zero mean, so this only removes float rounding; done
+    // anyway so that the steps are TransformerLens's.
+    if (opts.center_writing_weights) w = { ...w, blocks: w.blocks.map((b) => ({ ...b, b_O: centerRows(b.b_O) })) };
+  }
+  return { cfg: c, weights: w, warnings };
+}
+
+/** ModelOptions' processing fields → the four switches: `processing: false` is all off, else each defaults to TransformerLens's. */
+export function resolveProcessing(opts: Partial<ProcessingOptions> & { readonly processing?: boolean }): ProcessingOptions {
+  if (opts.processing === false) return NO_PROCESSING;
+  return {
+    fold_ln: opts.fold_ln ?? DEFAULT_PROCESSING.fold_ln,
+    center_writing_weights: opts.center_writing_weights ?? DEFAULT_PROCESSING.center_writing_weights,
+    center_unembed: opts.center_unembed ?? DEFAULT_PROCESSING.center_unembed,
+    fold_value_biases: opts.fold_value_biases ?? DEFAULT_PROCESSING.fold_value_biases,
+  };
+}
+
+/**
+ * The TransformerLens call that loads the same model, for labels and metadata:
+ * `from_pretrained_no_processing` when every switch is off, else
+ * `from_pretrained(fold_ln=True, center_writing_weights=False, center_unembed=False, fold_value_biases=True)`
+ * with all four spelled out, so a reader never has to know the defaults.
+ */
+export function processingCall(p: ProcessingOptions): string {
+  if (PROCESSING_SWITCHES.every((k) => !p[k])) return 'from_pretrained_no_processing';
+  return `from_pretrained(${PROCESSING_SWITCHES.map((k) => `${k}=${p[k] ? 'True' : 'False'}`).join(', ')})`;
+}
+
+/** Safetensors metadata (strings only): the call, and each switch as Python's True/False. */
+export function processingMetadata(p: ProcessingOptions): Record<string, string> {
+  const meta: Record<string, string> = { processing: processingCall(p) };
+  for (const k of PROCESSING_SWITCHES) meta[k] = p[k] ? 'True' : 'False';
+  return meta;
+}
+
+/** Named combinations of the switches, offered by Select Model and the docs. */
+export interface ProcessingPreset {
+  readonly id: 'defaults' | 'seed' | 'none';
+  readonly label: string;
+  readonly options: ProcessingOptions;
+}
+
+export const PROCESSING_PRESETS: readonly ProcessingPreset[] = [
+  { id: 'defaults', label: 'TransformerLens defaults', options: DEFAULT_PROCESSING },
+  {
+    id: 'seed',
+    label: 'Seed notebook (fold_ln only, no centring)',
+    // The seed notebook: from_pretrained("gpt2-small", fold_ln=True, center_unembed=False, center_writing_weights=False);
+    // fold_value_biases is not passed there, so it keeps its default, True.
+    options: { fold_ln: true, center_writing_weights: false, center_unembed: false, fold_value_biases: true },
+  },
+  { id: 'none', label: 'No processing', options: NO_PROCESSING },
+];
+
+/** The preset these switches equal, or undefined for a custom combination. */
+export function presetOf(p: ProcessingOptions): ProcessingPreset | undefined {
+  return PROCESSING_PRESETS.find((preset) => PROCESSING_SWITCHES.every((k) => preset.options[k] === p[k]));
 }
 
 /**

@@ -23,6 +23,8 @@ export interface ActRun {
   readonly source: string;
   /** e.g. "gpt2 (Hugging Face cache)"; "demo model: random weights" for the demo. */
   readonly modelLabel: string;
+  /** The weight processing in TransformerLens's words, e.g. "from_pretrained_no_processing". */
+  readonly processing: string;
   readonly isDemo: boolean;
   /** Non-empty when the input was cut to n_ctx tokens. */
   readonly truncation: string;
@@ -170,6 +172,7 @@ const toWebview: SchemaTable<ActivationProtocol['toWebview']> = {
     runId: is.uint,
     source: is.string,
     modelLabel: is.string,
+    processing: is.string,
     isDemo: is.boolean,
     truncation: is.string,
     nLayers: is.uint,

@@ -172,13 +172,20 @@ export function convertGpt2Weights(raw: Map<string, RawTensor>, cfg: RefConfig):
  * Read from weight_processing.py@v3.5.1 (ProcessWeights): fold_layer_norm :1058,
  * center_writing_weights :1097, center_unembed :1309, fold_value_biases :1367, called from
  * HookedTransformer.py:1708-1718 after :1691-1696 swap LN for LayerNormPre.
+ * Every one of the 16 combinations is allowed for GPT-2 (LN): centring and center_unembed run
+ * with or without fold_ln (weight_processing.py:1582-1611), with no warning.
  */
 export function processReferenceWeights(w: RefWeights, cfg: RefConfig, opts: ProcessingOptions): RefWeights {
   let out = cloneWeights(w);
   if (opts.fold_ln) out = foldLayerNorm(out, cfg);
   if (opts.center_writing_weights) centerWritingWeights(out, cfg);
   if (opts.center_unembed) centerUnembed(out, cfg);
-  if (opts.fold_value_biases) foldValueBiases(out, cfg);
+  if (opts.fold_value_biases) {
+    foldValueBiases(out, cfg);
+    // weight_processing.py:1613-1627: with centring on, b_O is centred again after the fold
+    // (a no-op in exact arithmetic, since W_O is already centred).
+    if (opts.center_writing_weights) for (const b of out.blocks) centreLastAxis(b.b_O.data, cfg.d_model);
+  }
   return out;
 }
 

@@ -41,7 +41,7 @@ describe('model-lens run --tl-version', { timeout: 120_000 }, () => {
     const { names, metadata } = await exportWith([]);
     assert.ok(names.includes('unembed.hook_in') && names.includes('unembed.hook_out'));
     assert.equal(metadata.transformer_lens_version, '3.x');
-    assert.equal(metadata.processing, 'from_pretrained');
+    assert.equal(metadata.processing, 'from_pretrained(fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True)');
   });
 
   it('--tl-version 2 follows 2.x: no unembed hooks, otherwise the same names', async () => {

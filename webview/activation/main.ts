@@ -36,6 +36,9 @@ const title = el('h1', 'act-title', 'Activations');
 const source = el('span', 'act-source');
 const modelBadge = el('span', 'model-badge');
 modelBadge.dataset.testid = 'model-label';
+// Which from_pretrained processing produced the numbers, in TransformerLens's words.
+const processingBadge = el('code', 'processing-badge');
+processingBadge.dataset.testid = 'processing-label';
 const meanLoss = el('span', 'mean-loss');
 meanLoss.dataset.testid = 'mean-loss';
 const actions = el('div', 'act-actions');
@@ -52,7 +55,7 @@ const tabs = el('div', 'tabs');
 tabs.setAttribute('role', 'tablist');
 const viewRoot = el('main', 'view');
 viewRoot.dataset.testid = 'view';
-header.append(title, source, modelBadge, meanLoss);
+header.append(title, source, modelBadge, processingBadge, meanLoss);
 actions.append(
   ablationList,
   button('Reset ablations', () => channel.notify({ type: 'act/reset' }), { testId: 'reset', title: 'Run again without ablations' }),
@@ -149,6 +152,7 @@ function showRun(msg: ActRun): void {
   // where they came from when that is a folder or a repository rather than the built-in demo.
   modelBadge.textContent = msg.modelLabel;
   modelBadge.classList.toggle('demo', msg.isDemo);
+  processingBadge.textContent = msg.processing;
   meanLoss.textContent = `mean loss ${fmt(msg.meanLoss)} nats`;
   notice.textContent = msg.truncation;
   ablationList.textContent = msg.ablations.length

@@ -80,7 +80,7 @@ async function handle(job: Job): Promise<void> {
       model = null;
       model = await HookedGPT2.fromPretrained(body.folder, body.options);
       reported = { provider: model.provider, notice: model.notice };
-      reply(job.id, { type: 'loaded', cfg: model.cfg, hookPoints: model.hookPoints(), provider: model.provider, notice: model.notice, warnings: model.loadWarnings });
+      reply(job.id, { type: 'loaded', cfg: model.cfg, hookPoints: model.hookPoints(), provider: model.provider, notice: model.notice, processing: model.processing, warnings: model.loadWarnings });
       return;
     }
     case 'run': {

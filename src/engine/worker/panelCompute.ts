@@ -10,6 +10,7 @@ import { GraphBuilder } from '../onnx/builder';
 import { encodeModel } from '../onnx/encode';
 import { createSession, type EngineSession } from '../ort/session';
 import { writeSafetensors } from '../safetensors/write';
+import { processingMetadata } from '../processing';
 import type { Tensor } from '../types';
 import { heldHeadPattern, neuronColumn, nextTokenStats, packPattern, poolPatterns, topNeurons, vectorNorms, type HeldPattern } from './panelMath';
 import { abortError } from '../../common/errors';
@@ -190,6 +191,8 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
         model_name: model.cfg.model_name,
         source: 'Model Lens',
         transformer_lens_version: model.cfg.transformer_lens_version ?? '3.x',
+        // The switches, and the from_pretrained(...) call that loads the same weights in Python.
+        ...(model.processing ? processingMetadata(model.processing.options) : {}),
       });
       return { op: 'export', path: op.path, tensors: tensors.length };
     }

@@ -1,6 +1,7 @@
 // Messages between EngineClient (extension host, CLI) and the engine worker thread. Tensors
 // travel as Float32Array with their dims, moved with transfer lists, never as JSON numbers.
 import type { HookDecl } from '../hookPoints';
+import type { AppliedProcessing } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
@@ -69,6 +70,8 @@ export interface LoadedReply {
   readonly notice: string | null;
   /** What loading found worth saying but not refusing (non-finite weights, by tensor name). */
   readonly warnings: readonly string[];
+  /** The from_pretrained switches the weights went through, and any step skipped with a warning. */
+  readonly processing: AppliedProcessing | null;
 }
 
 export interface RunReply {

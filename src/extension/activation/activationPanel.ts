@@ -345,6 +345,7 @@ function toRunMessage(r: Run, tokens: Int32Array, input: Input, engine: LoadedEn
     runId: r.runId,
     source: input.source,
     modelLabel: engine.label,
+    processing: engine.processing,
     isDemo: engine.model.isDemo,
     truncation,
     nLayers: engine.cfg.n_layers,

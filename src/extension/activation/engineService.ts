@@ -1,9 +1,10 @@
 // One engine worker for the extension's model features (activation panel, inline logits,
 // loss highlight, prediction hover): started on first use, loaded with the model acquireModel
-// finds on the provider modelLens.executionProvider asks for, reloaded when either setting
-// changes, ended on deactivation. Every forward pass runs in the worker thread, never on the
-// extension host's. The provider actually in use (and why, when it is not the one asked for)
-// is published through onDidChangeProvider, including a GPU provider failing at run time.
+// finds on the provider modelLens.executionProvider asks for, with the processing switches of
+// modelLens.processing.*, reloaded when any of these settings changes, ended on deactivation.
+// Every forward pass runs in the worker thread, never on the extension host's. The provider
+// actually in use (and why, when it is not the one asked for) is published through
+// onDidChangeProvider, including a GPU provider failing at run time.
 // The worker is supervised by EngineClient: when it dies, the service logs why, shows it in the
 // provider status item and says so once in a notification; when it died too often to be
 // restarted, an error notification offers the retry (a setting change retries too).
@@ -13,7 +14,8 @@ import { describeModel, type ResolvedModel } from '../../engine/hub';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config } from '../../engine/types';
 import { EngineClient, type WorkerDeath } from '../../engine/worker/engineClient';
 import { acquireModel } from '../model/acquire';
-import { affectsModelSetting, readTransformerLensVersion, TL_VERSION_SETTING } from '../model/modelSettings';
+import { affectsModelSetting, PROCESSING_SETTING, readProcessingSetting, readTransformerLensVersion, TL_VERSION_SETTING } from '../model/modelSettings';
+import { processingCall } from '../../engine/processing';
 
 export interface LoadedEngine {
   readonly client: EngineClient;
@@ -21,6 +23,11 @@ export interface LoadedEngine {
   readonly model: ResolvedModel;
   /** Shown wherever numbers are; says "demo model: random weights" for the demo. */
   readonly label: string;
+  /**
+   * The weight processing in TransformerLens's words, shown next to `label` wherever numbers are:
+   * e.g. `from_pretrained(fold_ln=True, center_writing_weights=False, center_unembed=False, fold_value_biases=True)`.
+   */
+  readonly processing: string;
 }
 
 export const DEMO_LABEL = 'demo model: random weights';
@@ -73,7 +80,7 @@ export class EngineService implements vscode.Disposable {
     this.subscription = vscode.workspace.onDidChangeConfiguration((e) => {
       // The old model is disposed now (a run in progress is not waited for); the next request
       // loads one with the new settings, with a fresh restart allowance.
-      if (affectsModelSetting(e) || e.affectsConfiguration(EXECUTION_PROVIDER_SETTING) || e.affectsConfiguration(TL_VERSION_SETTING)) {
+      if (affectsModelSetting(e) || e.affectsConfiguration(EXECUTION_PROVIDER_SETTING) || e.affectsConfiguration(TL_VERSION_SETTING) || e.affectsConfiguration(PROCESSING_SETTING)) {
         this.unloading = this.unload();
         void this.unloading.then(() => this.changed.fire());
       }
@@ -140,7 +147,10 @@ export class EngineService implements vscode.Disposable {
       },
     });
     this.client = client;
-    const info = await client.load(model.folder, { device: requested, transformerLensVersion: readTransformerLensVersion() });
+    const info = await client.load(model.folder, { device: requested, transformerLensVersion: readTransformerLensVersion(), ...readProcessingSetting() });
+    // A step TransformerLens would skip with a warning is skipped here too, and the user hears of it.
+    for (const w of info.processing?.warnings ?? []) void vscode.window.showWarningMessage(`Model Lens: ${w}`);
+    const processing = info.processing ? processingCall(info.processing.options) : 'weights used as given';
     // The demo model, or a folder/repository holding the generated tiny GPT-2: random weights either way.
     label = model.isDemo
       ? model.source === 'demo'
@@ -153,7 +163,7 @@ export class EngineService implements vscode.Disposable {
       for (const w of info.warnings) this.log(`warning: ${label}: ${w}`);
       void vscode.window.showWarningMessage(`Model Lens: ${label}: ${info.warnings.join('; ')}`);
     }
-    return { client, cfg: info.cfg, model, label };
+    return { client, cfg: info.cfg, model, label, processing };
   }
 
   /** Logs a worker death, shows it in the status item, and tells the user (once per model, or when restarts ran out). */

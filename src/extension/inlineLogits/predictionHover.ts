@@ -37,7 +37,7 @@ export class PredictionHoverProvider implements vscode.HoverProvider {
       let rank = 1;
       for (let v = 0; v < V; v++) if (r.logits.data[base + v]! > x) rank++;
       const md = new vscode.MarkdownString();
-      md.appendMarkdown(`**Model Lens prediction** (${engine.label})\n\n`);
+      md.appendMarkdown(`**Model Lens prediction** (${engine.label}; \`${engine.processing}\`)\n\n`);
       md.appendMarkdown(`predicted next: \`${tokenDisplay(arg)}\` ${((100 * 1) / sum).toFixed(1)}%\n\n`);
       md.appendMarkdown(`actual next: \`${tokenDisplay(next)}\` ${((100 * Math.exp(x - max)) / sum).toFixed(2)}%, rank ${rank}`);
       const s = spans[idx]!;

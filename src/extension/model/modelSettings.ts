@@ -1,7 +1,9 @@
-// modelLens.model and modelLens.revision, read with workspace trust in mind (see trust.ts).
+// modelLens.model and modelLens.revision, read with workspace trust in mind (see trust.ts); the
+// TransformerLens hook convention; and the from_pretrained processing switches.
 import * as vscode from 'vscode';
 import { DEFAULT_MODEL_ID } from '../../engine/hub';
-import { DEFAULT_TL_VERSION, TL_VERSIONS, type TransformerLensVersion } from '../../engine/types';
+import { DEFAULT_PROCESSING, DEFAULT_TL_VERSION, PROCESSING_SWITCHES, TL_VERSIONS, type ProcessingOptions, type TransformerLensVersion } from '../../engine/types';
+import { PROCESSING_SETTING, processingSettingKey } from './processingKeys';
 import { trustedSettingValue } from './trust';
 
 export const MODEL_SETTING = 'modelLens.model';
@@ -48,4 +50,39 @@ export const TL_VERSION_SETTING = 'modelLens.transformerLensVersion';
 export function readTransformerLensVersion(): TransformerLensVersion {
   const v = vscode.workspace.getConfiguration('modelLens').get<string>('transformerLensVersion');
   return TL_VERSIONS.find((t) => t === v) ?? DEFAULT_TL_VERSION;
+}
+
+/**
+ * modelLens.processing.foldLn, .centerWritingWeights, .centerUnembed, .foldValueBiases: the
+ * from_pretrained switches. A change reloads the model. They name no file and run nothing, so
+ * unlike modelLens.model a workspace may set them even when untrusted (what they do is shown
+ * next to every number, in TransformerLens's words).
+ */
+export { PROCESSING_SETTING };
+
+/** The four switches; a missing or non-boolean value (hand-edited settings.json) counts as TransformerLens's default. */
+export function readProcessingSetting(): ProcessingOptions {
+  const config = vscode.workspace.getConfiguration(PROCESSING_SETTING);
+  const out: Record<keyof ProcessingOptions, boolean> = { ...DEFAULT_PROCESSING };
+  for (const k of PROCESSING_SWITCHES) {
+    const v = config.get<unknown>(processingSettingKey(k));
+    if (typeof v === 'boolean') out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Writes the switches to the user's settings. Returns the names of those a workspace value
+ * still overrides (VS Code gives workspace settings precedence), so the caller can say so.
+ */
+export async function writeProcessingSetting(p: ProcessingOptions): Promise<string[]> {
+  const config = vscode.workspace.getConfiguration(PROCESSING_SETTING);
+  const shadowed: string[] = [];
+  for (const k of PROCESSING_SWITCHES) {
+    const key = processingSettingKey(k);
+    await config.update(key, p[k], vscode.ConfigurationTarget.Global);
+    const i = config.inspect<boolean>(key);
+    if ((i?.workspaceFolderValue ?? i?.workspaceValue) !== undefined) shadowed.push(`${PROCESSING_SETTING}.${key}`);
+  }
+  return shadowed;
 }

@@ -1,6 +1,7 @@
 // "Model Lens: Select Model": a quick pick of the GPT-2 family and whatever else is in the
 // Hugging Face cache, each saying whether it is cached or what it would cost to download,
-// plus a local folder, any Hub id, and the built-in demo model.
+// plus a local folder, any Hub id, and the built-in demo model; and below them the weight
+// processing (TransformerLens's from_pretrained switches): a preset or a custom combination.
 import * as vscode from 'vscode';
 import {
   DEMO_MODEL_SPEC,
@@ -9,10 +10,17 @@ import {
   modelChoices,
   type ModelChoice,
 } from '../../engine/hub';
-import { readModelSetting, writeModelSetting } from './modelSettings';
+import { PROCESSING_PRESETS, presetOf, processingCall } from '../../engine/processing';
+import { PROCESSING_SWITCHES, type ProcessingOptions } from '../../engine/types';
+import { readModelSetting, readProcessingSetting, writeModelSetting, writeProcessingSetting } from './modelSettings';
 
 interface Item extends vscode.QuickPickItem {
-  readonly action: { kind: 'spec'; spec: string } | { kind: 'folder' } | { kind: 'hubId' };
+  readonly action:
+    | { kind: 'spec'; spec: string }
+    | { kind: 'folder' }
+    | { kind: 'hubId' }
+    | { kind: 'processing'; options: ProcessingOptions }
+    | { kind: 'customProcessing' };
 }
 
 /** Shows the picker; returns the spec written to modelLens.model, or undefined when dismissed. */
@@ -46,6 +54,11 @@ export async function selectModel(): Promise<string | undefined> {
     });
     qp.hide();
     if (!picked) return undefined;
+    if (picked.action.kind === 'processing' || picked.action.kind === 'customProcessing') {
+      const options = picked.action.kind === 'processing' ? picked.action.options : await pickCustomProcessing(readProcessingSetting());
+      if (options) await applyProcessing(options);
+      return undefined;
+    }
     const spec = await specFor(picked);
     if (spec === undefined) return undefined;
     await writeModelSetting(spec);
@@ -53,6 +66,46 @@ export async function selectModel(): Promise<string | undefined> {
   } finally {
     cts.abort();
     qp.dispose();
+  }
+}
+
+/** The processing rows: one per preset, then "Custom…", the current one checked. */
+function processingItems(current: ProcessingOptions): Item[] {
+  const currentPreset = presetOf(current);
+  return [
+    { label: 'Weight processing', kind: vscode.QuickPickItemKind.Separator, action: { kind: 'customProcessing' } },
+    ...PROCESSING_PRESETS.map((p): Item => ({
+      label: `${p.id === currentPreset?.id ? '$(check)' : '$(settings)'} Processing: ${p.label}`,
+      detail: processingCall(p.options),
+      action: { kind: 'processing', options: p.options },
+    })),
+    {
+      label: `${currentPreset ? '$(settings)' : '$(check)'} Processing: custom…`,
+      detail: currentPreset ? 'Choose each from_pretrained switch' : processingCall(current),
+      action: { kind: 'customProcessing' },
+    },
+  ];
+}
+
+/** A multi-select of the four switches, the current ones ticked; undefined when dismissed. */
+async function pickCustomProcessing(current: ProcessingOptions): Promise<ProcessingOptions | undefined> {
+  type SwitchItem = vscode.QuickPickItem & { readonly key: keyof ProcessingOptions };
+  const items: SwitchItem[] = PROCESSING_SWITCHES.map((key) => ({ label: key, picked: current[key], key }));
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'Model Lens: from_pretrained switches (ticked = True)',
+    canPickMany: true,
+  });
+  if (!picked) return undefined;
+  const on = new Set(picked.map((i) => i.key));
+  return { fold_ln: on.has('fold_ln'), center_writing_weights: on.has('center_writing_weights'), center_unembed: on.has('center_unembed'), fold_value_biases: on.has('fold_value_biases') };
+}
+
+async function applyProcessing(options: ProcessingOptions): Promise<void> {
+  const shadowed = await writeProcessingSetting(options);
+  if (shadowed.length > 0) {
+    void vscode.window.showWarningMessage(
+      `Model Lens: saved ${processingCall(options)} in your user settings, but this workspace's settings override ${shadowed.join(', ')}.`,
+    );
   }
 }
 
@@ -82,6 +135,7 @@ function toItems(choices: readonly ModelChoice[], currentSpec: string): Item[] {
       detail: 'GPT-2\'s vocabulary with small random weights: works offline, predictions mean nothing',
       action: { kind: 'spec', spec: DEMO_MODEL_SPEC },
     },
+    ...processingItems(readProcessingSetting()),
   ];
 }
 
@@ -98,6 +152,9 @@ async function specFor(item: Item): Promise<string | undefined> {
       });
       return uris?.[0]?.fsPath;
     }
+    case 'processing':
+    case 'customProcessing':
+      return undefined; // handled by the caller, never a model spec
     case 'hubId':
       return vscode.window.showInputBox({
         title: 'Hugging Face model id',

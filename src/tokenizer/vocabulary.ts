@@ -2,6 +2,7 @@
 // as-you-type search is a scan over precomputed strings.
 import { displayBytes, isPartialUtf8 } from './display';
 import { GPT2_VOCAB_SIZE, type VocabEntry, type VocabSearchMode, type VocabSearchResult } from './types';
+import { compileUserRegex } from './userRegex';
 import { vocabTables } from './vocabData';
 
 interface Row {
@@ -43,7 +44,8 @@ export class Vocabulary {
    *   and '·the' both work, and '<e2>' finds partial-UTF-8 tokens); case-insensitive unless
    *   the query has an upper-case letter (smart case). Exact matches first, then prefixes,
    *   then the rest, each by id.
-   * - regex: JavaScript regex (u flag, smart case) tested against the token's text.
+   * - regex: RE2 syntax (linear time; no backreferences or lookaround, see userRegex.ts), smart
+   *   case, tested against the token's text.
    * - id: ids and ranges separated by spaces or commas, e.g. "50256" or "100-110, 7".
    * limit caps entries; total counts every match.
    */
@@ -107,12 +109,9 @@ export class Vocabulary {
   }
 
   private searchRegex(query: string, cap: number): VocabSearchResult {
-    let re: RegExp;
-    try {
-      re = new RegExp(query, query === query.toLowerCase() ? 'iu' : 'u');
-    } catch (err) {
-      return { ok: false, error: `invalid regular expression /${query}/: ${err instanceof Error ? err.message : String(err)}` };
-    }
+    const compiled = compileUserRegex(query);
+    if (!compiled.ok) return compiled;
+    const re = compiled.regex;
     const entries: VocabEntry[] = [];
     let total = 0;
     for (const r of this.rows()) {

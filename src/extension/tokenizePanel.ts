@@ -15,6 +15,7 @@ import { END_OF_TEXT_ID, tokenDisplay } from '../tokenizer';
 import { besideColumn, copyToClipboard, createPanel, PanelSession, panelIcon, restorePanel, type PanelKind } from './panel';
 import type { ModelLensSettings } from './settings';
 import type { DocumentTokenRegistry } from './documentTokens';
+import { documentLength } from './documentText';
 import { numberArrayInTurns, rangeTokens, vocabularyInTurns } from './rangeTokens';
 import { SLICE_CHARS, TokenizeCancelled, tokenizeInSlices } from './sliceTokenize';
 
@@ -313,11 +314,6 @@ export function noteFor(text: string, tokens: number): string {
     return `The selection is whitespace only: ${tokens} ${tokens === 1 ? 'token' : 'tokens'} of spaces, tabs or newlines.`;
   }
   return '';
-}
-
-/** The document's length without getText(), which joins every line (tens of ms for 10 MB). */
-function documentLength(document: vscode.TextDocument): number {
-  return document.offsetAt(document.lineAt(document.lineCount - 1).range.end);
 }
 
 function fullRange(document: vscode.TextDocument): vscode.Range {

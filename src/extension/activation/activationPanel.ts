@@ -17,7 +17,9 @@ import {
   type PanelAblation,
 } from '../../protocol/activation';
 import { assertNever } from '../../protocol/envelope';
-import { END_OF_TEXT_ID, tokenDisplay, tokenize } from '../../tokenizer';
+import { tokenDisplay } from '../../tokenizer';
+import { documentLength, documentReader } from '../documentText';
+import { headInput, MAX_INPUT_CHARS, truncationNotice } from '../modelInput';
 import { besideColumn, createPanel, PanelSession, restorePanel, type PanelKind } from '../panel';
 import type { EngineService, LoadedEngine } from './engineService';
 
@@ -79,10 +81,14 @@ export class ActivationPanelController implements vscode.Disposable {
     }
     const doc = editor.document;
     const sel = editor.selection;
-    const range = sel.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)) : sel;
+    const range = sel.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(documentLength(doc))) : sel;
     const lines = range.start.line === range.end.line ? `line ${range.start.line + 1}` : `lines ${range.start.line + 1}–${range.end.line + 1}`;
     const name = doc.uri.path.split('/').pop() ?? doc.uri.toString();
-    this.input = { text: doc.getText(range), source: `${name}, ${sel.isEmpty ? 'whole document' : lines}` };
+    // Only a bounded head of the range can reach the model (see MAX_INPUT_CHARS): a 20 MB
+    // document is neither joined nor tokenized whole.
+    const start = doc.offsetAt(range.start);
+    const end = Math.min(doc.offsetAt(range.end), start + MAX_INPUT_CHARS);
+    this.input = { text: documentReader(doc, start)(0, end - start), source: `${name}, ${sel.isEmpty ? 'whole document' : lines}` };
     const saved: ActivationPanelState = { text: this.input.text.slice(0, MAX_SAVED_TEXT), source: this.input.source, view: this.view };
     void this.memento?.update(LAST_INPUT_KEY, saved);
     this.ablations = [];
@@ -283,11 +289,9 @@ export class ActivationPanelController implements vscode.Disposable {
       this.status('Loading the model…', false);
       const engine = await this.engine.get();
       if (abort.signal.aborted) return undefined;
-      const body = tokenize(input.text).map((t) => t.id);
-      const all = [END_OF_TEXT_ID, ...body];
       const nCtx = engine.cfg.n_ctx;
-      const truncated = all.length > nCtx;
-      const ids = truncated ? all.slice(0, nCtx) : all;
+      const head = headInput((a, b) => input.text.slice(a, b), input.text.length, nCtx);
+      const { ids, truncated } = head;
       this.status(`Running ${engine.cfg.model_name} on ${ids.length} tokens…`, false);
       const interventions = toInterventions(this.ablations);
       const r = (await engine.client.panel(
@@ -295,7 +299,7 @@ export class ActivationPanelController implements vscode.Disposable {
         abort.signal,
       )) as Run;
       if (abort.signal.aborted || job !== this.runId || this.session !== session || !session || session.isDisposed) return undefined;
-      const msg = toRunMessage(r, Int32Array.from(ids), input, engine, truncated ? truncationNotice(all.length, nCtx) : '', this.ablations);
+      const msg = toRunMessage(r, Int32Array.from(ids), input, engine, truncated ? truncationNotice(nCtx) : '', this.ablations);
       this.latest = msg;
       session.panel.title = `Activations: ${input.source.split(',')[0]}`;
       if (this.ready) void session.channel.post(msg);
@@ -311,10 +315,6 @@ export class ActivationPanelController implements vscode.Disposable {
       if (this.inflight === abort) this.inflight = undefined;
     }
   }
-}
-
-function truncationNotice(total: number, nCtx: number): string {
-  return `The input is ${total.toLocaleString('en-US')} tokens (with BOS); the model reads at most n_ctx = ${nCtx}, so only the first ${nCtx} are shown.`;
 }
 
 function toInterventions(ablations: readonly PanelAblation[]): Intervention[] {

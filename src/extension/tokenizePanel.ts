@@ -17,7 +17,8 @@ import type { ModelLensSettings } from './settings';
 import type { DocumentTokenRegistry } from './documentTokens';
 import { documentLength } from './documentText';
 import { numberArrayInTurns, rangeTokens, vocabularyInTurns } from './rangeTokens';
-import { SLICE_CHARS, TokenizeCancelled, tokenizeInSlices } from './sliceTokenize';
+import { SLICE_CHARS, tokenizeInSlices } from './sliceTokenize';
+import { TokenizeCancelled } from './turns';
 
 /**
  * Tokens per message when a result is sent in parts: 3 MB of arrays. VS Code copies a
@@ -187,11 +188,13 @@ export class TokenizePanelController implements vscode.Disposable {
     const part = (a: number, b: number) => ({ ids: msg.ids.slice(a, b), starts: msg.starts.slice(a, b), ends: msg.ends.slice(a, b) });
     if (!session) return;
     await session.channel.post({ ...msg, ...part(0, RESULT_PART_TOKENS), total: n });
+    this.registry?.workMeter.record('postTokens', Math.min(n, RESULT_PART_TOKENS));
     for (let at = RESULT_PART_TOKENS; at < n; at += RESULT_PART_TOKENS) {
       await new Promise((resolve) => setImmediate(resolve));
       // A newer run, a closed or hidden panel: the page will get the latest result again.
       if (this.job !== job || this.session !== session || !this.ready) return;
       await session.channel.post({ type: 'tokens/more', offset: at, ...part(at, Math.min(n, at + RESULT_PART_TOKENS)) });
+      this.registry?.workMeter.record('postTokens', Math.min(n, at + RESULT_PART_TOKENS) - at);
     }
   }
 
@@ -210,21 +213,23 @@ export class TokenizePanelController implements vscode.Disposable {
     let lastProgress = 0;
     if (text.length > SLICE_CHARS) this.send({ type: 'tokens/loading', source, chars: text.length, progress: 0 });
     const isCancelled = (): boolean => job !== this.job;
+    const meter = this.registry?.workMeter;
     let result: TokensResult;
     let ids: number[];
     try {
       const packed = cache
-        ? await rangeTokens(cache, start, end, { isCancelled })
+        ? await rangeTokens(cache, start, end, { isCancelled, meter })
         : await tokenizeInSlices(text, {
           isCancelled,
+          meter,
           onProgress: (progress) => {
             if (progress - lastProgress < 0.05) return;
             lastProgress = progress;
             this.send({ type: 'tokens/loading', source, chars: text.length, progress });
           },
         });
-      const { vocabIds, vocabDisplays } = await vocabularyInTurns(packed.ids, { isCancelled });
-      ids = await numberArrayInTurns(packed.ids, { isCancelled });
+      const { vocabIds, vocabDisplays } = await vocabularyInTurns(packed.ids, { isCancelled, meter });
+      ids = await numberArrayInTurns(packed.ids, { isCancelled, meter });
       result = {
         type: 'tokens/result',
         source,

@@ -16,6 +16,7 @@ import { besideColumn, copyToClipboard, createPanel, PanelSession, panelIcon, re
 import type { ModelLensSettings } from './settings';
 import type { DocumentTokenRegistry } from './documentTokens';
 import { documentLength } from './documentText';
+import { revivableUri } from './pathPolicy';
 import { numberArrayInTurns, rangeTokens, vocabularyInTurns } from './rangeTokens';
 import { SLICE_CHARS, tokenizeInSlices } from './sliceTokenize';
 import { TokenizeCancelled } from './turns';
@@ -98,7 +99,13 @@ export class TokenizePanelController implements vscode.Disposable {
       return;
     }
     try {
-      const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(state.uri, true));
+      const uri = vscode.Uri.parse(state.uri, true);
+      const allowed = revivableUri(uri.toString(), uri.scheme, vscode.workspace.textDocuments.map((d) => d.uri.toString()));
+      if (!allowed.ok) {
+        this.send({ type: 'tokens/failed', message: `Not reopening ${state.uri}: ${allowed.reason}.` });
+        return;
+      }
+      const document = await vscode.workspace.openTextDocument(uri);
       const length = documentLength(document);
       await this.run(document, Math.min(state.start, length), Math.min(state.end, length));
     } catch (e) {

@@ -1,7 +1,6 @@
 // "Model Lens: Open Activation Panel": runs the model on the selection in the engine worker and
 // shows attention, neurons, logit lens, residual stream and loss views. A new request or a
 // closed panel cancels the run in flight; ablations re-run with the engine's interventions.
-import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
 import type { Intervention } from '../../engine/interventions';
 import type { PanelResult } from '../../engine/worker/panelCompute';
@@ -19,7 +18,11 @@ import {
 import { assertNever } from '../../protocol/envelope';
 import { tokenDisplay } from '../../tokenizer';
 import { documentLength, documentReader } from '../documentText';
+import { writeFileAtomic } from '../atomicWrite';
 import { headInput, MAX_INPUT_CHARS, truncationNotice } from '../modelInput';
+import { exportPathFrom } from '../pathPolicy';
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 import { besideColumn, createPanel, PanelSession, restorePanel, type PanelKind } from '../panel';
 import type { EngineService, LoadedEngine } from './engineService';
 
@@ -131,11 +134,13 @@ export class ActivationPanelController implements vscode.Disposable {
   }
 
   /** Writes the current run's cache (every hook point, TransformerLens names) as .safetensors. */
-  async exportCache(path?: string): Promise<string | undefined> {
+  async exportCache(path?: unknown): Promise<string | undefined> {
+    // A command argument comes from any caller: only an absolute .safetensors file path or file URI.
+    const checked = path === undefined ? undefined : exportPathFrom(path, '.safetensors');
     const runId = this.latest?.runId;
     if (runId === undefined) throw new Error('no activation run to export: open the activation panel first');
     const target =
-      path ??
+      checked ??
       (
         await vscode.window.showSaveDialog({
           filters: { Safetensors: ['safetensors'] },
@@ -151,7 +156,8 @@ export class ActivationPanelController implements vscode.Disposable {
   }
 
   /** Saves the current view as PNG (the webview draws it; the host writes the file). */
-  async exportPng(path?: string): Promise<string | undefined> {
+  async exportPng(path?: unknown): Promise<string | undefined> {
+    const checked = path === undefined ? undefined : exportPathFrom(path, '.png');
     const session = this.session;
     if (!session || !this.ready) throw new Error('the activation panel is not open');
     const requestId = this.nextPng++;
@@ -166,11 +172,14 @@ export class ActivationPanelController implements vscode.Disposable {
       });
       void session.channel.post({ type: 'act/wantPng', requestId });
     });
+    const prefix = 'data:image/png;base64,';
+    const bytes = png.dataUrl.startsWith(prefix) ? Buffer.from(png.dataUrl.slice(prefix.length), 'base64') : Buffer.alloc(0);
+    if (!bytes.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error('the panel did not send a PNG image');
     const target =
-      path ??
+      checked ??
       (await vscode.window.showSaveDialog({ filters: { PNG: ['png'] }, defaultUri: vscode.Uri.file(`${png.view}.png`) }))?.fsPath;
     if (!target) return undefined;
-    await fs.writeFile(target, Buffer.from(png.dataUrl.slice(png.dataUrl.indexOf(',') + 1), 'base64'));
+    await writeFileAtomic(target, bytes);
     return target;
   }
 

@@ -196,6 +196,7 @@ describe('Model Lens tokenizer features', function () {
       assert.ok(most <= MAX_UNITS_PER_TURN + 8192, `${kind}: one turn handled ${most} tokens (limit ${MAX_UNITS_PER_TURN})`);
     }
     assert.ok(meter.largestTurn('postTokens') <= RESULT_PART_TOKENS, `one message carried ${meter.largestTurn('postTokens')} tokens`);
+    console.log(`    10 MB selection, most work in one turn: ${chars} chars tokenized, ${meter.largestTurn('copyTokens')} tokens copied, ${meter.largestTurn('scanTokens')} scanned, ${meter.largestTurn('postTokens')} posted`);
   });
 
   it('Search Vocabulary opens one vocabulary panel', async () => {

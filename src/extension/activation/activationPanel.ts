@@ -40,6 +40,8 @@ export interface ActivationOutcome {
   readonly meanLoss: number;
   readonly loss: number[];
   readonly truncated: boolean;
+  /** Characters of the input tokenized for this run (a bounded head, never a whole large document). */
+  readonly charsTokenized: number;
 }
 
 interface Input {
@@ -300,7 +302,7 @@ export class ActivationPanelController implements vscode.Disposable {
       if (abort.signal.aborted) return undefined;
       const nCtx = engine.cfg.n_ctx;
       const head = headInput((a, b) => input.text.slice(a, b), input.text.length, nCtx);
-      const { ids, truncated } = head;
+      const { ids, truncated, charsTokenized } = head;
       this.status(`Running ${engine.cfg.model_name} on ${ids.length} tokens…`, false);
       const interventions = toInterventions(this.ablations);
       const r = (await engine.client.panel(
@@ -313,7 +315,7 @@ export class ActivationPanelController implements vscode.Disposable {
       session.panel.title = `Activations: ${input.source.split(',')[0]}`;
       if (this.ready) void session.channel.post(msg);
       this.status('', false);
-      return { runId: r.runId, tokens: ids, meanLoss: r.meanLoss, loss: Array.from(r.loss), truncated };
+      return { runId: r.runId, tokens: ids, meanLoss: r.meanLoss, loss: Array.from(r.loss), truncated, charsTokenized };
     } catch (e) {
       if ((e as Error).name === 'AbortError' || e instanceof vscode.CancellationError) return undefined;
       const m = `The model run failed: ${(e as Error).message}`;

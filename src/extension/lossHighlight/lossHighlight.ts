@@ -16,6 +16,8 @@ export interface LossHighlightOutcome {
   /** Loss of each highlighted token (the first token of the text is scored after BOS). */
   readonly losses: number[];
   readonly maxLoss: number;
+  /** Characters of the selection (or document) tokenized: a bounded head, never a whole large document. */
+  readonly charsTokenized: number;
   /** Set when nothing was highlighted because the model's output was unusable (NaN or infinite logits). */
   readonly error?: string;
 }
@@ -42,7 +44,7 @@ export class LossHighlighter implements vscode.Disposable {
     if (length === 0) return undefined;
     const engine = await this.engine.get();
     // Only the first n_ctx - 1 tokens are scored, so only a bounded head of the text is tokenized.
-    const { ids, spans } = headInput(documentReader(doc, start), length, engine.cfg.n_ctx);
+    const { ids, spans, charsTokenized } = headInput(documentReader(doc, start), length, engine.cfg.n_ctx);
     const n = spans.length;
     if (n === 0) return undefined;
     const r = await engine.client.run(ids, { signal: abort.signal });
@@ -56,7 +58,7 @@ export class LossHighlighter implements vscode.Disposable {
       if (!(e instanceof NonFiniteLogitsError)) throw e;
       this.clear();
       void vscode.window.showErrorMessage(`Model Lens: cannot highlight token loss: ${e.message}.`);
-      return { tokens: n, losses: [], maxLoss: Number.NaN, error: e.message };
+      return { tokens: n, losses: [], maxLoss: Number.NaN, charsTokenized, error: e.message };
     }
     const maxLoss = Math.max(...losses, 1e-9);
     const buckets: vscode.DecorationOptions[][] = BINS.map(() => []);
@@ -72,7 +74,7 @@ export class LossHighlighter implements vscode.Disposable {
     this.status.text = `$(symbol-color) loss ${mean.toFixed(2)} mean, ${maxLoss.toFixed(2)} max${engine.model.isDemo ? ' (demo: random weights)' : ''}`;
     this.status.tooltip = legend;
     this.status.show();
-    return { tokens: n, losses, maxLoss };
+    return { tokens: n, losses, maxLoss, charsTokenized };
   }
 
   clear(): void {

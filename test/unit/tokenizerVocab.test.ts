@@ -1,7 +1,7 @@
 // Vocabulary table and search, checked against naive scans of tokenBytes/tokenString.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { compileUserRegex, encode, GPT2_VOCAB_SIZE, MAX_USER_REGEX_LENGTH, tokenBytes, tokenString, Vocabulary } from '../../src/tokenizer';
+import { compileUserRegex, encode, GPT2_VOCAB_SIZE, MAX_USER_REGEX_LENGTH, SEARCH_ROWS_PER_STEP, tokenBytes, tokenString, Vocabulary } from '../../src/tokenizer';
 
 describe('Vocabulary', () => {
   const vocab = Vocabulary.shared();
@@ -117,5 +117,25 @@ describe('Vocabulary', () => {
     assert.ok(!compileUserRegex('a'.repeat(MAX_USER_REGEX_LENGTH + 1)).ok);
     const huge = compileUserRegex('[a-z]{999}[0-9]{999}[a-f]{999}');
     assert.ok(!huge.ok && /too large/.test(huge.error));
+  });
+
+  // The host runs one step per event-loop turn: each step scans a bounded number of rows.
+  it('searchSteps scans at most SEARCH_ROWS_PER_STEP rows a step and finds what search finds', () => {
+    for (const [q, mode] of [['^(.*)*x$', 'regex'], ['the', 'substring'], ['ab', 'prefix']] as const) {
+      const steps = vocab.searchSteps(q, mode, 100);
+      const marks: number[] = [];
+      let next = steps.next();
+      while (!next.done) {
+        marks.push(next.value);
+        next = steps.next();
+      }
+      assert.deepEqual(next.value, vocab.search(q, mode, 100), q);
+      let prev = 0;
+      for (const m of [...marks, GPT2_VOCAB_SIZE]) {
+        assert.ok(m - prev <= SEARCH_ROWS_PER_STEP, `${q}: a step scanned ${m - prev} rows`);
+        prev = m;
+      }
+      assert.equal(marks.length, Math.ceil(GPT2_VOCAB_SIZE / SEARCH_ROWS_PER_STEP) - 1);
+    }
   });
 });

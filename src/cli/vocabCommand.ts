@@ -9,6 +9,7 @@ const usage = `usage: model-lens vocab QUERY [--mode substring|regex|prefix|id] 
 
 Search GPT-2's 50,257 tokens. Display: · space, ↵ newline, → tab, <xx> bytes that are not whole UTF-8.
   --mode MODE   substring (default), regex, prefix, or id (e.g. "50256" or "100-110")
+                regex: RE2 syntax, linear time; no backreferences or lookaround
   --limit N     at most N results (default ${DEFAULT_SEARCH_LIMIT})
   --json        print [{"id":…,"display":…,"bytes":[…],"partialUtf8":…}, …]
 `;

@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { DocumentTokenCache } from '../tokenizer';
 import type { TextChange } from '../tokenizer/types';
+import { WorkMeter, yieldToEventLoop } from './turns';
 
 /** Up to this many UTF-16 units a document is tokenized synchronously (a few ms). */
 export const SYNC_BUILD_CHARS = 128 * 1024;
@@ -23,7 +24,6 @@ interface Entry {
   cancelled: boolean;
 }
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class DocumentTokenRegistry implements vscode.Disposable {
   private readonly entries = new Map<string, Entry>();
@@ -31,6 +31,8 @@ export class DocumentTokenRegistry implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.TextDocument>();
   /** Fires after a document's cache has absorbed an edit or finished building. */
   readonly onDidUpdate = this.changed.event;
+  /** Work per event-loop turn of this window's tokenizer features (builds here, panel and status bar). */
+  readonly workMeter = new WorkMeter();
 
   constructor() {
     this.subscriptions = [
@@ -82,7 +84,9 @@ export class DocumentTokenRegistry implements vscode.Disposable {
 
   private async buildInBackground(entry: Entry, text: string, document: vscode.TextDocument): Promise<DocumentTokenCache> {
     for (let at = 0; at < text.length; at += BUILD_SLICE_CHARS) {
-      entry.cache.applyChange({ rangeOffset: at, rangeLength: 0, text: text.slice(at, at + BUILD_SLICE_CHARS) });
+      const slice = text.slice(at, at + BUILD_SLICE_CHARS);
+      entry.cache.applyChange({ rangeOffset: at, rangeLength: 0, text: slice });
+      this.workMeter.record('buildChars', slice.length);
       await yieldToEventLoop();
       if (entry.cancelled) return entry.cache;
     }

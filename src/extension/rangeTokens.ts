@@ -2,38 +2,15 @@
 // document's token cache (whole chunks reused, only the range's head and tail re-tokenized),
 // copied into exact-size arrays a bounded number of tokens per event-loop turn. Also the
 // other per-token loops a 10 MB result needs (distinct ids, plain arrays) done the same way.
+// Turn budgets and the work meter are in turns.ts (imported by sliceTokenize.ts too, so the two
+// modules do not import each other).
 import type * as vscode from 'vscode';
 import { GPT2_VOCAB_SIZE, tokenDisplay, type DocumentTokenCache, type PackedTokens, type RangePiece } from '../tokenizer';
 import type { DocumentTokenRegistry } from './documentTokens';
-import { TokenizeCancelled } from './sliceTokenize';
+import { Turns, type Cancellable } from './turns';
 
-/**
- * Work per event-loop turn is bounded by time, not by a count: the same loop ran at about
- * 450 ns a token before V8 optimized it and 20 ns after, so a fixed count is either far too
- * much at first or needlessly many turns later.
- */
-export const TURN_BUDGET_MS = 8;
-/** Loops check the clock every this many items. */
+/** Loops check their turn's budget every this many items. */
 const STEP = 8192;
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-export interface Cancellable {
-  readonly isCancelled?: () => boolean;
-}
-
-/** Yields to the event loop once TURN_BUDGET_MS has passed since the last yield. */
-class Turns {
-  private since = performance.now();
-  constructor(private readonly options: Cancellable) {}
-
-  async check(): Promise<void> {
-    if (performance.now() - this.since < TURN_BUDGET_MS) return;
-    await yieldToEventLoop();
-    if (this.options.isCancelled?.()) throw new TokenizeCancelled();
-    this.since = performance.now();
-  }
-}
 
 /**
  * The cache of `document` once current, or undefined when the document changed while it was
@@ -68,14 +45,15 @@ export async function joinPieces(pieces: readonly RangePiece[], options: Cancell
   const ids = new Int32Array(length);
   const starts = new Int32Array(length);
   const ends = new Int32Array(length);
-  const turns = new Turns(options);
+  const turns = new Turns(options, 'copyTokens');
   let n = 0;
   // Pieces are a chunk (about 4096 units) or a slice (SLICE_CHARS) each: well under a turn.
   for (const { tokens: t, shift } of pieces) {
     copyShifted(t, shift, ids, starts, ends, n);
     n += t.length;
-    await turns.check();
+    await turns.check(t.length);
   }
+  turns.finish();
   return { length, ids, starts, ends };
 }
 
@@ -110,27 +88,30 @@ export async function vocabularyInTurns(
 ): Promise<{ vocabIds: Int32Array; vocabDisplays: string[] }> {
   const seen = new Uint8Array(GPT2_VOCAB_SIZE);
   const distinct: number[] = [];
-  const turns = new Turns(options);
+  const turns = new Turns(options, 'scanTokens');
   for (let from = 0; from < ids.length; from += STEP) {
     markDistinct(ids, from, Math.min(ids.length, from + STEP), seen, distinct);
-    await turns.check();
+    await turns.check(Math.min(STEP, ids.length - from));
   }
   const vocabDisplays = new Array<string>(distinct.length);
   for (let from = 0; from < distinct.length; from += STEP / 8) {
     const to = Math.min(distinct.length, from + STEP / 8);
     for (let i = from; i < to; i++) vocabDisplays[i] = tokenDisplay(distinct[i]!);
-    await turns.check();
+    // A display string costs about as much as eight scanned ids.
+    await turns.check(8 * (to - from));
   }
+  turns.finish();
   return { vocabIds: Int32Array.from(distinct), vocabDisplays };
 }
 
 /** ids as a plain array (Array.from walks an iterator; a loop does not), in bounded turns. */
 export async function numberArrayInTurns(ids: Int32Array, options: Cancellable = {}): Promise<number[]> {
   const out = new Array<number>(ids.length);
-  const turns = new Turns(options);
+  const turns = new Turns(options, 'copyTokens');
   for (let from = 0; from < ids.length; from += STEP) {
     copyToNumbers(ids, from, Math.min(ids.length, from + STEP), out);
-    await turns.check();
+    await turns.check(Math.min(STEP, ids.length - from));
   }
+  turns.finish();
   return out;
 }

@@ -7,7 +7,8 @@ import { COMMANDS } from './commands';
 import type { DocumentTokenRegistry } from './documentTokens';
 import type { ModelLensSettings } from './settings';
 import { rangeCounts } from './rangeTokens';
-import { TokenizeCancelled, tokenizeInSlices } from './sliceTokenize';
+import { tokenizeInSlices } from './sliceTokenize';
+import { TokenizeCancelled } from './turns';
 
 export const STATUS_DEBOUNCE_MS = 200;
 
@@ -70,6 +71,7 @@ export class TokenCountStatus implements vscode.Disposable {
           for (const s of selections) {
             const packed = await tokenizeInSlices(document.getText(s), {
               isCancelled: () => generation !== this.generation,
+              meter: this.registry.workMeter,
             });
             count += packed.length;
           }

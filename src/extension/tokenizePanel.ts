@@ -15,8 +15,11 @@ import { END_OF_TEXT_ID, tokenDisplay } from '../tokenizer';
 import { besideColumn, copyToClipboard, createPanel, PanelSession, panelIcon, restorePanel, type PanelKind } from './panel';
 import type { ModelLensSettings } from './settings';
 import type { DocumentTokenRegistry } from './documentTokens';
+import { documentLength } from './documentText';
+import { revivableUri } from './pathPolicy';
 import { numberArrayInTurns, rangeTokens, vocabularyInTurns } from './rangeTokens';
-import { SLICE_CHARS, TokenizeCancelled, tokenizeInSlices } from './sliceTokenize';
+import { SLICE_CHARS, tokenizeInSlices } from './sliceTokenize';
+import { TokenizeCancelled } from './turns';
 
 /**
  * Tokens per message when a result is sent in parts: 3 MB of arrays. VS Code copies a
@@ -96,7 +99,13 @@ export class TokenizePanelController implements vscode.Disposable {
       return;
     }
     try {
-      const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(state.uri, true));
+      const uri = vscode.Uri.parse(state.uri, true);
+      const allowed = revivableUri(uri.toString(), uri.scheme, vscode.workspace.textDocuments.map((d) => d.uri.toString()));
+      if (!allowed.ok) {
+        this.send({ type: 'tokens/failed', message: `Not reopening ${state.uri}: ${allowed.reason}.` });
+        return;
+      }
+      const document = await vscode.workspace.openTextDocument(uri);
       const length = documentLength(document);
       await this.run(document, Math.min(state.start, length), Math.min(state.end, length));
     } catch (e) {
@@ -186,11 +195,13 @@ export class TokenizePanelController implements vscode.Disposable {
     const part = (a: number, b: number) => ({ ids: msg.ids.slice(a, b), starts: msg.starts.slice(a, b), ends: msg.ends.slice(a, b) });
     if (!session) return;
     await session.channel.post({ ...msg, ...part(0, RESULT_PART_TOKENS), total: n });
+    this.registry?.workMeter.record('postTokens', Math.min(n, RESULT_PART_TOKENS));
     for (let at = RESULT_PART_TOKENS; at < n; at += RESULT_PART_TOKENS) {
       await new Promise((resolve) => setImmediate(resolve));
       // A newer run, a closed or hidden panel: the page will get the latest result again.
       if (this.job !== job || this.session !== session || !this.ready) return;
       await session.channel.post({ type: 'tokens/more', offset: at, ...part(at, Math.min(n, at + RESULT_PART_TOKENS)) });
+      this.registry?.workMeter.record('postTokens', Math.min(n, at + RESULT_PART_TOKENS) - at);
     }
   }
 
@@ -209,21 +220,23 @@ export class TokenizePanelController implements vscode.Disposable {
     let lastProgress = 0;
     if (text.length > SLICE_CHARS) this.send({ type: 'tokens/loading', source, chars: text.length, progress: 0 });
     const isCancelled = (): boolean => job !== this.job;
+    const meter = this.registry?.workMeter;
     let result: TokensResult;
     let ids: number[];
     try {
       const packed = cache
-        ? await rangeTokens(cache, start, end, { isCancelled })
+        ? await rangeTokens(cache, start, end, { isCancelled, meter })
         : await tokenizeInSlices(text, {
           isCancelled,
+          meter,
           onProgress: (progress) => {
             if (progress - lastProgress < 0.05) return;
             lastProgress = progress;
             this.send({ type: 'tokens/loading', source, chars: text.length, progress });
           },
         });
-      const { vocabIds, vocabDisplays } = await vocabularyInTurns(packed.ids, { isCancelled });
-      ids = await numberArrayInTurns(packed.ids, { isCancelled });
+      const { vocabIds, vocabDisplays } = await vocabularyInTurns(packed.ids, { isCancelled, meter });
+      ids = await numberArrayInTurns(packed.ids, { isCancelled, meter });
       result = {
         type: 'tokens/result',
         source,
@@ -313,11 +326,6 @@ export function noteFor(text: string, tokens: number): string {
     return `The selection is whitespace only: ${tokens} ${tokens === 1 ? 'token' : 'tokens'} of spaces, tabs or newlines.`;
   }
   return '';
-}
-
-/** The document's length without getText(), which joins every line (tens of ms for 10 MB). */
-function documentLength(document: vscode.TextDocument): number {
-  return document.offsetAt(document.lineAt(document.lineCount - 1).range.end);
 }
 
 function fullRange(document: vscode.TextDocument): vscode.Range {

@@ -1,6 +1,6 @@
 // "Model Lens: Search Vocabulary": GPT-2's 50,257 tokens, searchable by substring, prefix,
 // regex or id. The webview debounces typing and asks; the host answers from the tokenizer's
-// Vocabulary (a scan of precomputed strings, a few ms).
+// Vocabulary (a scan of precomputed strings), one bounded step per event-loop turn.
 import * as vscode from 'vscode';
 import { assertNever } from '../protocol/envelope';
 import {
@@ -22,6 +22,8 @@ const RESULT_LIMIT = 60_000;
 export class VocabPanelController implements vscode.Disposable {
   private session: PanelSession<VocabProtocol> | undefined;
   private restore: VocabPanelState = { query: '', mode: 'substring' };
+  /** The newest search request; an older one still scanning stops at its next step. */
+  private searchSeq = 0;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -63,7 +65,8 @@ export class VocabPanelController implements vscode.Disposable {
           'vocab/search': async (req) => {
             // Remembered so the page, torn down while hidden, comes back with the same query.
             this.restore = { query: req.query, mode: req.mode };
-            return search(req);
+            const seq = ++this.searchSeq;
+            return search(req, () => seq === this.searchSeq && !session.isDisposed);
           },
         },
         onNotification: (msg) => {
@@ -90,9 +93,28 @@ export class VocabPanelController implements vscode.Disposable {
   }
 }
 
-/** Runs one search; a bad query (invalid regex, malformed id) rejects, which becomes an error reply. */
-export function search(req: VocabSearchRequest): VocabResults {
-  const found = Vocabulary.shared().search(req.query, req.mode, RESULT_LIMIT);
+/** Thrown into a search that a newer one replaced; its reply is never looked at. */
+class SearchSuperseded extends Error {
+  constructor() {
+    super('a newer search replaced this one');
+    this.name = 'SearchSuperseded';
+  }
+}
+
+/**
+ * Runs one search a step (SEARCH_ROWS_PER_STEP rows) per event-loop turn, so even the slowest
+ * accepted regex never holds the host; a bad query (invalid regex, malformed id) rejects, which
+ * becomes an error reply. `isCurrent` going false (a newer query) stops it between steps.
+ */
+export async function search(req: VocabSearchRequest, isCurrent: () => boolean = () => true): Promise<VocabResults> {
+  const steps = Vocabulary.shared().searchSteps(req.query, req.mode, RESULT_LIMIT);
+  let next = steps.next();
+  while (!next.done) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (!isCurrent()) throw new SearchSuperseded();
+    next = steps.next();
+  }
+  const found = next.value;
   if (!found.ok) throw new Error(found.error);
   return {
     type: 'vocab/results',

@@ -2,6 +2,7 @@
 // as-you-type search is a scan over precomputed strings.
 import { displayBytes, isPartialUtf8 } from './display';
 import { GPT2_VOCAB_SIZE, type VocabEntry, type VocabSearchMode, type VocabSearchResult } from './types';
+import { compileUserRegex } from './userRegex';
 import { vocabTables } from './vocabData';
 
 interface Row {
@@ -13,6 +14,8 @@ interface Row {
 }
 
 export const DEFAULT_SEARCH_LIMIT = 200;
+/** Rows scanned per step of searchSteps: under 20 ms for the slowest accepted regex. */
+export const SEARCH_ROWS_PER_STEP = 2048;
 
 export class Vocabulary {
   private static instance: Vocabulary | undefined;
@@ -43,19 +46,39 @@ export class Vocabulary {
    *   and '·the' both work, and '<e2>' finds partial-UTF-8 tokens); case-insensitive unless
    *   the query has an upper-case letter (smart case). Exact matches first, then prefixes,
    *   then the rest, each by id.
-   * - regex: JavaScript regex (u flag, smart case) tested against the token's text.
+   * - regex: RE2 syntax (linear time; no backreferences or lookaround, see userRegex.ts), smart
+   *   case, tested against the token's text.
    * - id: ids and ranges separated by spaces or commas, e.g. "50256" or "100-110, 7".
    * limit caps entries; total counts every match.
    */
   search(query: string, mode: VocabSearchMode = 'substring', limit: number = DEFAULT_SEARCH_LIMIT): VocabSearchResult {
+    const steps = this.searchSteps(query, mode, limit);
+    for (;;) {
+      const next = steps.next();
+      if (next.done) return next.value;
+    }
+  }
+
+  /**
+   * The same search in steps: each `next()` scans at most `rowsPerStep` rows and yields the
+   * number scanned so far; the generator's return value is the result. The extension host runs
+   * one step per event-loop turn, so a slow pattern never holds it (a row costs at most about
+   * 10 µs even for the largest pattern userRegex accepts).
+   */
+  *searchSteps(
+    query: string,
+    mode: VocabSearchMode = 'substring',
+    limit: number = DEFAULT_SEARCH_LIMIT,
+    rowsPerStep: number = SEARCH_ROWS_PER_STEP,
+  ): Generator<number, VocabSearchResult, void> {
     const cap = Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : DEFAULT_SEARCH_LIMIT;
     if (typeof query !== 'string') return { ok: false, error: 'query must be a string' };
     switch (mode) {
       case 'substring':
       case 'prefix':
-        return this.searchText(query, mode === 'prefix', cap);
+        return yield* this.searchText(query, mode === 'prefix', cap, rowsPerStep);
       case 'regex':
-        return this.searchRegex(query, cap);
+        return yield* this.searchRegex(query, cap, rowsPerStep);
       case 'id':
         return this.searchIds(query, cap);
       default: {
@@ -85,14 +108,17 @@ export class Vocabulary {
     return rows;
   }
 
-  private searchText(query: string, prefixOnly: boolean, cap: number): VocabSearchResult {
+  private *searchText(query: string, prefixOnly: boolean, cap: number, rowsPerStep: number): Generator<number, VocabSearchResult, void> {
     const fold = query === query.toLowerCase();
     const q = query;
     const exact: VocabEntry[] = [];
     const prefix: VocabEntry[] = [];
     const inner: VocabEntry[] = [];
     let total = 0;
-    for (const r of this.rows()) {
+    const rows = this.rows();
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % rowsPerStep === 0) yield i;
+      const r = rows[i]!;
       const t = fold ? r.textLower : r.text;
       const d = fold ? r.displayLower : r.entry.display;
       let bucket: VocabEntry[] | undefined;
@@ -106,16 +132,16 @@ export class Vocabulary {
     return { ok: true, entries: [...exact, ...prefix, ...inner].slice(0, cap), total };
   }
 
-  private searchRegex(query: string, cap: number): VocabSearchResult {
-    let re: RegExp;
-    try {
-      re = new RegExp(query, query === query.toLowerCase() ? 'iu' : 'u');
-    } catch (err) {
-      return { ok: false, error: `invalid regular expression /${query}/: ${err instanceof Error ? err.message : String(err)}` };
-    }
+  private *searchRegex(query: string, cap: number, rowsPerStep: number): Generator<number, VocabSearchResult, void> {
+    const compiled = compileUserRegex(query);
+    if (!compiled.ok) return compiled;
+    const re = compiled.regex;
     const entries: VocabEntry[] = [];
     let total = 0;
-    for (const r of this.rows()) {
+    const rows = this.rows();
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % rowsPerStep === 0) yield i;
+      const r = rows[i]!;
       if (!re.test(r.text)) continue;
       total++;
       if (entries.length < cap) entries.push(r.entry);

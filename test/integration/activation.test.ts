@@ -153,4 +153,27 @@ describe('Model Lens activation panel and inline logits', function () {
     assert.ok(Math.abs(out.losses.reduce((a, b) => a + b, 0) / out.losses.length - meanLoss(direct.data, 50257, ids)) < 1e-3);
     await vscode.commands.executeCommand(C.clearTokenLossHighlight);
   });
+
+  // Regression: with nothing selected, both features tokenized the whole document on the host
+  // (3.2 s frozen for 20 MB) although only n_ctx tokens reach the model.
+  it('with nothing selected in a 20 MB document, panel and loss highlight tokenize only a bounded head', async () => {
+    const line = `${TEXT} 12345 🙂 日本語\n`;
+    const big = line.repeat(Math.ceil(20_000_000 / line.length));
+    const editor = await openText(big);
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    const nCtx = model.cfg.n_ctx;
+    const ids = [50256, ...model.toTokens(big.slice(0, 50_000), { prependBos: false }).tokens].slice(0, nCtx);
+    const loss = await vscode.commands.executeCommand<LossHighlightOutcome>(C.highlightTokenLoss);
+    assert.ok(loss);
+    assert.equal(loss.tokens, nCtx - 1);
+    assert.ok(loss.charsTokenized < 200_000, `loss highlight tokenized ${loss.charsTokenized} of ${big.length} characters`);
+    const direct = await model.run(ids);
+    assert.ok(Math.abs(loss.losses.reduce((a, b) => a + b, 0) / loss.losses.length - meanLoss(direct.data, 50257, ids)) < 1e-3);
+    await vscode.commands.executeCommand(C.clearTokenLossHighlight);
+    const panel = await vscode.commands.executeCommand<ActivationOutcome>(C.openActivationPanel);
+    assert.ok(panel);
+    assert.deepEqual(panel.tokens, ids);
+    assert.equal(panel.truncated, true);
+    assert.ok(panel.charsTokenized < 200_000, `activation panel tokenized ${panel.charsTokenized} of ${big.length} characters`);
+  });
 });

@@ -5,20 +5,14 @@ import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ModelLensApi } from '../../src/extension';
 import { COMMANDS } from '../../src/extension/commands';
-import type { TokenizeOutcome } from '../../src/extension/tokenizePanel';
+import { SLICE_CHARS } from '../../src/extension/sliceTokenize';
+import { RESULT_PART_TOKENS, type TokenizeOutcome } from '../../src/extension/tokenizePanel';
+import { MAX_UNITS_PER_TURN } from '../../src/extension/turns';
 import { tokenize, tokenizePacked } from '../../src/tokenizer';
 
 const SEED = 'Whether a word begings with a capital or space matters!';
 /** From the seed TransformerLens notebook (model.to_tokens without BOS). */
 const SEED_FIRST_IDS = [15354, 257, 1573];
-/**
- * The most CPU time one event-loop turn may take while a 10 MB selection is tokenized, sent
- * to the panel and counted. The target is 50 ms, and most runs stay under 80 ms, but with the
- * 2 cores shared (load 4 to 8) 2 runs in 6 had one turn of 87 and 112 ms (not yet attributed:
- * likely a major GC or VS Code's own work). 150 ms keeps the test reliable and still fails on
- * any step doing a whole selection's work in one turn (340 ms before the work was split).
- */
-const HOST_GAP_BOUND_MS = 150;
 
 async function api(): Promise<ModelLensApi> {
   const ext = vscode.extensions.getExtension<ModelLensApi>('model-lens.model-lens');
@@ -172,7 +166,10 @@ describe('Model Lens tokenizer features', function () {
     );
   });
 
-  it('a 10 MB selection is tokenized without holding the extension host', async () => {
+  it('a 10 MB selection is tokenized in bounded work per event-loop turn', async function () {
+    // A hang guard, not a speed bound: building 10 MB of text and its cache takes minutes when
+    // the machine's cores are shared many ways (load 13 on 2 cores measured).
+    this.timeout(240_000);
     // Prose, code, emoji and CJK, so slices and cached chunks meet every kind of cut.
     const lines = [
       `${SEED} The quick brown fox, 12345 🙂 jumps.\n`,
@@ -186,37 +183,23 @@ describe('Model Lens tokenizer features', function () {
     const modelLens = await api();
     await modelLens.documentTokens.get(editor.document);
     editor.selection = new vscode.Selection(editor.document.positionAt(0), editor.document.positionAt(text.length));
-    // A gap between ticks is the host being busy or the OS not running it (2 shared cores):
-    // the process's CPU time over the gap tells them apart, so `busiest` counts only the
-    // former (CPU of all its threads, GC helpers included: stricter, never looser).
-    let last = performance.now();
-    let lastCpu = process.cpuUsage();
-    let longest = 0;
-    let busiest = 0;
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      const cpu = process.cpuUsage(lastCpu);
-      const wall = now - last;
-      longest = Math.max(longest, wall);
-      busiest = Math.max(busiest, Math.min(wall, (cpu.user + cpu.system) / 1000));
-      last = now;
-      lastCpu = process.cpuUsage();
-    }, 5);
-    let outcome: TokenizeOutcome | undefined;
-    try {
-      outcome = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
-      // The status bar's selection count runs in this window too.
-      await new Promise((r) => setTimeout(r, 1000));
-    } finally {
-      clearInterval(ticker);
-    }
+    // Work per event-loop turn, counted by the code (a wall-clock bound fails on a busy
+    // machine; the time figures are in test/perf/hostGaps.perf.ts). Before the work was split,
+    // one turn tokenized or copied the whole selection.
+    const meter = modelLens.documentTokens.workMeter;
+    meter.reset();
+    const outcome = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
     assert.deepEqual(outcome?.ids, Array.from(tokenizePacked(text).ids));
-    // One-shot tokenization of 10 MB holds the thread for seconds.
-    assert.ok(
-      busiest < HOST_GAP_BOUND_MS,
-      `the extension host was busy for ${busiest.toFixed(0)} ms in one turn (longest gap ${longest.toFixed(0)} ms)`,
-    );
-    console.log(`    10 MB selection: busiest turn ${busiest.toFixed(0)} ms, longest gap ${longest.toFixed(0)} ms`);
+    const tokens = outcome!.ids.length;
+    const chars = meter.largestTurn('tokenizeChars');
+    assert.ok(chars <= SLICE_CHARS + 64, `one turn tokenized ${chars} characters (a slice is ${SLICE_CHARS})`);
+    for (const kind of ['copyTokens', 'scanTokens'] as const) {
+      const most = meter.largestTurn(kind);
+      assert.ok(meter.totalUnits(kind) >= tokens, `${kind}: ${meter.totalUnits(kind)} of ${tokens} tokens counted`);
+      assert.ok(most <= MAX_UNITS_PER_TURN + 8192, `${kind}: one turn handled ${most} tokens (limit ${MAX_UNITS_PER_TURN})`);
+    }
+    assert.ok(meter.largestTurn('postTokens') <= RESULT_PART_TOKENS, `one message carried ${meter.largestTurn('postTokens')} tokens`);
+    console.log(`    10 MB selection, most work in one turn: ${chars} chars tokenized, ${meter.largestTurn('copyTokens')} tokens copied, ${meter.largestTurn('scanTokens')} scanned, ${meter.largestTurn('postTokens')} posted`);
   });
 
   it('Search Vocabulary opens one vocabulary panel', async () => {

@@ -1,7 +1,8 @@
 // Sliced tokenization must give exactly the tokens of a one-shot tokenization.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nextCut, tokenizeInSlices } from '../../src/extension/sliceTokenize';
+import { nextCut, SLICE_CHARS, tokenizeInSlices } from '../../src/extension/sliceTokenize';
+import { MAX_UNITS_PER_TURN, WorkMeter } from '../../src/extension/turns';
 import { tokenizePacked } from '../../src/tokenizer/encoder';
 
 function same(text: string, sliceChars: number): Promise<void> {
@@ -41,4 +42,19 @@ test('progress is reported and cancellation stops between slices', async () => {
 
 test('empty text gives no tokens', async () => {
   assert.equal((await tokenizeInSlices('')).length, 0);
+});
+
+// The work per event-loop turn is counted by the code: no turn tokenizes more than a slice
+// (plus the search for a cut point) or copies more than MAX_UNITS_PER_TURN tokens (plus one piece).
+test('work per turn is bounded and counted', async () => {
+  const text = 'Hello, world! 日本語 🙂 code = [x ** 2]\n'.repeat(40_000);
+  const meter = new WorkMeter();
+  const packed = await tokenizeInSlices(text, { meter });
+  assert.equal(packed.length, tokenizePacked(text).length);
+  assert.ok(meter.largestTurn('tokenizeChars') <= SLICE_CHARS + 64, `largest slice ${meter.largestTurn('tokenizeChars')}`);
+  assert.equal(meter.totalUnits('tokenizeChars'), text.length);
+  assert.ok(meter.turnCount('tokenizeChars') >= text.length / SLICE_CHARS - 1);
+  assert.ok(meter.largestTurn('copyTokens') <= MAX_UNITS_PER_TURN + SLICE_CHARS, `largest copy ${meter.largestTurn('copyTokens')}`);
+  assert.equal(meter.totalUnits('copyTokens'), packed.length);
+  assert.ok(meter.turnCount('copyTokens') > 1);
 });

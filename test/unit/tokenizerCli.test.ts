@@ -60,6 +60,22 @@ describe('model-lens CLI (bundled)', () => {
     assert.match(bad.stderr, /invalid regular expression/);
   });
 
+  // Regression: with JavaScript's backtracking RegExp these ran for seconds to minutes (the
+  // spawn's timeout is a hang guard, not a speed bound). Output matches the flat pattern's.
+  it('vocab --mode regex runs nested quantifiers in linear time and refuses backreferences', () => {
+    for (const [nested, flat] of [['^([a-z]+)*[0-9]$', '^[a-z]*[0-9]$'], ['^(.*)*x$', '^.*x$']] as const) {
+      const slow = run('vocab', nested, '--mode', 'regex', '--limit', '100000', '--json');
+      assert.equal(slow.status, 0, `${nested}: ${slow.stderr}`);
+      const fast = run('vocab', flat, '--mode', 'regex', '--limit', '100000', '--json');
+      assert.equal(fast.status, 0, fast.stderr);
+      assert.deepEqual(JSON.parse(slow.stdout), JSON.parse(fast.stdout));
+      assert.ok((JSON.parse(slow.stdout) as unknown[]).length >= 10, nested);
+    }
+    const backref = run('vocab', '(a)\\1', '--mode', 'regex');
+    assert.equal(backref.status, 2);
+    assert.match(backref.stderr, /backreference \\1 is not supported/);
+  });
+
   it('prints usage on no or unknown command and on bad options', () => {
     const none = run();
     assert.equal(none.status, 2);

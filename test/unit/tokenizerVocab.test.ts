@@ -1,7 +1,7 @@
 // Vocabulary table and search, checked against naive scans of tokenBytes/tokenString.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { encode, GPT2_VOCAB_SIZE, tokenBytes, tokenString, Vocabulary } from '../../src/tokenizer';
+import { compileUserRegex, encode, GPT2_VOCAB_SIZE, MAX_USER_REGEX_LENGTH, SEARCH_ROWS_PER_STEP, tokenBytes, tokenString, Vocabulary } from '../../src/tokenizer';
 
 describe('Vocabulary', () => {
   const vocab = Vocabulary.shared();
@@ -66,5 +66,76 @@ describe('Vocabulary', () => {
     assert.ok(!badId.ok && /not a token id/.test(badId.error));
     const outOfRange = vocab.search('50257', 'id', 10);
     assert.ok(!outOfRange.ok && /not in GPT-2's vocabulary/.test(outOfRange.error));
+  });
+
+  // Regression: JavaScript's backtracking RegExp ran `^(.*)*x$` for minutes on the host. The
+  // linear-time engine gives the same answer as the equivalent pattern without nesting.
+  it('regex search is linear time: nested quantifiers match like their flat equivalents', () => {
+    const cases: [string, RegExp][] = [
+      ['^(.*)*x$', /^.*x$/iu],
+      ['^([a-z]+)*[0-9]$', /^[a-z]*[0-9]$/iu],
+      ['^(a|a)*b$', /^a*b$/iu],
+    ];
+    const texts = Array.from({ length: GPT2_VOCAB_SIZE }, (_, id) => tokenString(id));
+    for (const [pattern, flat] of cases) {
+      const found = vocab.search(pattern, 'regex', GPT2_VOCAB_SIZE);
+      assert.ok(found.ok, pattern);
+      const expected = texts.flatMap((t, id) => (flat.test(t) ? [id] : []));
+      assert.equal(found.total, expected.length, pattern);
+      assert.deepEqual(found.entries.map((e) => e.id), expected, pattern);
+    }
+  });
+
+  it('regex search refuses backreferences and lookaround by name, and keeps JavaScript spellings', () => {
+    const refused: [string, RegExp][] = [
+      ['(a)\\1', /backreference \\1/],
+      ['(?<x>a)\\k<x>', /named backreference/],
+      ['foo(?=bar)', /lookahead/],
+      ['foo(?!bar)', /negative lookahead/],
+      ['(?<=a)b', /lookbehind/],
+      ['(?<!a)b', /negative lookbehind/],
+    ];
+    for (const [pattern, why] of refused) {
+      const r = vocab.search(pattern, 'regex', 10);
+      assert.ok(!r.ok, `${pattern} is refused`);
+      assert.match(r.error, why);
+      assert.match(r.error, /linear-time engine/);
+    }
+    // Escaped or in a class, the same characters are literals, not refused features.
+    assert.ok(vocab.search('\\(\\?=', 'regex', 10).ok);
+    assert.ok(vocab.search('[(?=]', 'regex', 10).ok);
+    assert.ok(vocab.search('[\\1]', 'regex', 10).ok === compileUserRegex('[\\1]').ok);
+    // \u escapes and smart case behave as they did with JavaScript's RegExp.
+    const e = vocab.search('\\u00e9\\u{e9}?$', 'regex', GPT2_VOCAB_SIZE);
+    const withE = Array.from({ length: GPT2_VOCAB_SIZE }, (_, id) => id).filter((id) => /\u00e9\u{e9}?$/iu.test(tokenString(id)));
+    assert.ok(e.ok && withE.length > 5 && e.total === withE.length);
+    const upper = vocab.search('^The$', 'regex', 10);
+    assert.ok(upper.ok && upper.entries.every((x) => tokenString(x.id) === 'The'));
+    const lower = vocab.search('^the$', 'regex', 10);
+    assert.ok(lower.ok && lower.total >= 2, 'smart case folds a lower-case pattern');
+    // Size limits keep the scan bounded too.
+    assert.ok(!compileUserRegex('a'.repeat(MAX_USER_REGEX_LENGTH + 1)).ok);
+    const huge = compileUserRegex('[a-z]{999}[0-9]{999}[a-f]{999}');
+    assert.ok(!huge.ok && /too large/.test(huge.error));
+  });
+
+  // The host runs one step per event-loop turn: each step scans a bounded number of rows.
+  it('searchSteps scans at most SEARCH_ROWS_PER_STEP rows a step and finds what search finds', () => {
+    for (const [q, mode] of [['^(.*)*x$', 'regex'], ['the', 'substring'], ['ab', 'prefix']] as const) {
+      const steps = vocab.searchSteps(q, mode, 100);
+      const marks: number[] = [];
+      let next = steps.next();
+      while (!next.done) {
+        marks.push(next.value);
+        next = steps.next();
+      }
+      assert.deepEqual(next.value, vocab.search(q, mode, 100), q);
+      let prev = 0;
+      for (const m of [...marks, GPT2_VOCAB_SIZE]) {
+        assert.ok(m - prev <= SEARCH_ROWS_PER_STEP, `${q}: a step scanned ${m - prev} rows`);
+        prev = m;
+      }
+      assert.equal(marks.length, Math.ceil(GPT2_VOCAB_SIZE / SEARCH_ROWS_PER_STEP) - 1);
+    }
   });
 });

@@ -20,7 +20,8 @@ const ROW_HEIGHT = 26;
 const MODE_LABELS: Record<VocabSearchModeTag, string> = {
   substring: 'Contains',
   prefix: 'Starts with',
-  regex: 'Regex',
+  // RE2 syntax: linear time, so no backreferences or lookaround (the host explains a refusal).
+  regex: 'Regex (RE2)',
   id: 'Token id',
 };
 

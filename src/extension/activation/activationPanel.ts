@@ -1,7 +1,6 @@
 // "Model Lens: Open Activation Panel": runs the model on the selection in the engine worker and
 // shows attention, neurons, logit lens, residual stream and loss views. A new request or a
 // closed panel cancels the run in flight; ablations re-run with the engine's interventions.
-import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
 import { isAbortError } from '../../common/errors';
 import type { Intervention } from '../../engine/interventions';
@@ -18,7 +17,13 @@ import {
   type PanelAblation,
 } from '../../protocol/activation';
 import { assertNever } from '../../protocol/envelope';
-import { END_OF_TEXT_ID, tokenDisplay, tokenize } from '../../tokenizer';
+import { tokenDisplay } from '../../tokenizer';
+import { documentLength, documentReader } from '../documentText';
+import { writeFileAtomic } from '../atomicWrite';
+import { headInput, MAX_INPUT_CHARS, truncationNotice } from '../modelInput';
+import { exportPathFrom } from '../pathPolicy';
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 import { besideColumn, createPanel, PanelSession, restorePanel, type PanelKind } from '../panel';
 import type { EngineService, LoadedEngine } from './engineService';
 
@@ -36,6 +41,8 @@ export interface ActivationOutcome {
   readonly meanLoss: number;
   readonly loss: number[];
   readonly truncated: boolean;
+  /** Characters of the input tokenized for this run (a bounded head, never a whole large document). */
+  readonly charsTokenized: number;
 }
 
 interface Input {
@@ -80,10 +87,14 @@ export class ActivationPanelController implements vscode.Disposable {
     }
     const doc = editor.document;
     const sel = editor.selection;
-    const range = sel.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)) : sel;
+    const range = sel.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(documentLength(doc))) : sel;
     const lines = range.start.line === range.end.line ? `line ${range.start.line + 1}` : `lines ${range.start.line + 1}–${range.end.line + 1}`;
     const name = doc.uri.path.split('/').pop() ?? doc.uri.toString();
-    this.input = { text: doc.getText(range), source: `${name}, ${sel.isEmpty ? 'whole document' : lines}` };
+    // Only a bounded head of the range can reach the model (see MAX_INPUT_CHARS): a 20 MB
+    // document is neither joined nor tokenized whole.
+    const start = doc.offsetAt(range.start);
+    const end = Math.min(doc.offsetAt(range.end), start + MAX_INPUT_CHARS);
+    this.input = { text: documentReader(doc, start)(0, end - start), source: `${name}, ${sel.isEmpty ? 'whole document' : lines}` };
     const saved: ActivationPanelState = { text: this.input.text.slice(0, MAX_SAVED_TEXT), source: this.input.source, view: this.view };
     void this.memento?.update(LAST_INPUT_KEY, saved);
     this.ablations = [];
@@ -126,11 +137,13 @@ export class ActivationPanelController implements vscode.Disposable {
   }
 
   /** Writes the current run's cache (every hook point, TransformerLens names) as .safetensors. */
-  async exportCache(path?: string): Promise<string | undefined> {
+  async exportCache(path?: unknown): Promise<string | undefined> {
+    // A command argument comes from any caller: only an absolute .safetensors file path or file URI.
+    const checked = path === undefined ? undefined : exportPathFrom(path, '.safetensors');
     const runId = this.latest?.runId;
     if (runId === undefined) throw new Error('no activation run to export: open the activation panel first');
     const target =
-      path ??
+      checked ??
       (
         await vscode.window.showSaveDialog({
           filters: { Safetensors: ['safetensors'] },
@@ -146,7 +159,8 @@ export class ActivationPanelController implements vscode.Disposable {
   }
 
   /** Saves the current view as PNG (the webview draws it; the host writes the file). */
-  async exportPng(path?: string): Promise<string | undefined> {
+  async exportPng(path?: unknown): Promise<string | undefined> {
+    const checked = path === undefined ? undefined : exportPathFrom(path, '.png');
     const session = this.session;
     if (!session || !this.ready) throw new Error('the activation panel is not open');
     const requestId = this.nextPng++;
@@ -161,11 +175,14 @@ export class ActivationPanelController implements vscode.Disposable {
       });
       void session.channel.post({ type: 'act/wantPng', requestId });
     });
+    const prefix = 'data:image/png;base64,';
+    const bytes = png.dataUrl.startsWith(prefix) ? Buffer.from(png.dataUrl.slice(prefix.length), 'base64') : Buffer.alloc(0);
+    if (!bytes.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error('the panel did not send a PNG image');
     const target =
-      path ??
+      checked ??
       (await vscode.window.showSaveDialog({ filters: { PNG: ['png'] }, defaultUri: vscode.Uri.file(`${png.view}.png`) }))?.fsPath;
     if (!target) return undefined;
-    await fs.writeFile(target, Buffer.from(png.dataUrl.slice(png.dataUrl.indexOf(',') + 1), 'base64'));
+    await writeFileAtomic(target, bytes);
     return target;
   }
 
@@ -284,11 +301,9 @@ export class ActivationPanelController implements vscode.Disposable {
       this.status('Loading the model…', false);
       const engine = await this.engine.get();
       if (abort.signal.aborted) return undefined;
-      const body = tokenize(input.text).map((t) => t.id);
-      const all = [END_OF_TEXT_ID, ...body];
       const nCtx = engine.cfg.n_ctx;
-      const truncated = all.length > nCtx;
-      const ids = truncated ? all.slice(0, nCtx) : all;
+      const head = headInput((a, b) => input.text.slice(a, b), input.text.length, nCtx);
+      const { ids, truncated, charsTokenized } = head;
       this.status(`Running ${engine.cfg.model_name} on ${ids.length} tokens…`, false);
       const interventions = toInterventions(this.ablations);
       const r = (await engine.client.panel(
@@ -296,12 +311,12 @@ export class ActivationPanelController implements vscode.Disposable {
         abort.signal,
       )) as Run;
       if (abort.signal.aborted || job !== this.runId || this.session !== session || !session || session.isDisposed) return undefined;
-      const msg = toRunMessage(r, Int32Array.from(ids), input, engine, truncated ? truncationNotice(all.length, nCtx) : '', this.ablations);
+      const msg = toRunMessage(r, Int32Array.from(ids), input, engine, truncated ? truncationNotice(nCtx) : '', this.ablations);
       this.latest = msg;
       session.panel.title = `Activations: ${input.source.split(',')[0]}`;
       if (this.ready) void session.channel.post(msg);
       this.status('', false);
-      return { runId: r.runId, tokens: ids, meanLoss: r.meanLoss, loss: Array.from(r.loss), truncated };
+      return { runId: r.runId, tokens: ids, meanLoss: r.meanLoss, loss: Array.from(r.loss), truncated, charsTokenized };
     } catch (e) {
       if (isAbortError(e) || e instanceof vscode.CancellationError) return undefined;
       const m = `The model run failed: ${(e as Error).message}`;
@@ -312,10 +327,6 @@ export class ActivationPanelController implements vscode.Disposable {
       if (this.inflight === abort) this.inflight = undefined;
     }
   }
-}
-
-function truncationNotice(total: number, nCtx: number): string {
-  return `The input is ${total.toLocaleString('en-US')} tokens (with BOS); the model reads at most n_ctx = ${nCtx}, so only the first ${nCtx} are shown.`;
 }
 
 function toInterventions(ablations: readonly PanelAblation[]): Intervention[] {

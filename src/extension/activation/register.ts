@@ -50,10 +50,10 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
       return panel.openOnEditor(target ?? vscode.window.activeTextEditor);
     }),
     vscode.commands.registerCommand(c.exportActivationCache, (path?: unknown) =>
-      panel.exportCache(typeof path === 'string' ? path : undefined).catch(fail),
+      panel.exportCache(path ?? undefined).catch(fail),
     ),
     vscode.commands.registerCommand(c.exportActivationView, (path?: unknown) =>
-      panel.exportPng(typeof path === 'string' ? path : undefined).catch(fail),
+      panel.exportPng(path ?? undefined).catch(fail),
     ),
     vscode.commands.registerCommand(c.toggleInlineLogits, () => inline.toggle()),
     vscode.commands.registerCommand(c.highlightTokenLoss, () => loss.highlight().catch(fail)),

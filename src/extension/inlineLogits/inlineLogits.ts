@@ -4,12 +4,14 @@
 // and position it was computed for are still current, so nothing stale appears.
 import * as vscode from 'vscode';
 import { isAbortError } from '../../common/errors';
-import { END_OF_TEXT_ID, tokenDisplay, tokenize } from '../../tokenizer';
+import { tokenDisplay } from '../../tokenizer';
+import { logitRow, NonFiniteLogitsError, probability } from '../logitRows';
+import { tailInput } from '../modelInput';
 import type { EngineService } from '../activation/engineService';
 
 export const INLINE_LOGITS_SETTING = 'modelLens.inlineLogits';
 const DEBOUNCE_MS = 250;
-/** Context before the cursor that is tokenized: enough for n_ctx tokens of ordinary text. */
+/** Context before the cursor that is tokenized: enough for n_ctx tokens of ordinary text (see modelInput.ts for the rules). */
 const CONTEXT_CHARS = 8000;
 
 export interface InlineLogitsState {
@@ -96,14 +98,22 @@ export class InlineLogits implements vscode.Disposable {
     try {
       const engine = await this.engine.get();
       if (abort.signal.aborted) return;
-      const context = doc.getText(new vscode.Range(doc.positionAt(Math.max(0, offset - CONTEXT_CHARS)), at));
-      const ids = [END_OF_TEXT_ID, ...tokenize(context).map((t) => t.id)].slice(-engine.cfg.n_ctx);
+      const from = Math.max(0, offset - CONTEXT_CHARS);
+      const context = doc.getText(new vscode.Range(doc.positionAt(from), at));
+      const { ids } = tailInput(context, from === 0, engine.cfg.n_ctx);
+      if (ids.length === 0) return;
       // Only the next-token prediction is shown: unembed the last position alone (a quarter of
       // the forward's FLOPs at 1,024 tokens, and 206 MB less to read back).
       const r = await engine.client.run(ids, { signal: abort.signal, logitsAt: 'last' });
       // Stale if anything moved while it ran: the abort covers edits and moves, this check covers a race with them.
       if (abort.signal.aborted || doc.version !== version || editor !== vscode.window.activeTextEditor || doc.offsetAt(editor.selection.end) !== offset) return;
-      const text = formatTopK(r.logits.data, r.logits.dims[2]!, 0, topK, engine.model.isDemo);
+      let text: string;
+      try {
+        text = formatTopK(r.logits.data, r.logits.dims[2]!, 0, topK, engine.model.isDemo);
+      } catch (e) {
+        if (!(e instanceof NonFiniteLogitsError)) throw e;
+        text = `next: unavailable (${e.message})`;
+      }
       const line = doc.lineAt(at.line);
       editor.setDecorations(this.decoration, [{ range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: text } } }]);
       this.shown = { text, uri: doc.uri.toString(), version, offset };
@@ -127,10 +137,8 @@ export class InlineLogits implements vscode.Disposable {
 /** "next: ' the' 12.3% · ',' 8.1% …" from the logits row at `pos` of [1, pos, d_vocab]. */
 export function formatTopK(logits: Float32Array, V: number, pos: number, k: number, isDemo: boolean): string {
   const base = pos * V;
-  let max = -Infinity;
-  for (let v = 0; v < V; v++) max = Math.max(max, logits[base + v]!);
-  let sum = 0;
-  for (let v = 0; v < V; v++) sum += Math.exp(logits[base + v]! - max);
+  // Throws NonFiniteLogitsError for a damaged model: shown as the decoration's text by the caller.
+  const row = logitRow(logits, V, pos);
   const best: number[] = [];
   for (let v = 0; v < V; v++) {
     if (best.length < k || logits[base + v]! > logits[base + best[best.length - 1]!]!) {
@@ -139,6 +147,6 @@ export function formatTopK(logits: Float32Array, V: number, pos: number, k: numb
       if (best.length > k) best.pop();
     }
   }
-  const parts = best.map((v) => `${JSON.stringify(tokenDisplay(v))} ${((100 * Math.exp(logits[base + v]! - max)) / sum).toFixed(1)}%`);
+  const parts = best.map((v) => `${JSON.stringify(tokenDisplay(v))} ${(100 * probability(logits, V, pos, v, row)).toFixed(1)}%`);
   return `next: ${parts.join(' · ')}${isDemo ? '  (demo model: random weights)' : ''}`;
 }

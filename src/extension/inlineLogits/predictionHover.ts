@@ -2,7 +2,10 @@
 // model's prediction at the hovered token's position and the probability and rank of the
 // token that really comes next. It never loads a model by itself (hovers must stay cheap).
 import * as vscode from 'vscode';
-import { END_OF_TEXT_ID, tokenDisplay, tokenize } from '../../tokenizer';
+import { tokenDisplay } from '../../tokenizer';
+import { logitRow, NonFiniteLogitsError, probability } from '../logitRows';
+import { documentLength } from '../documentText';
+import { tailInput, tailWindow } from '../modelInput';
 import type { EngineService } from '../activation/engineService';
 
 const CONTEXT_CHARS = 4000;
@@ -15,31 +18,39 @@ export class PredictionHoverProvider implements vscode.HoverProvider {
     if (!engine || token.isCancellationRequested) return undefined;
     const offset = doc.offsetAt(position);
     const from = Math.max(0, offset - CONTEXT_CHARS);
-    const text = doc.getText(new vscode.Range(doc.positionAt(from), doc.positionAt(Math.min(doc.getText().length, offset + 200))));
-    const spans = tokenize(text);
+    // Past the hovered token, only the next one is needed; a little more keeps it whole.
+    const length = documentLength(doc);
+    const end = Math.min(length, offset + 200);
+    const text = doc.getText(new vscode.Range(doc.positionAt(from), doc.positionAt(end)));
+    const atDocumentEnd = end === length;
+    const { spans: all } = tailInput(text, from === 0, Number.MAX_SAFE_INTEGER);
+    // A token touching the read's end may be a piece of a longer one, unless the document ends there.
+    const spans = atDocumentEnd ? all : all.filter((s) => s.end < text.length);
     const idx = spans.findIndex((s) => from + s.start <= offset && offset < from + s.end);
     if (idx < 0 || idx + 1 >= spans.length) return undefined;
-    const ids = [END_OF_TEXT_ID, ...spans.slice(0, idx + 2).map((s) => s.id)].slice(-engine.cfg.n_ctx);
+    const ids = tailWindow(spans.slice(0, idx + 2).map((s) => s.id), from === 0, engine.cfg.n_ctx);
     const abort = new AbortController();
     const sub = token.onCancellationRequested(() => abort.abort());
     try {
       const r = await engine.client.run(ids, { signal: abort.signal });
       const V = r.logits.dims[2]!;
       const p = ids.length - 2; // the hovered token's position
-      const base = p * V;
-      let max = -Infinity;
-      let arg = 0;
-      for (let v = 0; v < V; v++) if (r.logits.data[base + v]! > max) (max = r.logits.data[base + v]!), (arg = v);
-      let sum = 0;
-      for (let v = 0; v < V; v++) sum += Math.exp(r.logits.data[base + v]! - max);
+      let row;
+      try {
+        row = logitRow(r.logits.data, V, p);
+      } catch (e) {
+        if (!(e instanceof NonFiniteLogitsError)) throw e;
+        return new vscode.Hover(new vscode.MarkdownString(`**Model Lens prediction** unavailable: ${e.message}.`));
+      }
+      const arg = row.argmax;
       const next = ids[ids.length - 1]!;
-      const x = r.logits.data[base + next]!;
+      const x = r.logits.data[p * V + next]!;
       let rank = 1;
-      for (let v = 0; v < V; v++) if (r.logits.data[base + v]! > x) rank++;
+      for (let v = 0; v < V; v++) if (r.logits.data[p * V + v]! > x) rank++;
       const md = new vscode.MarkdownString();
       md.appendMarkdown(`**Model Lens prediction** (${engine.label}; \`${engine.processing}\`)\n\n`);
-      md.appendMarkdown(`predicted next: \`${tokenDisplay(arg)}\` ${((100 * 1) / sum).toFixed(1)}%\n\n`);
-      md.appendMarkdown(`actual next: \`${tokenDisplay(next)}\` ${((100 * Math.exp(x - max)) / sum).toFixed(2)}%, rank ${rank}`);
+      md.appendMarkdown(`predicted next: \`${tokenDisplay(arg)}\` ${(100 * probability(r.logits.data, V, p, arg, row)).toFixed(1)}%\n\n`);
+      md.appendMarkdown(`actual next: \`${tokenDisplay(next)}\` ${(100 * probability(r.logits.data, V, p, next, row)).toFixed(2)}%, rank ${rank}`);
       const s = spans[idx]!;
       return new vscode.Hover(md, new vscode.Range(doc.positionAt(from + s.start), doc.positionAt(from + s.end)));
     } catch {

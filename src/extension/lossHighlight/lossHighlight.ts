@@ -2,7 +2,10 @@
 // on it (viridis in five bins, colour-blind safe), with the legend and the value in each token's
 // hover message; "Clear Token Loss Highlight" removes it. The run happens in the engine worker.
 import * as vscode from 'vscode';
-import { END_OF_TEXT_ID, tokenDisplay, tokenize } from '../../tokenizer';
+import { tokenDisplay } from '../../tokenizer';
+import { documentLength, documentReader } from '../documentText';
+import { NonFiniteLogitsError, tokenLoss } from '../logitRows';
+import { headInput } from '../modelInput';
 import type { EngineService } from '../activation/engineService';
 
 const BINS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
@@ -13,6 +16,10 @@ export interface LossHighlightOutcome {
   /** Loss of each highlighted token (the first token of the text is scored after BOS). */
   readonly losses: number[];
   readonly maxLoss: number;
+  /** Characters of the selection (or document) tokenized: a bounded head, never a whole large document. */
+  readonly charsTokenized: number;
+  /** Set when nothing was highlighted because the model's output was unusable (NaN or infinite logits). */
+  readonly error?: string;
 }
 
 export class LossHighlighter implements vscode.Disposable {
@@ -31,25 +38,27 @@ export class LossHighlighter implements vscode.Disposable {
     this.inflight = abort;
     const doc = editor.document;
     const version = doc.version;
-    const sel = editor.selection.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)) : editor.selection;
+    const sel = editor.selection.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(documentLength(doc))) : editor.selection;
     const start = doc.offsetAt(sel.start);
-    const spans = tokenize(doc.getText(sel));
-    if (spans.length === 0) return undefined;
+    const length = doc.offsetAt(sel.end) - start;
+    if (length === 0) return undefined;
     const engine = await this.engine.get();
-    const n = Math.min(spans.length, engine.cfg.n_ctx - 1);
-    const ids = [END_OF_TEXT_ID, ...spans.slice(0, n).map((s) => s.id)];
+    // Only the first n_ctx - 1 tokens are scored, so only a bounded head of the text is tokenized.
+    const { ids, spans, charsTokenized } = headInput(documentReader(doc, start), length, engine.cfg.n_ctx);
+    const n = spans.length;
+    if (n === 0) return undefined;
     const r = await engine.client.run(ids, { signal: abort.signal });
     if (abort.signal.aborted || doc.version !== version) return undefined;
     const V = r.logits.dims[2]!;
     const losses: number[] = [];
-    for (let i = 0; i < n; i++) {
+    try {
       // Token i of the text is predicted at position i (BOS sits at 0).
-      const base = i * V;
-      let max = -Infinity;
-      for (let v = 0; v < V; v++) max = Math.max(max, r.logits.data[base + v]!);
-      let sum = 0;
-      for (let v = 0; v < V; v++) sum += Math.exp(r.logits.data[base + v]! - max);
-      losses.push(max + Math.log(sum) - r.logits.data[base + ids[i + 1]!]!);
+      for (let i = 0; i < n; i++) losses.push(tokenLoss(r.logits.data, V, i, ids[i + 1]!));
+    } catch (e) {
+      if (!(e instanceof NonFiniteLogitsError)) throw e;
+      this.clear();
+      void vscode.window.showErrorMessage(`Model Lens: cannot highlight token loss: ${e.message}.`);
+      return { tokens: n, losses: [], maxLoss: Number.NaN, charsTokenized, error: e.message };
     }
     const maxLoss = Math.max(...losses, 1e-9);
     const buckets: vscode.DecorationOptions[][] = BINS.map(() => []);
@@ -65,7 +74,7 @@ export class LossHighlighter implements vscode.Disposable {
     this.status.text = `$(symbol-color) loss ${mean.toFixed(2)} mean, ${maxLoss.toFixed(2)} max${engine.model.isDemo ? ' (demo: random weights)' : ''}`;
     this.status.tooltip = legend;
     this.status.show();
-    return { tokens: n, losses, maxLoss };
+    return { tokens: n, losses, maxLoss, charsTokenized };
   }
 
   clear(): void {

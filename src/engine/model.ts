@@ -314,7 +314,7 @@ export class HookedGPT2 {
     for (const [k, v] of Object.entries(compiled.feeds(ids.length))) pool.set(k, v);
     const wanted = new Set(names);
     const activations = new Map<string, Tensor>();
-    let logits: Tensor | null = null;
+    let logits: Tensor;
     try {
       const segs = variant.segments;
       for (let s = 0; s < segs.length; s++) {

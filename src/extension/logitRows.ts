@@ -28,7 +28,10 @@ export function logitRow(logits: Float32Array, V: number, pos: number): LogitRow
   for (let v = 0; v < V; v++) {
     const x = logits[base + v]!;
     if (!Number.isFinite(x)) throw new NonFiniteLogitsError(pos, x);
-    if (x > max) (max = x), (argmax = v);
+    if (x > max) {
+      max = x;
+      argmax = v;
+    }
   }
   let sum = 0;
   for (let v = 0; v < V; v++) sum += Math.exp(logits[base + v]! - max);

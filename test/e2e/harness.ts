@@ -125,7 +125,7 @@ function loadPlaywright(): Playwright {
   try {
     return createRequire(pkg)('playwright-core') as Playwright;
   } catch (err) {
-    throw new Error(`playwright-core is not installed in ${E2E_TOOLS}: run .e2e-tools/install.sh (${String(err)})`);
+    throw new Error(`playwright-core is not installed in ${E2E_TOOLS}: run .e2e-tools/install.sh (${String(err)})`, { cause: err });
   }
 }
 
@@ -590,7 +590,7 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
   } catch (err) {
     const log = server.output();
     await cleanup();
-    throw new Error(`${String(err)}\n--- code-server output ---\n${log}`);
+    throw new Error(`${String(err)}\n--- code-server output ---\n${log}`, { cause: err });
   }
 }
 

@@ -37,7 +37,7 @@ const channel = new WebviewChannel<VocabProtocol>(vocabHostSchemas, (msg) => {
       search.setValue(msg.query);
       modeRebuild(msg.mode);
       summary.textContent = `${msg.vocabSize.toLocaleString()} tokens`;
-      runSearch();
+      void runSearch();
       break;
     default:
       assertNever(msg.type, 'vocab message');
@@ -84,7 +84,7 @@ function makeModeBox(initial: VocabSearchModeTag): ReturnType<typeof dropdown<Vo
     initial,
     (value) => {
       mode = value;
-      runSearch();
+      void runSearch();
     },
     'vocab-mode',
   );

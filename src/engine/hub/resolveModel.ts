@@ -129,7 +129,7 @@ async function resolveHubModel(repoId: string, opts: ResolveModelOptions): Promi
 }
 
 async function checkFolder(path: string): Promise<string> {
-  let isDir = false;
+  let isDir: boolean;
   try {
     isDir = (await stat(path)).isDirectory();
   } catch {

@@ -226,7 +226,11 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
   const resid = cache.accumulatedResid(undefined, { incl_mid: true }); // [components, 1, pos, d_model]
   let sum = 0;
   let n = 0;
-  for (const x of stats.loss) if (!Number.isNaN(x)) (sum += x), n++;
+  for (const x of stats.loss) {
+    if (Number.isNaN(x)) continue;
+    sum += x;
+    n++;
+  }
   const runId = nextRunId++;
   // Hold only what later requests read: the full patterns, resid_mid and the logits go now.
   const kept = new Map(cache.names().filter((name) => keptName(name, cfg.n_layers)).map((name) => [name, cache.get(name)] as const));

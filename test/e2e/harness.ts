@@ -305,6 +305,15 @@ export function workbenchUrl(port: number, workspace: string, extensionPath?: st
   return `http://127.0.0.1:${port}/?${q.toString()}`;
 }
 
+/** The entries of `settings` that this extension declares with scope machine or machine-overridable. */
+function machineScoped(settings: Record<string, unknown>): Record<string, unknown> {
+  type Contributed = { properties?: Record<string, { scope?: string }> };
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes?: { configuration?: Contributed | Contributed[] } };
+  const sections = [pkg.contributes?.configuration ?? []].flat();
+  const scopes = new Map(sections.flatMap((c) => Object.entries(c.properties ?? {}).map(([k, v]) => [k, v.scope] as const)));
+  return Object.fromEntries(Object.entries(settings).filter(([k]) => /^machine/.test(scopes.get(k) ?? '')));
+}
+
 /** Console noise of an offline workbench that says nothing about the extension. */
 const CONSOLE_NOISE = [/gallery/i, /marketplace/i, /ERR_NAME_NOT_RESOLVED/, /ERR_INTERNET_DISCONNECTED/, /Failed to load resource/];
 
@@ -346,6 +355,16 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
     ...options.settings,
   };
   writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  // code-server is a remote window: VS Code ignores machine-scoped settings (modelLens.model is
+  // machine-overridable) in the User file and reads them from the remote machine's settings only.
+  // It honours them from the User file just until the extension's schema is registered and the
+  // file is parsed again (any settings write, a reload), so a test that relied on that broke
+  // later in the session. Put them where a code-server user must.
+  const machine = machineScoped(settings);
+  if (Object.keys(machine).length > 0) {
+    mkdirSync(join(userDataDir, 'Machine'), { recursive: true });
+    writeFileSync(join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(machine, null, 2));
+  }
 
   const env: Record<string, string> = { ...options.env };
   if (options.extensionTests) {

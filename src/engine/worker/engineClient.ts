@@ -8,7 +8,7 @@
 // restarting and says so until resetRestarts(). A thread busy in one long onnxruntime call cannot
 // be interrupted from inside (onnxruntime-node runs a session synchronously on the worker's own
 // thread and its binding ignores RunOptions.terminate), so dispose, and a cancel that the run does
-// not honour within `cancelGraceMs`, end the thread instead of waiting for the run: at the end of
+// not honour within `cancelGraceMs` (when one is set), end the thread instead of waiting for the run: at the end of
 // the onnxruntime call in progress, never inside it (that aborts the process; see nativeGate.ts).
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -50,8 +50,11 @@ export interface EngineClientOptions {
   readonly restartWindowMs?: number;
   /**
    * How long a cancelled request that the worker is running may take to stop at its next graph
-   * segment before the thread is ended and started afresh (default 2,000 ms; 0 ends it at once).
-   * Requests queued behind it are sent again to the new thread.
+   * segment before the thread is ended and started afresh (0 ends it at once). Requests queued
+   * behind it are sent again to the new thread. Default: never. The thread can only be ended
+   * between onnxruntime calls (nativeGate.ts), which is where a cancelled run stops by itself, so
+   * ending it would save nothing and cost a model reload (seconds for gpt2-small); every keystroke
+   * of inline logits cancels a run, so that cost would be paid while typing.
    */
   readonly cancelGraceMs?: number;
   /** Appended to the message that refuses requests once the restarts are used up (where the log is, how to retry). */
@@ -130,7 +133,7 @@ export class EngineClient {
   constructor(private readonly opts: EngineClientOptions = {}) {
     this.maxRestarts = opts.maxRestarts ?? 3;
     this.restartWindowMs = opts.restartWindowMs ?? 60_000;
-    this.cancelGraceMs = opts.cancelGraceMs ?? 2_000;
+    this.cancelGraceMs = opts.cancelGraceMs ?? Number.POSITIVE_INFINITY;
     this.now = opts.now ?? Date.now;
     this.latest = this.startThread();
     this.thread = this.latest;
@@ -307,7 +310,7 @@ export class EngineClient {
     call.reject(abortError());
     if (!thread.alive || thread.ending) return;
     thread.worker.postMessage({ id: this.nextId++, body: { type: 'cancel', target: call.id } });
-    if (!running) return;
+    if (!running || this.cancelGraceMs === Number.POSITIVE_INFINITY) return;
     if (this.cancelGraceMs <= 0) {
       this.interrupt(thread);
       return;

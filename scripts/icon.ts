@@ -37,7 +37,7 @@ function colourAt(x: number, y: number): Rgba {
   if (d < LENS.r - LENS.ring) c = blend(c, GLASS);
   else if (d < LENS.r) c = WHITE;
   // The handle: a thick segment from the ring towards the bottom right corner.
-  const t = Math.min(Math.max(((x - 86) + (y - 86)) / 2, 0), 22);
+  const t = Math.min(Math.max((x - 86 + (y - 86)) / 2, 0), 22);
   if (Math.hypot(x - (86 + t), y - (86 + t)) < 6.5) c = WHITE;
   return c;
 }

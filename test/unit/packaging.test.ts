@@ -9,15 +9,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  PACKAGE_TARGETS,
-  REPO_ROOT,
-  findVsceCli,
-  ignoreFileFor,
-  packageTarget,
-  vsixName,
-  type PackageTarget,
-} from '../../scripts/package';
+import { PACKAGE_TARGETS, REPO_ROOT, findVsceCli, ignoreFileFor, packageTarget, vsixName, type PackageTarget } from '../../scripts/package';
 import { zipEntries, zipEntryText, type ZipEntry } from './helpers/zipEntries';
 
 /**
@@ -52,10 +44,7 @@ describe('ignoreFileFor', () => {
   it('points the one napi-v6 line at the target and leaves the rest as it was', () => {
     const base = '**\n!package.json\n!node_modules/onnxruntime-node/bin/napi-v6/linux/x64/*\n!media/dist/*.js\n';
     const ignore = ignoreFileFor('win32-arm64', base);
-    assert.equal(
-      ignore,
-      '**\n!package.json\n!node_modules/onnxruntime-node/bin/napi-v6/win32/arm64/*\n!media/dist/*.js\n',
-    );
+    assert.equal(ignore, '**\n!package.json\n!node_modules/onnxruntime-node/bin/napi-v6/win32/arm64/*\n!media/dist/*.js\n');
   });
 
   it('refuses an ignore file without exactly one napi-v6 line', () => {

@@ -3,7 +3,7 @@
 // Same precedence as Python's huggingface_hub, so a Python user's cache is shared both ways.
 
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { posix, win32 } from 'node:path';
 
 /** The public Hub. Not a package registry: it is where GPT-2's weights are published. */
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
@@ -35,20 +35,35 @@ function nonEmpty(v: string | undefined): string | undefined {
   return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
 }
 
-function expandHome(p: string, env: HubEnv): string {
-  if (p === '~' || p.startsWith('~/')) return join(nonEmpty(env.HOME) ?? homedir(), p.slice(1));
+/**
+ * The home folder as huggingface_hub's `~` expansion sees it: HOME on POSIX systems, USERPROFILE
+ * on Windows (where HOME is usually unset), else the OS's idea of it.
+ */
+function homeFor(env: HubEnv, platform: NodeJS.Platform): string {
+  return (platform === 'win32' ? nonEmpty(env.USERPROFILE) : nonEmpty(env.HOME)) ?? homedir();
+}
+
+function expandHome(p: string, env: HubEnv, platform: NodeJS.Platform): string {
+  const path = platform === 'win32' ? win32 : posix;
+  const homePrefix = platform === 'win32' ? /^~[\\/]/ : /^~\//;
+  if (p === '~' || homePrefix.test(p)) return path.join(homeFor(env, platform), p.slice(1));
   return p;
 }
 
-/** HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. */
-export function hubCacheDir(env: HubEnv): string {
+/**
+ * HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else
+ * ~/.cache/huggingface/hub, where ~ is %USERPROFILE% on Windows (as huggingface_hub resolves it).
+ * `platform` decides the path rules and the home variable; tests pass it in.
+ */
+export function hubCacheDir(env: HubEnv, platform: NodeJS.Platform = process.platform): string {
+  const path = platform === 'win32' ? win32 : posix;
   const hubCache = nonEmpty(env.HF_HUB_CACHE) ?? nonEmpty(env.HUGGINGFACE_HUB_CACHE);
-  if (hubCache) return resolve(expandHome(hubCache, env));
+  if (hubCache) return path.resolve(expandHome(hubCache, env, platform));
   const hfHome = nonEmpty(env.HF_HOME);
-  if (hfHome) return resolve(expandHome(hfHome, env), 'hub');
+  if (hfHome) return path.resolve(expandHome(hfHome, env, platform), 'hub');
   const xdg = nonEmpty(env.XDG_CACHE_HOME);
-  if (xdg) return resolve(expandHome(xdg, env), 'huggingface', 'hub');
-  return join(nonEmpty(env.HOME) ?? homedir(), '.cache', 'huggingface', 'hub');
+  if (xdg) return path.resolve(expandHome(xdg, env, platform), 'huggingface', 'hub');
+  return path.join(homeFor(env, platform), '.cache', 'huggingface', 'hub');
 }
 
 export function hubSettings(overrides: HubSettingsOverrides = {}): HubSettings {

@@ -67,11 +67,38 @@ export function gpuDevicePresent(): boolean {
   }
 }
 
-function candidates(device: DeviceOption): { order: readonly ExecutionProviderName[]; skipped: string[] } {
-  if (device === 'auto') {
-    if (gpuDevicePresent() || process.platform !== 'linux') return { order: AUTO_ORDER, skipped: [] };
-    return { order: AUTO_ORDER.filter((p) => p !== 'webgpu'), skipped: ['webgpu skipped: no GPU device node (/dev/nvidia*, /dev/dri/renderD*)'] };
+export interface ProviderPlan {
+  readonly order: readonly ExecutionProviderName[];
+  /** Providers left out of the order, each with why; joined into the fallback notice. */
+  readonly skipped: readonly string[];
+}
+
+/**
+ * What 'auto' tries on a platform, fastest first. The platform and the GPU check are passed in so
+ * unit tests cover every branch on one machine. Only Linux is checked through device nodes: on
+ * macOS onnxruntime's WebGPU provider runs on Metal and on Windows on D3D12, neither of which has a
+ * software fallback as slow as lavapipe, so webgpu is simply tried there (a failure falls back to
+ * the CPU with a notice). onnxruntime-node ships no CUDA provider for macOS.
+ */
+export function autoProviderPlan(platform: NodeJS.Platform, gpuPresent: () => boolean = gpuDevicePresent): ProviderPlan {
+  switch (platform) {
+    case 'linux':
+      if (gpuPresent()) return { order: AUTO_ORDER, skipped: [] };
+      return {
+        order: AUTO_ORDER.filter((p) => p !== 'webgpu'),
+        skipped: ['webgpu skipped: no GPU device node (/dev/nvidia*, /dev/dri/renderD*)'],
+      };
+    case 'darwin':
+      return { order: ['webgpu', 'cpu'], skipped: [] };
+    case 'win32':
+      return { order: AUTO_ORDER, skipped: [] };
+    default:
+      return { order: ['cpu'], skipped: [`cuda and webgpu skipped: onnxruntime-node has no GPU provider on ${platform}`] };
   }
+}
+
+function candidates(device: DeviceOption): ProviderPlan {
+  if (device === 'auto') return autoProviderPlan(process.platform);
   return { order: device === 'cpu' ? ['cpu'] : [device, 'cpu'], skipped: [] };
 }
 
@@ -145,7 +172,9 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         ...(opts.shareWeights ? { extra: { session: { disable_prepacking: '1' } } } : {}),
       };
       // Two calls rather than a union argument: the overloads take a path or bytes, not either.
-      const inner = await gated(() => (typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(model, sessionOptions)));
+      const inner = await gated(() =>
+        typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(model, sessionOptions),
+      );
       const notice = failures.length > 0 ? [...failures, ...skipped].join('; ') + `; falling back to ${provider}` : null;
       return { session: new OrtEngineSession(inner, provider), notice };
     } catch (err) {

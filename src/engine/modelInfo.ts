@@ -4,8 +4,52 @@
 // `print(model)` nests it, each hook point with its shape for a given token count.
 // Everything here needs only the config: no weights are read. No vscode, no onnxruntime.
 
-import { hookShape, listHookPoints, type HookDecl, type HookDim } from './hookPoints';
-import type { ExecutionProviderName, GPT2Weights, HookedGPT2Config, Tensor } from './types';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CheckpointError, gpt2ConfigFromHF } from './checkpoint/config';
+import { defaultModelName } from './checkpoint/load';
+import { hookShape, listHookPoints, symbolicShape, type HookDecl, type HookDim } from './hookPoints';
+import {
+  DEFAULT_TL_VERSION,
+  type ExecutionProviderName,
+  type GPT2Weights,
+  type HookedGPT2Config,
+  type Tensor,
+  type TransformerLensVersion,
+} from './types';
+
+// ---------------------------------------------------------------------------------------------
+// The config a loaded model would have, from config.json alone
+
+export interface InfoOptions {
+  /** from_pretrained (fold_ln and friends) when true, from_pretrained_no_processing when false. */
+  readonly processing: boolean;
+  readonly tlVersion?: TransformerLensVersion;
+}
+
+/**
+ * Reads a checkpoint folder's config.json (never the weights) and returns the config the engine
+ * would load it with: the same model_name as HookedGPT2.fromPretrained, LNPre when fold_ln runs.
+ */
+export async function readModelConfig(folder: string, opts: InfoOptions): Promise<HookedGPT2Config> {
+  const path = join(folder, 'config.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new CheckpointError(`${path}: ${err instanceof SyntaxError ? `not valid JSON (${err.message})` : (err as Error).message}`);
+  }
+  return configForMode(gpt2ConfigFromHF(json, path, defaultModelName(folder)), opts);
+}
+
+/** A checkpoint's config as processing leaves it: fold_ln turns LayerNorm into LayerNormPre. */
+export function configForMode(cfg: HookedGPT2Config, opts: InfoOptions): HookedGPT2Config {
+  return {
+    ...cfg,
+    normalization_type: opts.processing ? 'LNPre' : cfg.normalization_type,
+    transformer_lens_version: opts.tlVersion ?? cfg.transformer_lens_version ?? DEFAULT_TL_VERSION,
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -406,15 +450,21 @@ export function moduleTree(cfg: HookedGPT2Config, pos: number): ModuleNode {
 
 const shapeText = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
-/** The tree as indented text: modules with their class, hooks with name and shape, params with shape. */
-export function formatModuleTree(root: ModuleNode): string {
+/**
+ * The tree as indented text: modules with their class, hooks with name and shape, params with
+ * shape. With `symbolic`, hook shapes keep 'batch' and 'pos' as names instead of sizes.
+ */
+export function formatModuleTree(root: ModuleNode, cfg: HookedGPT2Config, symbolic = false): string {
+  const every = allHooksConfig(cfg);
+  const hookShapeText = (h: HookNode): string =>
+    symbolic ? `[${symbolicShape({ name: h.name, dims: h.dims }, h.gated ? every : cfg).join(', ')}]` : shapeText(h.shape);
   const lines: string[] = [`${root.className}`];
   const walk = (n: ModuleNode, depth: number): void => {
     const pad = '  '.repeat(depth);
     for (const p of n.parameters) lines.push(`${pad}${p.name.slice(p.name.lastIndexOf('.') + 1)} ${shapeText(p.shape)}`);
     for (const c of n.children) {
       if (c.kind === 'hook') {
-        lines.push(`${pad}${c.attr} ${shapeText(c.shape)}  ${c.name}${c.gated ? '  (flag-gated: off)' : ''}`);
+        lines.push(`${pad}${c.attr} ${hookShapeText(c)}  ${c.name}${c.gated ? '  (flag-gated: off)' : ''}`);
       } else {
         lines.push(`${pad}(${c.attr}): ${c.className}`);
         walk(c, depth + 1);

@@ -243,7 +243,7 @@ test('module tree without processing: LayerNorm modules with w and b; flags turn
   );
   const result = hooksIn(root).find((h) => h.name === 'blocks.0.attn.hook_result');
   assert.equal(result?.gated, false);
-  const text = formatModuleTree(root);
+  const text = formatModuleTree(root, cfg);
   assert.match(text, /^ {4}\(0\): TransformerBlock$/m);
   assert.match(text, /hook_pattern \[1, 12, 3, 3\] {2}blocks\.0\.attn\.hook_pattern$/m);
   assert.match(text, /hook_mlp_in \[1, 3, 768\] {2}blocks\.0\.hook_mlp_in {2}\(flag-gated: off\)$/m);

@@ -85,9 +85,11 @@ describe('Model Lens sidebar', function () {
 
     // Weights: every parameter the engine holds, by name, with its shape.
     assert.deepEqual(
-      s.weights.map((n) => [n.name, n.description]),
+      s.weights.filter((n) => n.contextValue === 'modelLens.weight').map((n) => [n.name, n.description]),
       held.map(([name, t]) => [name, `[${t.dims.join(', ')}]`]),
     );
+    assert.equal(find(s.weights, 'Factored circuits', 'blocks.1.attn.OV').description, '[4, 64, 64] = W_V @ W_O');
+    assert.equal(find(s.weights, 'Factored circuits', 'blocks.0.attn.QK').description, '[4, 64, 64] = W_Q @ W_K^T');
 
     // Copy Name from the context menu.
     const copied = await vscode.commands.executeCommand<string>(SIDEBAR_COMMANDS.copyName, pattern);

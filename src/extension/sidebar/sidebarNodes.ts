@@ -141,8 +141,37 @@ export function moduleNodes(cfg: HookedGPT2Config, pos: number | undefined): Sid
   return root.children.map((c) => (c.kind === 'hook' ? hookNode(c, cfg, pos) : moduleNode(c, cfg, pos)));
 }
 
-/** Every parameter with its shape, in named_parameters() order. */
+/**
+ * Every parameter with its shape, in named_parameters() order, then TransformerLens's factored
+ * circuits per layer (`model.blocks[L].attn.OV` = W_V @ W_O and `.QK` = W_Q @ W_K^T, FactoredMatrix
+ * objects: products never formed, shown with the shape they stand for).
+ */
 export function weightNodes(cfg: HookedGPT2Config): SidebarNode[] {
+  const circuits: SidebarNode = {
+    id: 'circuits',
+    label: 'Factored circuits',
+    description: 'OV, QK per layer',
+    children: Array.from({ length: cfg.n_layers }, (_, L) => [
+      {
+        id: `circuit:blocks.${L}.attn.OV`,
+        label: `blocks.${L}.attn.OV`,
+        description: `${shapeText([cfg.n_heads, cfg.d_model, cfg.d_model])} = W_V @ W_O`,
+        tooltip: `FactoredMatrix: A = W_V [${cfg.n_heads}, ${cfg.d_model}, ${cfg.d_head}], B = W_O [${cfg.n_heads}, ${cfg.d_head}, ${cfg.d_model}]`,
+        name: `blocks.${L}.attn.OV`,
+      },
+      {
+        id: `circuit:blocks.${L}.attn.QK`,
+        label: `blocks.${L}.attn.QK`,
+        description: `${shapeText([cfg.n_heads, cfg.d_model, cfg.d_model])} = W_Q @ W_K^T`,
+        tooltip: `FactoredMatrix: A = W_Q [${cfg.n_heads}, ${cfg.d_model}, ${cfg.d_head}], B = W_K^T [${cfg.n_heads}, ${cfg.d_head}, ${cfg.d_model}]`,
+        name: `blocks.${L}.attn.QK`,
+      },
+    ]).flat(),
+  };
+  return [...parameterNodes(cfg), circuits];
+}
+
+function parameterNodes(cfg: HookedGPT2Config): SidebarNode[] {
   return listParameters(cfg).map((p) => ({
     id: `weight:${p.name}`,
     label: p.name,

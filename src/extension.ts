@@ -11,6 +11,7 @@ import { TokenCountStatus } from './extension/statusBar';
 import { TokenizePanelController, type TokenizeOutcome } from './extension/tokenizePanel';
 import { VocabPanelController } from './extension/vocabPanel';
 import { registerModelFeatures } from './extension/model';
+import { SafetensorsEditorProvider } from './extension/safetensorsEditor/safetensorsEditor';
 
 /** What activate returns: a small surface for in-host tests and for other extensions. */
 export interface ModelLensApi {
@@ -44,13 +45,15 @@ export function activate(context: vscode.ExtensionContext): ModelLensApi {
     }),
     vscode.languages.registerHoverProvider(
       [{ scheme: 'file' }, { scheme: 'untitled' }],
-      new TokenHoverProvider(documentTokens, currentSettings)),
+      new TokenHoverProvider(documentTokens, currentSettings),
+    ),
     vscode.commands.registerCommand(COMMANDS.tokenizeSelection, (editor?: unknown) =>
       // From a keybinding or the palette there is no argument; the editor context menu passes a URI.
       tokenizePanel.tokenizeEditor(isTextEditor(editor) ? editor : undefined),
     ),
     vscode.commands.registerCommand(COMMANDS.searchVocabulary, () => vocabPanel.createOrShow()),
     registerModelFeatures(),
+    SafetensorsEditorProvider.register(context.extensionUri, log),
     vscode.window.registerWebviewPanelSerializer(TOKENS_VIEW_TYPE, {
       deserializeWebviewPanel: (panel, state) => tokenizePanel.revive(panel, state),
     }),

@@ -1,6 +1,7 @@
 // `model-lens <command> [args]`: a table of subcommands, each in its own module.
 // To add one, import it and add it to `commands`.
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { infoCommand } from './infoCommand';
 import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
 import { tokenizeCommand } from './tokenizeCommand';
 import { vocabCommand } from './vocabCommand';
@@ -13,7 +14,7 @@ const runCommand: CliCommand = {
   run: async (args, io) => (await import('./runCommand')).runCommand.run(args, io),
 };
 
-const commands: readonly CliCommand[] = [tokenizeCommand, vocabCommand, runCommand];
+const commands: readonly CliCommand[] = [tokenizeCommand, vocabCommand, runCommand, infoCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -9,6 +9,7 @@ import { LossHighlighter } from '../lossHighlight/lossHighlight';
 import { ActivationPanelController } from './activationPanel';
 import { EngineService } from './engineService';
 import { ProviderStatus } from './providerStatus';
+import { ModelLensSidebar } from '../sidebar/sidebar';
 
 export const ACTIVATION_COMMANDS = {
   openActivationPanel: 'modelLens.openActivationPanel',
@@ -40,13 +41,15 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
   return [
     providerStatus,
     engine,
+    new ModelLensSidebar(engine),
     panel,
     inline,
     loss,
     // The editor context menu passes the document's URI: run on that document's visible editor,
     // not on whichever editor happens to be active when the command arrives (a webview may be).
     vscode.commands.registerCommand(c.openActivationPanel, (uri?: unknown) => {
-      const target = uri instanceof vscode.Uri ? vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString()) : undefined;
+      const target =
+        uri instanceof vscode.Uri ? vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString()) : undefined;
       return panel.openOnEditor(target ?? vscode.window.activeTextEditor);
     }),
     vscode.commands.registerCommand(c.exportActivationCache, (path?: unknown) =>

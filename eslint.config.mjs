@@ -6,7 +6,20 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['samples/', '**/*.cjs', 'node_modules/', 'dist/', 'out/', 'media/dist/', '.e2e-tools/', 'test-results/', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'samples/',
+      '**/*.cjs',
+      'node_modules/',
+      'dist/',
+      'out/',
+      'media/dist/',
+      '.e2e-tools/',
+      'test-results/',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -22,7 +35,15 @@ export default tseslint.config(
       // node:test's test()/describe() return promises that its runner tracks itself.
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],

@@ -176,7 +176,9 @@ export async function run(): Promise<BenchRow[]> {
       name: 'load checkpoint → ready to run (548 MB, gpt2-small shape)',
       value: engineLoadS,
       unit: 's',
-      ...(peerLoad ? { peer: { name: `torch ${info?.torch ?? ''} read + tensors`, value: peerLoad.load_s }, speedup: peerLoad.load_s / engineLoadS } : {}),
+      ...(peerLoad
+        ? { peer: { name: `torch ${info?.torch ?? ''} read + tensors`, value: peerLoad.load_s }, speedup: peerLoad.load_s / engineLoadS }
+        : {}),
       note: `engine: read, fold/center processing, graph build, session creation; ${threads} thread(s)`,
     });
     if (info) {
@@ -264,12 +266,23 @@ export async function run(): Promise<BenchRow[]> {
       });
       rows.push(timeRow(`run (logits) ${T} tok`, runM, 'torch forward', plain, `median of ${runM.n}`));
       rows.push(
-        timeRow(`runWithCache all ${allCount} hooks ${T} tok`, allM, `torch forward keeping all ${kept?.kept ?? ''} activations`, kept,
-          `cache ${(allM.cacheBytes / 2 ** 20).toFixed(0)} MiB` + (tp !== null ? `; vs torch plain forward ${(tp / allM.ms).toFixed(2)}x` : '')),
+        timeRow(
+          `runWithCache all ${allCount} hooks ${T} tok`,
+          allM,
+          `torch forward keeping all ${kept?.kept ?? ''} activations`,
+          kept,
+          `cache ${(allM.cacheBytes / 2 ** 20).toFixed(0)} MiB` +
+            (tp !== null ? `; vs torch plain forward ${(tp / allM.ms).toFixed(2)}x` : ''),
+        ),
       );
       rows.push(
-        timeRow(`runWithCache panel ${panelCount} hooks ${T} tok`, panelM, 'torch forward', plain,
-          `cache ${(panelM.cacheBytes / 2 ** 20).toFixed(0)} MiB (pattern, resid_post, mlp.hook_post, ln_final.hook_scale)`),
+        timeRow(
+          `runWithCache panel ${panelCount} hooks ${T} tok`,
+          panelM,
+          'torch forward',
+          plain,
+          `cache ${(panelM.cacheBytes / 2 ** 20).toFixed(0)} MiB (pattern, resid_post, mlp.hook_post, ln_final.hook_scale)`,
+        ),
       );
       const gflops = (ms: number): number => flops / (ms / 1000) / 1e9;
       rows.push({
@@ -287,7 +300,8 @@ export async function run(): Promise<BenchRow[]> {
         unit: 'MiB',
         // Memory is a cost like time: peer / ours above 1 means we use less.
         ...(t ? { peer: { name: peerName, value: t.peakMiB }, speedup: t.peakMiB / m.peakMiB } : {}),
-        note: `peak RSS of the process; +${(m.peakMiB - m.rssBeforeMiB).toFixed(0)} MiB over its RSS before` +
+        note:
+          `peak RSS of the process; +${(m.peakMiB - m.rssBeforeMiB).toFixed(0)} MiB over its RSS before` +
           (t ? ` (torch +${(t.peakMiB - t.rssBeforeMiB).toFixed(0)})` : ''),
       });
       rows.push(memRow(`run ${T} tok peak memory`, runM, 'torch forward', plain));

@@ -64,7 +64,10 @@ async function main(): Promise<void> {
       if (r > 0) times.get(name)!.push(performance.now() - t0); // round 0 warms up
     }
   }
-  for (const [name, ts] of times) console.log(`${name.padEnd(34)} ${median(ts).toFixed(0).padStart(7)} ms   (median of ${ts.length}: ${ts.map((t) => t.toFixed(0)).join(', ')})`);
+  for (const [name, ts] of times)
+    console.log(
+      `${name.padEnd(34)} ${median(ts).toFixed(0).padStart(7)} ms   (median of ${ts.length}: ${ts.map((t) => t.toFixed(0)).join(', ')})`,
+    );
   await session.release();
 }
 

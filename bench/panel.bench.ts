@@ -64,10 +64,36 @@ export async function run(): Promise<BenchRow[]> {
       const rssAfterRun = process.memoryUsage().rss / 2 ** 20;
       const runId = summary.r.op === 'run' ? summary.r.runId : 0;
       const note = `${n} tokens, gpt2-small shape, CPU`;
-      rows.push({ group: GROUP, name: `command → first view data @${n}`, value: first, unit: 'ms', peer: { name: 'plain forward (logits only)', value: plain }, speedup: plain / first, note });
-      rows.push({ group: GROUP, name: `run message to host @${n}`, value: bytesOf(summary.r) / 2 ** 20, unit: 'MiB', note: 'typed arrays + label strings' });
-      rows.push({ group: GROUP, name: `process RSS after panel run @${n}`, value: rssAfterRun, unit: 'MiB', note: 'extension-host side + engine worker thread (same process) with the held run' });
-      rows.push({ group: GROUP, name: `host heap held by run message @${n}`, value: heapHeld, unit: 'MiB', note: 'heapUsed delta (typed arrays live outside the JS heap)' });
+      rows.push({
+        group: GROUP,
+        name: `command → first view data @${n}`,
+        value: first,
+        unit: 'ms',
+        peer: { name: 'plain forward (logits only)', value: plain },
+        speedup: plain / first,
+        note,
+      });
+      rows.push({
+        group: GROUP,
+        name: `run message to host @${n}`,
+        value: bytesOf(summary.r) / 2 ** 20,
+        unit: 'MiB',
+        note: 'typed arrays + label strings',
+      });
+      rows.push({
+        group: GROUP,
+        name: `process RSS after panel run @${n}`,
+        value: rssAfterRun,
+        unit: 'MiB',
+        note: 'extension-host side + engine worker thread (same process) with the held run',
+      });
+      rows.push({
+        group: GROUP,
+        name: `host heap held by run message @${n}`,
+        value: heapHeld,
+        unit: 'MiB',
+        note: 'heapUsed delta (typed arrays live outside the JS heap)',
+      });
       const views: [string, () => Promise<PanelResult>][] = [
         ['attention: open one head', () => client.panel({ op: 'pattern', runId, layer: 5, head: 3 })],
         ['neurons: one layer', () => client.panel({ op: 'neurons', runId, layer: 5, count: 32, neuron: null, from: 0, to: n })],
@@ -76,12 +102,21 @@ export async function run(): Promise<BenchRow[]> {
         // webview/activation/main.ts), then the next ones as the user scrolls; each window's
         // rows are kept, so the full lens afterwards unembeds only what is left.
         ['logit lens, first window (32 positions)', () => client.panel({ op: 'logitLens', runId, from: 0, to: Math.min(32, n) })],
-        ['logit lens, next window (64 positions)', () => client.panel({ op: 'logitLens', runId, from: Math.min(32, n - 1), to: Math.min(96, n) })],
+        [
+          'logit lens, next window (64 positions)',
+          () => client.panel({ op: 'logitLens', runId, from: Math.min(32, n - 1), to: Math.min(96, n) }),
+        ],
         ['logit lens, all remaining positions', () => client.panel({ op: 'logitLens', runId })],
       ];
       for (const [name, fn] of views) {
         const [r, ms] = await timed(fn);
-        rows.push({ group: GROUP, name: `view switch, ${name} @${n}`, value: ms, unit: 'ms', note: `${(bytesOf(r) / 1024).toFixed(1)} KiB to host` });
+        rows.push({
+          group: GROUP,
+          name: `view switch, ${name} @${n}`,
+          value: ms,
+          unit: 'ms',
+          note: `${(bytesOf(r) / 1024).toFixed(1)} KiB to host`,
+        });
       }
     }
   } finally {

@@ -22,7 +22,11 @@ function mixedCorpus(minBytes: number): string {
   const root = join(__dirname, '..', 'node_modules');
   const readmes: string[] = [];
   for (const name of readdirSync(root).sort()) {
-    const dirs = name.startsWith('@') ? readdirSync(join(root, name)).sort().map((n) => join(name, n)) : [name];
+    const dirs = name.startsWith('@')
+      ? readdirSync(join(root, name))
+          .sort()
+          .map((n) => join(name, n))
+      : [name];
     for (const d of dirs) {
       const f = join(root, d, 'README.md');
       if (existsSync(f)) readmes.push(readFileSync(f, 'utf8'));
@@ -62,7 +66,6 @@ function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
-
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
@@ -121,7 +124,15 @@ export async function run(): Promise<BenchRow[]> {
       [0.99, 'p99'],
     ] as const) {
       const v = quantile(lookups, q);
-      rows.push({ group: GROUP, name: `hover tokenAt ${tag}, 5 MB document`, value: v, unit: 'µs', peer: peerUs, speedup: peerUs.value / v, note: `20,000 random offsets (checksum ${sink % 1000})` });
+      rows.push({
+        group: GROUP,
+        name: `hover tokenAt ${tag}, 5 MB document`,
+        value: v,
+        unit: 'µs',
+        peer: peerUs,
+        speedup: peerUs.value / v,
+        note: `20,000 random offsets (checksum ${sink % 1000})`,
+      });
     }
 
     const edits: number[] = [];
@@ -139,7 +150,15 @@ export async function run(): Promise<BenchRow[]> {
       [0.99, 'p99'],
     ] as const) {
       const v = quantile(edits, q);
-      rows.push({ group: GROUP, name: `re-tokenize after 1-char edit ${tag}, 5 MB document`, value: v, unit: 'ms', peer: editPeer, speedup: editPeer.value / v, note: `200 seeded edits; cache ${same ? 'equals' : 'DIFFERS FROM'} full tokenize` });
+      rows.push({
+        group: GROUP,
+        name: `re-tokenize after 1-char edit ${tag}, 5 MB document`,
+        value: v,
+        unit: 'ms',
+        peer: editPeer,
+        speedup: editPeer.value / v,
+        note: `200 seeded edits; cache ${same ? 'equals' : 'DIFFERS FROM'} full tokenize`,
+      });
     }
   } finally {
     tk.free();

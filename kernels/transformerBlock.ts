@@ -8,7 +8,15 @@ import { emitMlp, mlpHooks } from './mlp';
 
 type BlockCfg = Pick<
   HookedGPT2Config,
-  'n_heads' | 'd_head' | 'd_model' | 'eps' | 'use_attn_result' | 'use_split_qkv_input' | 'use_attn_in' | 'use_hook_mlp_in' | 'transformer_lens_version'
+  | 'n_heads'
+  | 'd_head'
+  | 'd_model'
+  | 'eps'
+  | 'use_attn_result'
+  | 'use_split_qkv_input'
+  | 'use_attn_in'
+  | 'use_hook_mlp_in'
+  | 'transformer_lens_version'
 >;
 
 /** True when attention inputs carry a head axis, as TransformerLens does under these flags. */

@@ -1,5 +1,6 @@
 /**
  * Everything `npm test` runs after `npm run build`, in order:
+ *   0. lint: ESLint with type information and Prettier's check (one test each);
  *   1. unit tests: node --test over test/unit/*.test.ts (no VS Code);
  *   2. the in-host suite: test/integration/*.test.ts inside a real VS Code's extension host;
  *   3. the UI suites: test/e2e/*.e2e.ts in code-server through chromium;
@@ -31,7 +32,12 @@ export function parseTapSummary(tap: string): Counts | undefined {
 
 async function runUnit(): Promise<Counts> {
   const dir = join(REPO_ROOT, 'test', 'unit');
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', 'unit', f)) : [];
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.test.ts'))
+        .sort()
+        .map((f) => join('test', 'unit', f))
+    : [];
   if (files.length === 0) {
     console.log('unit: no test/unit/*.test.ts');
     return zero();
@@ -43,9 +49,17 @@ async function runUnit(): Promise<Counts> {
     const code = await new Promise<number>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', '--test', '--test-timeout=300000',
-          '--test-reporter=spec', '--test-reporter-destination=stdout',
-          '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+        [
+          '--import',
+          'tsx',
+          '--test',
+          '--test-timeout=300000',
+          '--test-reporter=spec',
+          '--test-reporter-destination=stdout',
+          '--test-reporter=tap',
+          `--test-reporter-destination=${tapFile}`,
+          ...files,
+        ],
         { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
       );
       child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
@@ -57,6 +71,25 @@ async function runUnit(): Promise<Counts> {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** ESLint (typescript-eslint with types) and Prettier's check, each counted as one test. */
+async function runLint(): Promise<Counts> {
+  const counts: Counts = zero();
+  const bin = (name: string) => join(REPO_ROOT, 'node_modules', '.bin', name);
+  for (const [label, cmd, args] of [
+    ['eslint', bin('eslint'), ['.']],
+    ['prettier --check', bin('prettier'), ['--check', '--log-level=warn', '.']],
+  ] as const) {
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(cmd, [...args], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
+    });
+    console.log(`${code === 0 ? '✓' : '✗'} ${label}${code === 0 ? '' : ` exited ${code} (npm run format fixes formatting)`}`);
+    if (code === 0) counts.passed++;
+    else counts.failed++;
+  }
+  return counts;
 }
 
 async function main(): Promise<void> {
@@ -75,6 +108,7 @@ async function main(): Promise<void> {
     stages.push([name, c, Date.now() - s]);
   };
 
+  await stage('lint', runLint);
   await stage('unit', runUnit);
   if (!process.env.MODEL_LENS_SKIP_VSCODE) {
     // The real-VS-Code stages need code-server and playwright-core in .e2e-tools; the script is

@@ -5,7 +5,15 @@ import { HookedGPT2 } from '../engine/model';
 import { resolveModelForCli } from '../engine/hub';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../engine/safetensors/write';
 import { processingCall, processingMetadata } from '../engine/processing';
-import { DEFAULT_PROCESSING, NO_PROCESSING, PROCESSING_SWITCHES, type DeviceOption, type ProcessingOptions, type Tensor, type TransformerLensVersion } from '../engine/types';
+import {
+  DEFAULT_PROCESSING,
+  NO_PROCESSING,
+  PROCESSING_SWITCHES,
+  type DeviceOption,
+  type ProcessingOptions,
+  type Tensor,
+  type TransformerLensVersion,
+} from '../engine/types';
 import { tokenDisplay } from '../tokenizer';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
@@ -56,7 +64,9 @@ export function processingFromFlags(values: Readonly<Record<string, unknown>>): 
     const off = values[`no-${flagOf(k)}`] === true;
     if (on && off) throw new UsageError(`--${flagOf(k)} and --no-${flagOf(k)} contradict each other: give one`);
     if (on && noProcessing) {
-      throw new UsageError(`--no-processing turns every switch off, so it contradicts --${flagOf(k)}: drop --no-processing and give --no-… for the switches to turn off`);
+      throw new UsageError(
+        `--no-processing turns every switch off, so it contradicts --${flagOf(k)}: drop --no-processing and give --no-… for the switches to turn off`,
+      );
     }
     if (on) out[k] = true;
     if (off) out[k] = false;
@@ -135,7 +145,9 @@ export function topKNext(logits: Tensor, k: number): { id: number; logit: number
   for (const v of row) max = Math.max(max, v);
   let sum = 0;
   for (const v of row) sum += Math.exp(v - max);
-  const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!).slice(0, k);
+  const order = Array.from(row.keys())
+    .sort((a, b) => row[b]! - row[a]!)
+    .slice(0, k);
   return order.map((id) => ({ id, logit: row[id]!, prob: Math.exp(row[id]! - max) / sum }));
 }
 
@@ -174,7 +186,9 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
       const chunks = a.file !== undefined ? readUtf8Chunks(a.file) : [a.text ?? ''];
       const t = await firstTokens(chunks, n_ctx, a.bos);
       if (t.truncated) {
-        io.stderr(`notice: the text is longer than ${model.cfg.model_name}'s n_ctx=${n_ctx} tokens; only the first ${n_ctx} are used (${a.bos ? 'BOS and ' : ''}the text's first ${n_ctx - (a.bos ? 1 : 0)})\n`);
+        io.stderr(
+          `notice: the text is longer than ${model.cfg.model_name}'s n_ctx=${n_ctx} tokens; only the first ${n_ctx} are used (${a.bos ? 'BOS and ' : ''}the text's first ${n_ctx - (a.bos ? 1 : 0)})\n`,
+        );
       }
       tokens = t.tokens;
     }
@@ -189,7 +203,9 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     if (a.topK > 0) {
       io.stdout(`top ${a.topK} next tokens after position ${tokens.length - 1}:\n`);
       for (const [i, t] of topKNext(logits, a.topK).entries()) {
-        io.stdout(`${String(i + 1).padStart(3)}  ${String(t.id).padStart(6)}  ${(t.prob * 100).toFixed(2).padStart(6)}%  ${t.logit.toFixed(4).padStart(10)}  ${tokenDisplay(t.id)}\n`);
+        io.stdout(
+          `${String(i + 1).padStart(3)}  ${String(t.id).padStart(6)}  ${(t.prob * 100).toFixed(2).padStart(6)}%  ${t.logit.toFixed(4).padStart(10)}  ${tokenDisplay(t.id)}\n`,
+        );
       }
     }
     if (a.out !== undefined) {

@@ -23,7 +23,10 @@ const READ_BYTES = 1 << 20;
  * Tokens of the concatenated chunks, piece by piece. Equal to tokenizing the whole text at once
  * (the cut-point rule guarantees it); a text with no cut point at all is tokenized whole.
  */
-export async function* tokenizePieces(chunks: AsyncIterable<string> | Iterable<string>, pieceUnits = PIECE_UNITS): AsyncGenerator<TokenPiece> {
+export async function* tokenizePieces(
+  chunks: AsyncIterable<string> | Iterable<string>,
+  pieceUnits = PIECE_UNITS,
+): AsyncGenerator<TokenPiece> {
   let pending = '';
   let base = 0;
   // pending[0, scanned) holds no cut point: never scanned twice, so no-whitespace input stays linear.

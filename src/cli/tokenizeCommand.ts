@@ -52,7 +52,12 @@ const HEADER = ['index', 'id', 'start', 'end', 'token'] as const;
  */
 function tableWidths(maxBytes: number): number[] {
   const digits = String(maxBytes).length;
-  return [Math.max(HEADER[0].length, digits), Math.max(HEADER[1].length, 5), Math.max(HEADER[2].length, digits), Math.max(HEADER[3].length, digits)];
+  return [
+    Math.max(HEADER[0].length, digits),
+    Math.max(HEADER[1].length, 5),
+    Math.max(HEADER[2].length, digits),
+    Math.max(HEADER[3].length, digits),
+  ];
 }
 
 function tableLine(cells: readonly string[], widths: readonly number[]): string {

@@ -33,15 +33,30 @@ export function checkWeights(cfg: HookedGPT2Config, w: GPT2Weights): void {
   if (w.blocks.length !== cfg.n_layers) throw new Error(`weights have ${w.blocks.length} blocks, config says n_layers=${cfg.n_layers}`);
   w.blocks.forEach((blk, L) => {
     const p = `blocks.${L}`;
-    for (const [n, t] of [['W_Q', blk.W_Q], ['W_K', blk.W_K], ['W_V', blk.W_V]] as const) expect(`${p}.attn.${n}`, t.dims, [H, D, E]);
-    for (const [n, t] of [['b_Q', blk.b_Q], ['b_K', blk.b_K], ['b_V', blk.b_V]] as const) expect(`${p}.attn.${n}`, t.dims, [H, E]);
+    for (const [n, t] of [
+      ['W_Q', blk.W_Q],
+      ['W_K', blk.W_K],
+      ['W_V', blk.W_V],
+    ] as const)
+      expect(`${p}.attn.${n}`, t.dims, [H, D, E]);
+    for (const [n, t] of [
+      ['b_Q', blk.b_Q],
+      ['b_K', blk.b_K],
+      ['b_V', blk.b_V],
+    ] as const)
+      expect(`${p}.attn.${n}`, t.dims, [H, E]);
     expect(`${p}.attn.W_O`, blk.W_O.dims, [H, E, D]);
     expect(`${p}.attn.b_O`, blk.b_O.dims, [D]);
     expect(`${p}.mlp.W_in`, blk.W_in.dims, [D, M]);
     expect(`${p}.mlp.b_in`, blk.b_in.dims, [M]);
     expect(`${p}.mlp.W_out`, blk.W_out.dims, [M, D]);
     expect(`${p}.mlp.b_out`, blk.b_out.dims, [D]);
-    for (const [n, t] of [['ln1.w', blk.ln1_w], ['ln1.b', blk.ln1_b], ['ln2.w', blk.ln2_w], ['ln2.b', blk.ln2_b]] as const) {
+    for (const [n, t] of [
+      ['ln1.w', blk.ln1_w],
+      ['ln1.b', blk.ln1_b],
+      ['ln2.w', blk.ln2_w],
+      ['ln2.b', blk.ln2_b],
+    ] as const) {
       if (cfg.normalization_type === 'LN') expect(`${p}.${n}`, t?.dims, [D]);
       else if (t !== null) throw new Error(`${p}.${n} is present but normalization_type is LNPre (folded)`);
     }
@@ -92,7 +107,11 @@ export function buildModelGraph(
   const hooks = b.emittedHooks();
   // The table and the graph come from the same kernels; this keeps them from drifting apart.
   const emittedNames = new Set(hooks.map((h) => h.name));
-  if (emittedNames.size !== hooks.length || emittedNames.size !== expectedNames.size || [...expectedNames].some((n) => !emittedNames.has(n))) {
+  if (
+    emittedNames.size !== hooks.length ||
+    emittedNames.size !== expectedNames.size ||
+    [...expectedNames].some((n) => !emittedNames.has(n))
+  ) {
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
   return { graph: b.build(), hooks };

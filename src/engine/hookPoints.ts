@@ -78,11 +78,16 @@ export function hookShape(decl: HookDecl, cfg: HookCfg, pos: number, batch = 1):
 
 /** A graph-level shape: symbolic 'batch' and 'pos', numbers for everything fixed by the config. */
 export function symbolicShape(decl: HookDecl, cfg: HookCfg): (number | string)[] {
-  return decl.dims.map((d) => (d === 'batch' ? 'batch' : d === 'pos' || d === 'query_pos' || d === 'key_pos' ? 'pos' : dimSize(d, cfg, { batch: 0, pos: 0 })));
+  return decl.dims.map((d) =>
+    d === 'batch' ? 'batch' : d === 'pos' || d === 'query_pos' || d === 'key_pos' ? 'pos' : dimSize(d, cfg, { batch: 0, pos: 0 }),
+  );
 }
 
 /** Matches a name against a TransformerLens-style glob: '*' spans any characters, including dots. */
 export function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const escaped = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`);
 }

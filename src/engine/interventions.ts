@@ -83,7 +83,8 @@ export function compileInterventions(cfg: Cfg, interventions: readonly Intervent
   const chains = new Map<string, HookTransform[]>();
   const keyParts: string[] = [];
   const valueFeeds: { name: string; make: (pos: number) => HostTensor }[] = [];
-  const declOf = (i: number, name: string): HookDecl => decls.get(name) ?? fail(i, `no hook point named '${name}' (flags: use_attn_result=${cfg.use_attn_result})`);
+  const declOf = (i: number, name: string): HookDecl =>
+    decls.get(name) ?? fail(i, `no hook point named '${name}' (flags: use_attn_result=${cfg.use_attn_result})`);
   const add = (name: string, t: HookTransform): void => {
     const list = chains.get(name) ?? [];
     list.push(t);
@@ -94,7 +95,8 @@ export function compileInterventions(cfg: Cfg, interventions: readonly Intervent
     const input = `intervention/${i}`;
     switch (iv.kind) {
       case 'ablateHeads': {
-        if (!Number.isInteger(iv.layer) || iv.layer < 0 || iv.layer >= cfg.n_layers) fail(i, `layer ${iv.layer} is out of range 0..${cfg.n_layers - 1}`);
+        if (!Number.isInteger(iv.layer) || iv.layer < 0 || iv.layer >= cfg.n_layers)
+          fail(i, `layer ${iv.layer} is out of range 0..${cfg.n_layers - 1}`);
         checkIndices(i, 'head', iv.heads, cfg.n_heads);
         const which = iv.hook ?? 'z';
         const decl = declOf(i, `blocks.${iv.layer}.attn.hook_${which}`);
@@ -105,7 +107,8 @@ export function compileInterventions(cfg: Cfg, interventions: readonly Intervent
         return;
       }
       case 'ablateNeurons': {
-        if (!Number.isInteger(iv.layer) || iv.layer < 0 || iv.layer >= cfg.n_layers) fail(i, `layer ${iv.layer} is out of range 0..${cfg.n_layers - 1}`);
+        if (!Number.isInteger(iv.layer) || iv.layer < 0 || iv.layer >= cfg.n_layers)
+          fail(i, `layer ${iv.layer} is out of range 0..${cfg.n_layers - 1}`);
         checkIndices(i, 'neuron', iv.neurons, cfg.d_mlp);
         const decl = declOf(i, `blocks.${iv.layer}.mlp.hook_post`);
         const mean = iv.mean;
@@ -133,7 +136,9 @@ export function compileInterventions(cfg: Cfg, interventions: readonly Intervent
         });
         valueFeeds.push({ name: selectName, make: (pos) => patchSelection(decl, cfg, pos, iv.positions, iv.heads, i) });
         keyParts.push(`patch:${decl.name}`);
-        add(decl.name, (b, raw) => b.op('Where', [b.input(selectName, 'bool', null), b.input(input, 'float32', null), raw], undefined, { type: 'float32' }));
+        add(decl.name, (b, raw) =>
+          b.op('Where', [b.input(selectName, 'bool', null), b.input(input, 'float32', null), raw], undefined, { type: 'float32' }),
+        );
         return;
       }
       case 'addVector': {
@@ -168,7 +173,8 @@ export function compileInterventions(cfg: Cfg, interventions: readonly Intervent
 
 function meanTensor(decl: HookDecl, cfg: Cfg, pos: number, mean: Tensor, i: number): HostTensor {
   const dims = hookShape(decl, cfg, pos);
-  if (!broadcastsTo(mean.dims, dims)) fail(i, `mean of shape [${mean.dims.join(', ')}] does not broadcast onto ${decl.name} [${dims.join(', ')}]`);
+  if (!broadcastsTo(mean.dims, dims))
+    fail(i, `mean of shape [${mean.dims.join(', ')}] does not broadcast onto ${decl.name} [${dims.join(', ')}]`);
   return hostF32(mean);
 }
 
@@ -177,7 +183,14 @@ function checkPositions(i: number, positions: readonly number[] | undefined, pos
 }
 
 /** A bool tensor of the hook's full shape: true where the patch applies. */
-function patchSelection(decl: HookDecl, cfg: Cfg, pos: number, positions: readonly number[] | undefined, heads: readonly number[] | undefined, i: number): HostTensor {
+function patchSelection(
+  decl: HookDecl,
+  cfg: Cfg,
+  pos: number,
+  positions: readonly number[] | undefined,
+  heads: readonly number[] | undefined,
+  i: number,
+): HostTensor {
   checkPositions(i, positions, pos);
   const dims = hookShape(decl, cfg, pos);
   const sel = new Uint8Array(dims.reduce((a, b) => a * b, 1));
@@ -196,9 +209,17 @@ function patchSelection(decl: HookDecl, cfg: Cfg, pos: number, positions: readon
 }
 
 /** The vector as given (broadcast by onnxruntime), or placed at `positions` in a zero tensor of the hook's shape. */
-function steeringTensor(decl: HookDecl, cfg: Cfg, pos: number, vec: Tensor, positions: readonly number[] | undefined, i: number): HostTensor {
+function steeringTensor(
+  decl: HookDecl,
+  cfg: Cfg,
+  pos: number,
+  vec: Tensor,
+  positions: readonly number[] | undefined,
+  i: number,
+): HostTensor {
   const dims = hookShape(decl, cfg, pos);
-  if (!broadcastsTo(vec.dims, dims)) fail(i, `vector of shape [${vec.dims.join(', ')}] does not broadcast onto ${decl.name} [${dims.join(', ')}]`);
+  if (!broadcastsTo(vec.dims, dims))
+    fail(i, `vector of shape [${vec.dims.join(', ')}] does not broadcast onto ${decl.name} [${dims.join(', ')}]`);
   if (!positions) return hostF32(vec);
   checkPositions(i, positions, pos);
   if (decl.dims[1] !== 'pos') fail(i, `positions need a hook whose axis 1 is pos; ${decl.name} is [${decl.dims.join(', ')}]`);

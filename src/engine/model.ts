@@ -196,7 +196,12 @@ export class HookedGPT2 {
     return HookedGPT2.create(cfg, weights, opts, null);
   }
 
-  private static async create(cfg: HookedGPT2Config, weights: GPT2Weights, opts: ModelOptions, processing: AppliedProcessing | null): Promise<HookedGPT2> {
+  private static async create(
+    cfg: HookedGPT2Config,
+    weights: GPT2Weights,
+    opts: ModelOptions,
+    processing: AppliedProcessing | null,
+  ): Promise<HookedGPT2> {
     const withFlags: HookedGPT2Config = {
       ...cfg,
       use_attn_result: opts.use_attn_result ?? cfg.use_attn_result,
@@ -304,8 +309,8 @@ export class HookedGPT2 {
     const variant = await this.variant(
       compiled.key,
       cuts,
-      compiled.key === '' ? [] : opts.interventions ?? [],
-      onlyLast ? 'all' : opts.logitsAt ?? 'all',
+      compiled.key === '' ? [] : (opts.interventions ?? []),
+      onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
       names.length === allNames.length ? null : names,
     );
 
@@ -342,7 +347,11 @@ export class HookedGPT2 {
           for (const h of hookFns.get(seg.cut) ?? []) {
             const replaced = await h.fn(t, { name: seg.cut });
             if (replaced) {
-              if (replaced.dims.length !== t.dims.length || replaced.dims.some((d, k) => d !== t.dims[k]) || replaced.data.length !== t.data.length) {
+              if (
+                replaced.dims.length !== t.dims.length ||
+                replaced.dims.some((d, k) => d !== t.dims[k]) ||
+                replaced.data.length !== t.data.length
+              ) {
                 throw new Error(`hook on '${seg.cut}' returned shape [${replaced.dims.join(', ')}], expected [${t.dims.join(', ')}]`);
               }
               t = replaced;

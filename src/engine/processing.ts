@@ -40,7 +40,9 @@ export function processWeights(cfg: HookedGPT2Config, weights: GPT2Weights, opts
     } else {
       // TransformerLens warns and skips when the state dict has no LayerNorm weights left
       // (HookedTransformer.py:1679-1688@v3.5.1); LNPre weights are such a state dict.
-      warnings.push('fold_ln=True but no LayerNorm weights found (the weights are already folded, LNPre): skipping fold, as TransformerLens does');
+      warnings.push(
+        'fold_ln=True but no LayerNorm weights found (the weights are already folded, LNPre): skipping fold, as TransformerLens does',
+      );
     }
   }
   // For LN/LNPre models TransformerLens centres whether or not fold_ln ran

@@ -71,11 +71,13 @@ export async function generateTinyGpt2(dir: string, opts: TinyGpt2Options = {}):
     const key = name.startsWith(body) ? name.slice(body.length) : name;
     tensors.push({ name, dims, dtype, data: () => fill(normalStream(seed, key), n) });
   };
-  const gaussian = (std: number, mean = 0) => (rng: () => number, n: number): Float32Array => {
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = mean + std * rng();
-    return out;
-  };
+  const gaussian =
+    (std: number, mean = 0) =>
+    (rng: () => number, n: number): Float32Array => {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = mean + std * rng();
+      return out;
+    };
 
   // Embedding std 2/sqrt(d): the tied unembedding then gives logits with std about 2, a
   // softmax over 50,257 tokens that is neither flat nor one-hot.

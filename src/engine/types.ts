@@ -61,7 +61,12 @@ export const NO_PROCESSING: ProcessingOptions = {
   fold_value_biases: false,
 };
 /** The switches in from_pretrained's order of application (and of its signature). */
-export const PROCESSING_SWITCHES: readonly (keyof ProcessingOptions)[] = ['fold_ln', 'center_writing_weights', 'center_unembed', 'fold_value_biases'];
+export const PROCESSING_SWITCHES: readonly (keyof ProcessingOptions)[] = [
+  'fold_ln',
+  'center_writing_weights',
+  'center_unembed',
+  'fold_value_biases',
+];
 
 export type ExecutionProviderName = 'cpu' | 'webgpu' | 'cuda';
 export type DeviceOption = ExecutionProviderName | 'auto';

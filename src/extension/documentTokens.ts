@@ -24,7 +24,6 @@ interface Entry {
   cancelled: boolean;
 }
 
-
 export class DocumentTokenRegistry implements vscode.Disposable {
   private readonly entries = new Map<string, Entry>();
   private readonly subscriptions: vscode.Disposable[];

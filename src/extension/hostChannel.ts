@@ -85,9 +85,7 @@ export class HostChannel<P extends PanelProtocol> implements vscode.Disposable {
 
   private async answer(requestId: number, request: RequestBody<P>): Promise<void> {
     // The map is keyed by tag, so indexing with the body's own tag pairs handler and request.
-    const handler = (this.options.handlers as Record<string, (r: RequestBody<P>) => Promise<HostBody<P>>>)[
-      request.type
-    ];
+    const handler = (this.options.handlers as Record<string, (r: RequestBody<P>) => Promise<HostBody<P>>>)[request.type];
     const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {

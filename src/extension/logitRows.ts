@@ -4,7 +4,10 @@
 // checked first and a non-finite one is reported in words. No vscode import.
 
 export class NonFiniteLogitsError extends Error {
-  constructor(readonly position: number, readonly value: number) {
+  constructor(
+    readonly position: number,
+    readonly value: number,
+  ) {
     super(
       `the model produced ${Number.isNaN(value) ? 'NaN' : value > 0 ? '+Infinity' : '-Infinity'} logits at position ${position}: ` +
         'its weights are probably damaged (NaN or infinite values); check the checkpoint',

@@ -93,7 +93,11 @@ export function tailInput(text: string, startsAtDocumentStart: boolean, nCtx: nu
     }
   }
   const spans = tokenize(text.slice(from)).map((s) => ({ id: s.id, start: s.start + from, end: s.end + from }));
-  const ids = tailWindow(spans.map((s) => s.id), startsAtDocumentStart, nCtx);
+  const ids = tailWindow(
+    spans.map((s) => s.id),
+    startsAtDocumentStart,
+    nCtx,
+  );
   return { ids, spans: spans.slice(spans.length - Math.min(spans.length, ids.length)) };
 }
 

@@ -26,7 +26,10 @@ export function exportPathFrom(arg: unknown, extension: string): string {
   let path: string;
   if (typeof arg === 'string') {
     if (/^[a-z][a-z0-9+.-]+:/i.test(arg) && !/^[a-z]:[\\/]/i.test(arg)) {
-      if (!arg.toLowerCase().startsWith('file:')) throw new PathPolicyError(`cannot export to ${JSON.stringify(arg)}: only files on this machine (an absolute path or a file: URI) can be written`);
+      if (!arg.toLowerCase().startsWith('file:'))
+        throw new PathPolicyError(
+          `cannot export to ${JSON.stringify(arg)}: only files on this machine (an absolute path or a file: URI) can be written`,
+        );
       try {
         path = fileURLToPath(arg);
       } catch (e) {
@@ -35,16 +38,23 @@ export function exportPathFrom(arg: unknown, extension: string): string {
     } else {
       path = arg;
     }
-  } else if (typeof arg === 'object' && arg !== null && typeof (arg as UriLike).scheme === 'string' && typeof (arg as UriLike).fsPath === 'string') {
+  } else if (
+    typeof arg === 'object' &&
+    arg !== null &&
+    typeof (arg as UriLike).scheme === 'string' &&
+    typeof (arg as UriLike).fsPath === 'string'
+  ) {
     const uri = arg as UriLike;
-    if (uri.scheme !== 'file') throw new PathPolicyError(`cannot export to a ${uri.scheme}: URI: only files on this machine can be written`);
+    if (uri.scheme !== 'file')
+      throw new PathPolicyError(`cannot export to a ${uri.scheme}: URI: only files on this machine can be written`);
     path = uri.fsPath;
   } else {
     throw new PathPolicyError('the export target must be a file path or a file URI');
   }
   if (path.includes('\0')) throw new PathPolicyError('the export path contains a NUL character');
   if (!isAbsolute(path)) throw new PathPolicyError(`the export path must be absolute, got ${JSON.stringify(path)}`);
-  if (!path.toLowerCase().endsWith(extension)) throw new PathPolicyError(`the export path must end in ${extension}, got ${JSON.stringify(path)}`);
+  if (!path.toLowerCase().endsWith(extension))
+    throw new PathPolicyError(`the export path must end in ${extension}, got ${JSON.stringify(path)}`);
   return path;
 }
 
@@ -58,5 +68,8 @@ const REVIVABLE_SCHEMES = new Set(['file', 'untitled']);
 export function revivableUri(uri: string, scheme: string, openDocuments: readonly string[]): { ok: true } | { ok: false; reason: string } {
   if (openDocuments.includes(uri)) return { ok: true };
   if (REVIVABLE_SCHEMES.has(scheme)) return { ok: true };
-  return { ok: false, reason: `the saved panel points at a ${scheme}: document that is not open; run "Model Lens: Tokenize Selection" again` };
+  return {
+    ok: false,
+    reason: `the saved panel points at a ${scheme}: document that is not open; run "Model Lens: Tokenize Selection" again`,
+  };
 }

@@ -100,7 +100,11 @@ export class TokenizePanelController implements vscode.Disposable {
     }
     try {
       const uri = vscode.Uri.parse(state.uri, true);
-      const allowed = revivableUri(uri.toString(), uri.scheme, vscode.workspace.textDocuments.map((d) => d.uri.toString()));
+      const allowed = revivableUri(
+        uri.toString(),
+        uri.scheme,
+        vscode.workspace.textDocuments.map((d) => d.uri.toString()),
+      );
       if (!allowed.ok) {
         this.send({ type: 'tokens/failed', message: `Not reopening ${state.uri}: ${allowed.reason}.` });
         return;
@@ -212,7 +216,9 @@ export class TokenizePanelController implements vscode.Disposable {
     // A current cache gives the tokens of a large range from its chunks, and its text without
     // VS Code joining 10 MB of lines in one turn; otherwise the text now, tokenized in slices.
     const cache = this.registry && end - start > SLICE_CHARS ? this.registry.peek(document) : undefined;
-    const text = cache ? cache.textIn(start, end) : document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
+    const text = cache
+      ? cache.textIn(start, end)
+      : document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     const source = sourceInfo(document, start, end);
     if (session) session.panel.title = `Tokens: ${source.label}`;
     this.shown = undefined;
@@ -227,14 +233,14 @@ export class TokenizePanelController implements vscode.Disposable {
       const packed = cache
         ? await rangeTokens(cache, start, end, { isCancelled, meter })
         : await tokenizeInSlices(text, {
-          isCancelled,
-          meter,
-          onProgress: (progress) => {
-            if (progress - lastProgress < 0.05) return;
-            lastProgress = progress;
-            this.send({ type: 'tokens/loading', source, chars: text.length, progress });
-          },
-        });
+            isCancelled,
+            meter,
+            onProgress: (progress) => {
+              if (progress - lastProgress < 0.05) return;
+              lastProgress = progress;
+              this.send({ type: 'tokens/loading', source, chars: text.length, progress });
+            },
+          });
       const { vocabIds, vocabDisplays } = await vocabularyInTurns(packed.ids, { isCancelled, meter });
       ids = await numberArrayInTurns(packed.ids, { isCancelled, meter });
       result = {
@@ -262,7 +268,9 @@ export class TokenizePanelController implements vscode.Disposable {
   }
 
   /** The shown tokens' document range of token `index`, if the document has not changed since. */
-  private tokenRange(index: number | null): { editor: vscode.TextEditor | undefined; document: vscode.TextDocument; range: vscode.Range } | undefined {
+  private tokenRange(
+    index: number | null,
+  ): { editor: vscode.TextEditor | undefined; document: vscode.TextDocument; range: vscode.Range } | undefined {
     const shown = this.shown;
     if (index === null || !shown || index >= shown.starts.length) return undefined;
     const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === shown.uri);
@@ -292,8 +300,7 @@ export class TokenizePanelController implements vscode.Disposable {
     const found = this.tokenRange(index);
     if (!found) return;
     const editor =
-      found.editor ??
-      (await vscode.window.showTextDocument(found.document, { viewColumn: vscode.ViewColumn.One, preserveFocus: false }));
+      found.editor ?? (await vscode.window.showTextDocument(found.document, { viewColumn: vscode.ViewColumn.One, preserveFocus: false }));
     editor.selection = new vscode.Selection(found.range.start, found.range.end);
     editor.revealRange(found.range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }

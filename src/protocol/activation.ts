@@ -202,7 +202,16 @@ const toWebview: SchemaTable<ActivationProtocol['toWebview']> = {
 export const activationHostSchemas = hostSchemas<ActivationProtocol>(toWebview, {
   'act/patternData': { layer: is.uint, head: is.uint, data: f32 },
   'act/neuronsData': { layer: is.uint, ids: i32, values: f32, neuron: is.uint, neuronValues: f32 },
-  'act/logitLensData': { labels: is.stringArray, from: is.uint, to: is.uint, topIds: i32, topProbs: f32, nextProb: f32, stringIds: i32, strings: is.stringArray },
+  'act/logitLensData': {
+    labels: is.stringArray,
+    from: is.uint,
+    to: is.uint,
+    topIds: i32,
+    topProbs: f32,
+    nextProb: f32,
+    stringIds: i32,
+    strings: is.stringArray,
+  },
   'act/dlaData': { pos: is.uint, token: is.uint, tokenText: is.string, labels: is.stringArray, values: f32 },
 });
 
@@ -212,7 +221,11 @@ const MAX_PNG_CHARS = 32 * 1024 * 1024;
 export const activationWebviewSchemas = webviewSchemas<ActivationProtocol>(
   {
     ready: readySchema,
-    'act/png': { requestId: is.uint, view, dataUrl: (v) => is.stringWithin(MAX_PNG_CHARS)(v) && (v as string).startsWith('data:image/png;base64,') },
+    'act/png': {
+      requestId: is.uint,
+      view,
+      dataUrl: (v) => is.stringWithin(MAX_PNG_CHARS)(v) && (v as string).startsWith('data:image/png;base64,'),
+    },
     'act/view': { view },
     'act/ablate': { ablation },
     'act/reset': {},

@@ -1,18 +1,6 @@
 // Contract of the Tokenize Selection panel (src/extension/tokenizePanel.ts ↔ webview/tokens/main.ts).
-import {
-  hostSchemas,
-  is,
-  webviewSchemas,
-  type PanelProtocol,
-  type SchemaTable,
-} from './envelope';
-import {
-  copiedSchema,
-  copyTextSchema,
-  readySchema,
-  type CommonRequests,
-  type ReadyNotification,
-} from './common';
+import { hostSchemas, is, webviewSchemas, type PanelProtocol, type SchemaTable } from './envelope';
+import { copiedSchema, copyTextSchema, readySchema, type CommonRequests, type ReadyNotification } from './common';
 
 export const TOKENS_VIEW_TYPE = 'modelLens.tokens';
 

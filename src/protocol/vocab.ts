@@ -1,18 +1,6 @@
 // Contract of the Search Vocabulary panel (src/extension/vocabPanel.ts ↔ webview/vocab/main.ts).
-import {
-  hostSchemas,
-  is,
-  webviewSchemas,
-  type PanelProtocol,
-  type RequestSpec,
-} from './envelope';
-import {
-  copiedSchema,
-  copyTextSchema,
-  readySchema,
-  type CommonRequests,
-  type ReadyNotification,
-} from './common';
+import { hostSchemas, is, webviewSchemas, type PanelProtocol, type RequestSpec } from './envelope';
+import { copiedSchema, copyTextSchema, readySchema, type CommonRequests, type ReadyNotification } from './common';
 
 export const VOCAB_VIEW_TYPE = 'modelLens.vocab';
 

@@ -32,7 +32,7 @@ export function utf8SequenceLength(bytes: Uint8Array, i: number): number {
 
 /** True when the bytes are not, on their own, well-formed UTF-8. */
 export function isPartialUtf8(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const len = utf8SequenceLength(bytes, i);
     if (len === 0) return true;
     i += len;
@@ -61,7 +61,7 @@ function visibleChar(cp: number): string {
 /** Display text for raw token bytes: · space, ↵ newline, → tab, ␍ carriage return, <xx> for other controls and partial UTF-8. */
 export function displayBytes(bytes: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const len = utf8SequenceLength(bytes, i);
     if (len === 0) {
       s += hex(bytes[i]!);

@@ -17,8 +17,15 @@ export function isWhitespaceUnit(c: number): boolean {
   if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
   if (c < 0xa0) return false;
   return (
-    c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
-    c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
   );
 }
 
@@ -40,11 +47,7 @@ export function isWhitespaceUnit(c: number): boolean {
  */
 export function isCutPoint(text: string, q: number): boolean {
   if (q <= 0 || q + 1 >= text.length) return false;
-  return (
-    isWhitespaceUnit(text.charCodeAt(q)) &&
-    !isWhitespaceUnit(text.charCodeAt(q + 1)) &&
-    !text.startsWith(END_OF_TEXT, q + 1)
-  );
+  return isWhitespaceUnit(text.charCodeAt(q)) && !isWhitespaceUnit(text.charCodeAt(q + 1)) && !text.startsWith(END_OF_TEXT, q + 1);
 }
 
 /** How many code units from q on decide whether q is a cut point. */

@@ -58,7 +58,11 @@ export function activationSuite(theme: Theme): E2ESuite {
       } finally {
         await model.dispose();
       }
-      return { theme, settings: { 'modelLens.model': dir, 'git.openRepositoryInParentFolders': 'never' }, viewport: { width: 1500, height: 1000 } };
+      return {
+        theme,
+        settings: { 'modelLens.model': dir, 'git.openRepositoryInParentFolders': 'never' },
+        viewport: { width: 1500, height: 1000 },
+      };
     },
     async after() {
       rmSync(dir, { recursive: true, force: true });
@@ -84,7 +88,13 @@ export function activationSuite(theme: Theme): E2ESuite {
 
           for (const v of VIEWS) {
             await w.locator(`[data-testid=tab-${v}]`).click();
-            const canvas = { attention: 'head-cell', neurons: 'neuron-canvas', logitLens: 'lens-canvas', residual: 'resid-canvas', loss: 'loss-canvas' }[v];
+            const canvas = {
+              attention: 'head-cell',
+              neurons: 'neuron-canvas',
+              logitLens: 'lens-canvas',
+              residual: 'resid-canvas',
+              loss: 'loss-canvas',
+            }[v];
             await w.locator(`[data-testid=${canvas}]`).first().waitFor({ timeout: 60000 });
             if (v === 'attention') {
               await w.locator('[data-testid=head-cell]').nth(1).click();
@@ -129,8 +139,11 @@ export function activationSuite(theme: Theme): E2ESuite {
               `(() => { for (const e of document.querySelectorAll('.editor-instance .view-lines span')) { const c = getComputedStyle(e, '::after').content; if (c && c.includes('next:')) return c; } return ''; })()`,
             );
           const end = Date.now() + 30000;
-          let text = '';
-          while (!(text = await hintText()) && Date.now() < end) await s.page.waitForTimeout(200);
+          let text = await hintText();
+          while (!text && Date.now() < end) {
+            await s.page.waitForTimeout(200);
+            text = await hintText();
+          }
           assert.match(text, /next: .*%/, 'no inline next-token hint appeared');
           await s.screenshot(`inline-logits-${theme}`);
           await s.runCommand('Model Lens: Toggle Inline Logits');
@@ -155,7 +168,9 @@ export function activationSuite(theme: Theme): E2ESuite {
           await s.selectText(SENTENCE);
           await s.runCommand('Model Lens: Open Activation Panel');
           const before = await step('the panel before the reload', () => s.webview('Activations'));
-          await step('the loss before the reload', () => before.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 }));
+          await step('the loss before the reload', () =>
+            before.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 }),
+          );
           // VS Code in the browser writes its open editors, with each webview's setState, to
           // IndexedDB on a 5 s timer when the page is idle; a reload before that write restores an
           // older layout (no panel, or a panel with no saved text). A fixed 3 s pause here made the
@@ -168,7 +183,9 @@ export function activationSuite(theme: Theme): E2ESuite {
           await s.page.reload();
           await step('the workbench after the reload', () => s.page.locator('.monaco-workbench').waitFor({ timeout: 60000 }));
           const w = await step('the revived panel', () => s.webview('Activations'));
-          await step('the revived panel\'s loss', () => w.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 }));
+          await step("the revived panel's loss", () =>
+            w.locator('[data-testid=mean-loss]').filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 }),
+          );
           assert.equal(await w.locator('[data-testid=tokens] .tok').count(), ids.length);
         },
       },

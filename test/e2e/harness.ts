@@ -219,9 +219,7 @@ export async function killGroup(child: ChildProcess): Promise<void> {
 
 function listFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? listFiles(join(dir, d.name)) : [join(dir, d.name)],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? listFiles(join(dir, d.name)) : [join(dir, d.name)]));
 }
 
 /** Offset in the editor's model of a 1-based position: Monaco moves over CRLF as one step. */
@@ -254,10 +252,14 @@ export async function startCodeServer(opts: {
 }): Promise<CodeServer> {
   const port = opts.port ?? (await freePort());
   const args = [
-    '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--user-data-dir', opts.userDataDir,
-    '--extensions-dir', opts.extensionsDir,
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--user-data-dir',
+    opts.userDataDir,
+    '--extensions-dir',
+    opts.extensionsDir,
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-workspace-trust',
@@ -308,7 +310,9 @@ export function workbenchUrl(port: number, workspace: string, extensionPath?: st
 /** The entries of `settings` that this extension declares with scope machine or machine-overridable. */
 function machineScoped(settings: Record<string, unknown>): Record<string, unknown> {
   type Contributed = { properties?: Record<string, { scope?: string }> };
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { contributes?: { configuration?: Contributed | Contributed[] } };
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    contributes?: { configuration?: Contributed | Contributed[] };
+  };
   const sections = [pkg.contributes?.configuration ?? []].flat();
   const scopes = new Map(sections.flatMap((c) => Object.entries(c.properties ?? {}).map(([k, v]) => [k, v.scope] as const)));
   return Object.fromEntries(Object.entries(settings).filter(([k]) => /^machine/.test(scopes.get(k) ?? '')));
@@ -337,10 +341,14 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
   for (const vsix of options.installVsix ?? []) {
-    execFileSync(codeServerBin(), ['--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', resolve(vsix)], {
-      stdio: 'pipe',
-      env: { ...process.env, XDG_CONFIG_HOME: join(root, 'xdg', 'config'), XDG_DATA_HOME: join(root, 'xdg', 'data') },
-    });
+    execFileSync(
+      codeServerBin(),
+      ['--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', resolve(vsix)],
+      {
+        stdio: 'pipe',
+        env: { ...process.env, XDG_CONFIG_HOME: join(root, 'xdg', 'config'), XDG_DATA_HOME: join(root, 'xdg', 'data') },
+      },
+    );
   }
   const settings: Record<string, unknown> = {
     'workbench.startupEditor': 'none',
@@ -429,7 +437,10 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
       await input.waitFor({ state: 'hidden' });
     };
     const focusEditor = async () => {
-      await page.locator('.editor-instance .view-lines').first().click({ position: { x: 5, y: 5 } });
+      await page
+        .locator('.editor-instance .view-lines')
+        .first()
+        .click({ position: { x: 5, y: 5 } });
     };
 
     const session: VSCodeSession = {
@@ -495,7 +506,10 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
         // the mouse lands on the word, not the middle of a long span.
         const box = await page.evaluate((needle: string) => {
           // Runs in the page; typed structurally because this project compiles without the DOM lib.
-          interface TextNodeLike { nodeType: number; textContent: string | null }
+          interface TextNodeLike {
+            nodeType: number;
+            textContent: string | null;
+          }
           interface Doc {
             querySelectorAll(sel: string): ArrayLike<{ firstChild: TextNodeLike | null }>;
             createRange(): {

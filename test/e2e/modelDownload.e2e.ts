@@ -135,18 +135,40 @@ export const suite: E2ESuite = {
           assert.equal(target, realpathSync(join(repoDir, 'blobs', etag)), `${file} resolves to ${target}`);
           assert.equal(dirname(target), realpathSync(join(repoDir, 'blobs')));
         }
-        assert.equal(createHash('sha256').update(readFileSync(join(snap, 'model.safetensors'))).digest('hex'), sha256(weights));
-        assert.deepEqual(readdirSync(join(repoDir, 'blobs')).filter((f) => /incomplete|lock/.test(f)), [], 'leftover partial files');
+        assert.equal(
+          createHash('sha256')
+            .update(readFileSync(join(snap, 'model.safetensors')))
+            .digest('hex'),
+          sha256(weights),
+        );
+        assert.deepEqual(
+          readdirSync(join(repoDir, 'blobs')).filter((f) => /incomplete|lock/.test(f)),
+          [],
+          'leftover partial files',
+        );
 
         // What the server saw: metadata from the Hub for both files, the weights once from the
         // CDN origin in one piece (no retries, no ranges), and nothing else.
         const seen = hub.requests.map((r) => `${r.server} ${r.method} ${r.path}${r.range ? ` ${r.range}` : ''}`);
         const hubPaths = hub.requests.filter((r) => r.server === 'hub').map((r) => r.path);
-        assert.ok(hubPaths.some((p) => p === `/${REPO_ID}/resolve/main/config.json`), seen.join('\n'));
-        assert.ok(hubPaths.some((p) => p.endsWith('/model.safetensors')), seen.join('\n'));
-        assert.ok(hubPaths.every((p) => p.startsWith(`/${REPO_ID}/resolve/`)), seen.join('\n'));
+        assert.ok(
+          hubPaths.some((p) => p === `/${REPO_ID}/resolve/main/config.json`),
+          seen.join('\n'),
+        );
+        assert.ok(
+          hubPaths.some((p) => p.endsWith('/model.safetensors')),
+          seen.join('\n'),
+        );
+        assert.ok(
+          hubPaths.every((p) => p.startsWith(`/${REPO_ID}/resolve/`)),
+          seen.join('\n'),
+        );
         const cdnGets = hub.requests.filter((r) => r.server === 'cdn' && r.method === 'GET');
-        assert.deepEqual(cdnGets.map((r) => [r.path, r.range]), [[`/lfs/${sha256(weights)}`, undefined]], seen.join('\n'));
+        assert.deepEqual(
+          cdnGets.map((r) => [r.path, r.range]),
+          [[`/lfs/${sha256(weights)}`, undefined]],
+          seen.join('\n'),
+        );
         assert.equal(hub.cdnBytesSent, weights.length);
       },
     },

@@ -59,7 +59,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /** Runs one UI suite on one fresh session. A failed start fails every test of the suite. */
 export async function runSuite(suite: E2ESuite, grep?: string): Promise<Counts> {
   const counts = zero();
-  const skipReason = (t: E2ETest) => t.skip || (grep !== undefined && !t.name.includes(grep) ? `name does not contain ${JSON.stringify(grep)}` : false);
+  const skipReason = (t: E2ETest) =>
+    t.skip || (grep !== undefined && !t.name.includes(grep) ? `name does not contain ${JSON.stringify(grep)}` : false);
   const runnable = suite.tests.filter((t) => !skipReason(t));
   for (const t of suite.tests.filter((t) => skipReason(t))) {
     console.log(`  - ${suite.name} › ${t.name} (skipped: ${skipReason(t)})`);
@@ -98,7 +99,9 @@ export async function runSuite(suite: E2ESuite, grep?: string): Promise<Counts> 
         console.log(`  ✓ ${suite.name} › ${t.name} (${Date.now() - t0} ms${retried ? ', after a retry' : ''})`);
       } catch (err) {
         counts.failed++;
-        console.log(`  ✗ ${suite.name} › ${t.name} (${Date.now() - t0} ms)\n    ${String((err as Error)?.stack ?? err).replace(/\n/g, '\n    ')}`);
+        console.log(
+          `  ✗ ${suite.name} › ${t.name} (${Date.now() - t0} ms)\n    ${String((err as Error)?.stack ?? err).replace(/\n/g, '\n    ')}`,
+        );
         const shot = await session.screenshot(`${suite.name}-${t.name}-failure`).catch(() => undefined);
         if (shot) console.log(`    screenshot: ${shot}`);
         if (session.consoleErrors.length) console.log(`    console errors:\n      ${session.consoleErrors.slice(-10).join('\n      ')}`);

@@ -74,7 +74,10 @@ export const suite: E2ESuite = {
         const frame = await tokenizePanel(s);
         const expected = Array.from(tokenizePacked(SEED).ids);
         assert.deepEqual(expected.slice(0, 3), [15354, 257, 1573]);
-        await frame.locator('.chips .chip').nth(expected.length - 1).waitFor();
+        await frame
+          .locator('.chips .chip')
+          .nth(expected.length - 1)
+          .waitFor();
         assert.deepEqual(await chipIds(frame), expected);
         const texts = await frame.locator('.chips .chip .chip-text').allInnerTexts();
         assert.deepEqual(texts, expected.map(tokenDisplay));
@@ -93,12 +96,24 @@ export const suite: E2ESuite = {
         const frame = await tokenizePanel(s);
         const text = `${SEED}\n${SECOND}\n`;
         const packed = tokenizePacked(text);
-        await frame.locator('.chips .chip').nth(packed.length - 1).waitFor();
+        await frame
+          .locator('.chips .chip')
+          .nth(packed.length - 1)
+          .waitFor();
         assert.deepEqual(await chipIds(frame), Array.from(packed.ids));
         const texts = await frame.locator('.chips .chip .chip-text').allInnerTexts();
-        assert.ok(texts.some((t) => /^(<[0-9a-f]{2}>)+$/.test(t.replace(/^·/, ''))), `no byte-piece chip in ${JSON.stringify(texts)}`);
-        assert.ok(texts.some((t) => t.includes('↵')), 'newline not shown as ↵');
-        assert.ok(texts.some((t) => t.includes('→')), 'tab not shown as →');
+        assert.ok(
+          texts.some((t) => /^(<[0-9a-f]{2}>)+$/.test(t.replace(/^·/, ''))),
+          `no byte-piece chip in ${JSON.stringify(texts)}`,
+        );
+        assert.ok(
+          texts.some((t) => t.includes('↵')),
+          'newline not shown as ↵',
+        );
+        assert.ok(
+          texts.some((t) => t.includes('→')),
+          'tab not shown as →',
+        );
         await s.screenshot('tokenize-document-dark');
       },
     },

@@ -41,7 +41,9 @@ async function main(): Promise<void> {
   const results = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as InHostResults) : undefined;
   rmSync(tmp, { recursive: true, force: true });
   const failed = results ? results.failed : 1;
-  console.log(`${results?.passed ?? 0} passed, ${failed || (code ? 1 : 0)} failed${results?.skipped ? `, ${results.skipped} skipped` : ''}`);
+  console.log(
+    `${results?.passed ?? 0} passed, ${failed || (code ? 1 : 0)} failed${results?.skipped ? `, ${results.skipped} skipped` : ''}`,
+  );
   process.exitCode = code || failed ? 1 : 0;
 }
 

@@ -88,7 +88,12 @@ async function time(fn: () => Promise<unknown>, runs: number): Promise<number> {
   return median(ms);
 }
 
-async function parity(dir: string, provider: ExecutionProviderName, processing: boolean, optimization: 'basic' | 'all' = 'basic'): Promise<ParityRow> {
+async function parity(
+  dir: string,
+  provider: ExecutionProviderName,
+  processing: boolean,
+  optimization: 'basic' | 'all' = 'basic',
+): Promise<ParityRow> {
   const opts: ModelOptions = { processing, use_attn_result: true, use_split_qkv_input: true, use_hook_mlp_in: true };
   const tokens = seededTokens(48, 7);
   const cpu = await HookedGPT2.fromPretrained(dir, { ...opts, device: 'cpu' });
@@ -118,7 +123,13 @@ async function parity(dir: string, provider: ExecutionProviderName, processing: 
   }
 }
 
-async function timings(dir: string, device: ExecutionProviderName, quick: boolean, work: string, optimization: 'basic' | 'all' = 'basic'): Promise<TimingRow[]> {
+async function timings(
+  dir: string,
+  device: ExecutionProviderName,
+  quick: boolean,
+  work: string,
+  optimization: 'basic' | 'all' = 'basic',
+): Promise<TimingRow[]> {
   const rows: TimingRow[] = [];
   const model = await HookedGPT2.fromPretrained(dir, { device, optimization });
   try {
@@ -137,7 +148,10 @@ async function timings(dir: string, device: ExecutionProviderName, quick: boolea
         // Our logits for torch_ref.py's Hugging Face parity check (compared as log-softmax, since
         // center_unembed shifts each position's logits by a constant).
         const logits = await model.run(tokens);
-        writeFileSync(join(work, `logits_${device}_${n}.f32`), Buffer.from(logits.data.buffer, logits.data.byteOffset, logits.data.byteLength));
+        writeFileSync(
+          join(work, `logits_${device}_${n}.f32`),
+          Buffer.from(logits.data.buffer, logits.data.byteOffset, logits.data.byteLength),
+        );
       }
     }
   } finally {
@@ -158,7 +172,11 @@ async function main(): Promise<void> {
   const timingModel = quick ? tiny : small;
 
   const parityRows: ParityRow[] = [];
-  for (const [provider, optimization] of [['webgpu', 'basic'], ['webgpu', 'all'], ['cuda', 'basic']] as const) {
+  for (const [provider, optimization] of [
+    ['webgpu', 'basic'],
+    ['webgpu', 'all'],
+    ['cuda', 'basic'],
+  ] as const) {
     for (const processing of [true, false]) {
       try {
         parityRows.push(await parity(tiny, provider, processing, optimization));
@@ -168,10 +186,16 @@ async function main(): Promise<void> {
     }
   }
   console.log('\nPer-hook parity against the cpu provider (max|a-b| / max|b| per hook, all hooks incl. result and input hooks)');
-  console.table(parityRows.map((r) => ({ ...r, worstRelError: r.worstRelError.toExponential(2), logitsRelError: r.logitsRelError.toExponential(2) })));
+  console.table(
+    parityRows.map((r) => ({ ...r, worstRelError: r.worstRelError.toExponential(2), logitsRelError: r.logitsRelError.toExponential(2) })),
+  );
 
   const timingRows: TimingRow[] = [];
-  for (const [device, optimization] of [['cpu', 'basic'], ['webgpu', 'basic'], ['webgpu', 'all']] as const) {
+  for (const [device, optimization] of [
+    ['cpu', 'basic'],
+    ['webgpu', 'basic'],
+    ['webgpu', 'all'],
+  ] as const) {
     try {
       timingRows.push(...(await timings(timingModel, device, quick, work, optimization)));
     } catch (err) {

@@ -111,7 +111,10 @@ describe('Model Lens activation panel and inline logits', function () {
     const written = await vscode.commands.executeCommand<string>(C.exportActivationCache, file);
     assert.equal(written, file);
     const bytes = readFileSync(file);
-    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape: number[] }>;
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<
+      string,
+      { shape: number[] }
+    >;
     assert.deepEqual(header['blocks.1.attn.hook_pattern']!.shape, [1, 4, 1024, 1024]);
     assert.deepEqual(header['blocks.0.mlp.hook_post']!.shape, [1, 1024, 256]);
   });

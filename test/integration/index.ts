@@ -53,7 +53,11 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout, reporter: 'spec', retries: 1 });
 
   const dir = process.env.MODEL_LENS_TESTS_DIR ?? __dirname;
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort() : [];
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.test.js'))
+        .sort()
+    : [];
   for (const f of files) mocha.addFile(join(dir, f));
 
   const results: InHostResults = { passed: 0, failed: 0, skipped: 0, failures: [], retried: [], files };

@@ -43,11 +43,22 @@ describe('Model Lens protocol', () => {
       [{ id: 1, body: { type: 'copyText', text: 5, what: 'x' } }, /copyText: field text/],
       [{ id: 1, body: { type: '__proto__' } }, /unknown message type/],
     ];
-    for (const [raw, re] of cases) assert.throws(() => validateEnvelope(raw, tokensWebviewSchemas), (e: Error) => e instanceof ProtocolError && re.test(e.message));
-    assert.throws(() => validateEnvelope({ id: 1, body: { type: 'vocab/search', query: 'a', mode: 'fuzzy' } }, vocabWebviewSchemas), /field mode/);
+    for (const [raw, re] of cases)
+      assert.throws(
+        () => validateEnvelope(raw, tokensWebviewSchemas),
+        (e: Error) => e instanceof ProtocolError && re.test(e.message),
+      );
+    assert.throws(
+      () => validateEnvelope({ id: 1, body: { type: 'vocab/search', query: 'a', mode: 'fuzzy' } }, vocabWebviewSchemas),
+      /field mode/,
+    );
     // Typed arrays must arrive as typed arrays, not JSON number arrays.
     assert.throws(
-      () => validateEnvelope({ id: 1, body: { type: 'vocab/results', query: '', mode: 'id', total: 1, ids: [1], displays: ['!'] } }, vocabHostSchemas),
+      () =>
+        validateEnvelope(
+          { id: 1, body: { type: 'vocab/results', query: '', mode: 'id', total: 1, ids: [1], displays: ['!'] } },
+          vocabHostSchemas,
+        ),
       /vocab\/results: field ids/,
     );
   });

@@ -12,7 +12,8 @@ import { waitUntil as until } from '../support/waitUntil';
 
 const TEXT = 'The quick brown fox jumps over the lazy dog.';
 
-const snapshot = async (): Promise<ProviderStatusSnapshot> => (await vscode.commands.executeCommand<ProviderStatusSnapshot>(C.engineState))!;
+const snapshot = async (): Promise<ProviderStatusSnapshot> =>
+  (await vscode.commands.executeCommand<ProviderStatusSnapshot>(C.engineState))!;
 
 /** Sets the provider and waits until the old model is unloaded (the status item hides). */
 async function setProvider(value: string | undefined): Promise<void> {

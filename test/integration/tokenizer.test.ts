@@ -70,7 +70,10 @@ describe('Model Lens tokenizer features', function () {
     const outcome = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
     assert.ok(outcome);
     assert.deepEqual(outcome.ids.slice(0, 3), SEED_FIRST_IDS);
-    assert.deepEqual(outcome.ids, tokenize(SEED).map((t) => t.id));
+    assert.deepEqual(
+      outcome.ids,
+      tokenize(SEED).map((t) => t.id),
+    );
     assert.equal(outcome.chars, SEED.length);
     assert.equal(outcome.start, editor.document.offsetAt(line.start));
     await until('a Tokens panel tab', () => (webviewTabs('modelLens.tokens').length === 1 ? true : undefined));
@@ -104,17 +107,14 @@ describe('Model Lens tokenizer features', function () {
     const doc = editor.document;
     const word = 'begings';
     const at = doc.getText().indexOf(word);
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
-      'vscode.executeHoverProvider',
-      doc.uri,
-      doc.positionAt(at + 2),
-    );
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, doc.positionAt(at + 2));
     const text = hoverText(hovers);
     const spans = tokenize(doc.getText());
     const inWord = spans.map((s, index) => ({ ...s, index })).filter((s) => s.end > at && s.start < at + word.length);
     assert.ok(inWord.length >= 2, 'begings should split into several GPT-2 tokens');
     assert.match(text, /GPT-2/);
-    for (const t of inWord) assert.match(text, new RegExp(`\\| ${t.id} \\| ${t.index} \\|`), `token ${t.id} at index ${t.index} in:\n${text}`);
+    for (const t of inWord)
+      assert.match(text, new RegExp(`\\| ${t.id} \\| ${t.index} \\|`), `token ${t.id} at index ${t.index} in:\n${text}`);
     // The first word: id 15354 at index 0.
     const first = hoverText(
       await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(0, 1)),
@@ -127,7 +127,9 @@ describe('Model Lens tokenizer features', function () {
     const config = vscode.workspace.getConfiguration('modelLens');
     await config.update('hover.enabled', false, vscode.ConfigurationTarget.Global);
     try {
-      await until('the setting to apply', () => (vscode.workspace.getConfiguration('modelLens').get('hover.enabled') === false ? true : undefined));
+      await until('the setting to apply', () =>
+        vscode.workspace.getConfiguration('modelLens').get('hover.enabled') === false ? true : undefined,
+      );
       const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
         'vscode.executeHoverProvider',
         editor.document.uri,
@@ -161,9 +163,7 @@ describe('Model Lens tokenizer features', function () {
     await until('a one-token selection count', () => (modelLens.statusBarText().endsWith(' 1 token') ? true : undefined));
     editor.selection = new vscode.Selection(0, 0, 0, 0);
     const whole = tokenize(editor.document.getText()).length;
-    await until(`the document count ${whole}`, () =>
-      modelLens.statusBarText().endsWith(` ${whole} tokens`) ? true : undefined,
-    );
+    await until(`the document count ${whole}`, () => (modelLens.statusBarText().endsWith(` ${whole} tokens`) ? true : undefined));
   });
 
   it('a 10 MB selection is tokenized in bounded work per event-loop turn', async function () {
@@ -199,7 +199,9 @@ describe('Model Lens tokenizer features', function () {
       assert.ok(most <= MAX_UNITS_PER_TURN + 8192, `${kind}: one turn handled ${most} tokens (limit ${MAX_UNITS_PER_TURN})`);
     }
     assert.ok(meter.largestTurn('postTokens') <= RESULT_PART_TOKENS, `one message carried ${meter.largestTurn('postTokens')} tokens`);
-    console.log(`    10 MB selection, most work in one turn: ${chars} chars tokenized, ${meter.largestTurn('copyTokens')} tokens copied, ${meter.largestTurn('scanTokens')} scanned, ${meter.largestTurn('postTokens')} posted`);
+    console.log(
+      `    10 MB selection, most work in one turn: ${chars} chars tokenized, ${meter.largestTurn('copyTokens')} tokens copied, ${meter.largestTurn('scanTokens')} scanned, ${meter.largestTurn('postTokens')} posted`,
+    );
   });
 
   it('Search Vocabulary opens one vocabulary panel', async () => {

@@ -21,7 +21,10 @@ function mixedText(target: number): string {
   return out;
 }
 
-interface Gap { at: number; ms: number }
+interface Gap {
+  at: number;
+  ms: number;
+}
 const gaps: { step: string; ms: number; at: number }[] = [];
 let step = 'idle';
 let last = performance.now();
@@ -46,8 +49,7 @@ async function until(probe: () => boolean, timeoutMs = 60000): Promise<void> {
 
 const profileSession = new Session();
 profileSession.connect();
-const post = (m: string, p?: object) =>
-  new Promise<any>((res, rej) => profileSession.post(m, p ?? {}, (e, r) => (e ? rej(e) : res(r))));
+const post = (m: string, p?: object) => new Promise<any>((res, rej) => profileSession.post(m, p ?? {}, (e, r) => (e ? rej(e) : res(r))));
 
 describe('host gaps', function () {
   this.timeout(600000);
@@ -61,7 +63,12 @@ describe('host gaps', function () {
     const t0 = performance.now();
     const profStartWall = t0;
     const marks: { step: string; t: number }[] = [];
-    const begin = (s: string) => { appendFileSync('/tmp/hostgaps.progress', `${(performance.now()-t0).toFixed(0)} ${s} ${api.statusBarText()}\n`); step = s; marks.push({ step: s, t: performance.now() }); last = performance.now(); };
+    const begin = (s: string) => {
+      appendFileSync('/tmp/hostgaps.progress', `${(performance.now() - t0).toFixed(0)} ${s} ${api.statusBarText()}\n`);
+      step = s;
+      marks.push({ step: s, t: performance.now() });
+      last = performance.now();
+    };
 
     begin('open');
     const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
@@ -110,12 +117,16 @@ describe('host gaps', function () {
     for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
     const sampleTimes: number[] = [];
     let t = profile.startTime;
-    for (const d of profile.timeDeltas) { t += d; sampleTimes.push(t); }
+    for (const d of profile.timeDeltas) {
+      t += d;
+      sampleTimes.push(t);
+    }
     // Map profiler microseconds to performance.now(): the profile started just before t0.
     const offset = profStartWall - profile.startTime / 1000;
     const describeWindow = (from: number, to: number) => {
       const self = new Map<string, number>();
-      let ours = 0, total = 0;
+      let ours = 0,
+        total = 0;
       for (let i = 0; i < profile.samples.length; i++) {
         const ts = sampleTimes[i]! / 1000 + offset;
         if (ts < from || ts > to) continue;
@@ -126,21 +137,36 @@ describe('host gaps', function () {
         const key = `${n.callFrame.functionName || '(anon)'} ${String(n.callFrame.url).split('/').slice(-2).join('/')}:${n.callFrame.lineNumber}`;
         self.set(key, (self.get(key) ?? 0) + dt);
         let mine = false;
-        while (id !== undefined) { if (String(nodes.get(id).callFrame.url).includes('/dist/extension.js')) { mine = true; break; } id = parent.get(id); }
+        while (id !== undefined) {
+          if (String(nodes.get(id).callFrame.url).includes('/dist/extension.js')) {
+            mine = true;
+            break;
+          }
+          id = parent.get(id);
+        }
         if (mine) ours += dt;
       }
-      const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${v.toFixed(1)} ${k}`);
+      const top = [...self]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8)
+        .map(([k, v]) => `${v.toFixed(1)} ${k}`);
       return { ours: +ours.toFixed(1), total: +total.toFixed(1), top };
     };
     const report: any = { buildMs, tokMs, selStatus, tokens: outcome?.ids.length, steps: {} };
     for (const [s, g] of stepMax) {
-      const top3 = gaps.filter((x) => x.step === s).sort((a, b) => b.ms - a.ms).slice(0, 3);
+      const top3 = gaps
+        .filter((x) => x.step === s)
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 3);
       report.steps[s] = {
         max: +g.ms.toFixed(1),
         next: top3.slice(1).map((x) => +x.ms.toFixed(1)),
         over50: gaps.filter((x) => x.step === s && x.ms > 50).length,
         window: describeWindow(g.at, g.at + g.ms),
-        gapsOver50: gaps.filter((x) => x.step === s && x.ms > 50).slice(0, 12).map((x) => ({ ms: +x.ms.toFixed(0), ...describeWindow(x.at, x.at + x.ms) })),
+        gapsOver50: gaps
+          .filter((x) => x.step === s && x.ms > 50)
+          .slice(0, 12)
+          .map((x) => ({ ms: +x.ms.toFixed(0), ...describeWindow(x.at, x.at + x.ms) })),
       };
     }
     writeFileSync(process.env.MODEL_LENS_PERF_OUT ?? '/tmp/hostgaps.json', JSON.stringify(report, null, 2));

@@ -47,7 +47,8 @@ export function referenceRun(
   const { d_model, n_heads, d_head, d_mlp, d_vocab } = cfg;
   const P = tokens.length;
   if (P === 0 || P > cfg.n_ctx) throw new Error(`reference: ${P} tokens, need 1..${cfg.n_ctx}`);
-  for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= d_vocab) throw new Error(`reference: token ${t} outside 0..${d_vocab - 1}`);
+  for (const t of tokens)
+    if (!Number.isInteger(t) || t < 0 || t >= d_vocab) throw new Error(`reference: token ${t} outside 0..${d_vocab - 1}`);
   const cache = new Map<string, T64>();
   const hook = (name: string, dims: number[], data: Float64Array): Float64Array => {
     cache.set(name, { dims, data: data.slice() });

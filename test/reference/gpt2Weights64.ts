@@ -118,12 +118,10 @@ export function convertGpt2Weights(raw: Map<string, RawTensor>, cfg: RefConfig):
       const out = new Float64Array(n_heads * d_model * d_head);
       for (let i = 0; i < n_heads; i++)
         for (let m = 0; m < d_model; m++)
-          for (let e = 0; e < d_head; e++)
-            out[(i * d_model + m) * d_head + e] = cAttnW[m * 3 * d_model + which * d_model + i * d_head + e];
+          for (let e = 0; e < d_head; e++) out[(i * d_model + m) * d_head + e] = cAttnW[m * 3 * d_model + which * d_model + i * d_head + e];
       return t([n_heads, d_model, d_head], out);
     };
-    const splitB = (which: number): T64 =>
-      t([n_heads, d_head], cAttnB.slice(which * d_model, (which + 1) * d_model));
+    const splitB = (which: number): T64 => t([n_heads, d_head], cAttnB.slice(which * d_model, (which + 1) * d_model));
     blocks.push({
       ln1_w: t([d_model], get(`${h}ln_1.weight`, [d_model])),
       ln1_b: t([d_model], get(`${h}ln_1.bias`, [d_model])),
@@ -194,7 +192,11 @@ function foldLayerNorm(w: RefWeights, cfg: RefConfig): RefWeights {
   for (const b of w.blocks) {
     const lw = need(b.ln1_w, 'ln1.w').data;
     const lb = need(b.ln1_b, 'ln1.b').data;
-    for (const [W, bias] of [[b.W_Q, b.b_Q], [b.W_K, b.b_K], [b.W_V, b.b_V]] as const) {
+    for (const [W, bias] of [
+      [b.W_Q, b.b_Q],
+      [b.W_K, b.b_K],
+      [b.W_V, b.b_V],
+    ] as const) {
       // b += sum_m W[i, m, e] * ln.b[m]; then W[i, m, e] *= ln.w[m]; then centre W over d_model.
       for (let i = 0; i < n_heads; i++)
         for (let e = 0; e < d_head; e++) {

@@ -19,9 +19,11 @@ export interface RandomGpt2Options {
   readonly separateLmHead: boolean;
 }
 
-
 /** Writes an F32 safetensors file from float64 data (rounded to float32). */
-export function writeSafetensorsF32(path: string, tensors: ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> }>): void {
+export function writeSafetensorsF32(
+  path: string,
+  tensors: ReadonlyMap<string, { shape: readonly number[]; data: ArrayLike<number> }>,
+): void {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [name, t] of tensors) {

@@ -34,7 +34,8 @@ export function readSafetensorsRaw(path: string): Map<string, RawTensor> {
     if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new Error(`${path}: ${name} has unsupported dtype ${dtype}`);
     const count = shape.reduce((a, b) => a * b, 1);
     const [begin, end] = data_offsets;
-    if (end - begin !== count * BYTES[dtype]) throw new Error(`${path}: ${name} spans ${end - begin} bytes, shape [${shape}] ${dtype} needs ${count * BYTES[dtype]}`);
+    if (end - begin !== count * BYTES[dtype])
+      throw new Error(`${path}: ${name} spans ${end - begin} bytes, shape [${shape}] ${dtype} needs ${count * BYTES[dtype]}`);
     if (dataStart + end > file.length) throw new Error(`${path}: ${name} runs past the end of the file`);
     out.set(name, { dtype, shape, data: decode(file, dataStart + begin, count, dtype) });
   }

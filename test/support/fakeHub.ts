@@ -133,7 +133,8 @@ export async function startFakeHub(repos: readonly FakeRepo[], faults: FakeHubFa
       res.end();
       return;
     }
-    const cut = state.faults.cutAfterBytes !== undefined && state.cutsDone < (state.faults.cutTimes ?? 1) ? state.faults.cutAfterBytes : undefined;
+    const cut =
+      state.faults.cutAfterBytes !== undefined && state.cutsDone < (state.faults.cutTimes ?? 1) ? state.faults.cutAfterBytes : undefined;
     if (cut !== undefined) state.cutsDone++;
     const chunk = state.faults.chunkBytes ?? 64 * 1024;
     const delay = state.faults.chunkDelayMs ?? 0;

@@ -46,8 +46,6 @@ export async function useTinyModel(seed: number, opts: { resetSettings?: readonl
 export async function openText(content: string): Promise<vscode.TextEditor> {
   const doc = await vscode.workspace.openTextDocument({ content, language: 'plaintext' });
   const editor = await vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
-  await waitUntil('the new document to be the active editor', () =>
-    vscode.window.activeTextEditor?.document === doc ? true : undefined,
-  );
+  await waitUntil('the new document to be the active editor', () => (vscode.window.activeTextEditor?.document === doc ? true : undefined));
   return editor;
 }

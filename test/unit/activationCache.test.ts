@@ -240,7 +240,10 @@ test('stackHeadResults from hook_z and W_O: labels, a hand-computed entry, heads
     const b_O = weights.blocks[l]!.b_O.data;
     const sum = new Float32Array(n);
     for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) sum[i] += stack.data[(l * H + h) * n + i]!;
-    close(sum.map((x, i) => x + b_O[i % D]!), attnOut);
+    close(
+      sum.map((x, i) => x + b_O[i % D]!),
+      attnOut,
+    );
   }
   const withRem = c.stackHeadResults(1, { incl_remainder: true, pos_slice: 0 });
   assert.deepEqual(withRem.labels, ['L0H0', 'L0H1', 'remainder']);

@@ -100,7 +100,10 @@ describe('activation panel requests in the engine worker', { timeout: 120_000 },
       if (p + 1 < n) assert.ok(Math.abs(Math.log(lens.nextProb[2 * n + p]!) - logSoftmaxAt(logits.data, V, p, TOKENS[p + 1]!)) < 1e-3);
     }
 
-    const neurons = expectOp(await client.panel({ op: 'neurons', runId: run.runId, layer: 0, count: 8, neuron: null, from: 0, to: n }), 'neurons');
+    const neurons = expectOp(
+      await client.panel({ op: 'neurons', runId: run.runId, layer: 0, count: 8, neuron: null, from: 0, to: n }),
+      'neurons',
+    );
     const post = cache.act('post', 0);
     const dMlp = post.dims[2]!;
     let bestPeak = -Infinity;
@@ -123,7 +126,13 @@ describe('activation panel requests in the engine worker', { timeout: 120_000 },
   it('an ablated head changes the loss; a stale run id is refused; export writes TransformerLens names', async () => {
     const clean = expectOp(await client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [], topK: 1, thumb: 2 }), 'run');
     const ablated = expectOp(
-      await client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [{ kind: 'ablateHeads', layer: 0, heads: [1] }], topK: 1, thumb: 2 }),
+      await client.panel({
+        op: 'run',
+        tokens: Int32Array.from(TOKENS),
+        interventions: [{ kind: 'ablateHeads', layer: 0, heads: [1] }],
+        topK: 1,
+        thumb: 2,
+      }),
       'run',
     );
     assert.notEqual(ablated.meanLoss, clean.meanLoss);

@@ -77,7 +77,10 @@ test('weights are in TransformerLens layout, element by element against the raw 
     assert.equal(w.W_U.data[m * V + v], lmHead[v * d + m]);
   }
   assert.ok(w.b_U.data.every((x) => x === 0));
-  assert.ok(w.blocks[0]!.ln1_w!.data.some((x) => Math.abs(x - 1) > 0.05), 'LayerNorm weights are non-trivial');
+  assert.ok(
+    w.blocks[0]!.ln1_w!.data.some((x) => Math.abs(x - 1) > 0.05),
+    'LayerNorm weights are non-trivial',
+  );
 });
 
 test('prefixed keys and a tied lm_head load to the same body, with W_U = W_E^T', async () => {
@@ -107,7 +110,8 @@ for (const dtype of ['F16', 'BF16'] as const) {
     await generateTinyGpt2(dir, { seed: 7, dtype });
     const { weights: w, info } = await loadCheckpoint(dir);
     assert.equal(info.dtype, dtype);
-    const round = dtype === 'F16' ? (x: number) => f16BitsToNumber(numberToF16Bits(x)) : (x: number) => bf16BitsToNumber(numberToBf16Bits(x));
+    const round =
+      dtype === 'F16' ? (x: number) => f16BitsToNumber(numberToF16Bits(x)) : (x: number) => bf16BitsToNumber(numberToBf16Bits(x));
     const pairs: [Float32Array, Float32Array][] = [
       [w.blocks[0]!.W_in.data, plain.weights.blocks[0]!.W_in.data],
       [w.blocks[1]!.b_Q.data, plain.weights.blocks[1]!.b_Q.data],
@@ -218,7 +222,10 @@ test('sizes in config.json are checked against the file before anything is sized
   const good = JSON.parse(await fs.readFile(cfgPath, 'utf8')) as Record<string, unknown>;
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ n_layer: 1_000_000 }, /config\.json: n_layer is 1000000, but .*model\.safetensors has tensors for 1 layer/],
-    [{ vocab_size: 1_000_000_000 }, /config\.json: vocab_size is 1000000000, but .*has "wte\.weight" of shape \[50257, 16\] \(50257 rows\)/],
+    [
+      { vocab_size: 1_000_000_000 },
+      /config\.json: vocab_size is 1000000000, but .*has "wte\.weight" of shape \[50257, 16\] \(50257 rows\)/,
+    ],
     [{ n_embd: 4096, n_head: 2 }, /config\.json: n_embd is 4096, but .*"wte\.weight" of shape \[50257, 16\] \(width 16\)/],
     [{ n_positions: 1 << 30 }, /config\.json: n_positions is 1073741824, but .*"wpe\.weight" of shape \[1024, 16\] \(1024 positions\)/],
     [{ n_inner: 1 << 28 }, /config\.json: n_inner is 268435456, but .*"h\.0\.mlp\.c_fc\.weight" of shape \[16, 64\] \(MLP width 64\)/],
@@ -246,6 +253,9 @@ test('non-finite weights load, and are reported by tensor name with counts', asy
     { name: 'ln_f.bias', nan: 0, inf: 1 },
   ]);
   assert.equal(loaded.warnings.length, 1);
-  assert.match(loaded.warnings[0]!, /2 tensors hold non-finite values: "h\.0\.attn\.c_proj\.weight" \(2 NaN, 1 Inf\), "ln_f\.bias" \(1 Inf\)/);
+  assert.match(
+    loaded.warnings[0]!,
+    /2 tensors hold non-finite values: "h\.0\.attn\.c_proj\.weight" \(2 NaN, 1 Inf\), "ln_f\.bias" \(1 Inf\)/,
+  );
   assert.deepEqual(plain.warnings, []);
 });

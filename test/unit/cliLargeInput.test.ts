@@ -18,7 +18,19 @@ import { tokenize, tokenizePacked } from '../../src/tokenizer';
 
 /** Deterministic text mixing scripts, emoji, whitespace runs and the special token. */
 function mixedText(units: number, seed = 3): string {
-  const parts = ['hello world ', 'héllo wörld ', '日本語のテキスト ', 'Привет мир ', '👨‍👩‍👧 emoji ', '\t\n  ', 'مرحبا بالعالم ', '123 456 ', '<|endoftext|>', "it's ", 'x'.repeat(40)];
+  const parts = [
+    'hello world ',
+    'héllo wörld ',
+    '日本語のテキスト ',
+    'Привет мир ',
+    '👨‍👩‍👧 emoji ',
+    '\t\n  ',
+    'مرحبا بالعالم ',
+    '123 456 ',
+    '<|endoftext|>',
+    "it's ",
+    'x'.repeat(40),
+  ];
   let s = seed >>> 0;
   const out: string[] = [];
   let n = 0;
@@ -114,7 +126,9 @@ describe('CLI on large input', () => {
     const child = spawn(process.execPath, [cli, 'run', '--model', model, '--file', '-'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+      child.on('exit', (code, signal) => res({ code, signal })),
+    );
     let polls = 0;
     while (weightFolders().length === 0 && polls < 1200) {
       polls++;
@@ -156,7 +170,7 @@ describe('CLI on large input', () => {
 });
 
 describe('tokenizing in pieces', () => {
-  it('gives exactly the whole text\'s tokens, with offsets, for any piece size', async () => {
+  it("gives exactly the whole text's tokens, with offsets, for any piece size", async () => {
     const text = mixedText(60_000, 11) + '   \n\n' + 'y'.repeat(5000) + ' <|endoftext|> end  ';
     const whole = tokenize(text);
     for (const pieceUnits of [1, 100, 1000, 7777]) {
@@ -167,7 +181,8 @@ describe('tokenizing in pieces', () => {
       let pieces = 0;
       for await (const { tokens, base } of tokenizePieces(chunks, pieceUnits)) {
         pieces++;
-        for (let i = 0; i < tokens.length; i++) got.push({ id: tokens.ids[i]!, start: base + tokens.starts[i]!, end: base + tokens.ends[i]! });
+        for (let i = 0; i < tokens.length; i++)
+          got.push({ id: tokens.ids[i]!, start: base + tokens.starts[i]!, end: base + tokens.ends[i]! });
       }
       assert.ok(pieces > 1, `pieceUnits ${pieceUnits}: ${pieces} piece(s)`);
       assert.deepEqual(got, whole, `pieceUnits ${pieceUnits}`);

@@ -21,7 +21,10 @@ test('throwIfAborted throws only once the signal is aborted', () => {
   throwIfAborted(ac.signal, 'the run');
   throwIfAborted(undefined);
   ac.abort();
-  assert.throws(() => throwIfAborted(ac.signal, 'the run'), (e: Error) => isAbortError(e) && e.message === 'the run was cancelled');
+  assert.throws(
+    () => throwIfAborted(ac.signal, 'the run'),
+    (e: Error) => isAbortError(e) && e.message === 'the run was cancelled',
+  );
 });
 
 test('TimeoutError is an Error named TimeoutError, not a cancellation', () => {

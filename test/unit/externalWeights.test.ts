@@ -60,7 +60,10 @@ describe('ONNX external weights (generated tiny GPT-2)', { timeout: TIMEOUT }, (
       assert.ok(onnxBytes < 200_000, `.onnx is ${onnxBytes} bytes`);
       assert.ok(onnxBytes < largeBytes / 50, `.onnx (${onnxBytes} B) vs initializers (${largeBytes} B)`);
       // Only alignment gaps beyond the data itself (the last tensor ends the file).
-      assert.ok(binBytes >= largeBytes && binBytes < largeBytes + large.length * WEIGHT_ALIGNMENT, `weights.bin ${binBytes} B for ${largeBytes} B`);
+      assert.ok(
+        binBytes >= largeBytes && binBytes < largeBytes + large.length * WEIGHT_ALIGNMENT,
+        `weights.bin ${binBytes} B for ${largeBytes} B`,
+      );
       assert.equal(wf.size, binBytes);
 
       // Bytes at a tensor's offset are that tensor's raw little-endian float32s.

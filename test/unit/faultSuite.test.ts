@@ -72,7 +72,10 @@ describe('fault suite (real worker, tiny GPT-2)', { timeout: 300_000 }, () => {
       let worst = 0;
       for (const i of [0, 1, 2, 3, 4, 5, 6, 37, 63, 99]) {
         const alone = await c.run(tokensFor(i), { logitsAt: 'last' });
-        worst = Math.max(worst, maxDiff((all[i] as PromiseFulfilledResult<Awaited<ReturnType<EngineClient['run']>>>).value.logits.data, alone.logits.data));
+        worst = Math.max(
+          worst,
+          maxDiff((all[i] as PromiseFulfilledResult<Awaited<ReturnType<EngineClient['run']>>>).value.logits.data, alone.logits.data),
+        );
       }
       console.log(`# fault suite: 100 concurrent requests: 100 answered, 0 lost; max abs diff against the same request alone ${worst}`);
       assert.equal(worst, 0);
@@ -92,7 +95,10 @@ describe('fault suite (real worker, tiny GPT-2)', { timeout: 300_000 }, () => {
           const r = await c.panel({ op: 'run', tokens: Int32Array.from(tokens), interventions: [], topK: 5, thumb: 4 });
           assert.equal(r.op, 'run');
         } else {
-          const r = await c.run(tokens, { names: i % 4 === 1 ? ['blocks.0.attn.hook_pattern'] : [], ...(i % 4 === 2 ? { interventions: [{ kind: 'ablateHeads', layer: 1, heads: [i % 4] }] } : {}) });
+          const r = await c.run(tokens, {
+            names: i % 4 === 1 ? ['blocks.0.attn.hook_pattern'] : [],
+            ...(i % 4 === 2 ? { interventions: [{ kind: 'ablateHeads', layer: 1, heads: [i % 4] }] } : {}),
+          });
           assert.equal(r.logits.data.length, tokens.length * V);
         }
       };
@@ -134,7 +140,9 @@ describe('fault suite (real worker, tiny GPT-2)', { timeout: 300_000 }, () => {
       assert.deepEqual(reasons, Array(10).fill('exit code 137'));
       const next = await Promise.all(Array.from({ length: 10 }, (_, i) => c.run(tokensFor(i), { logitsAt: 'last' })));
       assert.equal(next.length, 10);
-      console.log(`# fault suite: worker killed mid-run (exit code 137): 10 in flight rejected naming it, 0 hung; 10 next requests answered by worker #${c.workersStarted}`);
+      console.log(
+        `# fault suite: worker killed mid-run (exit code 137): 10 in flight rejected naming it, 0 hung; 10 next requests answered by worker #${c.workersStarted}`,
+      );
       assert.equal(c.workersStarted, 2);
     } finally {
       await c.dispose();
@@ -159,7 +167,9 @@ describe('fault suite (real worker, tiny GPT-2)', { timeout: 300_000 }, () => {
         assert.ok(after.runId > first.runId);
         await assert.rejects(c.panel({ op: 'pattern', runId: first.runId, layer: 0, head: 0 }), /no longer held/);
       }
-      console.log('# fault suite: panel closed mid-run: its request rejected with AbortError; the next panel run answered on the same worker');
+      console.log(
+        '# fault suite: panel closed mid-run: its request rejected with AbortError; the next panel run answered on the same worker',
+      );
       assert.equal(c.workersStarted, 1);
     } finally {
       assert.equal(await c.dispose(), 0);
@@ -192,7 +202,9 @@ describe('fault suite (real worker, tiny GPT-2)', { timeout: 300_000 }, () => {
       const inFlight = assert.rejects(c.run(tokensFor(2)), (e: Error) => e.name === 'AbortError');
       assert.equal(await c.dispose(), 0);
       await inFlight;
-      console.log('# fault suite: model switched mid-run: the old worker ended (exit code 1) with its run unfinished; the run and 1 queued request rejected with AbortError; the new model answered');
+      console.log(
+        '# fault suite: model switched mid-run: the old worker ended (exit code 1) with its run unfinished; the run and 1 queued request rejected with AbortError; the new model answered',
+      );
     } finally {
       assert.equal(await b.dispose(), 0);
     }

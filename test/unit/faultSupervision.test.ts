@@ -42,7 +42,10 @@ describe('engine worker supervision', { timeout: 120_000 }, () => {
       await c.injectFault('exit', 'nextRun', 71);
       const dying = c.run(TOKENS);
       const queued = c.run(TOKENS);
-      await assert.rejects(dying, (e: Error) => e instanceof EngineWorkerError && /exit code 71/.test(e.message) && /next request starts a new one/.test(e.message));
+      await assert.rejects(
+        dying,
+        (e: Error) => e instanceof EngineWorkerError && /exit code 71/.test(e.message) && /next request starts a new one/.test(e.message),
+      );
       await assert.rejects(queued, (e: Error) => e instanceof EngineWorkerError && e.reason === 'exit code 71');
       assert.equal(await c.exited, 71);
       assert.deepEqual(deaths, [{ reason: 'exit code 71', inFlight: 2, restartsLeft: 2, exhausted: false }]);
@@ -58,7 +61,12 @@ describe('engine worker supervision', { timeout: 120_000 }, () => {
   it('an uncaught exception between runs: the reason names the error; the next request works', async () => {
     const deaths: WorkerDeath[] = [];
     const restarted: string[] = [];
-    const c = new EngineClient({ workerPath: WORKER, now: frozen, onWorkerDied: (d) => deaths.push(d), onWorkerRestarted: (i) => restarted.push(i.provider) });
+    const c = new EngineClient({
+      workerPath: WORKER,
+      now: frozen,
+      onWorkerDied: (d) => deaths.push(d),
+      onWorkerRestarted: (i) => restarted.push(i.provider),
+    });
     try {
       await c.load(dir, { threads: 1 });
       await c.run(TOKENS);
@@ -97,7 +105,11 @@ describe('engine worker supervision', { timeout: 120_000 }, () => {
       for (let i = 0; i < 2; i++) {
         await assert.rejects(
           c.run(TOKENS),
-          (e: Error) => e instanceof EngineWorkerError && e.exhausted && /stopped 4 times within 60 s \(last: exit code 84\)/.test(e.message) && /See the log\./.test(e.message),
+          (e: Error) =>
+            e instanceof EngineWorkerError &&
+            e.exhausted &&
+            /stopped 4 times within 60 s \(last: exit code 84\)/.test(e.message) &&
+            /See the log\./.test(e.message),
         );
       }
       assert.equal(c.workersStarted, 4, 'no thread is started while refusing');
@@ -155,7 +167,10 @@ describe('engine worker supervision', { timeout: 120_000 }, () => {
     await c.load(dir, { threads: 1 });
     await c.injectFault('hang', 'nextRun');
     const stuck = assert.rejects(c.run(TOKENS), (e: Error) => e.name === 'AbortError');
-    const queued = assert.rejects(c.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [], topK: 3, thumb: 2 }), (e: Error) => e.name === 'AbortError');
+    const queued = assert.rejects(
+      c.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [], topK: 3, thumb: 2 }),
+      (e: Error) => e.name === 'AbortError',
+    );
     assert.equal(await c.dispose(), 0);
     assert.equal(await c.exited, 1);
     assert.equal(c.workerAlive, false);

@@ -81,7 +81,8 @@ function expectedDims(name: string, headed: boolean): readonly (string | number)
   if (last === 'hook_normalized') return [...lead, 'd_model'];
   if (['hook_q', 'hook_k', 'hook_v', 'hook_z'].includes(last)) return ['batch', 'pos', 'head_index', 'd_head'];
   if (last === 'hook_attn_scores' || last === 'hook_pattern') return ['batch', 'head_index', 'query_pos', 'key_pos'];
-  if (['hook_result', 'hook_attn_in', 'hook_q_input', 'hook_k_input', 'hook_v_input'].includes(last)) return ['batch', 'pos', 'head_index', 'd_model'];
+  if (['hook_result', 'hook_attn_in', 'hook_q_input', 'hook_k_input', 'hook_v_input'].includes(last))
+    return ['batch', 'pos', 'head_index', 'd_model'];
   if (last === 'hook_pre' || last === 'hook_post') return ['batch', 'pos', 'd_mlp'];
   if (name === 'unembed.hook_out') return ['batch', 'pos', 'd_vocab_out'];
   return ['batch', 'pos', 'd_model'];
@@ -94,8 +95,11 @@ const GOLDEN: Record<TransformerLensVersion, string[]> = {
   '2.x': readFileSync(join(__dirname, '../fixtures/gpt2-small-hook-names-tl2.txt'), 'utf8').trim().split('\n'),
 };
 
-it('without a version the table is TransformerLens 3.x\'s', () => {
-  assert.deepEqual(listHookPoints(gpt2SmallCfg).map((h) => h.name), GOLDEN['3.x']);
+it("without a version the table is TransformerLens 3.x's", () => {
+  assert.deepEqual(
+    listHookPoints(gpt2SmallCfg).map((h) => h.name),
+    GOLDEN['3.x'],
+  );
 });
 
 for (const version of TL_VERSIONS) {
@@ -111,7 +115,11 @@ for (const version of TL_VERSIONS) {
     it('listHookPoints(gpt2-small) equals the golden list, in order', () => {
       const names = listHookPoints(cfg).map((h) => h.name);
       const firstDiff = names.findIndex((n, i) => n !== golden[i]);
-      assert.deepEqual(names, golden, `first difference at index ${firstDiff}: engine ${names[firstDiff]}, TransformerLens ${golden[firstDiff]}`);
+      assert.deepEqual(
+        names,
+        golden,
+        `first difference at index ${firstDiff}: engine ${names[firstDiff]}, TransformerLens ${golden[firstDiff]}`,
+      );
     });
 
     const cases: [string, Partial<Flags>, RegExp][] = [
@@ -132,7 +140,10 @@ for (const version of TL_VERSIONS) {
     }
 
     it('every flag at once: TransformerLens order with the gated hooks in their places', () => {
-      assert.deepEqual(listHookPoints({ ...cfg, ...ALL_FLAGS }).map((h) => h.name), tlHookDict(12, ALL_FLAGS, version));
+      assert.deepEqual(
+        listHookPoints({ ...cfg, ...ALL_FLAGS }).map((h) => h.name),
+        tlHookDict(12, ALL_FLAGS, version),
+      );
     });
 
     it("each hook's dimension names follow TransformerLens's shapes", () => {

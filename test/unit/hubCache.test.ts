@@ -70,7 +70,10 @@ describe('model specs', () => {
     assert.deepEqual(parseModelSpec('/abs/x', '/w'), { kind: 'folder', path: '/abs/x' });
     assert.deepEqual(parseModelSpec('~/m', '/w', { HOME: '/h' }), { kind: 'folder', path: '/h/m' });
     assert.deepEqual(parseModelSpec('demo'), { kind: 'demo' });
-    assert.throws(() => parseModelSpec('not a model'), (e: unknown) => isHubError(e, 'bad-spec'));
+    assert.throws(
+      () => parseModelSpec('not a model'),
+      (e: unknown) => isHubError(e, 'bad-spec'),
+    );
   });
 
   it('uses a local folder as is and names what is missing', async () => {
@@ -101,7 +104,10 @@ describe('hub cache', () => {
       assert.equal(model.commit, repo.commit);
       assert.equal(hub.requests.length, 0, 'zero requests to the Hub');
       // A pinned commit resolves straight to its snapshot, also without a request.
-      const pinned = await resolveModel('openai-community/gpt2', { revision: repo.commit, env: { HF_HUB_CACHE: cache, HF_ENDPOINT: hub.endpoint } });
+      const pinned = await resolveModel('openai-community/gpt2', {
+        revision: repo.commit,
+        env: { HF_HUB_CACHE: cache, HF_ENDPOINT: hub.endpoint },
+      });
       assert.equal(pinned.folder, snap);
       assert.equal(hub.requests.length, 0);
     } finally {
@@ -154,14 +160,22 @@ describe('hub cache', () => {
     const endpoint = hub.endpoint;
     await hub.close();
     const cache = await mkdtemp(join(work, 'net-'));
-    const demo = await resolveModel('gpt2', { env: { HF_HUB_CACHE: cache, HF_ENDPOINT: endpoint }, allowDemo: true, demoCacheDir: join(work, 'demo') });
+    const demo = await resolveModel('gpt2', {
+      env: { HF_HUB_CACHE: cache, HF_ENDPOINT: endpoint },
+      allowDemo: true,
+      demoCacheDir: join(work, 'demo'),
+    });
     assert.equal(demo.source, 'demo');
     assert.match(demo.fallbackReason ?? '', /refused/);
 
     const live = await startFakeHub([repo], {}, 20_000);
     try {
       await assert.rejects(
-        resolveModel('someone/missing', { env: { HF_HUB_CACHE: cache, HF_ENDPOINT: live.endpoint }, allowDemo: true, demoCacheDir: join(work, 'demo') }),
+        resolveModel('someone/missing', {
+          env: { HF_HUB_CACHE: cache, HF_ENDPOINT: live.endpoint },
+          allowDemo: true,
+          demoCacheDir: join(work, 'demo'),
+        }),
         (err: unknown) => isHubError(err, 'not-found'),
       );
     } finally {
@@ -173,7 +187,11 @@ describe('hub cache', () => {
     const cache = await mkdtemp(join(work, 'list-'));
     await writePythonStyleCache(cache, { ...repo, repoId: 'someone/custom-gpt2' });
     // A half-fetched snapshot (config only) is listed as incomplete.
-    await writePythonStyleCache(cache, { ...repo, repoId: 'distilbert/distilgpt2', files: new Map([['config.json', repo.files.get('config.json')!]]) });
+    await writePythonStyleCache(cache, {
+      ...repo,
+      repoId: 'distilbert/distilgpt2',
+      files: new Map([['config.json', repo.files.get('config.json')!]]),
+    });
     const listed = await listCachedModels({ env: { HF_HUB_CACHE: cache } });
     assert.deepEqual(
       listed.map((m) => [m.repoId, m.complete, m.refs]),
@@ -213,7 +231,14 @@ describe('hub errors and progress', () => {
   it('measures speed and time left', () => {
     let now = 0;
     const events: string[] = [];
-    const meter = new ProgressMeter('r', 'model.safetensors', 100e6, 0, (p) => events.push(describeProgress(p)), () => now);
+    const meter = new ProgressMeter(
+      'r',
+      'model.safetensors',
+      100e6,
+      0,
+      (p) => events.push(describeProgress(p)),
+      () => now,
+    );
     for (let i = 0; i < 10; i++) {
       now += 1000;
       meter.add(5e6); // 5 MB each second
@@ -225,4 +250,3 @@ describe('hub errors and progress', () => {
     assert.equal(events.at(-1), 'model.safetensors 50.0 MB / 100.0 MB · 5.0 MB/s · 10 s left');
   });
 });
-

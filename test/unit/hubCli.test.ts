@@ -32,7 +32,10 @@ describe('CLI model resolution', () => {
     const model = await resolveModelForCli(REPO_ID, { env, writeStderr: (t) => (err += t), isTTY: false });
     assert.equal(model.source, 'download');
     const lines = err.trim().split('\n');
-    assert.ok(lines.some((l) => /\[#{24}\] 100% model\.safetensors (\S+ \S?B) \/ \1/.test(l)), err);
+    assert.ok(
+      lines.some((l) => /\[#{24}\] 100% model\.safetensors (\S+ \S?B) \/ \1/.test(l)),
+      err,
+    );
 
     err = '';
     const again = await resolveModelForCli(REPO_ID, { env, writeStderr: (t) => (err += t), isTTY: false });

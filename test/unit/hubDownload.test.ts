@@ -97,7 +97,10 @@ describe('hub download', () => {
       const resumedAt = Number(m[1]);
       assert.ok(resumedAt > 0 && resumedAt <= cut, `resumed at ${resumedAt}, cut at ${cut}`);
       // Nothing fetched twice beyond what was in flight when the socket died.
-      assert.ok(hub.cdnBytesSent >= weights.length && hub.cdnBytesSent <= weights.length * 1.05, `sent ${hub.cdnBytesSent} for ${weights.length}`);
+      assert.ok(
+        hub.cdnBytesSent >= weights.length && hub.cdnBytesSent <= weights.length * 1.05,
+        `sent ${hub.cdnBytesSent} for ${weights.length}`,
+      );
       // Bytes received but not yet written when the socket died are fetched again.
       assert.ok(file.transferredBytes >= weights.length && file.transferredBytes <= hub.cdnBytesSent);
     });
@@ -222,7 +225,7 @@ describe('hub download', () => {
       await writeFile(join(repoDir(cache), 'blobs', sha256(weights)), weights);
       await rm(lock);
       const file = await pending;
-      assert.equal(cdnGets(hub).length, 0, 'the other process\'s blob is used');
+      assert.equal(cdnGets(hub).length, 0, "the other process's blob is used");
       assert.equal(file.transferredBytes, 0);
       assert.ok((await readFile(file.path)).equals(weights));
     });
@@ -255,7 +258,10 @@ describe('hub download', () => {
       assert.equal(model.source, 'download');
       const hubAuth = hub.requests.filter((r) => r.server === 'hub').map((r) => r.authorization);
       assert.ok(hubAuth.includes('Bearer hf_secret'));
-      assert.ok(cdnGets(hub).every((r) => r.authorization === undefined), 'the CDN never sees the token');
+      assert.ok(
+        cdnGets(hub).every((r) => r.authorization === undefined),
+        'the CDN never sees the token',
+      );
     });
   });
 
@@ -283,7 +289,10 @@ describe('hub download against a hostile server or caller', () => {
       for (const file of ['model.safetensors', 'config.json']) {
         await assert.rejects(downloadFile(REPO_ID, file, { env: envFor(hub, cache) }), (err: unknown) => {
           assert.ok(isHubError(err, 'bad-response'), String(err));
-          assert.match((err as Error).message, /ETag "5f3c-1a2b3c" .* neither a sha256 .* nor a git sha1 .* could not be verified; it was refused/);
+          assert.match(
+            (err as Error).message,
+            /ETag "5f3c-1a2b3c" .* neither a sha256 .* nor a git sha1 .* could not be verified; it was refused/,
+          );
           return true;
         });
       }
@@ -300,7 +309,10 @@ describe('hub download against a hostile server or caller', () => {
         const cache = await freshCache();
         await assert.rejects(downloadFile(REPO_ID, 'model.safetensors', { env: envFor(hub, cache), retries: 0 }), (err: unknown) => {
           assert.ok(isHubError(err, 'bad-response'), String(err));
-          assert.match((err as Error).message, extraLength === 'chunked' ? /sent more than the \d+ bytes still missing/ : /announces \d+ bytes for the \d+ still missing/);
+          assert.match(
+            (err as Error).message,
+            extraLength === 'chunked' ? /sent more than the \d+ bytes still missing/ : /announces \d+ bytes for the \d+ still missing/,
+          );
           return true;
         });
         assert.deepEqual(await listBlobs(cache), [], 'no blob and no partial file');

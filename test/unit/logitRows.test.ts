@@ -14,15 +14,22 @@ describe('logitRows', () => {
   });
 
   it('names NaN and infinite logits with their position', () => {
-    for (const [bad, word] of [[Number.NaN, 'NaN'], [Number.POSITIVE_INFINITY, '+Infinity'], [Number.NEGATIVE_INFINITY, '-Infinity']] as const) {
+    for (const [bad, word] of [
+      [Number.NaN, 'NaN'],
+      [Number.POSITIVE_INFINITY, '+Infinity'],
+      [Number.NEGATIVE_INFINITY, '-Infinity'],
+    ] as const) {
       const logits = Float32Array.from([1, 2, 3, 4, bad, 6]);
       assert.doesNotThrow(() => logitRow(logits, 3, 0));
-      assert.throws(() => tokenLoss(logits, 3, 1, 0), (e: unknown) => {
-        assert.ok(e instanceof NonFiniteLogitsError);
-        assert.match(e.message, new RegExp(`${word.replace('+', '\\+')} logits at position 1`));
-        assert.match(e.message, /weights/);
-        return true;
-      });
+      assert.throws(
+        () => tokenLoss(logits, 3, 1, 0),
+        (e: unknown) => {
+          assert.ok(e instanceof NonFiniteLogitsError);
+          assert.match(e.message, new RegExp(`${word.replace('+', '\\+')} logits at position 1`));
+          assert.match(e.message, /weights/);
+          return true;
+        },
+      );
     }
   });
 });

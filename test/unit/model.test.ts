@@ -31,39 +31,60 @@ describe('HookedGPT2 (random weights, real onnxruntime)', { timeout: TIMEOUT }, 
     await flagged.dispose();
   });
 
-  for (const [label, get] of [['default flags', () => model], ['every flag', () => flagged]] as const) {
+  for (const [label, get] of [
+    ['default flags', () => model],
+    ['every flag', () => flagged],
+  ] as const) {
     it(`caches every hook point with TransformerLens's name and shape (${label})`, async () => {
       const m = get();
       const { logits, cache } = await m.runWithCache(TOKENS);
       const table = listHookPoints(m.cfg);
-      assert.deepEqual(cache.names(), table.map((h) => h.name));
+      assert.deepEqual(
+        cache.names(),
+        table.map((h) => h.name),
+      );
       for (const h of table) {
         const t = cache.get(h.name);
         assert.deepEqual(t.dims, hookShape(h, m.cfg, TOKENS.length), h.name);
-        assert.ok(t.data.every((x) => !Number.isNaN(x)), `${h.name} has NaN`);
+        assert.ok(
+          t.data.every((x) => !Number.isNaN(x)),
+          `${h.name} has NaN`,
+        );
       }
       assert.deepEqual(logits.dims, [1, TOKENS.length, m.cfg.d_vocab_out]);
     });
   }
 
   it('the flag-gated hooks hold what TransformerLens puts there', async () => {
-    const { cache } = await flagged.runWithCache(TOKENS, { names: ['blocks.1.hook_resid_pre', 'blocks.1.hook_attn_in', 'blocks.1.attn.hook_result', 'blocks.1.hook_attn_out', 'blocks.1.hook_resid_mid', 'blocks.1.hook_mlp_in'] });
+    const { cache } = await flagged.runWithCache(TOKENS, {
+      names: [
+        'blocks.1.hook_resid_pre',
+        'blocks.1.hook_attn_in',
+        'blocks.1.attn.hook_result',
+        'blocks.1.hook_attn_out',
+        'blocks.1.hook_resid_mid',
+        'blocks.1.hook_mlp_in',
+      ],
+    });
     const { n_heads: H, d_model: D } = flagged.cfg;
     const pre = cache.get('blocks.1.hook_resid_pre').data;
     const attnIn = cache.get('blocks.1.hook_attn_in').data;
-    for (let p = 0; p < TOKENS.length; p++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) {
-      assert.equal(attnIn[(p * H + h) * D + d], pre[p * D + d]);
-    }
+    for (let p = 0; p < TOKENS.length; p++)
+      for (let h = 0; h < H; h++)
+        for (let d = 0; d < D; d++) {
+          assert.equal(attnIn[(p * H + h) * D + d], pre[p * D + d]);
+        }
     assert.deepEqual(cache.get('blocks.1.hook_mlp_in').data, cache.get('blocks.1.hook_resid_mid').data);
     // attn_out = Σ_heads result + b_O: checked against the sum without b_O via a second model-free sum.
     const result = cache.get('blocks.1.attn.hook_result').data;
     const out = cache.get('blocks.1.hook_attn_out').data;
     const w = randomWeights(flagged.cfg, 7).blocks[1]!.b_O.data;
-    for (let p = 0; p < TOKENS.length; p++) for (let d = 0; d < D; d++) {
-      let s = w[d]!;
-      for (let h = 0; h < H; h++) s += result[(p * H + h) * D + d]!;
-      assert.ok(Math.abs(s - out[p * D + d]!) < 1e-5, `attn_out at ${p},${d}`);
-    }
+    for (let p = 0; p < TOKENS.length; p++)
+      for (let d = 0; d < D; d++) {
+        let s = w[d]!;
+        for (let h = 0; h < H; h++) s += result[(p * H + h) * D + d]!;
+        assert.ok(Math.abs(s - out[p * D + d]!) < 1e-5, `attn_out at ${p},${d}`);
+      }
   });
 
   it('run() returns the same logits as runWithCache()', async () => {
@@ -80,11 +101,12 @@ describe('HookedGPT2 (random weights, real onnxruntime)', { timeout: TIMEOUT }, 
     const x = cache.get('unembed.hook_in').data;
     const V = cfg.d_vocab_out;
     let worst = 0;
-    for (let p = 0; p < TOKENS.length; p++) for (const v of [0, 464, 50256]) {
-      let s = w.b_U.data[v]!;
-      for (let d = 0; d < cfg.d_model; d++) s += x[p * cfg.d_model + d]! * w.W_U.data[d * V + v]!;
-      worst = Math.max(worst, Math.abs(s - logits.data[p * V + v]!) / Math.max(1, Math.abs(s)));
-    }
+    for (let p = 0; p < TOKENS.length; p++)
+      for (const v of [0, 464, 50256]) {
+        let s = w.b_U.data[v]!;
+        for (let d = 0; d < cfg.d_model; d++) s += x[p * cfg.d_model + d]! * w.W_U.data[d * V + v]!;
+        worst = Math.max(worst, Math.abs(s - logits.data[p * V + v]!) / Math.max(1, Math.abs(s)));
+      }
     assert.ok(worst < 1e-5, `unembedding off by ${worst}`);
   });
 
@@ -112,7 +134,10 @@ describe('HookedGPT2 (random weights, real onnxruntime)', { timeout: TIMEOUT }, 
     assert.deepEqual(b.cache.names(), ['blocks.0.attn.hook_pattern', 'blocks.1.attn.hook_pattern']);
     const c = await model.runWithCache(TOKENS, { names: (n) => n.endsWith('hook_scale') });
     assert.equal(c.cache.size, 2 * model.cfg.n_layers + 1);
-    await assert.rejects(model.runWithCache(TOKENS, { names: ['blocks.0.attn.hook_patern'] }), /no hook point named 'blocks.0.attn.hook_patern'/);
+    await assert.rejects(
+      model.runWithCache(TOKENS, { names: ['blocks.0.attn.hook_patern'] }),
+      /no hook point named 'blocks.0.attn.hook_patern'/,
+    );
   });
 
   it('a replacing hook changes downstream results and equals the in-graph zero ablation', async () => {
@@ -149,17 +174,29 @@ describe('HookedGPT2 (random weights, real onnxruntime)', { timeout: TIMEOUT }, 
       { name: 'blocks.1.hook_mlp_out', fn: (t) => void t.data.fill(0) },
       { name: 'blocks.0.attn.hook_pattern', fn: async (t) => ({ dims: t.dims, data: t.data.slice() }) },
     ]);
-    const { logits } = await model.runWithInterventions(TOKENS, [{ kind: 'addVector', hook: 'blocks.1.hook_mlp_out', vector: { dims: [1], data: Float32Array.of(0) } }]);
+    const { logits } = await model.runWithInterventions(TOKENS, [
+      { kind: 'addVector', hook: 'blocks.1.hook_mlp_out', vector: { dims: [1], data: Float32Array.of(0) } },
+    ]);
     assert.ok(maxAbsDiff(zeroed.data, logits.data) > 1e-3);
   });
 
   it('a throwing hook rejects the call and leaves the model usable', async () => {
     const clean = await model.run(TOKENS);
     await assert.rejects(
-      model.runWithHooks(TOKENS, [{ name: 'blocks.0.hook_resid_post', fn: () => { throw new Error('boom'); } }]),
+      model.runWithHooks(TOKENS, [
+        {
+          name: 'blocks.0.hook_resid_post',
+          fn: () => {
+            throw new Error('boom');
+          },
+        },
+      ]),
       /boom/,
     );
-    await assert.rejects(model.runWithHooks(TOKENS, [{ name: 'blocks.0.hook_resid_post', fn: (t) => ({ dims: [1], data: t.data.slice(0, 1) }) }]), /returned shape \[1\]/);
+    await assert.rejects(
+      model.runWithHooks(TOKENS, [{ name: 'blocks.0.hook_resid_post', fn: (t) => ({ dims: [1], data: t.data.slice(0, 1) }) }]),
+      /returned shape \[1\]/,
+    );
     const again = await model.run(TOKENS);
     assert.equal(maxAbsDiff(clean.data, again.data), 0);
   });
@@ -179,7 +216,9 @@ describe('HookedGPT2 (random weights, real onnxruntime)', { timeout: TIMEOUT }, 
     assert.equal(maxAbsDiff(onePos.logits.data.subarray(0, 4 * V), clean.data.subarray(0, 4 * V)), 0);
     assert.ok(maxAbsDiff(onePos.logits.data.subarray(4 * V), clean.data.subarray(4 * V)) > 1e-3);
     await assert.rejects(
-      model.runWithInterventions(TOKENS.slice(0, 3), [{ kind: 'patch', hook: 'blocks.0.hook_resid_pre', source: other.cache.get('blocks.0.hook_resid_pre') }]),
+      model.runWithInterventions(TOKENS.slice(0, 3), [
+        { kind: 'patch', hook: 'blocks.0.hook_resid_pre', source: other.cache.get('blocks.0.hook_resid_pre') },
+      ]),
       /this run needs \[1, 3, 16\]/,
     );
   });
@@ -203,13 +242,26 @@ describe('HookedGPT2 (random weights, real onnxruntime)', { timeout: TIMEOUT }, 
       assert.equal(got[p * mean.length + 4], clean.get('blocks.0.mlp.hook_post').data[p * mean.length + 4]);
     }
     const vec = Float32Array.from({ length: model.cfg.d_model }, (_, i) => (i % 3) - 1);
-    const steered = await model.runWithInterventions(TOKENS, [{ kind: 'addVector', hook: 'blocks.1.hook_resid_pre', vector: { dims: [model.cfg.d_model], data: vec }, positions: [2] }]);
+    const steered = await model.runWithInterventions(TOKENS, [
+      { kind: 'addVector', hook: 'blocks.1.hook_resid_pre', vector: { dims: [model.cfg.d_model], data: vec }, positions: [2] },
+    ]);
     const viaHook = await model.runWithHooks(TOKENS, [
-      { name: 'blocks.1.hook_resid_pre', fn: (t) => { for (let d = 0; d < vec.length; d++) t.data[2 * vec.length + d]! += vec[d]!; } },
+      {
+        name: 'blocks.1.hook_resid_pre',
+        fn: (t) => {
+          for (let d = 0; d < vec.length; d++) t.data[2 * vec.length + d]! += vec[d]!;
+        },
+      },
     ]);
     assert.ok(maxAbsDiff(steered.logits.data, viaHook.data) < 1e-5);
-    await assert.rejects(model.runWithInterventions(TOKENS, [{ kind: 'ablateHeads', layer: 0, heads: [9] }]), /head index 9 is out of range 0..3/);
-    await assert.rejects(model.runWithInterventions(TOKENS, [{ kind: 'ablateHeads', layer: 0, heads: [1], hook: 'result' }]), /no hook point named 'blocks.0.attn.hook_result'/);
+    await assert.rejects(
+      model.runWithInterventions(TOKENS, [{ kind: 'ablateHeads', layer: 0, heads: [9] }]),
+      /head index 9 is out of range 0..3/,
+    );
+    await assert.rejects(
+      model.runWithInterventions(TOKENS, [{ kind: 'ablateHeads', layer: 0, heads: [1], hook: 'result' }]),
+      /no hook point named 'blocks.0.attn.hook_result'/,
+    );
   });
 
   it('bad tokens get a specific error', async () => {

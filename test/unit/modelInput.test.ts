@@ -5,7 +5,13 @@ import { describe, it } from 'node:test';
 import { headInput, tailInput } from '../../src/extension/modelInput';
 import { END_OF_TEXT_ID, tokenize } from '../../src/tokenizer';
 
-const PARTS = ['The quick brown fox jumps.   ', 'function f(a) {\n\treturn a ** 2;\n}\n', '日本語の文章と漢字。', 'emoji 🙂🚀 x', '        spaces    run\n'];
+const PARTS = [
+  'The quick brown fox jumps.   ',
+  'function f(a) {\n\treturn a ** 2;\n}\n',
+  '日本語の文章と漢字。',
+  'emoji 🙂🚀 x',
+  '        spaces    run\n',
+];
 function mixed(chars: number, seed = 0): string {
   let out = '';
   for (let i = seed; out.length < chars; i++) out += PARTS[i % PARTS.length]!;
@@ -25,7 +31,9 @@ describe('modelInput', () => {
     assert.equal(head.ids.length, 1024);
     assert.equal(head.ids[0], END_OF_TEXT_ID);
     assert.equal(head.truncated, true);
-    const expected = tokenize(text.slice(0, 100_000)).slice(0, 1023).map((t) => t.id);
+    const expected = tokenize(text.slice(0, 100_000))
+      .slice(0, 1023)
+      .map((t) => t.id);
     assert.deepEqual(head.ids.slice(1), expected);
     assert.ok(charsRead < 200_000, `${charsRead} characters read of 20,000,000`);
     assert.ok(head.charsTokenized < 100_000, `${head.charsTokenized} characters tokenized`);
@@ -45,7 +53,12 @@ describe('modelInput', () => {
     // A run of spaces with no cut point for a long way still gives the exact tokens.
     const spaces = `a${' '.repeat(50_000)}b`;
     const sp = headInput((a, b) => spaces.slice(a, b), spaces.length, 64);
-    assert.deepEqual(sp.ids.slice(1), tokenize(spaces).slice(0, 63).map((t) => t.id));
+    assert.deepEqual(
+      sp.ids.slice(1),
+      tokenize(spaces)
+        .slice(0, 63)
+        .map((t) => t.id),
+    );
   });
 
   it('tailInput drops a token cut at the start of the read and keeps BOS only at the document start', () => {
@@ -61,6 +74,9 @@ describe('modelInput', () => {
     const start = tailInput(doc.slice(0, 40), true, 1024);
     assert.deepEqual(start.ids, [END_OF_TEXT_ID, ...tokenize(doc.slice(0, 40)).map((t) => t.id)]);
     const windowed = tailInput(doc, true, 16);
-    assert.deepEqual(windowed.ids, whole.slice(-16).map((t) => t.id));
+    assert.deepEqual(
+      windowed.ids,
+      whole.slice(-16).map((t) => t.id),
+    );
   });
 });

@@ -19,7 +19,15 @@ import { after, before, describe, it } from 'node:test';
 import { HookedGPT2 } from '../../src/engine/model';
 import { generateTinyGpt2, type TinyGpt2Options } from '../../src/engine/tinyGpt2';
 import { processWeights } from '../../src/engine/processing';
-import { DEFAULT_PROCESSING, NO_PROCESSING, TL_VERSIONS, type GPT2Weights, type HookedGPT2Config, type Tensor, type TransformerLensVersion } from '../../src/engine/types';
+import {
+  DEFAULT_PROCESSING,
+  NO_PROCESSING,
+  TL_VERSIONS,
+  type GPT2Weights,
+  type HookedGPT2Config,
+  type Tensor,
+  type TransformerLensVersion,
+} from '../../src/engine/types';
 import { relErr, worst, type HookError } from '../support/compare';
 import { DEFAULT_FLAGS, geluNew, logSoftmax, referenceRun, type RefFlags, type RefRun } from '../reference/gpt2Float64';
 import type { RefWeights, T64 } from '../reference/gpt2Weights64';
@@ -55,7 +63,16 @@ describe('float64 reference: self-checks', () => {
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'modellens-ref-'));
-    writeRandomGpt2(dir, { n_layer: 2, n_embd: 16, n_head: 4, vocab_size: 64, n_positions: 32, seed: 7, prefix: true, separateLmHead: false });
+    writeRandomGpt2(dir, {
+      n_layer: 2,
+      n_embd: 16,
+      n_head: 4,
+      vocab_size: 64,
+      n_positions: 32,
+      seed: 7,
+      prefix: true,
+      separateLmHead: false,
+    });
     model = loadReferenceModel(dir);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,7 +113,16 @@ describe('float64 reference: self-checks', () => {
   it('untied lm_head and unprefixed keys are read as such', () => {
     const d2 = mkdtempSync(join(tmpdir(), 'modellens-ref-'));
     try {
-      writeRandomGpt2(d2, { n_layer: 1, n_embd: 8, n_head: 2, vocab_size: 40, n_positions: 16, seed: 3, prefix: false, separateLmHead: true });
+      writeRandomGpt2(d2, {
+        n_layer: 1,
+        n_embd: 8,
+        n_head: 2,
+        vocab_size: 40,
+        n_positions: 16,
+        seed: 3,
+        prefix: false,
+        separateLmHead: true,
+      });
       const m = loadReferenceModel(d2);
       const raw = readSafetensorsRaw(join(d2, 'model.safetensors'));
       const t = [1, 2, 3, 39, 0];
@@ -203,7 +229,9 @@ describe('float64 reference: self-checks', () => {
       for (const n of ['hook_attn_in', 'hook_q_input', 'hook_k_input', 'hook_v_input']) {
         const t = all.cache.get(`blocks.${l}.${n}`)!;
         assert.deepEqual(t.dims, [1, P, n_heads, d_model]);
-        for (let p = 0; p < P; p++) for (let i = 0; i < n_heads; i++) for (let m = 0; m < d_model; m++) assert.equal(t.data[(p * n_heads + i) * d_model + m], pre[p * d_model + m]);
+        for (let p = 0; p < P; p++)
+          for (let i = 0; i < n_heads; i++)
+            for (let m = 0; m < d_model; m++) assert.equal(t.data[(p * n_heads + i) * d_model + m], pre[p * d_model + m]);
       }
       assert.deepEqual(all.cache.get(`blocks.${l}.hook_mlp_in`)!.data, base.cache.get(`blocks.${l}.hook_resid_mid`)!.data);
       // with a head axis on its input, ln1's hooks carry it too, as in TransformerLens
@@ -220,10 +248,13 @@ describe('float64 reference: self-checks', () => {
     assert.equal(run.cache.size, 6 + 17 * model.cfg.n_layers);
     const old = referenceRun(model.cfg, model.weights, tokens, DEFAULT_FLAGS, '2.x');
     assert.equal(old.cache.size, 4 + 17 * model.cfg.n_layers);
-    assert.deepEqual([...run.cache.keys()].filter((n) => !old.cache.has(n)), ['unembed.hook_in', 'unembed.hook_out']);
+    assert.deepEqual(
+      [...run.cache.keys()].filter((n) => !old.cache.has(n)),
+      ['unembed.hook_in', 'unembed.hook_out'],
+    );
   });
 
-  it('3.x: unembed.hook_in is ln_final\'s output, hook_out the logits; hook_normalized is before w, b', () => {
+  it("3.x: unembed.hook_in is ln_final's output, hook_out the logits; hook_normalized is before w, b", () => {
     const run = referenceRun(model.cfg, model.weights, tokens);
     const old = referenceRun(model.cfg, model.weights, tokens, DEFAULT_FLAGS, '2.x');
     assert.deepEqual(run.cache.get('unembed.hook_out')!.data, run.logits.data);
@@ -301,10 +332,28 @@ function handModel(): { cfg: HookedGPT2Config; weights: GPT2Weights } {
 function handReference(): RefWeights {
   const { weights: w } = handModel();
   const t = (x: Tensor): T64 => ({ dims: x.dims, data: Float64Array.from(x.data) });
-  return { W_E: t(w.W_E), W_pos: t(w.W_pos), blocks: [], ln_final_w: t(w.ln_final_w!), ln_final_b: t(w.ln_final_b!), W_U: t(w.W_U), b_U: t(w.b_U) };
+  return {
+    W_E: t(w.W_E),
+    W_pos: t(w.W_pos),
+    blocks: [],
+    ln_final_w: t(w.ln_final_w!),
+    ln_final_b: t(w.ln_final_b!),
+    W_U: t(w.W_U),
+    b_U: t(w.b_U),
+  };
 }
 
-const HAND_REF_CFG = { n_layers: 0, d_model: 4, n_heads: 1, d_head: 4, d_mlp: 4, d_vocab: 4, n_ctx: 2, eps: 0.5, tie_word_embeddings: false };
+const HAND_REF_CFG = {
+  n_layers: 0,
+  d_model: 4,
+  n_heads: 1,
+  d_head: 4,
+  d_mlp: 4,
+  d_vocab: 4,
+  n_ctx: 2,
+  eps: 0.5,
+  tie_word_embeddings: false,
+};
 
 /** What each hook must hold, by (mode, version). */
 function handExpected(mode: 'raw' | 'processed', version: TransformerLensVersion): Record<string, number[]> {
@@ -322,7 +371,8 @@ describe('hand-sized LayerNorm: where hook_normalized sits (3.x before w, b; 2.x
   for (const version of TL_VERSIONS) {
     for (const mode of ['raw', 'processed'] as const) {
       it(`reference, ${mode}, ${version}`, () => {
-        const w = mode === 'raw' ? handReference() : processReferenceWeights(handReference(), HAND_REF_CFG, { ...NO_PROCESSING, fold_ln: true });
+        const w =
+          mode === 'raw' ? handReference() : processReferenceWeights(handReference(), HAND_REF_CFG, { ...NO_PROCESSING, fold_ln: true });
         const run = referenceRun(HAND_REF_CFG, w, [0], DEFAULT_FLAGS, version);
         for (const [name, want] of Object.entries(handExpected(mode, version))) {
           assert.ok(relErr(run.cache.get(name)!.data, want) < 1e-15, `${name}: [${[...run.cache.get(name)!.data]}], expected [${want}]`);
@@ -360,7 +410,10 @@ describe('hand-sized LayerNorm: where hook_normalized sits (3.x before w, b; 2.x
       assert.deepEqual([...r.logits.data], [0.5, 0, 1, -1]);
       assert.deepEqual([...r.activations.get('unembed.hook_out')!.data], [...HAND.affine, 0.5, 0, 1, -1]);
       const vector: Tensor = { dims: [4], data: Float32Array.from([1, 2, 3, 4]) };
-      const moved = await model.forward([0, 1], { interventions: [{ kind: 'addVector', hook: 'unembed.hook_out', vector }], logitsAt: 'last' });
+      const moved = await model.forward([0, 1], {
+        interventions: [{ kind: 'addVector', hook: 'unembed.hook_out', vector }],
+        logitsAt: 'last',
+      });
       assert.deepEqual([...moved.logits.data], [1.5, 2, 4, 3]);
       const plain = await model.forward([0, 1], { logitsAt: 'last' });
       assert.deepEqual([...plain.logits.data], [0.5, 0, 1, -1]);
@@ -386,8 +439,16 @@ interface Variant {
 const VARIANTS: Variant[] = [
   // The generator's defaults: F32, separate lm_head.weight, no key prefix.
   { label: 'default fixture', gen: { seed: 11 }, flags: DEFAULT_FLAGS },
-  { label: 'F16, tied lm_head, no prefix, every hook flag on', gen: { seed: 12, dtype: 'F16', tiedLmHead: true, prefix: false }, flags: ALL_FLAGS },
-  { label: 'BF16, transformer. prefix, tied lm_head', gen: { seed: 13, dtype: 'BF16', tiedLmHead: true, prefix: true }, flags: DEFAULT_FLAGS },
+  {
+    label: 'F16, tied lm_head, no prefix, every hook flag on',
+    gen: { seed: 12, dtype: 'F16', tiedLmHead: true, prefix: false },
+    flags: ALL_FLAGS,
+  },
+  {
+    label: 'BF16, transformer. prefix, tied lm_head',
+    gen: { seed: 13, dtype: 'BF16', tiedLmHead: true, prefix: true },
+    flags: DEFAULT_FLAGS,
+  },
 ];
 
 interface EngineRun {
@@ -404,10 +465,12 @@ function compareRun(engine: EngineRun, ref: RefRun): { hooks: HookError[]; probl
       problems.push(`${name} missing from the engine's cache`);
       continue;
     }
-    if (e.dims.length !== r.dims.length || e.dims.some((d, i) => d !== r.dims[i])) problems.push(`${name}: dims [${e.dims}] vs reference [${r.dims}]`);
+    if (e.dims.length !== r.dims.length || e.dims.some((d, i) => d !== r.dims[i]))
+      problems.push(`${name}: dims [${e.dims}] vs reference [${r.dims}]`);
     hooks.push({ name, err: relErr(e.data, r.data) });
   }
-  for (const name of engine.acts.keys()) if (!ref.cache.has(name)) problems.push(`${name} cached by the engine but not a TransformerLens hook under these flags`);
+  for (const name of engine.acts.keys())
+    if (!ref.cache.has(name)) problems.push(`${name} cached by the engine but not a TransformerLens hook under these flags`);
   return { hooks, problems };
 }
 
@@ -415,62 +478,72 @@ describe('engine parity with the float64 reference', { timeout: 600_000 }, () =>
   const root = mkdtempSync(join(tmpdir(), 'modellens-parity-'));
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  for (const [vi, v] of VARIANTS.entries()) for (const version of TL_VERSIONS) {
-    describe(`${v.label} · TransformerLens ${version} hooks`, () => {
-      const dir = join(root, `v${vi}-${version}`);
-      const engine: Record<'processed' | 'raw', EngineRun | null> = { processed: null, raw: null };
-      const ref: Record<'processed' | 'raw', RefRun | null> = { processed: null, raw: null };
-      let refModel: RefModel;
+  for (const [vi, v] of VARIANTS.entries())
+    for (const version of TL_VERSIONS) {
+      describe(`${v.label} · TransformerLens ${version} hooks`, () => {
+        const dir = join(root, `v${vi}-${version}`);
+        const engine: Record<'processed' | 'raw', EngineRun | null> = { processed: null, raw: null };
+        const ref: Record<'processed' | 'raw', RefRun | null> = { processed: null, raw: null };
+        let refModel: RefModel;
 
-      before(async () => {
-        await generateTinyGpt2(dir, v.gen);
-        refModel = loadReferenceModel(dir);
-        for (const mode of ['processed', 'raw'] as const) {
-          const model = await HookedGPT2.fromPretrained(dir, { processing: mode === 'processed', device: 'cpu', transformerLensVersion: version, ...v.flags });
-          try {
-            const { logits, cache } = await model.runWithCache(TOKENS);
-            engine[mode] = { logits, acts: new Map(cache.names().map((n) => [n, cache.get(n)] as const)) };
-          } finally {
-            await model.dispose();
+        before(async () => {
+          await generateTinyGpt2(dir, v.gen);
+          refModel = loadReferenceModel(dir);
+          for (const mode of ['processed', 'raw'] as const) {
+            const model = await HookedGPT2.fromPretrained(dir, {
+              processing: mode === 'processed',
+              device: 'cpu',
+              transformerLensVersion: version,
+              ...v.flags,
+            });
+            try {
+              const { logits, cache } = await model.runWithCache(TOKENS);
+              engine[mode] = { logits, acts: new Map(cache.names().map((n) => [n, cache.get(n)] as const)) };
+            } finally {
+              await model.dispose();
+            }
+            const w = mode === 'processed' ? processReferenceWeights(refModel.weights, refModel.cfg, DEFAULT_PROCESSING) : refModel.weights;
+            ref[mode] = referenceRun(refModel.cfg, w, TOKENS, v.flags, version);
           }
-          const w = mode === 'processed' ? processReferenceWeights(refModel.weights, refModel.cfg, DEFAULT_PROCESSING) : refModel.weights;
-          ref[mode] = referenceRun(refModel.cfg, w, TOKENS, v.flags, version);
+        });
+
+        for (const mode of ['processed', 'raw'] as const) {
+          it(`${mode}: every hook within ${TOL} (relErr = max|engine-ref| / max|ref|)`, () => {
+            const { hooks, problems } = compareRun(engine[mode]!, ref[mode]!);
+            assert.deepEqual(problems, []);
+            const w = worst(hooks);
+            assert.ok(
+              hooks.length === ref[mode]!.cache.size && w.err <= TOL,
+              `worst hook ${w.name}: relErr ${w.err.toExponential(3)} > ${TOL} (${hooks.filter((h) => h.err > TOL).length} of ${hooks.length} hooks over)`,
+            );
+          });
+
+          it(`${mode}: logits within ${TOL}`, () => {
+            const e = engine[mode]!.logits;
+            assert.deepEqual(e.dims, ref[mode]!.logits.dims);
+            const err = relErr(e.data, ref[mode]!.logits.data);
+            const hint =
+              refModel.cfg.tie_word_embeddings && v.gen.tiedLmHead !== true
+                ? ' (this checkpoint has an lm_head.weight but config.json says tie_word_embeddings=true: transformers, and so TransformerLens, run it tied to wte)'
+                : '';
+            assert.ok(err <= TOL, `logits relErr ${err.toExponential(3)}${hint}`);
+          });
         }
-      });
 
-      for (const mode of ['processed', 'raw'] as const) {
-        it(`${mode}: every hook within ${TOL} (relErr = max|engine-ref| / max|ref|)`, () => {
-          const { hooks, problems } = compareRun(engine[mode]!, ref[mode]!);
-          assert.deepEqual(problems, []);
-          const w = worst(hooks);
-          assert.ok(hooks.length === ref[mode]!.cache.size && w.err <= TOL, `worst hook ${w.name}: relErr ${w.err.toExponential(3)} > ${TOL} (${hooks.filter((h) => h.err > TOL).length} of ${hooks.length} hooks over)`);
+        it(`processed and raw log-softmax agree within ${TOL}`, () => {
+          const V = refModel.cfg.d_vocab;
+          const err = relErr(logSoftmax(engine.processed!.logits.data, V), logSoftmax(engine.raw!.logits.data, V));
+          assert.ok(err <= TOL, `relErr ${err.toExponential(3)}`);
         });
 
-        it(`${mode}: logits within ${TOL}`, () => {
-          const e = engine[mode]!.logits;
-          assert.deepEqual(e.dims, ref[mode]!.logits.dims);
-          const err = relErr(e.data, ref[mode]!.logits.data);
-          const hint = refModel.cfg.tie_word_embeddings && v.gen.tiedLmHead !== true
-            ? ' (this checkpoint has an lm_head.weight but config.json says tie_word_embeddings=true: transformers, and so TransformerLens, run it tied to wte)'
-            : '';
-          assert.ok(err <= TOL, `logits relErr ${err.toExponential(3)}${hint}`);
+        it(`processed residual streams are the raw ones centred over d_model (${TOL})`, () => {
+          const errors = residNames(refModel.cfg.n_layers).map((name) => ({
+            name,
+            err: relErr(engine.processed!.acts.get(name)!.data, centred(engine.raw!.acts.get(name)!.data, refModel.cfg.d_model)),
+          }));
+          const w = worst(errors);
+          assert.ok(w.err <= TOL, `${w.name}: relErr ${w.err.toExponential(3)}`);
         });
-      }
-
-      it(`processed and raw log-softmax agree within ${TOL}`, () => {
-        const V = refModel.cfg.d_vocab;
-        const err = relErr(logSoftmax(engine.processed!.logits.data, V), logSoftmax(engine.raw!.logits.data, V));
-        assert.ok(err <= TOL, `relErr ${err.toExponential(3)}`);
       });
-
-      it(`processed residual streams are the raw ones centred over d_model (${TOL})`, () => {
-        const errors = residNames(refModel.cfg.n_layers).map((name) => ({
-          name,
-          err: relErr(engine.processed!.acts.get(name)!.data, centred(engine.raw!.acts.get(name)!.data, refModel.cfg.d_model)),
-        }));
-        const w = worst(errors);
-        assert.ok(w.err <= TOL, `${w.name}: relErr ${w.err.toExponential(3)}`);
-      });
-    });
-  }
+    }
 });

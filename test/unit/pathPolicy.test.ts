@@ -27,7 +27,12 @@ describe('pathPolicy', () => {
       [`${dir}/a\0.png`, /NUL/],
       [42, /file path or a file URI/],
     ];
-    for (const [arg, why] of refused) assert.throws(() => exportPathFrom(arg, '.png'), (e: unknown) => e instanceof PathPolicyError && why.test(e.message), String(arg));
+    for (const [arg, why] of refused)
+      assert.throws(
+        () => exportPathFrom(arg, '.png'),
+        (e: unknown) => e instanceof PathPolicyError && why.test(e.message),
+        String(arg),
+      );
   });
 
   it('reopens only open documents or file/untitled URIs', () => {

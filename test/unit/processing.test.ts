@@ -192,7 +192,10 @@ test('center_unembed: logits move, log-softmax does not', () => {
 test('fold_value_biases: b_V becomes zero and attn_out is unchanged', () => {
   const { weights: w } = processWeights(cfg, raw, only('fold_value_biases'));
   assert.ok(w.blocks.every((b) => b.b_V.data.every((x) => x === 0)));
-  assert.ok(raw.blocks[0]!.b_V.data.some((x) => x !== 0), 'input b_V untouched');
+  assert.ok(
+    raw.blocks[0]!.b_V.data.some((x) => x !== 0),
+    'input b_V untouched',
+  );
   const f = forward(cfg, w, TOKENS);
   for (let l = 0; l < cfg.n_layers; l++) {
     for (let p = 0; p < TOKENS.length; p++) assert.ok(maxAbsDiff(f.attnOut[l]![p]!, rawFwd.attnOut[l]![p]!) < 1e-5);

@@ -12,7 +12,14 @@ import { after, before, describe, it } from 'node:test';
 import { UsageError } from '../../src/cli/command';
 import { processingFromFlags, runCommand } from '../../src/cli/runCommand';
 import { HookedGPT2 } from '../../src/engine/model';
-import { PROCESSING_PRESETS, presetOf, processingCall, processingMetadata, processWeights, resolveProcessing } from '../../src/engine/processing';
+import {
+  PROCESSING_PRESETS,
+  presetOf,
+  processingCall,
+  processingMetadata,
+  processWeights,
+  resolveProcessing,
+} from '../../src/engine/processing';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { PROCESSING_SETTING, processingSettingKey } from '../../src/extension/model/processingKeys';
 import { loadCheckpoint } from '../../src/engine/checkpoint/load';
@@ -95,22 +102,35 @@ describe('weight processing switches: all 16 combinations against the float64 re
     const changed = (p: ProcessingOptions, version: '3.x' | '2.x'): string[] => {
       const base = version === '3.x' ? raw : referenceRun(ref.cfg, ref.weights, TOKENS, ALL_FLAGS, version);
       const run = referenceRun(ref.cfg, processReferenceWeights(ref.weights, ref.cfg, p), TOKENS, ALL_FLAGS, version);
-      return [...run.cache].filter(([name, t]) => relErr(t.data, base.cache.get(name)!.data) > 1e-9).map(([name]) => name.replace(/^blocks\.\d+\./, 'blocks.L.'));
+      return [...run.cache]
+        .filter(([name, t]) => relErr(t.data, base.cache.get(name)!.data) > 1e-9)
+        .map(([name]) => name.replace(/^blocks\.\d+\./, 'blocks.L.'));
     };
     const set = (names: string[]): string[] => [...new Set(names)].sort();
     const only = (k: keyof ProcessingOptions): ProcessingOptions => ({ ...NO_PROCESSING, [k]: true });
     assert.deepEqual(set(changed(only('fold_ln'), '3.x')), ['unembed.hook_in']);
-    assert.deepEqual(set(changed(only('fold_ln'), '2.x')), ['blocks.L.ln1.hook_normalized', 'blocks.L.ln2.hook_normalized', 'ln_final.hook_normalized']);
+    assert.deepEqual(set(changed(only('fold_ln'), '2.x')), [
+      'blocks.L.ln1.hook_normalized',
+      'blocks.L.ln2.hook_normalized',
+      'ln_final.hook_normalized',
+    ]);
     assert.deepEqual(
       set(changed(only('center_writing_weights'), '3.x')),
       set([
-        'hook_embed', 'hook_pos_embed',
-        ...['hook_resid_pre', 'hook_resid_mid', 'hook_resid_post', 'hook_attn_out', 'hook_mlp_out', 'attn.hook_result'].map((n) => `blocks.L.${n}`),
+        'hook_embed',
+        'hook_pos_embed',
+        ...['hook_resid_pre', 'hook_resid_mid', 'hook_resid_post', 'hook_attn_out', 'hook_mlp_out', 'attn.hook_result'].map(
+          (n) => `blocks.L.${n}`,
+        ),
         ...['hook_attn_in', 'hook_q_input', 'hook_k_input', 'hook_v_input', 'hook_mlp_in'].map((n) => `blocks.L.${n}`),
       ]),
     );
     assert.deepEqual(set(changed(only('center_unembed'), '3.x')), ['unembed.hook_out']);
-    assert.deepEqual(set(changed(only('fold_value_biases'), '3.x')), ['blocks.L.attn.hook_result', 'blocks.L.attn.hook_v', 'blocks.L.attn.hook_z']);
+    assert.deepEqual(set(changed(only('fold_value_biases'), '3.x')), [
+      'blocks.L.attn.hook_result',
+      'blocks.L.attn.hook_v',
+      'blocks.L.attn.hook_z',
+    ]);
   });
 
   for (const p of COMBINATIONS) {
@@ -131,7 +151,14 @@ describe('weight processing switches: all 16 combinations against the float64 re
     assert.ok(w.err <= TOL, `worst ${w.name}: relErr ${w.err.toExponential(3)}`);
     // What the notebook's user sees: with no centring, the logits and every residual-stream and
     // block-output hook are the unprocessed model's (fold_ln changes only what reads LayerNorm).
-    const same = ['blocks.0.hook_resid_pre', 'blocks.1.hook_resid_mid', 'blocks.1.hook_resid_post', 'blocks.0.hook_attn_out', 'blocks.1.hook_mlp_out', 'hook_embed'];
+    const same = [
+      'blocks.0.hook_resid_pre',
+      'blocks.1.hook_resid_mid',
+      'blocks.1.hook_resid_post',
+      'blocks.0.hook_attn_out',
+      'blocks.1.hook_mlp_out',
+      'hook_embed',
+    ];
     for (const name of same) {
       const err = relErr(engine.acts.get(name)!.data, raw.cache.get(name)!.data);
       assert.ok(err <= TOL, `${name} differs from the unprocessed model: ${err}`);
@@ -147,9 +174,18 @@ describe('weight processing switches: all 16 combinations against the float64 re
 describe('weight processing: how the switches are named', () => {
   it("says each combination in TransformerLens's words", () => {
     assert.equal(processingCall(NO_PROCESSING), 'from_pretrained_no_processing');
-    assert.equal(processingCall(SEED), 'from_pretrained(fold_ln=True, center_writing_weights=False, center_unembed=False, fold_value_biases=True)');
-    assert.equal(processingCall(DEFAULT_PROCESSING), 'from_pretrained(fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True)');
-    assert.equal(processingCall({ ...NO_PROCESSING, center_unembed: true }), 'from_pretrained(fold_ln=False, center_writing_weights=False, center_unembed=True, fold_value_biases=False)');
+    assert.equal(
+      processingCall(SEED),
+      'from_pretrained(fold_ln=True, center_writing_weights=False, center_unembed=False, fold_value_biases=True)',
+    );
+    assert.equal(
+      processingCall(DEFAULT_PROCESSING),
+      'from_pretrained(fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True)',
+    );
+    assert.equal(
+      processingCall({ ...NO_PROCESSING, center_unembed: true }),
+      'from_pretrained(fold_ln=False, center_writing_weights=False, center_unembed=True, fold_value_biases=False)',
+    );
     assert.deepEqual(processingMetadata(SEED), {
       processing: processingCall(SEED),
       fold_ln: 'True',
@@ -159,12 +195,14 @@ describe('weight processing: how the switches are named', () => {
     });
   });
 
-  it('package.json declares modelLens.processing.<switch> for each, a boolean defaulting to TransformerLens\'s', () => {
+  it("package.json declares modelLens.processing.<switch> for each, a boolean defaulting to TransformerLens's", () => {
     const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
       contributes: { configuration: { properties: Record<string, { type: string; default: unknown }> } };
     };
     const props = pkg.contributes.configuration.properties;
-    const declared = Object.keys(props).filter((k) => k.startsWith(`${PROCESSING_SETTING}.`)).sort();
+    const declared = Object.keys(props)
+      .filter((k) => k.startsWith(`${PROCESSING_SETTING}.`))
+      .sort();
     assert.deepEqual(declared, PROCESSING_SWITCHES.map((k) => `${PROCESSING_SETTING}.${processingSettingKey(k)}`).sort());
     for (const k of PROCESSING_SWITCHES) {
       const p = props[`${PROCESSING_SETTING}.${processingSettingKey(k)}`]!;
@@ -217,12 +255,21 @@ describe('model-lens run: the processing flags', { timeout: 120_000 }, () => {
     assert.deepEqual(processingFromFlags(flags('--no-center-writing-weights', '--no-center-unembed')), SEED);
     assert.deepEqual(processingFromFlags(flags('--no-processing')), NO_PROCESSING);
     assert.deepEqual(processingFromFlags(flags('--no-processing', '--no-fold-ln')), NO_PROCESSING);
-    assert.deepEqual(processingFromFlags(flags('--fold-ln', '--no-fold-value-biases')), { ...DEFAULT_PROCESSING, fold_value_biases: false });
+    assert.deepEqual(processingFromFlags(flags('--fold-ln', '--no-fold-value-biases')), {
+      ...DEFAULT_PROCESSING,
+      fold_value_biases: false,
+    });
   });
 
   it('refuses contradictions, naming both flags', () => {
-    assert.throws(() => processingFromFlags(flags('--no-processing', '--center-unembed')), (e: unknown) => e instanceof UsageError && /--no-processing .*contradicts --center-unembed/.test(e.message));
-    assert.throws(() => processingFromFlags(flags('--fold-ln', '--no-fold-ln')), (e: unknown) => e instanceof UsageError && /--fold-ln and --no-fold-ln contradict/.test(e.message));
+    assert.throws(
+      () => processingFromFlags(flags('--no-processing', '--center-unembed')),
+      (e: unknown) => e instanceof UsageError && /--no-processing .*contradicts --center-unembed/.test(e.message),
+    );
+    assert.throws(
+      () => processingFromFlags(flags('--fold-ln', '--no-fold-ln')),
+      (e: unknown) => e instanceof UsageError && /--fold-ln and --no-fold-ln contradict/.test(e.message),
+    );
   });
 
   it('runs the seed combination, prints it, and records it in the export', async () => {
@@ -233,19 +280,44 @@ describe('model-lens run: the processing flags', { timeout: 120_000 }, () => {
       let stdout = '';
       let stderr = '';
       const code = await runCommand.run(
-        ['--model', join(d, 'model'), '--tokens', '50256,464,3290', '--no-center-writing-weights', '--no-center-unembed', '--out', out, '--top-k', '1'],
+        [
+          '--model',
+          join(d, 'model'),
+          '--tokens',
+          '50256,464,3290',
+          '--no-center-writing-weights',
+          '--no-center-unembed',
+          '--out',
+          out,
+          '--top-k',
+          '1',
+        ],
         { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) },
       );
       assert.equal(code, 0, stderr);
-      assert.match(stdout, /^processing: from_pretrained\(fold_ln=True, center_writing_weights=False, center_unembed=False, fold_value_biases=True\)$/m);
+      assert.match(
+        stdout,
+        /^processing: from_pretrained\(fold_ln=True, center_writing_weights=False, center_unembed=False, fold_value_biases=True\)$/m,
+      );
       const bytes = readFileSync(out);
-      const meta = (JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as { __metadata__: Record<string, string> }).__metadata__;
+      const meta = (
+        JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as { __metadata__: Record<string, string> }
+      ).__metadata__;
       assert.deepEqual(
-        { processing: meta.processing, fold_ln: meta.fold_ln, center_writing_weights: meta.center_writing_weights, center_unembed: meta.center_unembed, fold_value_biases: meta.fold_value_biases },
+        {
+          processing: meta.processing,
+          fold_ln: meta.fold_ln,
+          center_writing_weights: meta.center_writing_weights,
+          center_unembed: meta.center_unembed,
+          fold_value_biases: meta.fold_value_biases,
+        },
         processingMetadata(SEED),
       );
       await assert.rejects(
-        runCommand.run(['--model', join(d, 'model'), '--tokens', '1', '--no-processing', '--fold-ln'], { stdout: () => undefined, stderr: () => undefined }),
+        runCommand.run(['--model', join(d, 'model'), '--tokens', '1', '--no-processing', '--fold-ln'], {
+          stdout: () => undefined,
+          stderr: () => undefined,
+        }),
         (e: unknown) => e instanceof UsageError && /contradicts --fold-ln/.test(e.message),
       );
     } finally {

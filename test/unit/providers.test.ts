@@ -71,7 +71,7 @@ describe('execution providers', { timeout: TIMEOUT }, () => {
     }
   });
 
-  it('webgpu gives the CPU provider\'s hook values within 1e-4 relative error', async (t) => {
+  it("webgpu gives the CPU provider's hook values within 1e-4 relative error", async (t) => {
     if (!vulkanDeviceLikely()) return t.skip('no Vulkan ICD installed (mesa-vulkan-drivers from bookworm-backports gives one)');
     const m = await HookedGPT2.fromWeights(cfg, weights, { device: 'webgpu', threads: 1, use_attn_result: true });
     try {

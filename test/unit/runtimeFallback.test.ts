@@ -41,7 +41,7 @@ describe('run-time provider fallback', { timeout: 120_000 }, () => {
     return null;
   }
 
-  it('moves to the CPU, says why, and answers the request there with the CPU\'s numbers', async (t) => {
+  it("moves to the CPU, says why, and answers the request there with the CPU's numbers", async (t) => {
     const m = await failingWebgpu();
     if (m === null) return t.skip('webgpu cannot start here (no Vulkan adapter)');
     try {
@@ -77,7 +77,7 @@ describe('run-time provider fallback', { timeout: 120_000 }, () => {
     }
   });
 
-  it('a throwing hook function is the caller\'s error, not a provider failure: no switch', async (t) => {
+  it("a throwing hook function is the caller's error, not a provider failure: no switch", async (t) => {
     const m = await HookedGPT2.fromWeights(cfg, weights, { device: 'webgpu', threads: 1 });
     if (m.provider !== 'webgpu') {
       await m.dispose();
@@ -85,7 +85,14 @@ describe('run-time provider fallback', { timeout: 120_000 }, () => {
     }
     try {
       await assert.rejects(
-        m.runWithHooks(TOKENS, [{ name: 'blocks.0.hook_resid_mid', fn: () => { throw new Error('hook says no'); } }]),
+        m.runWithHooks(TOKENS, [
+          {
+            name: 'blocks.0.hook_resid_mid',
+            fn: () => {
+              throw new Error('hook says no');
+            },
+          },
+        ]),
         /hook says no/,
       );
       assert.equal(m.provider, 'webgpu');

@@ -9,12 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors } from '../../src/engine/safetensors/read';
 import { writeSafetensors } from '../../src/engine/safetensors/write';
-import {
-  bf16BitsToNumber,
-  f16BitsToNumber,
-  numberToBf16Bits,
-  numberToF16Bits,
-} from '../../src/engine/safetensors/dtypes';
+import { bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits } from '../../src/engine/safetensors/dtypes';
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ml-st-'));
@@ -200,11 +195,7 @@ const badCases: { label: string; make: (p: string) => Promise<void>; error: RegE
   {
     label: 'hole between tensors',
     make: (p) =>
-      craft(
-        p,
-        { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'U8', shape: [2], data_offsets: [6, 8] } },
-        eightBytes,
-      ),
+      craft(p, { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'U8', shape: [2], data_offsets: [6, 8] } }, eightBytes),
     error: /tensor "b" starts at byte 6 but the previous data ends at 4/,
   },
   {

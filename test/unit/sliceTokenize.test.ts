@@ -19,7 +19,8 @@ test('tiny slices reproduce the whole-text tokens, whitespace runs and specials 
   const text =
     'Whether a word begings with a capital or space matters!\n\n\tIndented   spaces  \r\n' +
     'emoji 🙂🙂 CJK 漢字 RTL שלום <|endoftext|> after  <|endoftext|>\n' +
-    'x'.repeat(300) + ' tail\u0000nul \ud800 lone';
+    'x'.repeat(300) +
+    ' tail\u0000nul \ud800 lone';
   for (const size of [1, 2, 3, 7, 16, 64]) await same(text.repeat(3), size);
 });
 
@@ -34,10 +35,7 @@ test('progress is reported and cancellation stops between slices', async () => {
   const seen: number[] = [];
   await tokenizeInSlices(text, { sliceChars: 1000, onProgress: (f) => seen.push(f) });
   assert.ok(seen.length >= 5 && seen.every((f, i) => f > 0 && f < 1 && (i === 0 || f > seen[i - 1]!)));
-  await assert.rejects(
-    tokenizeInSlices(text, { sliceChars: 1000, isCancelled: () => true }),
-    /cancelled/,
-  );
+  await assert.rejects(tokenizeInSlices(text, { sliceChars: 1000, isCancelled: () => true }), /cancelled/);
 });
 
 test('empty text gives no tokens', async () => {

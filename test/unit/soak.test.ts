@@ -57,12 +57,16 @@ describe('soak: 1,000 runs without memory growth', { timeout: 120_000 }, () => {
             break;
           }
           case 1: {
-            const { cache } = await model.runWithCache(TOKENS, { names: ['blocks.0.attn.hook_pattern', 'blocks.1.hook_resid_post', 'ln_final.hook_scale'] });
+            const { cache } = await model.runWithCache(TOKENS, {
+              names: ['blocks.0.attn.hook_pattern', 'blocks.1.hook_resid_post', 'ln_final.hook_scale'],
+            });
             assert.equal(cache.size, 3);
             break;
           }
           default: {
-            const { cache } = await model.runWithInterventions(TOKENS, [{ kind: 'ablateHeads', layer: 0, heads: [i % 4] }], { names: ['blocks.0.attn.hook_z'] });
+            const { cache } = await model.runWithInterventions(TOKENS, [{ kind: 'ablateHeads', layer: 0, heads: [i % 4] }], {
+              names: ['blocks.0.attn.hook_z'],
+            });
             assert.equal(cache.size, 1);
           }
         }
@@ -74,7 +78,9 @@ describe('soak: 1,000 runs without memory growth', { timeout: 120_000 }, () => {
       const m1 = settle();
       const heap = m1.heap - m0.heap;
       const rss = m1.rss - m0.rss;
-      console.log(`# HookedGPT2 soak: heap ${heap.toFixed(1)} MB, rss ${rss.toFixed(1)} MB over ${1000 - WARM} runs; sessions ${model.openSessions}`);
+      console.log(
+        `# HookedGPT2 soak: heap ${heap.toFixed(1)} MB, rss ${rss.toFixed(1)} MB over ${1000 - WARM} runs; sessions ${model.openSessions}`,
+      );
       assert.ok(heap < HEAP_BOUND_MB, `heap grew ${heap.toFixed(1)} MB over ${1000 - WARM} runs (bound ${HEAP_BOUND_MB})`);
       assert.ok(rss < RSS_BOUND_MB, `RSS grew ${rss.toFixed(1)} MB over ${1000 - WARM} runs (bound ${RSS_BOUND_MB})`);
       // Sessions are per graph variant (each ablated head is its own structure) and capped at 8
@@ -91,7 +97,13 @@ describe('soak: 1,000 runs without memory growth', { timeout: 120_000 }, () => {
       await client.load(dir, { threads: 1 });
       const step = async (i: number): Promise<void> => {
         if (i % 2 === 0) {
-          const r = await client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: i % 4 === 0 ? [] : [{ kind: 'ablateHeads', layer: 1, heads: [0] }], topK: 5, thumb: 4 });
+          const r = await client.panel({
+            op: 'run',
+            tokens: Int32Array.from(TOKENS),
+            interventions: i % 4 === 0 ? [] : [{ kind: 'ablateHeads', layer: 1, heads: [0] }],
+            topK: 5,
+            thumb: 4,
+          });
           assert.equal(r.op, 'run');
           if (r.op === 'run' && i % 10 === 0) await client.panel({ op: 'logitLens', runId: r.runId, from: 0, to: 4 });
         } else {

@@ -41,7 +41,10 @@ describe('model-lens run --tl-version', { timeout: 120_000 }, () => {
     const { names, metadata } = await exportWith([]);
     assert.ok(names.includes('unembed.hook_in') && names.includes('unembed.hook_out'));
     assert.equal(metadata.transformer_lens_version, '3.x');
-    assert.equal(metadata.processing, 'from_pretrained(fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True)');
+    assert.equal(
+      metadata.processing,
+      'from_pretrained(fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True)',
+    );
   });
 
   it('--tl-version 2 follows 2.x: no unembed hooks, otherwise the same names', async () => {
@@ -55,7 +58,10 @@ describe('model-lens run --tl-version', { timeout: 120_000 }, () => {
 
   it('refuses other versions with a message naming the flag', async () => {
     await assert.rejects(
-      runCommand.run(['--model', join(dir, 'model'), '--tokens', '1', '--tl-version', '1'], { stdout: () => undefined, stderr: () => undefined }),
+      runCommand.run(['--model', join(dir, 'model'), '--tokens', '1', '--tl-version', '1'], {
+        stdout: () => undefined,
+        stderr: () => undefined,
+      }),
       (e: unknown) => e instanceof UsageError && /--tl-version must be 2 or 3/.test(e.message),
     );
   });

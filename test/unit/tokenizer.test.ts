@@ -21,7 +21,7 @@ function referenceSpans(text: string, ids: readonly number[]): { start: number; 
   // byte index -> [utf16 start, utf16 end) of the code point holding it
   const cpStart: number[] = [];
   const cpEnd: number[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const cp = text.codePointAt(i)!;
     const units = cp > 0xffff ? 2 : 1;
     const isLone = cp >= 0xd800 && cp <= 0xdfff;
@@ -118,7 +118,10 @@ describe('tokenizer ids', () => {
     assert.equal(strs.length, ids.length);
     assert.equal(strs[0], 'hi');
     // 👍 is split across tokens: each piece alone is partial UTF-8 -> U+FFFD
-    assert.ok(strs.slice(1).some((s) => s.includes('\ufffd')), JSON.stringify(strs));
+    assert.ok(
+      strs.slice(1).some((s) => s.includes('\ufffd')),
+      JSON.stringify(strs),
+    );
     assert.equal(tokenString(END_OF_TEXT_ID), '<|endoftext|>');
     assert.throws(() => decode([50257]), RangeError);
     assert.throws(() => tokenBytes(-1), /not in GPT-2's vocabulary/);
@@ -196,7 +199,19 @@ describe('tokenizer offsets', () => {
   });
 
   it('never throws on odd input', () => {
-    const odd = ['', '\u0000', '\ud800', '\udc00', '\ufffd', '\ufeff', ' ', '\n'.repeat(1000), 'a'.repeat(200_000), ' '.repeat(100_000) + 'x', '<|endoftext|'.repeat(100)];
+    const odd = [
+      '',
+      '\u0000',
+      '\ud800',
+      '\udc00',
+      '\ufffd',
+      '\ufeff',
+      ' ',
+      '\n'.repeat(1000),
+      'a'.repeat(200_000),
+      ' '.repeat(100_000) + 'x',
+      '<|endoftext|'.repeat(100),
+    ];
     for (const t of odd) {
       const ids = encode(t);
       assert.equal(tokenize(t).length, ids.length);

@@ -9,8 +9,26 @@ const prng = seededRandom;
 
 // Cut points and near-misses: whitespace before words, the special token and halves of it.
 const SNIPPETS = [
-  ' ', '  ', '\n', '\r\n', '\t', '\u3000', 'a', "'s", '7', '.', '<|endoftext|>', '<|endof', 'text|>',
-  '😀', '\ud83d', 'é', '日本', 'word ', 'The quick brown fox.\n', '    indented\n',
+  ' ',
+  '  ',
+  '\n',
+  '\r\n',
+  '\t',
+  '\u3000',
+  'a',
+  "'s",
+  '7',
+  '.',
+  '<|endoftext|>',
+  '<|endof',
+  'text|>',
+  '😀',
+  '\ud83d',
+  'é',
+  '日本',
+  'word ',
+  'The quick brown fox.\n',
+  '    indented\n',
 ];
 
 function randomText(rand: () => number, pieces: number): string {

@@ -63,7 +63,10 @@ describe('model-lens CLI (bundled)', () => {
   // Regression: with JavaScript's backtracking RegExp these ran for seconds to minutes (the
   // spawn's timeout is a hang guard, not a speed bound). Output matches the flat pattern's.
   it('vocab --mode regex runs nested quantifiers in linear time and refuses backreferences', () => {
-    for (const [nested, flat] of [['^([a-z]+)*[0-9]$', '^[a-z]*[0-9]$'], ['^(.*)*x$', '^.*x$']] as const) {
+    for (const [nested, flat] of [
+      ['^([a-z]+)*[0-9]$', '^[a-z]*[0-9]$'],
+      ['^(.*)*x$', '^.*x$'],
+    ] as const) {
       const slow = run('vocab', nested, '--mode', 'regex', '--limit', '100000', '--json');
       assert.equal(slow.status, 0, `${nested}: ${slow.stderr}`);
       const fast = run('vocab', flat, '--mode', 'regex', '--limit', '100000', '--json');

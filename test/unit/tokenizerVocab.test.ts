@@ -1,7 +1,16 @@
 // Vocabulary table and search, checked against naive scans of tokenBytes/tokenString.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { compileUserRegex, encode, GPT2_VOCAB_SIZE, MAX_USER_REGEX_LENGTH, SEARCH_ROWS_PER_STEP, tokenBytes, tokenString, Vocabulary } from '../../src/tokenizer';
+import {
+  compileUserRegex,
+  encode,
+  GPT2_VOCAB_SIZE,
+  MAX_USER_REGEX_LENGTH,
+  SEARCH_ROWS_PER_STEP,
+  tokenBytes,
+  tokenString,
+  Vocabulary,
+} from '../../src/tokenizer';
 
 describe('Vocabulary', () => {
   const vocab = Vocabulary.shared();
@@ -82,7 +91,11 @@ describe('Vocabulary', () => {
       assert.ok(found.ok, pattern);
       const expected = texts.flatMap((t, id) => (flat.test(t) ? [id] : []));
       assert.equal(found.total, expected.length, pattern);
-      assert.deepEqual(found.entries.map((e) => e.id), expected, pattern);
+      assert.deepEqual(
+        found.entries.map((e) => e.id),
+        expected,
+        pattern,
+      );
     }
   });
 
@@ -121,7 +134,11 @@ describe('Vocabulary', () => {
 
   // The host runs one step per event-loop turn: each step scans a bounded number of rows.
   it('searchSteps scans at most SEARCH_ROWS_PER_STEP rows a step and finds what search finds', () => {
-    for (const [q, mode] of [['^(.*)*x$', 'regex'], ['the', 'substring'], ['ab', 'prefix']] as const) {
+    for (const [q, mode] of [
+      ['^(.*)*x$', 'regex'],
+      ['the', 'substring'],
+      ['ab', 'prefix'],
+    ] as const) {
       const steps = vocab.searchSteps(q, mode, 100);
       const marks: number[] = [];
       let next = steps.next();

@@ -166,7 +166,14 @@ export function canvasGrid(spec: GridSpec, testId: string): CanvasGrid {
     return r >= 0 && r < spec.rows && c >= 0 && c < spec.cols ? [r, c] : null;
   };
   canvas.addEventListener('keydown', (ev) => {
-    const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1], Home: [0, -1e9], End: [0, 1e9] };
+    const moves: Record<string, [number, number]> = {
+      ArrowUp: [-1, 0],
+      ArrowDown: [1, 0],
+      ArrowLeft: [0, -1],
+      ArrowRight: [0, 1],
+      Home: [0, -1e9],
+      End: [0, 1e9],
+    };
     const m = moves[ev.key];
     if (m) {
       ev.preventDefault();

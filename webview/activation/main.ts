@@ -59,7 +59,10 @@ header.append(title, source, modelBadge, processingBadge, meanLoss);
 actions.append(
   ablationList,
   button('Reset ablations', () => channel.notify({ type: 'act/reset' }), { testId: 'reset', title: 'Run again without ablations' }),
-  button('Export cache…', () => channel.notify({ type: 'act/exportCache' }), { testId: 'export-cache', title: 'Save every hook point as .safetensors (TransformerLens names)' }),
+  button('Export cache…', () => channel.notify({ type: 'act/exportCache' }), {
+    testId: 'export-cache',
+    title: 'Save every hook point as .safetensors (TransformerLens names)',
+  }),
   button('Export PNG…', () => sendPng(0), { testId: 'export-png', title: 'Save this view as PNG' }),
 );
 app.append(header, actions, notice, status, strip, tabs, viewRoot);
@@ -306,7 +309,15 @@ function renderAttention(r: ActRun): void {
   }
   const detail = el('section', 'pattern-detail');
   detail.dataset.testid = 'pattern-detail';
-  viewRoot.append(el('p', 'hint', `Mean attention pattern of each of ${r.nLayers} layers × ${r.nHeads} heads (query ↓, key →). Click or press Enter to open one.`), grid, detail);
+  viewRoot.append(
+    el(
+      'p',
+      'hint',
+      `Mean attention pattern of each of ${r.nLayers} layers × ${r.nHeads} heads (query ↓, key →). Click or press Enter to open one.`,
+    ),
+    grid,
+    detail,
+  );
   mainCanvas = cells[0];
   if (openHead) drawPattern(detail, r);
 
@@ -341,17 +352,28 @@ function drawPattern(detail: HTMLElement, r: ActRun): void {
       fill: (q, k) => (k > q ? themeColor('--vscode-editor-background', '#000') : viridis(o.data[q * pos + k]!)),
       rowLabel: (q) => (labels ? str(r.tokens[q]!) : ''),
       colLabel: (k) => str(r.tokens[k]!),
-      describe: (q, k) => `L${o.layer}H${o.head}: query ${q} ${JSON.stringify(str(r.tokens[q]!))} → key ${k} ${JSON.stringify(str(r.tokens[k]!))}: ${fmt(o.data[q * pos + k]!)}`,
+      describe: (q, k) =>
+        `L${o.layer}H${o.head}: query ${q} ${JSON.stringify(str(r.tokens[q]!))} → key ${k} ${JSON.stringify(str(r.tokens[k]!))}: ${fmt(o.data[q * pos + k]!)}`,
       label: `Attention pattern of layer ${o.layer} head ${o.head}`,
     },
     'pattern-canvas',
   );
   const head = el('h2', 'detail-title', `Layer ${o.layer}, head ${o.head}`);
-  const ablate = button(`Ablate L${o.layer}H${o.head}`, () => channel.notify({ type: 'act/ablate', ablation: { kind: 'head', layer: o.layer, index: o.head } }), {
-    testId: 'ablate-head',
-    title: 'Zero this head (hook_z) and run again',
-  });
-  detail.replaceChildren(head, ablate, el('p', 'hint', 'Hover a token above to see where it attends and what attends to it.'), attnInfo, g.root);
+  const ablate = button(
+    `Ablate L${o.layer}H${o.head}`,
+    () => channel.notify({ type: 'act/ablate', ablation: { kind: 'head', layer: o.layer, index: o.head } }),
+    {
+      testId: 'ablate-head',
+      title: 'Zero this head (hook_z) and run again',
+    },
+  );
+  detail.replaceChildren(
+    head,
+    ablate,
+    el('p', 'hint', 'Hover a token above to see where it attends and what attends to it.'),
+    attnInfo,
+    g.root,
+  );
   mainCanvas = g.canvas;
 }
 
@@ -430,9 +452,13 @@ function drawNeurons(body: HTMLElement, r: ActRun, d: NeuronsReply): void {
     s.title = `${fmt(d.neuronValues[p]!)}`;
     colored.append(s);
   });
-  const ablate = button(`Ablate L${d.layer} N${d.neuron}`, () => channel.notify({ type: 'act/ablate', ablation: { kind: 'neuron', layer: d.layer, index: d.neuron } }), {
-    testId: 'ablate-neuron',
-  });
+  const ablate = button(
+    `Ablate L${d.layer} N${d.neuron}`,
+    () => channel.notify({ type: 'act/ablate', ablation: { kind: 'neuron', layer: d.layer, index: d.neuron } }),
+    {
+      testId: 'ablate-neuron',
+    },
+  );
   body.replaceChildren(
     el('p', 'hint', `Top ${n} neurons by peak activation over the selection (rows), per token (columns); blue negative, orange positive.`),
     g.root,
@@ -505,7 +531,9 @@ async function renderLogitLens(r: ActRun): Promise<void> {
         !here(p)
           ? `${d.labels[l]} at ${p} ${JSON.stringify(str(r.tokens[p]!))}: loading…`
           : `${d.labels[l]} at ${p} ${JSON.stringify(str(r.tokens[p]!))}: top ${JSON.stringify(str(d.topIds[l * pos + p]!))} p=${fmt(d.topProbs[l * pos + p]!)}` +
-            (p + 1 < pos ? `; actual next ${JSON.stringify(str(r.tokens[p + 1]!))} p=${fmt(d.nextProb[l * pos + p]!)}${isNext(l, p) ? ' (top = actual next)' : ''}` : ''),
+            (p + 1 < pos
+              ? `; actual next ${JSON.stringify(str(r.tokens[p + 1]!))} p=${fmt(d.nextProb[l * pos + p]!)}${isNext(l, p) ? ' (top = actual next)' : ''}`
+              : ''),
       onVisible: (from, to) => void fetchWindows(from, to),
       label: 'Logit lens: top token per layer and position',
     },
@@ -517,7 +545,11 @@ async function renderLogitLens(r: ActRun): Promise<void> {
   };
   g.canvas.dataset.loaded = String(d.windows.filter((x) => x === 2).length);
   body.replaceChildren(
-    el('p', 'hint', 'Top token of each layer’s accumulated residual through ln_final and the unembedding, coloured by its probability (viridis); outlined where it is the actual next token. Long inputs load as you scroll.'),
+    el(
+      'p',
+      'hint',
+      'Top token of each layer’s accumulated residual through ln_final and the unembedding, coloured by its probability (viridis); outlined where it is the actual next token. Long inputs load as you scroll.',
+    ),
     legend('probability', false),
     g.root,
   );
@@ -530,7 +562,10 @@ async function renderLogitLens(r: ActRun): Promise<void> {
       if (d.windows[k] !== 0) continue;
       d.windows[k] = 1;
       try {
-        const reply = await channel.request({ type: 'act/logitLens', runId: r.runId, from: k * LENS_WINDOW, to: Math.min(pos, (k + 1) * LENS_WINDOW) }, SLOW_MS);
+        const reply = await channel.request(
+          { type: 'act/logitLens', runId: r.runId, from: k * LENS_WINDOW, to: Math.min(pos, (k + 1) * LENS_WINDOW) },
+          SLOW_MS,
+        );
         if (lensData !== d) return;
         store(d, reply);
         if (view === 'logitLens') d.redraw?.();
@@ -544,7 +579,19 @@ async function renderLogitLens(r: ActRun): Promise<void> {
 }
 
 /** Copies one window's rows [layers, to - from] into the run's [layers, pos] arrays. */
-function store(d: LensRows, w: { labels: readonly string[]; from: number; to: number; topIds: Int32Array; topProbs: Float32Array; nextProb: Float32Array; stringIds: Int32Array; strings: readonly string[] }): void {
+function store(
+  d: LensRows,
+  w: {
+    labels: readonly string[];
+    from: number;
+    to: number;
+    topIds: Int32Array;
+    topProbs: Float32Array;
+    nextProb: Float32Array;
+    stringIds: Int32Array;
+    strings: readonly string[];
+  },
+): void {
   for (let k = 0; k < w.stringIds.length; k++) strings.set(w.stringIds[k]!, w.strings[k]!);
   const pos = d.topIds.length / d.labels.length;
   const width = w.to - w.from;
@@ -580,7 +627,15 @@ function renderResidual(r: ActRun): void {
     },
     'resid-canvas',
   );
-  viewRoot.append(el('p', 'hint', 'Norm of the residual stream per layer and position. Click a position (or press Enter) for the direct logit attribution of its next token.'), g.root, dlaBox);
+  viewRoot.append(
+    el(
+      'p',
+      'hint',
+      'Norm of the residual stream per layer and position. Click a position (or press Enter) for the direct logit attribution of its next token.',
+    ),
+    g.root,
+    dlaBox,
+  );
   mainCanvas = g.canvas;
   void dla(selectedPos);
 
@@ -590,7 +645,12 @@ function renderResidual(r: ActRun): void {
     try {
       const d = await channel.request({ type: 'act/dla', runId: r.runId, pos: p, token }, SLOW_MS);
       if (run !== r || view !== 'residual') return;
-      drawDla(dlaBox, d.labels, d.values, `Direct logit attribution to ${JSON.stringify(d.tokenText)} at position ${p} ${JSON.stringify(str(r.tokens[p]!))}`);
+      drawDla(
+        dlaBox,
+        d.labels,
+        d.values,
+        `Direct logit attribution to ${JSON.stringify(d.tokenText)} at position ${p} ${JSON.stringify(str(r.tokens[p]!))}`,
+      );
     } catch (e) {
       dlaBox.textContent = (e as Error).message;
     }
@@ -665,7 +725,8 @@ function renderLoss(r: ActRun): void {
       left: 40,
       top: 60,
       // The last position has no next token to score: left in the theme's background.
-      fill: (_r, p) => (Number.isFinite(r.loss[p]!) ? viridis(max > 0 ? r.loss[p]! / max : 0) : themeColor('--vscode-editor-background', '#000')),
+      fill: (_r, p) =>
+        Number.isFinite(r.loss[p]!) ? viridis(max > 0 ? r.loss[p]! / max : 0) : themeColor('--vscode-editor-background', '#000'),
       rowLabel: () => 'loss',
       colLabel: (p) => str(r.tokens[p]!),
       describe: (_r, p) =>
@@ -680,7 +741,14 @@ function renderLoss(r: ActRun): void {
   const lossList = el('div', 'loss-values');
   lossList.dataset.testid = 'loss-values';
   lossList.textContent = Array.from(r.loss.subarray(0, Math.min(pos - 1, 64)), (x) => fmt(x)).join(' ');
-  viewRoot.append(el('p', 'hint', 'Cross-entropy of each actual next token (viridis: low to high). Enter or click a position for its top next tokens.'), legend('loss', false), g.root, table, el('h2', 'detail-title', 'Loss per position (nats)'), lossList);
+  viewRoot.append(
+    el('p', 'hint', 'Cross-entropy of each actual next token (viridis: low to high). Enter or click a position for its top next tokens.'),
+    legend('loss', false),
+    g.root,
+    table,
+    el('h2', 'detail-title', 'Loss per position (nats)'),
+    lossList,
+  );
   mainCanvas = g.canvas;
   showTopK(selectedPos);
 

@@ -27,11 +27,7 @@ function ensureRegistered(): void {
 }
 
 /** A plain element with a class and optional text. */
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
@@ -78,12 +74,7 @@ export interface TextField {
   focus(): void;
 }
 
-export function textField(
-  placeholder: string,
-  initial: string,
-  onInput: (value: string) => void,
-  testId?: string,
-): TextField {
+export function textField(placeholder: string, initial: string, onInput: (value: string) => void, testId?: string): TextField {
   ensureRegistered();
   const t = document.createElement('vscode-text-field') as HTMLElement & { value: string };
   t.setAttribute('placeholder', placeholder);
@@ -115,7 +106,7 @@ export function dropdown<V extends string>(
     d.appendChild(opt);
   }
   if (testId) d.dataset.testid = testId;
-  const read = (): V => (options.find((o) => o.value === d.value)?.value ?? initial);
+  const read = (): V => options.find((o) => o.value === d.value)?.value ?? initial;
   d.addEventListener('change', () => onChange(read()));
   return { element: d, value: read };
 }

@@ -214,7 +214,11 @@ export function checkConfigAgainstHeader(
   // Only more layers than the file has is refused here (it is what would size work from the config
   // alone); fewer, and the file's extra tensors are named as unexpected by the shape check.
   if (cfg.n_layers > layers) {
-    throw disagree('n_layer', cfg.n_layers, layers === 0 ? 'has no layer tensors ("h.N.…")' : `has tensors for ${layers} layer${layers > 1 ? 's' : ''} (h.0 … h.${layers - 1})`);
+    throw disagree(
+      'n_layer',
+      cfg.n_layers,
+      layers === 0 ? 'has no layer tensors ("h.N.…")' : `has tensors for ${layers} layer${layers > 1 ? 's' : ''} (h.0 … h.${layers - 1})`,
+    );
   }
   const fc = dimsOf('h.0.mlp.c_fc.weight');
   // fc[0] === d_model: a width that disagrees, not a transposed tensor (the shape check names that one).
@@ -265,12 +269,7 @@ export function expectedShapes(cfg: HookedGPT2Config): Map<string, number[]> {
   return m;
 }
 
-function checkNamesAndShapes(
-  file: SafetensorsFile,
-  keys: Map<string, string>,
-  expected: Map<string, number[]>,
-  path: string,
-): void {
+function checkNamesAndShapes(file: SafetensorsFile, keys: Map<string, string>, expected: Map<string, number[]>, path: string): void {
   const shapeText = (dims: readonly number[]): string => `[${dims.join(', ')}]`;
   for (const [name, dims] of expected) {
     const key = keys.get(name);
@@ -292,7 +291,10 @@ function checkNamesAndShapes(
   }
   const unexpected = [...keys.keys()].filter((k) => !expected.has(k) && k !== 'lm_head.weight');
   if (unexpected.length > 0) {
-    const shown = unexpected.slice(0, 5).map((k) => `"${keys.get(k)}"`).join(', ');
+    const shown = unexpected
+      .slice(0, 5)
+      .map((k) => `"${keys.get(k)}"`)
+      .join(', ');
     throw new CheckpointError(
       `${path}: unexpected tensor${unexpected.length > 1 ? 's' : ''} ${shown}${unexpected.length > 5 ? ', …' : ''} (not a GPT-2 of this config?)`,
     );

@@ -59,9 +59,13 @@ export function assertSafeRevision(revision: string): void {
  */
 export function assertSafeRepoId(repoId: string): void {
   const parts = repoId.split('/');
-  const plain = (p: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(p) && !p.includes('..') && !p.includes('--') && !p.endsWith('.');
+  const plain = (p: string): boolean =>
+    /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(p) && !p.includes('..') && !p.includes('--') && !p.endsWith('.');
   if (parts.length < 1 || parts.length > 2 || !parts.every(plain) || repoId.length > 96) {
-    throw new HubError('bad-spec', `Invalid repository id "${repoId.slice(0, 100)}": expected NAME or ORG/NAME (letters, digits, '-', '_', '.').`);
+    throw new HubError(
+      'bad-spec',
+      `Invalid repository id "${repoId.slice(0, 100)}": expected NAME or ORG/NAME (letters, digits, '-', '_', '.').`,
+    );
   }
 }
 
@@ -71,13 +75,12 @@ export function assertSafeRepoId(repoId: string): void {
  */
 export function assertSafeRepoFile(file: string): void {
   const parts = file.split('/');
-  const bad =
-    file === '' ||
-    file.length > 1024 ||
-    /[\0\\:]/.test(file) ||
-    parts.some((p) => p === '' || p === '.' || p === '..');
+  const bad = file === '' || file.length > 1024 || /[\0\\:]/.test(file) || parts.some((p) => p === '' || p === '.' || p === '..');
   if (bad) {
-    throw new HubError('bad-spec', `Invalid file name "${file.slice(0, 100)}" in a repository: expected a relative path such as model.safetensors, without '..', '\\' or ':'.`);
+    throw new HubError(
+      'bad-spec',
+      `Invalid file name "${file.slice(0, 100)}" in a repository: expected a relative path such as model.safetensors, without '..', '\\' or ':'.`,
+    );
   }
 }
 

@@ -37,11 +37,10 @@ export async function downloadSize(repoId: string, opts: SizeOptions = {}): Prom
   try {
     let bytes = 0;
     for (const file of CHECKPOINT_FILES) {
-      const meta = await fetchFileMetadata(
-        { repoId, file, revision: opts.revision ?? 'main' },
-        settings,
-        { signal: opts.signal, idleTimeoutMs: opts.timeoutMs ?? 5_000 },
-      );
+      const meta = await fetchFileMetadata({ repoId, file, revision: opts.revision ?? 'main' }, settings, {
+        signal: opts.signal,
+        idleTimeoutMs: opts.timeoutMs ?? 5_000,
+      });
       if (meta.size === undefined) return fallback;
       bytes += meta.size;
     }

@@ -377,7 +377,9 @@ async function transferOnce(
     if (from === undefined || Number(from) !== have) {
       res.resume();
       await truncate(incomplete, 0);
-      throw new Resumable(new HubError('bad-response', `The server resumed ${target.file} at the wrong offset (${range ?? 'no Content-Range'}).`));
+      throw new Resumable(
+        new HubError('bad-response', `The server resumed ${target.file} at the wrong offset (${range ?? 'no Content-Range'}).`),
+      );
     }
   }
 

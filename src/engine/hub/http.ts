@@ -77,7 +77,7 @@ export function statusError(res: IncomingMessage, target: FileTarget, hasToken: 
   const what = `${target.repoId} (${target.file} at ${target.revision})`;
   if (status === 401 || status === 403) {
     const advice = hasToken
-      ? 'HF_TOKEN is set but was not accepted: check that it is valid and has read access, and that you accepted the model\'s terms on the Hub.'
+      ? "HF_TOKEN is set but was not accepted: check that it is valid and has read access, and that you accepted the model's terms on the Hub."
       : 'The repository may be gated or private: accept its terms on the Hub and set HF_TOKEN to an access token with read permission.';
     return new HubError('unauthorized', `Access to ${what} was refused (HTTP ${status}). ${advice}`);
   }

@@ -2,7 +2,16 @@
 // Face cache, downloading with progress, cancel, resume and verification when needed.
 // No vscode import: the extension, the CLI and the tests share it.
 
-export { resolveModel, parseModelSpec, describeModel, DEMO_MODEL_SPEC, listCachedModels, resolveDemoModel, demoModelFolder, defaultDemoCacheDir } from './resolveModel';
+export {
+  resolveModel,
+  parseModelSpec,
+  describeModel,
+  DEMO_MODEL_SPEC,
+  listCachedModels,
+  resolveDemoModel,
+  demoModelFolder,
+  defaultDemoCacheDir,
+} from './resolveModel';
 export type { ResolvedModel, ResolveModelOptions, ModelSource, ModelSpec } from './resolveModel';
 export { downloadFile, fetchFileMetadata, resolveUrl } from './download';
 export type { DownloadOptions, DownloadedFile, FileMetadata } from './download';

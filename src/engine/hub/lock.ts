@@ -44,10 +44,13 @@ export async function acquireFileLock(path: string, opts: LockOptions = {}): Pro
       } finally {
         await fh.close();
       }
-      const beat = setInterval(() => {
-        const now = new Date();
-        utimes(path, now, now).catch(() => undefined);
-      }, Math.max(50, Math.floor(staleMs / 3)));
+      const beat = setInterval(
+        () => {
+          const now = new Date();
+          utimes(path, now, now).catch(() => undefined);
+        },
+        Math.max(50, Math.floor(staleMs / 3)),
+      );
       beat.unref();
       let released = false;
       return async () => {

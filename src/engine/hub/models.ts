@@ -21,10 +21,30 @@ export const CHECKPOINT_FILES = ['config.json', 'model.safetensors'] as const;
 
 export const KNOWN_MODELS: readonly KnownModel[] = [
   { repoId: 'openai-community/gpt2', shortName: 'gpt2', description: 'GPT-2 small, 124M parameters, 12 layers', approxBytes: 548_000_000 },
-  { repoId: 'openai-community/gpt2-medium', shortName: 'gpt2-medium', description: 'GPT-2 medium, 355M parameters, 24 layers', approxBytes: 1_520_000_000 },
-  { repoId: 'openai-community/gpt2-large', shortName: 'gpt2-large', description: 'GPT-2 large, 774M parameters, 36 layers', approxBytes: 3_250_000_000 },
-  { repoId: 'openai-community/gpt2-xl', shortName: 'gpt2-xl', description: 'GPT-2 XL, 1.5B parameters, 48 layers', approxBytes: 6_430_000_000 },
-  { repoId: 'distilbert/distilgpt2', shortName: 'distilgpt2', description: 'DistilGPT-2, 82M parameters, 6 layers', approxBytes: 353_000_000 },
+  {
+    repoId: 'openai-community/gpt2-medium',
+    shortName: 'gpt2-medium',
+    description: 'GPT-2 medium, 355M parameters, 24 layers',
+    approxBytes: 1_520_000_000,
+  },
+  {
+    repoId: 'openai-community/gpt2-large',
+    shortName: 'gpt2-large',
+    description: 'GPT-2 large, 774M parameters, 36 layers',
+    approxBytes: 3_250_000_000,
+  },
+  {
+    repoId: 'openai-community/gpt2-xl',
+    shortName: 'gpt2-xl',
+    description: 'GPT-2 XL, 1.5B parameters, 48 layers',
+    approxBytes: 6_430_000_000,
+  },
+  {
+    repoId: 'distilbert/distilgpt2',
+    shortName: 'distilgpt2',
+    description: 'DistilGPT-2, 82M parameters, 6 layers',
+    approxBytes: 353_000_000,
+  },
 ];
 
 const REPO_ID_RE = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;

@@ -58,8 +58,7 @@ export class ProgressMeter {
     const last = this.samples[this.samples.length - 1]!;
     const dt = (last.t - first.t) / 1000;
     const bytesPerSecond = dt > 0 ? (last.bytes - first.bytes) / dt : 0;
-    const etaSeconds =
-      this.total !== undefined && bytesPerSecond > 0 ? Math.max(0, (this.total - this.bytes) / bytesPerSecond) : undefined;
+    const etaSeconds = this.total !== undefined && bytesPerSecond > 0 ? Math.max(0, (this.total - this.bytes) / bytesPerSecond) : undefined;
     return {
       repoId: this.repoId,
       file: this.file,

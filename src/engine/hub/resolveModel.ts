@@ -41,9 +41,7 @@ export interface ResolveModelOptions extends DownloadOptions {
 }
 
 export type ModelSpec =
-  | { readonly kind: 'folder'; readonly path: string }
-  | { readonly kind: 'hub'; readonly repoId: string }
-  | { readonly kind: 'demo' };
+  { readonly kind: 'folder'; readonly path: string } | { readonly kind: 'hub'; readonly repoId: string } | { readonly kind: 'demo' };
 
 /** The spec that names the built-in demo model (random weights) in settings and on the command line. */
 export const DEMO_MODEL_SPEC = 'demo';
@@ -108,7 +106,8 @@ async function resolveHubModel(repoId: string, opts: ResolveModelOptions): Promi
   // Cache first, with no request at all: GPT-2's released files do not change, and a Python
   // user's cache should work on a plane.
   const cached = await findCachedSnapshot(settings.cacheDir, repoId, revision);
-  if (cached) return { folder: cached.folder, source: 'cache', repoId, revision, commit: cached.commit, isDemo: await hasDemoMarker(cached.folder) };
+  if (cached)
+    return { folder: cached.folder, source: 'cache', repoId, revision, commit: cached.commit, isDemo: await hasDemoMarker(cached.folder) };
   if (settings.offline) {
     throw new HubError(
       'offline',
@@ -125,7 +124,14 @@ async function resolveHubModel(repoId: string, opts: ResolveModelOptions): Promi
     transferred += f.transferredBytes;
   }
   const folder = snapshotDir(settings.cacheDir, repoId, head.commit);
-  return { folder, source: transferred > 0 ? 'download' : 'cache', repoId, revision, commit: head.commit, isDemo: await hasDemoMarker(folder) };
+  return {
+    folder,
+    source: transferred > 0 ? 'download' : 'cache',
+    repoId,
+    revision,
+    commit: head.commit,
+    isDemo: await hasDemoMarker(folder),
+  };
 }
 
 async function checkFolder(path: string): Promise<string> {
@@ -139,7 +145,10 @@ async function checkFolder(path: string): Promise<string> {
   const missing: string[] = [];
   for (const f of CHECKPOINT_FILES) if (!(await isReadableFile(join(path, f)))) missing.push(f);
   if (missing.length > 0) {
-    throw new HubError('bad-spec', `Model folder ${path} has no ${missing.join(' or ')}: a GPT-2 checkpoint needs config.json and model.safetensors.`);
+    throw new HubError(
+      'bad-spec',
+      `Model folder ${path} has no ${missing.join(' or ')}: a GPT-2 checkpoint needs config.json and model.safetensors.`,
+    );
   }
   return path;
 }
@@ -164,7 +173,6 @@ export async function resolveDemoModel(opts: { demoCacheDir?: string; env?: HubE
 export function listCachedModels(opts: HubSettingsOverrides = {}): Promise<CachedModel[]> {
   return listCachedSnapshots(hubSettings(opts).cacheDir);
 }
-
 
 /** One line for status bars, panel headers and the CLI; the demo model always says "random weights". */
 export function describeModel(m: ResolvedModel): string {

@@ -5,17 +5,7 @@ import type { AttrDef, ElemType, GraphIR, InitializerDef, NodeDef, TensorData, V
 
 /** A TransformerLens dimension name, or a literal size (LayerNorm's hook_scale has a trailing 1). */
 export type HookDim =
-  | 'batch'
-  | 'pos'
-  | 'head_index'
-  | 'd_head'
-  | 'query_pos'
-  | 'key_pos'
-  | 'd_model'
-  | 'd_mlp'
-  | 'd_vocab'
-  | 'd_vocab_out'
-  | 1;
+  'batch' | 'pos' | 'head_index' | 'd_head' | 'query_pos' | 'key_pos' | 'd_model' | 'd_mlp' | 'd_vocab' | 'd_vocab_out' | 1;
 
 /** A hook point as a kernel declares it: TransformerLens's name and dimension names. */
 export interface HookDecl {

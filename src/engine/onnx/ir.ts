@@ -23,10 +23,7 @@ export interface ValueDecl {
 }
 
 export type AttrDef =
-  | { readonly i: number }
-  | { readonly f: number }
-  | { readonly ints: readonly number[] }
-  | { readonly floats: readonly number[] };
+  { readonly i: number } | { readonly f: number } | { readonly ints: readonly number[] } | { readonly floats: readonly number[] };
 
 export interface NodeDef {
   readonly op: string;

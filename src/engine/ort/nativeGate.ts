@@ -11,7 +11,9 @@
 // sees the call and waits for it, or the call sees STOP and parks.
 
 /** Atomics.waitAsync (Node 16+), typed here because the project's lib predates ES2024. */
-const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+const waitAsync = (
+  Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }
+).waitAsync;
 
 const BUSY = 0;
 const STOP = 1;

@@ -62,13 +62,13 @@ export function numberToF16Bits(value: number): number {
     const halfway = 1 << (shift - 1);
     const rest = mant & ((1 << shift) - 1);
     let h = mant >>> shift;
-    if (rest > halfway || (rest === halfway && (h & 1))) h += 1;
+    if (rest > halfway || (rest === halfway && h & 1)) h += 1;
     return sign | h;
   }
   const rest = mant & 0x1fff;
   let h = (e << 10) | (mant >>> 13);
   // Ties to even; a carry out of the mantissa correctly bumps the exponent (up to infinity).
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h += 1;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h += 1;
   return sign | h;
 }
 

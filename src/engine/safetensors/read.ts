@@ -134,9 +134,7 @@ function parseEntry(path: string, name: string, entry: unknown, dataSize: number
   const elements = dims.reduce((a, d) => a * d, 1);
   const expected = elements * DTYPE_SIZES[dtype];
   if (expected !== end - begin) {
-    throw bad(
-      `shape [${dims.join(', ')}] of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
-    );
+    throw bad(`shape [${dims.join(', ')}] of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
   }
   if (end > dataSize) {
     throw bad(`data_offsets [${begin}, ${end}] reach past the end of the data section (${dataSize} bytes; truncated?)`);

@@ -17,7 +17,17 @@ import { ortEnvironmentForWorkers } from '../ort/environment';
 import { closeNativeGate, createNativeGate } from '../ort/nativeGate';
 import type { Tensor } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
-import type { EventEnvelope, FaultRequest, LoadedReply, ProviderEvent, ReplyEnvelope, ReplyFor, WorkerModelOptions, WorkerReply, WorkerRequest } from './protocol';
+import type {
+  EventEnvelope,
+  FaultRequest,
+  LoadedReply,
+  ProviderEvent,
+  ReplyEnvelope,
+  ReplyFor,
+  WorkerModelOptions,
+  WorkerReply,
+  WorkerRequest,
+} from './protocol';
 import { abortError, isAbortError } from '../../common/errors';
 
 export type { LoadedReply, ProviderEvent, WorkerModelOptions } from './protocol';
@@ -164,7 +174,10 @@ export class EngineClient {
     const gate = createNativeGate();
     // onnxruntime in the worker reads the process's real environment (getenv), which only the main thread can set.
     ortEnvironmentForWorkers();
-    const worker = new Worker(this.opts.workerPath ?? join(__dirname, 'engineWorker.js'), { execArgv: [...(this.opts.execArgv ?? [])], workerData: { nativeGate: gate } });
+    const worker = new Worker(this.opts.workerPath ?? join(__dirname, 'engineWorker.js'), {
+      execArgv: [...(this.opts.execArgv ?? [])],
+      workerData: { nativeGate: gate },
+    });
     const thread: Thread = {
       worker,
       gate,

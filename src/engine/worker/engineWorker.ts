@@ -5,7 +5,16 @@ import { installNativeGate } from '../ort/nativeGate';
 import { HookedGPT2 } from '../model';
 import { handlePanelOp, panelTransfer } from './panelCompute';
 import { ABORT_ERROR_NAME, abortError } from '../../common/errors';
-import type { ErrorReply, EventEnvelope, FaultRequest, ReplyEnvelope, RequestEnvelope, RunReply, WorkerReply, WorkerRequest } from './protocol';
+import type {
+  ErrorReply,
+  EventEnvelope,
+  FaultRequest,
+  ReplyEnvelope,
+  RequestEnvelope,
+  RunReply,
+  WorkerReply,
+  WorkerRequest,
+} from './protocol';
 
 interface Job {
   readonly id: number;
@@ -63,7 +72,9 @@ function reply(inReplyTo: number, body: WorkerReply, transfer: ArrayBuffer[] = [
 }
 
 function errorBody(err: unknown): ErrorReply {
-  return err instanceof Error ? { type: 'error', name: err.name, message: err.message } : { type: 'error', name: 'Error', message: String(err) };
+  return err instanceof Error
+    ? { type: 'error', name: err.name, message: err.message }
+    : { type: 'error', name: 'Error', message: String(err) };
 }
 
 function isEnvelope(m: unknown): m is RequestEnvelope {
@@ -80,7 +91,15 @@ async function handle(job: Job): Promise<void> {
       model = null;
       model = await HookedGPT2.fromPretrained(body.folder, body.options);
       reported = { provider: model.provider, notice: model.notice };
-      reply(job.id, { type: 'loaded', cfg: model.cfg, hookPoints: model.hookPoints(), provider: model.provider, notice: model.notice, processing: model.processing, warnings: model.loadWarnings });
+      reply(job.id, {
+        type: 'loaded',
+        cfg: model.cfg,
+        hookPoints: model.hookPoints(),
+        provider: model.provider,
+        notice: model.notice,
+        processing: model.processing,
+        warnings: model.loadWarnings,
+      });
       return;
     }
     case 'run': {

@@ -12,7 +12,16 @@ import { createSession, type EngineSession } from '../ort/session';
 import { writeSafetensors } from '../safetensors/write';
 import { processingMetadata } from '../processing';
 import type { Tensor } from '../types';
-import { heldHeadPattern, neuronColumn, nextTokenStats, packPattern, poolPatterns, topNeurons, vectorNorms, type HeldPattern } from './panelMath';
+import {
+  heldHeadPattern,
+  neuronColumn,
+  nextTokenStats,
+  packPattern,
+  poolPatterns,
+  topNeurons,
+  vectorNorms,
+  type HeldPattern,
+} from './panelMath';
 import { abortError } from '../../common/errors';
 
 export type PanelOp =
@@ -26,7 +35,15 @@ export type PanelOp =
       readonly thumb: number;
     }
   | { readonly op: 'pattern'; readonly runId: number; readonly layer: number; readonly head: number }
-  | { readonly op: 'neurons'; readonly runId: number; readonly layer: number; readonly count: number; readonly neuron: number | null; readonly from: number; readonly to: number }
+  | {
+      readonly op: 'neurons';
+      readonly runId: number;
+      readonly layer: number;
+      readonly count: number;
+      readonly neuron: number | null;
+      readonly from: number;
+      readonly to: number;
+    }
   /**
    * The logit lens at positions [from, to) (default: all). Rows are unembedded once per run and
    * kept, so the panel asks for the visible window first and more as the user scrolls.
@@ -55,7 +72,14 @@ export interface PanelSummary {
 export type PanelResult =
   | ({ readonly op: 'run' } & PanelSummary)
   | { readonly op: 'pattern'; readonly layer: number; readonly head: number; readonly pos: number; readonly data: Float32Array }
-  | { readonly op: 'neurons'; readonly layer: number; readonly ids: Int32Array; readonly values: Float32Array; readonly neuron: number; readonly neuronValues: Float32Array }
+  | {
+      readonly op: 'neurons';
+      readonly layer: number;
+      readonly ids: Int32Array;
+      readonly values: Float32Array;
+      readonly neuron: number;
+      readonly neuronValues: Float32Array;
+    }
   | {
       readonly op: 'logitLens';
       readonly labels: readonly string[];
@@ -209,7 +233,10 @@ function checkIndex(what: string, v: number, limit: number): void {
 
 async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, signal: AbortSignal): Promise<PanelResult> {
   held = null; // drop the previous run's cache before this one allocates its own
-  const { logits, cache } = await model.runWithInterventions(op.tokens, op.interventions, { names: panelNames(model.cfg.n_layers), signal });
+  const { logits, cache } = await model.runWithInterventions(op.tokens, op.interventions, {
+    names: panelNames(model.cfg.n_layers),
+    signal,
+  });
   if (signal.aborted) throw abortError();
   const cfg = model.cfg;
   const pos = op.tokens.length;
@@ -233,8 +260,21 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
   }
   const runId = nextRunId++;
   // Hold only what later requests read: the full patterns, resid_mid and the logits go now.
-  const kept = new Map(cache.names().filter((name) => keptName(name, cfg.n_layers)).map((name) => [name, cache.get(name)] as const));
-  held = { runId, model, tokens: op.tokens, interventions: op.interventions, cache: new ActivationCache(kept, cfg, model.processedWeights), patterns, lens: null };
+  const kept = new Map(
+    cache
+      .names()
+      .filter((name) => keptName(name, cfg.n_layers))
+      .map((name) => [name, cache.get(name)] as const),
+  );
+  held = {
+    runId,
+    model,
+    tokens: op.tokens,
+    interventions: op.interventions,
+    cache: new ActivationCache(kept, cfg, model.processedWeights),
+    patterns,
+    lens: null,
+  };
   return {
     op: 'run',
     runId,
@@ -328,7 +368,7 @@ async function logitLens(h: Held, from: number, to: number, signal: AbortSignal)
   });
   const session = await lensSession(h.model);
   const chunk = Math.max(1, Math.floor(LENS_ROWS / layers)); // positions per session run
-  for (let a = from; a < to; ) {
+  for (let a = from; a < to;) {
     if (lens.done[a]) {
       a++;
       continue;

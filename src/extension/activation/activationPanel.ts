@@ -88,7 +88,8 @@ export class ActivationPanelController implements vscode.Disposable {
     const doc = editor.document;
     const sel = editor.selection;
     const range = sel.isEmpty ? new vscode.Range(doc.positionAt(0), doc.positionAt(documentLength(doc))) : sel;
-    const lines = range.start.line === range.end.line ? `line ${range.start.line + 1}` : `lines ${range.start.line + 1}–${range.end.line + 1}`;
+    const lines =
+      range.start.line === range.end.line ? `line ${range.start.line + 1}` : `lines ${range.start.line + 1}–${range.end.line + 1}`;
     const name = doc.uri.path.split('/').pop() ?? doc.uri.toString();
     // Only a bounded head of the range can reach the model (see MAX_INPUT_CHARS): a 20 MB
     // document is neither joined nor tokenized whole.
@@ -215,20 +216,51 @@ export class ActivationPanelController implements vscode.Disposable {
           },
           'act/neurons': async (req) => {
             const pos = this.latest?.tokens.length ?? 1;
-            const r = await this.ask({ op: 'neurons', runId: req.runId, layer: req.layer, count: 32, neuron: req.neuron, from: 0, to: pos });
+            const r = await this.ask({
+              op: 'neurons',
+              runId: req.runId,
+              layer: req.layer,
+              count: 32,
+              neuron: req.neuron,
+              from: 0,
+              to: pos,
+            });
             if (r.op !== 'neurons') throw new Error('unexpected engine reply');
-            return { type: 'act/neuronsData', layer: r.layer, ids: r.ids, values: r.values, neuron: r.neuron, neuronValues: r.neuronValues };
+            return {
+              type: 'act/neuronsData',
+              layer: r.layer,
+              ids: r.ids,
+              values: r.values,
+              neuron: r.neuron,
+              neuronValues: r.neuronValues,
+            };
           },
           'act/logitLens': async (req) => {
             const r = await this.ask({ op: 'logitLens', runId: req.runId, from: req.from, to: req.to });
             if (r.op !== 'logitLens') throw new Error('unexpected engine reply');
             const dict = displays([r.topIds]);
-            return { type: 'act/logitLensData', labels: r.labels, from: r.from, to: r.to, topIds: r.topIds, topProbs: r.topProbs, nextProb: r.nextProb, ...dict };
+            return {
+              type: 'act/logitLensData',
+              labels: r.labels,
+              from: r.from,
+              to: r.to,
+              topIds: r.topIds,
+              topProbs: r.topProbs,
+              nextProb: r.nextProb,
+              ...dict,
+            };
           },
           'act/dla': async (req) => {
             const r = await this.ask({ op: 'dla', runId: req.runId, pos: req.pos, token: req.token });
             if (r.op !== 'dla') throw new Error('unexpected engine reply');
-            return { type: 'act/dlaData', pos: r.pos, token: r.token, tokenText: tokenDisplay(r.token), labels: r.labels, values: r.values };
+            return {
+              type: 'act/dlaData',
+              pos: r.pos,
+              token: r.token,
+              tokenText: tokenDisplay(r.token),
+              labels: r.labels,
+              values: r.values,
+            };
           },
         },
         onNotification: (msg) => this.onNotification(msg),
@@ -350,7 +382,14 @@ function displays(arrays: readonly Int32Array[]): { stringIds: Int32Array; strin
   return { stringIds, strings: Array.from(stringIds, (id) => tokenDisplay(id)) };
 }
 
-function toRunMessage(r: Run, tokens: Int32Array, input: Input, engine: LoadedEngine, truncation: string, ablations: readonly PanelAblation[]): ActRun {
+function toRunMessage(
+  r: Run,
+  tokens: Int32Array,
+  input: Input,
+  engine: LoadedEngine,
+  truncation: string,
+  ablations: readonly PanelAblation[],
+): ActRun {
   return {
     type: 'act/run',
     runId: r.runId,

@@ -14,7 +14,13 @@ import { describeModel, type ResolvedModel } from '../../engine/hub';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config } from '../../engine/types';
 import { EngineClient, type WorkerDeath } from '../../engine/worker/engineClient';
 import { acquireModel } from '../model/acquire';
-import { affectsModelSetting, PROCESSING_SETTING, readProcessingSetting, readTransformerLensVersion, TL_VERSION_SETTING } from '../model/modelSettings';
+import {
+  affectsModelSetting,
+  PROCESSING_SETTING,
+  readProcessingSetting,
+  readTransformerLensVersion,
+  TL_VERSION_SETTING,
+} from '../model/modelSettings';
 import { processingCall } from '../../engine/processing';
 
 export interface LoadedEngine {
@@ -80,7 +86,12 @@ export class EngineService implements vscode.Disposable {
     this.subscription = vscode.workspace.onDidChangeConfiguration((e) => {
       // The old model is disposed now (a run in progress is not waited for); the next request
       // loads one with the new settings, with a fresh restart allowance.
-      if (affectsModelSetting(e) || e.affectsConfiguration(EXECUTION_PROVIDER_SETTING) || e.affectsConfiguration(TL_VERSION_SETTING) || e.affectsConfiguration(PROCESSING_SETTING)) {
+      if (
+        affectsModelSetting(e) ||
+        e.affectsConfiguration(EXECUTION_PROVIDER_SETTING) ||
+        e.affectsConfiguration(TL_VERSION_SETTING) ||
+        e.affectsConfiguration(PROCESSING_SETTING)
+      ) {
         this.unloading = this.unload();
         void this.unloading.then(() => this.changed.fire());
       }
@@ -147,7 +158,11 @@ export class EngineService implements vscode.Disposable {
       },
     });
     this.client = client;
-    const info = await client.load(model.folder, { device: requested, transformerLensVersion: readTransformerLensVersion(), ...readProcessingSetting() });
+    const info = await client.load(model.folder, {
+      device: requested,
+      transformerLensVersion: readTransformerLensVersion(),
+      ...readProcessingSetting(),
+    });
     // A step TransformerLens would skip with a warning is skipped here too, and the user hears of it.
     for (const w of info.processing?.warnings ?? []) void vscode.window.showWarningMessage(`Model Lens: ${w}`);
     const processing = info.processing ? processingCall(info.processing.options) : 'weights used as given';
@@ -157,7 +172,8 @@ export class EngineService implements vscode.Disposable {
         ? DEMO_LABEL
         : `${DEMO_LABEL} · ${describeModel(model)}`
       : `${info.cfg.model_name} · ${describeModel(model)}`;
-    if (this.client === client) this.setProvider({ requested, provider: info.provider, notice: info.notice, failedAtRunTime: false, label });
+    if (this.client === client)
+      this.setProvider({ requested, provider: info.provider, notice: info.notice, failedAtRunTime: false, label });
     if (this.client === client && info.warnings.length > 0) {
       // The model still loads (as TransformerLens would), but its numbers may be NaN: say which tensors.
       for (const w of info.warnings) this.log(`warning: ${label}: ${w}`);
@@ -169,7 +185,9 @@ export class EngineService implements vscode.Disposable {
   /** Logs a worker death, shows it in the status item, and tells the user (once per model, or when restarts ran out). */
   private workerDied(client: EngineClient, d: WorkerDeath, first: boolean): void {
     const what = `the engine worker stopped (${d.reason})`;
-    const next = d.exhausted ? 'it is not restarted until you retry' : `it restarts with the model on the next request (${d.restartsLeft} more restart(s) this minute)`;
+    const next = d.exhausted
+      ? 'it is not restarted until you retry'
+      : `it restarts with the model on the next request (${d.restartsLeft} more restart(s) this minute)`;
     this.log(`${what}; ${d.inFlight} request(s) in flight failed; ${next}`);
     const state = this.providerState;
     if (state !== undefined) this.setProvider({ ...state, workerNotice: `${what} at ${new Date().toLocaleTimeString()}; ${next}` });

@@ -28,7 +28,11 @@ export class ProviderStatus implements vscode.Disposable {
   ) {
     this.item = vscode.window.createStatusBarItem('modelLens.executionProvider', vscode.StatusBarAlignment.Right, 99);
     this.item.name = 'Model Lens: execution provider';
-    this.item.command = { title: 'Execution provider setting', command: 'workbench.action.openSettings', arguments: ['modelLens.executionProvider'] };
+    this.item.command = {
+      title: 'Execution provider setting',
+      command: 'workbench.action.openSettings',
+      arguments: ['modelLens.executionProvider'],
+    };
     this.subscription = engine.onDidChangeProvider((s) => this.show(s));
     this.show(engine.provider);
   }

@@ -52,12 +52,8 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
         uri instanceof vscode.Uri ? vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString()) : undefined;
       return panel.openOnEditor(target ?? vscode.window.activeTextEditor);
     }),
-    vscode.commands.registerCommand(c.exportActivationCache, (path?: unknown) =>
-      panel.exportCache(path ?? undefined).catch(fail),
-    ),
-    vscode.commands.registerCommand(c.exportActivationView, (path?: unknown) =>
-      panel.exportPng(path ?? undefined).catch(fail),
-    ),
+    vscode.commands.registerCommand(c.exportActivationCache, (path?: unknown) => panel.exportCache(path ?? undefined).catch(fail)),
+    vscode.commands.registerCommand(c.exportActivationView, (path?: unknown) => panel.exportPng(path ?? undefined).catch(fail)),
     vscode.commands.registerCommand(c.toggleInlineLogits, () => inline.toggle()),
     vscode.commands.registerCommand(c.highlightTokenLoss, () => loss.highlight().catch(fail)),
     vscode.commands.registerCommand(c.clearTokenLossHighlight, () => loss.clear()),

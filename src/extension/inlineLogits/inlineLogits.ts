@@ -30,7 +30,11 @@ function readConfig(): { enabled: boolean; topK: number } {
 
 export class InlineLogits implements vscode.Disposable {
   private readonly decoration = vscode.window.createTextEditorDecorationType({
-    after: { color: new vscode.ThemeColor('editorInlayHint.foreground'), backgroundColor: new vscode.ThemeColor('editorInlayHint.background'), margin: '0 0 0 1em' },
+    after: {
+      color: new vscode.ThemeColor('editorInlayHint.foreground'),
+      backgroundColor: new vscode.ThemeColor('editorInlayHint.background'),
+      margin: '0 0 0 1em',
+    },
     rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
   });
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -106,7 +110,13 @@ export class InlineLogits implements vscode.Disposable {
       // the forward's FLOPs at 1,024 tokens, and 206 MB less to read back).
       const r = await engine.client.run(ids, { signal: abort.signal, logitsAt: 'last' });
       // Stale if anything moved while it ran: the abort covers edits and moves, this check covers a race with them.
-      if (abort.signal.aborted || doc.version !== version || editor !== vscode.window.activeTextEditor || doc.offsetAt(editor.selection.end) !== offset) return;
+      if (
+        abort.signal.aborted ||
+        doc.version !== version ||
+        editor !== vscode.window.activeTextEditor ||
+        doc.offsetAt(editor.selection.end) !== offset
+      )
+        return;
       let text: string;
       try {
         text = formatTopK(r.logits.data, r.logits.dims[2]!, 0, topK, engine.model.isDemo);
@@ -115,7 +125,9 @@ export class InlineLogits implements vscode.Disposable {
         text = `next: unavailable (${e.message})`;
       }
       const line = doc.lineAt(at.line);
-      editor.setDecorations(this.decoration, [{ range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: text } } }]);
+      editor.setDecorations(this.decoration, [
+        { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: text } } },
+      ]);
       this.shown = { text, uri: doc.uri.toString(), version, offset };
       this.changed.fire(this.shown);
     } catch (e) {

@@ -13,7 +13,11 @@ const CONTEXT_CHARS = 4000;
 export class PredictionHoverProvider implements vscode.HoverProvider {
   constructor(private readonly engine: EngineService) {}
 
-  async provideHover(doc: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+  async provideHover(
+    doc: vscode.TextDocument,
+    position: vscode.Position,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.Hover | undefined> {
     const engine = await this.engine.peek();
     if (!engine || token.isCancellationRequested) return undefined;
     const offset = doc.offsetAt(position);
@@ -28,7 +32,11 @@ export class PredictionHoverProvider implements vscode.HoverProvider {
     const spans = atDocumentEnd ? all : all.filter((s) => s.end < text.length);
     const idx = spans.findIndex((s) => from + s.start <= offset && offset < from + s.end);
     if (idx < 0 || idx + 1 >= spans.length) return undefined;
-    const ids = tailWindow(spans.slice(0, idx + 2).map((s) => s.id), from === 0, engine.cfg.n_ctx);
+    const ids = tailWindow(
+      spans.slice(0, idx + 2).map((s) => s.id),
+      from === 0,
+      engine.cfg.n_ctx,
+    );
     const abort = new AbortController();
     const sub = token.onCancellationRequested(() => abort.abort());
     try {
@@ -50,7 +58,9 @@ export class PredictionHoverProvider implements vscode.HoverProvider {
       const md = new vscode.MarkdownString();
       md.appendMarkdown(`**Model Lens prediction** (${engine.label}; \`${engine.processing}\`)\n\n`);
       md.appendMarkdown(`predicted next: \`${tokenDisplay(arg)}\` ${(100 * probability(r.logits.data, V, p, arg, row)).toFixed(1)}%\n\n`);
-      md.appendMarkdown(`actual next: \`${tokenDisplay(next)}\` ${(100 * probability(r.logits.data, V, p, next, row)).toFixed(2)}%, rank ${rank}`);
+      md.appendMarkdown(
+        `actual next: \`${tokenDisplay(next)}\` ${(100 * probability(r.logits.data, V, p, next, row)).toFixed(2)}%, rank ${rank}`,
+      );
       const s = spans[idx]!;
       return new vscode.Hover(md, new vscode.Range(doc.positionAt(from + s.start), doc.positionAt(from + s.end)));
     } catch {

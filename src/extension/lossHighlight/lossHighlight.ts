@@ -66,7 +66,9 @@ export class LossHighlighter implements vscode.Disposable {
     losses.forEach((l, i) => {
       const s = spans[i]!;
       const bin = Math.min(BINS.length - 1, Math.floor((l / maxLoss) * BINS.length));
-      const md = new vscode.MarkdownString(`**Model Lens loss** ${l.toFixed(3)} nats for \`${tokenDisplay(s.id).replace(/`/g, "'")}\`${engine.model.isDemo ? ' — demo model: random weights' : ''}\n\n${legend}`);
+      const md = new vscode.MarkdownString(
+        `**Model Lens loss** ${l.toFixed(3)} nats for \`${tokenDisplay(s.id).replace(/`/g, "'")}\`${engine.model.isDemo ? ' — demo model: random weights' : ''}\n\n${legend}`,
+      );
       buckets[bin]!.push({ range: new vscode.Range(doc.positionAt(start + s.start), doc.positionAt(start + s.end)), hoverMessage: md });
     });
     this.types.forEach((t, b) => editor.setDecorations(t, buckets[b]!));

@@ -2,7 +2,14 @@
 // TransformerLens hook convention; and the from_pretrained processing switches.
 import * as vscode from 'vscode';
 import { DEFAULT_MODEL_ID } from '../../engine/hub';
-import { DEFAULT_PROCESSING, DEFAULT_TL_VERSION, PROCESSING_SWITCHES, TL_VERSIONS, type ProcessingOptions, type TransformerLensVersion } from '../../engine/types';
+import {
+  DEFAULT_PROCESSING,
+  DEFAULT_TL_VERSION,
+  PROCESSING_SWITCHES,
+  TL_VERSIONS,
+  type ProcessingOptions,
+  type TransformerLensVersion,
+} from '../../engine/types';
 import { PROCESSING_SETTING, processingSettingKey } from './processingKeys';
 import { trustedSettingValue } from './trust';
 
@@ -22,10 +29,7 @@ export function readModelSetting(): ModelSetting {
   const trusted = vscode.workspace.isTrusted;
   const model = trustedSettingValue(config.inspect<string>('model'), trusted);
   const revision = trustedSettingValue(config.inspect<string>('revision'), trusted);
-  const ignored = [
-    ...(model.ignoredWorkspaceValue ? [MODEL_SETTING] : []),
-    ...(revision.ignoredWorkspaceValue ? [REVISION_SETTING] : []),
-  ];
+  const ignored = [...(model.ignoredWorkspaceValue ? [MODEL_SETTING] : []), ...(revision.ignoredWorkspaceValue ? [REVISION_SETTING] : [])];
   const rev = revision.value?.trim();
   return {
     spec: model.value?.trim() || DEFAULT_MODEL_ID,

@@ -3,13 +3,7 @@
 // plus a local folder, any Hub id, and the built-in demo model; and below them the weight
 // processing (TransformerLens's from_pretrained switches): a preset or a custom combination.
 import * as vscode from 'vscode';
-import {
-  DEMO_MODEL_SPEC,
-  canonicalRepoId,
-  formatBytes,
-  modelChoices,
-  type ModelChoice,
-} from '../../engine/hub';
+import { DEMO_MODEL_SPEC, canonicalRepoId, formatBytes, modelChoices, type ModelChoice } from '../../engine/hub';
 import { PROCESSING_PRESETS, presetOf, processingCall } from '../../engine/processing';
 import { PROCESSING_SWITCHES, type ProcessingOptions } from '../../engine/types';
 import { readModelSetting, readProcessingSetting, writeModelSetting, writeProcessingSetting } from './modelSettings';
@@ -97,7 +91,12 @@ async function pickCustomProcessing(current: ProcessingOptions): Promise<Process
   });
   if (!picked) return undefined;
   const on = new Set(picked.map((i) => i.key));
-  return { fold_ln: on.has('fold_ln'), center_writing_weights: on.has('center_writing_weights'), center_unembed: on.has('center_unembed'), fold_value_biases: on.has('fold_value_biases') };
+  return {
+    fold_ln: on.has('fold_ln'),
+    center_writing_weights: on.has('center_writing_weights'),
+    center_unembed: on.has('center_unembed'),
+    fold_value_biases: on.has('fold_value_biases'),
+  };
 }
 
 async function applyProcessing(options: ProcessingOptions): Promise<void> {
@@ -128,11 +127,15 @@ function toItems(choices: readonly ModelChoice[], currentSpec: string): Item[] {
     ...models,
     { label: '', kind: vscode.QuickPickItemKind.Separator, action: { kind: 'hubId' } },
     { label: '$(folder-opened) Local folder…', detail: 'A folder with config.json and model.safetensors', action: { kind: 'folder' } },
-    { label: '$(cloud-download) Other Hub model id…', detail: 'A GPT-2 checkpoint on the Hugging Face Hub, as ORG/NAME', action: { kind: 'hubId' } },
+    {
+      label: '$(cloud-download) Other Hub model id…',
+      detail: 'A GPT-2 checkpoint on the Hugging Face Hub, as ORG/NAME',
+      action: { kind: 'hubId' },
+    },
     {
       label: `$(beaker) Built-in demo model`,
       description: currentSpec === DEMO_MODEL_SPEC ? 'current' : undefined,
-      detail: 'GPT-2\'s vocabulary with small random weights: works offline, predictions mean nothing',
+      detail: "GPT-2's vocabulary with small random weights: works offline, predictions mean nothing",
       action: { kind: 'spec', spec: DEMO_MODEL_SPEC },
     },
     ...processingItems(readProcessingSetting()),

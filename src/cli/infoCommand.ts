@@ -17,15 +17,22 @@ import {
   type ModuleNode,
 } from '../engine/modelInfo';
 import type { ExecutionProviderName, TransformerLensVersion } from '../engine/types';
+import { processingCall } from '../engine/processing';
+import type { ProcessingOptions } from '../engine/types';
 import { ExitCode, UsageError, type CliCommand } from './command';
+import { SWITCH_OPTIONS, processingFromFlags } from './processingFlags';
 
-const usage = `usage: model-lens info --model DIR|ID [--no-processing] [--tokens N] [--tl-version V] [--device D] [--json]
+const usage = `usage: model-lens info --model DIR|ID [--no-processing | --[no-]fold-ln --[no-]center-writing-weights
+                         --[no-]center-unembed --[no-]fold-value-biases] [--tokens N] [--tl-version V] [--device D] [--json]
 
 Shows a GPT-2 as TransformerLens does, from its config.json alone (no weights are read):
 the config as print(model.cfg), the parameter count as sum(p.numel() for p in model.parameters()),
 the module tree with every hook point and its shape, and every weight with its shape.
   --model DIR|ID     the checkpoint folder, a Hub id (gpt2, gpt2-medium, …) or demo
   --no-processing    from_pretrained_no_processing: LayerNorm keeps its w and b (normalization_type 'LN')
+  --[no-]fold-ln, --[no-]center-writing-weights, --[no-]center-unembed, --[no-]fold-value-biases
+                     one from_pretrained switch each (default: on, as TransformerLens); only fold_ln
+                     changes the config and the parameters, the others are named in the output
   --tokens N         hook shapes for N tokens, batch 1 (default: symbolic batch and pos)
   --tl-version V     3 (default) or 2: TransformerLens release whose hook points to list
   --device D         cpu (default) or cuda: the config's device
@@ -34,7 +41,7 @@ the module tree with every hook point and its shape, and every weight with its s
 
 interface InfoArgs {
   model: string;
-  processing: boolean;
+  processing: ProcessingOptions;
   tokens?: number;
   tlVersion: TransformerLensVersion;
   device: ExecutionProviderName;
@@ -49,6 +56,7 @@ function parse(args: readonly string[]): InfoArgs {
       options: {
         model: { type: 'string' },
         'no-processing': { type: 'boolean', default: false },
+        ...SWITCH_OPTIONS,
         tokens: { type: 'string' },
         'tl-version': { type: 'string' },
         device: { type: 'string' },
@@ -74,7 +82,7 @@ function parse(args: readonly string[]): InfoArgs {
   if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got '${device}'`);
   return {
     model: values.model,
-    processing: !values['no-processing'],
+    processing: processingFromFlags(values),
     ...(tokens !== undefined ? { tokens } : {}),
     tlVersion: tlMajor === '2' ? '2.x' : '3.x',
     device,
@@ -100,12 +108,12 @@ export const infoCommand: CliCommand = {
   async run(args, io) {
     const a = parse(args);
     const resolved = await resolveModelForCli(a.model, { writeStderr: io.stderr });
-    const cfg = await readModelConfig(resolved.folder, { processing: a.processing, tlVersion: a.tlVersion });
+    const cfg = await readModelConfig(resolved.folder, { processing: a.processing.fold_ln, tlVersion: a.tlVersion });
     const config = transformerLensConfig(cfg, { provider: a.device });
     const nParameters = countParameters(cfg);
     const tree = moduleTree(cfg, a.tokens ?? 1);
     const weights = listParameters(cfg);
-    const processing = a.processing ? 'from_pretrained' : 'from_pretrained_no_processing';
+    const processing = processingCall(a.processing);
     if (a.json) {
       const out = {
         model: cfg.model_name,

@@ -5,20 +5,15 @@ import { HookedGPT2 } from '../engine/model';
 import { resolveModelForCli } from '../engine/hub';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../engine/safetensors/write';
 import { processingCall, processingMetadata } from '../engine/processing';
-import {
-  DEFAULT_PROCESSING,
-  NO_PROCESSING,
-  PROCESSING_SWITCHES,
-  type DeviceOption,
-  type ProcessingOptions,
-  type Tensor,
-  type TransformerLensVersion,
-} from '../engine/types';
+import { type DeviceOption, type ProcessingOptions, type Tensor, type TransformerLensVersion } from '../engine/types';
 import { tokenDisplay } from '../tokenizer';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
 import { unreadableReason } from './tokenizeCommand';
 import { firstTokens, readUtf8Chunks } from './tokenStream';
+import { SWITCH_OPTIONS, processingFromFlags } from './processingFlags';
+
+export { processingFromFlags } from './processingFlags';
 
 const usage = RUN_USAGE;
 
@@ -39,40 +34,6 @@ interface RunArgs {
 }
 
 const DEVICES: readonly DeviceOption[] = ['cpu', 'webgpu', 'cuda', 'auto'];
-
-/** `--fold-ln` for fold_ln, and so on: TransformerLens's argument with dashes. */
-const flagOf = (k: keyof ProcessingOptions): string => k.replace(/_/g, '-');
-
-/** --fold-ln / --no-fold-ln and the like, one pair per from_pretrained switch. */
-const SWITCH_OPTIONS: Record<string, { type: 'boolean' }> = Object.fromEntries(
-  PROCESSING_SWITCHES.flatMap((k) => [
-    [flagOf(k), { type: 'boolean' }],
-    [`no-${flagOf(k)}`, { type: 'boolean' }],
-  ]),
-);
-
-/**
- * The four switches from the flags: TransformerLens's defaults, each overridden by its own
- * flag; --no-processing is from_pretrained_no_processing, so a flag turning a switch on
- * contradicts it, as does a switch given both ways.
- */
-export function processingFromFlags(values: Readonly<Record<string, unknown>>): ProcessingOptions {
-  const noProcessing = values['no-processing'] === true;
-  const out: Record<keyof ProcessingOptions, boolean> = { ...(noProcessing ? NO_PROCESSING : DEFAULT_PROCESSING) };
-  for (const k of PROCESSING_SWITCHES) {
-    const on = values[flagOf(k)] === true;
-    const off = values[`no-${flagOf(k)}`] === true;
-    if (on && off) throw new UsageError(`--${flagOf(k)} and --no-${flagOf(k)} contradict each other: give one`);
-    if (on && noProcessing) {
-      throw new UsageError(
-        `--no-processing turns every switch off, so it contradicts --${flagOf(k)}: drop --no-processing and give --no-… for the switches to turn off`,
-      );
-    }
-    if (on) out[k] = true;
-    if (off) out[k] = false;
-  }
-  return out;
-}
 
 function parse(args: readonly string[]): RunArgs {
   let values;

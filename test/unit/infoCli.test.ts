@@ -97,3 +97,18 @@ test('info rejects bad arguments with the option named', async () => {
   await assert.rejects(info('--tokens', '3'), /--model DIR\|ID is required/);
   await assert.rejects(info('--model', join(dir, 'gpt2'), '--device', 'tpu'), /--device must be cpu or cuda/);
 });
+
+test("info takes run's processing switches: the seed's combination is named in full, and only fold_ln changes the parameters", async () => {
+  const seed = JSON.parse(
+    (await info('--model', join(dir, 'gpt2'), '--no-center-writing-weights', '--no-center-unembed', '--json')).out,
+  ) as InfoJson;
+  assert.equal(
+    seed.processing,
+    'from_pretrained(fold_ln=True, center_writing_weights=False, center_unembed=False, fold_value_biases=True)',
+  );
+  assert.equal(seed.n_parameters, 163_049_041);
+  const unfolded = JSON.parse((await info('--model', join(dir, 'gpt2'), '--no-fold-ln', '--json')).out) as InfoJson;
+  assert.equal(unfolded.config['normalization_type'], 'LN');
+  assert.equal(unfolded.n_parameters, 163_049_041 + 2 * 768 * (2 * 12 + 1));
+  await assert.rejects(info('--model', join(dir, 'gpt2'), '--no-processing', '--fold-ln'), /contradicts --fold-ln/);
+});

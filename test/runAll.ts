@@ -8,7 +8,7 @@
  * Each stage's counts are summed; the last line printed is
  * `N passed (K after a retry), N failed[, N skipped]` (K: tests that passed only when run a
  * second time, see test/e2e/run.ts; node:test runs unit tests once) and the exit code is 1 when
- * anything failed. MODEL_LENS_SKIP_VSCODE=1 runs only stage 1.
+ * anything failed. MODEL_LENS_SKIP_VSCODE=1 runs only stages 0 and 1.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';

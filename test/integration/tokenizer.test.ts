@@ -9,6 +9,7 @@ import { SLICE_CHARS } from '../../src/extension/sliceTokenize';
 import { RESULT_PART_TOKENS, type TokenizeOutcome } from '../../src/extension/tokenizePanel';
 import { MAX_UNITS_PER_TURN } from '../../src/extension/turns';
 import { tokenize, tokenizePacked } from '../../src/tokenizer';
+import { waitUntil } from '../support/waitUntil';
 
 const SEED = 'Whether a word begings with a capital or space matters!';
 /** From the seed TransformerLens notebook (model.to_tokens without BOS). */
@@ -29,16 +30,6 @@ function webviewTabs(viewTypeSuffix: string): vscode.Tab[] {
   return vscode.window.tabGroups.all
     .flatMap((g) => g.tabs)
     .filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith(viewTypeSuffix));
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function hoverText(hovers: vscode.Hover[]): string {
@@ -76,7 +67,7 @@ describe('Model Lens tokenizer features', function () {
     );
     assert.equal(outcome.chars, SEED.length);
     assert.equal(outcome.start, editor.document.offsetAt(line.start));
-    await until('a Tokens panel tab', () => (webviewTabs('modelLens.tokens').length === 1 ? true : undefined));
+    await waitUntil('a Tokens panel tab', () => (webviewTabs('modelLens.tokens').length === 1 ? true : undefined));
     assert.match(webviewTabs('modelLens.tokens')[0]!.label, /^Tokens: /);
   });
 
@@ -88,7 +79,7 @@ describe('Model Lens tokenizer features', function () {
     const second = await vscode.commands.executeCommand<TokenizeOutcome>(COMMANDS.tokenizeSelection);
     assert.deepEqual(first?.ids, Array.from(tokenizePacked(editor.document.getText()).ids));
     assert.deepEqual(second?.ids, first?.ids);
-    await until('the Tokens panel tab', () => (webviewTabs('modelLens.tokens').length > 0 ? true : undefined));
+    await waitUntil('the Tokens panel tab', () => (webviewTabs('modelLens.tokens').length > 0 ? true : undefined));
     assert.equal(webviewTabs('modelLens.tokens').length, 1);
   });
 
@@ -127,7 +118,7 @@ describe('Model Lens tokenizer features', function () {
     const config = vscode.workspace.getConfiguration('modelLens');
     await config.update('hover.enabled', false, vscode.ConfigurationTarget.Global);
     try {
-      await until('the setting to apply', () =>
+      await waitUntil('the setting to apply', () =>
         vscode.workspace.getConfiguration('modelLens').get('hover.enabled') === false ? true : undefined,
       );
       const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
@@ -160,10 +151,10 @@ describe('Model Lens tokenizer features', function () {
     const editor = await openText(`${SEED}\n${SEED}`);
     const modelLens = await api();
     editor.selection = new vscode.Selection(0, 0, 0, 7); // "Whether"
-    await until('a one-token selection count', () => (modelLens.statusBarText().endsWith(' 1 token') ? true : undefined));
+    await waitUntil('a one-token selection count', () => (modelLens.statusBarText().endsWith(' 1 token') ? true : undefined));
     editor.selection = new vscode.Selection(0, 0, 0, 0);
     const whole = tokenize(editor.document.getText()).length;
-    await until(`the document count ${whole}`, () => (modelLens.statusBarText().endsWith(` ${whole} tokens`) ? true : undefined));
+    await waitUntil(`the document count ${whole}`, () => (modelLens.statusBarText().endsWith(` ${whole} tokens`) ? true : undefined));
   });
 
   it('a 10 MB selection is tokenized in bounded work per event-loop turn', async function () {
@@ -207,6 +198,6 @@ describe('Model Lens tokenizer features', function () {
   it('Search Vocabulary opens one vocabulary panel', async () => {
     await vscode.commands.executeCommand(COMMANDS.searchVocabulary);
     await vscode.commands.executeCommand(COMMANDS.searchVocabulary);
-    await until('a vocabulary panel tab', () => (webviewTabs('modelLens.vocab').length === 1 ? true : undefined));
+    await waitUntil('a vocabulary panel tab', () => (webviewTabs('modelLens.vocab').length === 1 ? true : undefined));
   });
 });

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { ModelLensApi } from '../../src/extension';
 import { COMMANDS } from '../../src/extension/commands';
 import type { TokenizeOutcome } from '../../src/extension/tokenizePanel';
+import { waitFor } from '../support/waitUntil';
 
 function mixedText(target: number): string {
   const parts = [
@@ -39,13 +40,8 @@ const ticker = setInterval(() => {
 }, 5);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(probe: () => boolean, timeoutMs = 60000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > end) throw new Error('timeout ' + step);
-    await sleep(20);
-  }
-}
+/** Waits for a condition of the current step (the shared helper; the step names the timeout). */
+const until = (probe: () => boolean, timeoutMs = 60000): Promise<void> => waitFor(step, probe, { timeoutMs, intervalMs: 20 });
 
 const profileSession = new Session();
 profileSession.connect();

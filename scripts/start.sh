@@ -32,8 +32,13 @@ if ((${#need[@]})); then
     exit 1
   fi
   echo "--- installing system packages: ${need[*]}"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Another apt may hold its locks (a fresh machine's unattended upgrades): wait rather than fail.
+  for attempt in $(seq 1 60); do
+    if out="$($sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq 2>&1)"; then break; fi
+    if [[ "$out" != *"Could not get lock"* || "$attempt" == 60 ]]; then echo "$out" >&2; exit 1; fi
+    sleep 10
+  done
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 # npm ci when the lock file changed since the last install (or there was none).

@@ -20,7 +20,7 @@ import type { ExecutionProviderName, TransformerLensVersion } from '../engine/ty
 import { processingCall } from '../engine/processing';
 import type { ProcessingOptions } from '../engine/types';
 import { ExitCode, UsageError, type CliCommand } from './command';
-import { SWITCH_OPTIONS, processingFromFlags } from './processingFlags';
+import { SWITCH_OPTIONS, processingFromFlags, tlVersionFromFlag } from './processingFlags';
 
 const usage = `usage: model-lens info --model DIR|ID [--no-processing | --[no-]fold-ln --[no-]center-writing-weights
                          --[no-]center-unembed --[no-]fold-value-biases] [--tokens N] [--tl-version V] [--device D] [--json]
@@ -76,15 +76,14 @@ function parse(args: readonly string[]): InfoArgs {
     }
     tokens = Number(values.tokens);
   }
-  const tlMajor = (values['tl-version'] ?? '3').match(/^([23])(\.(x|\d+(\.\d+)*))?$/)?.[1];
-  if (tlMajor === undefined) throw new UsageError(`--tl-version must be 2 or 3 (2.x or 3.x), got '${values['tl-version']}'`);
+  const tlVersion = tlVersionFromFlag(values['tl-version']);
   const device = values.device ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`--device must be cpu or cuda, got '${device}'`);
   return {
     model: values.model,
     processing: processingFromFlags(values),
     ...(tokens !== undefined ? { tokens } : {}),
-    tlVersion: tlMajor === '2' ? '2.x' : '3.x',
+    tlVersion,
     device,
     json: values.json ?? false,
   };

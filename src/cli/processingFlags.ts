@@ -1,7 +1,14 @@
-// The from_pretrained switches as command-line flags, shared by `run` and `info`: one pair per
+// How the model is built, as command-line flags shared by `run` and `info`: `--tl-version`, and the
+// from_pretrained switches: one pair per
 // switch (`--fold-ln` / `--no-fold-ln`, …) and `--no-processing` for from_pretrained_no_processing.
 // No onnxruntime import, so `info` stays free of the native addon.
-import { DEFAULT_PROCESSING, NO_PROCESSING, PROCESSING_SWITCHES, type ProcessingOptions } from '../engine/types';
+import {
+  DEFAULT_PROCESSING,
+  NO_PROCESSING,
+  PROCESSING_SWITCHES,
+  type ProcessingOptions,
+  type TransformerLensVersion,
+} from '../engine/types';
 import { UsageError } from './command';
 
 /** `--fold-ln` for fold_ln, and so on: TransformerLens's argument with dashes. */
@@ -36,4 +43,11 @@ export function processingFromFlags(values: Readonly<Record<string, unknown>>): 
     if (off) out[k] = false;
   }
   return out;
+}
+
+/** `--tl-version`: 2 or 3, also spelled 2.x, 3.x or a full release number (2.9.1); 3.x when absent. */
+export function tlVersionFromFlag(value: string | undefined): TransformerLensVersion {
+  const major = (value ?? '3').match(/^([23])(\.(x|\d+(\.\d+)*))?$/)?.[1];
+  if (major === undefined) throw new UsageError(`--tl-version must be 2 or 3 (2.x or 3.x), got '${value}'`);
+  return major === '2' ? '2.x' : '3.x';
 }

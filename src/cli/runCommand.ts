@@ -11,7 +11,7 @@ import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
 import { unreadableReason } from './tokenizeCommand';
 import { firstTokens, readUtf8Chunks } from './tokenStream';
-import { SWITCH_OPTIONS, processingFromFlags } from './processingFlags';
+import { SWITCH_OPTIONS, processingFromFlags, tlVersionFromFlag } from './processingFlags';
 
 export { processingFromFlags } from './processingFlags';
 
@@ -80,8 +80,7 @@ function parse(args: readonly string[]): RunArgs {
   const device = (values.device ?? 'cpu') as DeviceOption;
   if (!DEVICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got '${values.device}'`);
   // '2', '2.x', '3', '3.x' (also '2.9.1', '3.5'): only the major release matters (docs/HOOKS.md).
-  const tlMajor = (values['tl-version'] ?? '3').match(/^([23])(\.(x|\d+(\.\d+)*))?$/)?.[1];
-  if (tlMajor === undefined) throw new UsageError(`--tl-version must be 2 or 3 (2.x or 3.x), got '${values['tl-version']}'`);
+  const tlVersion = tlVersionFromFlag(values['tl-version']);
   return {
     model: values.model,
     ...(values.text !== undefined ? { text: values.text } : {}),
@@ -94,7 +93,7 @@ function parse(args: readonly string[]): RunArgs {
     ...(values.out !== undefined ? { out: values.out } : {}),
     topK,
     device,
-    tlVersion: tlMajor === '2' ? '2.x' : '3.x',
+    tlVersion,
   };
 }
 

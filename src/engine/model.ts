@@ -18,7 +18,7 @@ import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
 import { WeightFile } from './onnx/weightFile';
-import { liftWeights } from './onnx/weightInputs';
+import { createSharedWeightsSession } from './ort/graphSession';
 import { createSession, type EngineSession, type HostTensor } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
 import * as tokenizer from '../tokenizer';
@@ -528,8 +528,7 @@ export class HookedGPT2 {
         let created: Awaited<ReturnType<typeof createSession>>;
         if (this.weightStorageFor(device) === 'inputs') {
           // The .onnx holds nodes and small constants; the session is fed the model's own arrays.
-          const lifted = liftWeights(seg.graph);
-          created = await createSession(encodeModel(lifted.graph), { ...sessionOpts, boundInputs: lifted.weights });
+          created = await createSharedWeightsSession(seg.graph, sessionOpts);
         } else {
           // Weights go to the model's weights.bin once; this variant's .onnx holds only the nodes.
           const path = this.weightFile.writeModel(encodeModel(seg.graph, this.weightFile));

@@ -20,6 +20,8 @@ import { encodeModel } from './onnx/encode';
 import { WeightFile } from './onnx/weightFile';
 import { createSession, type EngineSession, type HostTensor } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
+import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import { RunStates } from './runState';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -156,6 +158,10 @@ export class HookedGPT2 {
   private readonly variants = new Map<string, Promise<Variant>>();
   private readonly hookTable: readonly HookDecl[];
   private disposed = false;
+  /** Sessions of "forward + readouts" graphs (readout()), one per intervention structure × readout set. */
+  private readonly readoutSessions = new ReadoutSessions();
+  /** What the activation panel keeps between a run and its detail views; bounded, cleared on dispose. */
+  readonly runs = new RunStates();
   /** This model's weights as ONNX external data, shared by every session it opens; removed on dispose. */
   private readonly weightFile = new WeightFile();
   /** Why the requested execution provider was not used, when it was not. */
@@ -285,6 +291,7 @@ export class HookedGPT2 {
     const variants = [...this.variants.values()];
     this.variants.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
+    await this.readoutSessions.releaseAll();
     this.provider = 'cpu';
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
@@ -371,6 +378,56 @@ export class HookedGPT2 {
     return { logits, activations };
   }
 
+  /**
+   * The forward pass with `readouts` (kernels/readouts/) appended: the session fetches only their
+   * answers, by readout key, never a whole activation. One session per intervention structure ×
+   * readout set; parameters (positions, tokens, heads) are inputs, so asking again is a run only.
+   */
+  async readout(
+    tokens: readonly number[] | Int32Array,
+    readouts: readonly Readout[],
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
+  ): Promise<Map<string, ReadoutAnswer>> {
+    this.assertLive();
+    const ids = this.checkTokens(tokens);
+    if (readouts.length === 0) throw new Error('readout: no readouts asked for');
+    const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
+    const key = `${compiled.key}#${readoutSetKey(readouts)}`;
+    for (let attempt = 0; ; attempt++) {
+      if (opts.signal?.aborted) throw abortError();
+      const session = await this.readoutSessions.get(key, () => this.openReadoutSession(opts.interventions ?? [], readouts));
+      const feeds: Record<string, HostTensor> = {
+        [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+        ...readoutFeeds(readouts, session.inputNames),
+      };
+      for (const [k, v] of Object.entries(compiled.feeds(ids.length))) if (session.inputNames.includes(k)) feeds[k] = v;
+      try {
+        const out = await session.run(feeds, session.outputNames);
+        if (opts.signal?.aborted) throw abortError();
+        return readoutAnswers(readouts, out);
+      } catch (err) {
+        if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
+        await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
+      }
+    }
+  }
+
+  private async openReadoutSession(interventions: readonly Intervention[], readouts: readonly Readout[]): Promise<EngineSession> {
+    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, 'all', readouts);
+    const path = this.weightFile.writeModel(encodeModel(graph, this.weightFile));
+    try {
+      const created = await createSession(path, {
+        device: this.device,
+        shareWeights: true,
+        ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+        ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
+      });
+      return created.session;
+    } finally {
+      rmSync(path, { force: true });
+    }
+  }
+
   /** Token ids for text, with BOS (50256) first unless prependBos is false; keeps at most n_ctx. */
   toTokens(text: string, opts: { prependBos?: boolean } = {}): ToTokensResult {
     const body = tokenizer.encode(text);
@@ -401,6 +458,8 @@ export class HookedGPT2 {
     this.variants.clear();
     this.graphs.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
+    this.runs.clear();
+    await this.readoutSessions.releaseAll();
     this.weightFile.dispose();
   }
 
@@ -415,7 +474,12 @@ export class HookedGPT2 {
 
   /** Number of open onnxruntime sessions (for tests and memory views). */
   get openSessions(): number {
-    return this.variants.size;
+    return this.variants.size + this.readoutSessions.size;
+  }
+
+  /** Releases the readout sessions (and the memory their runs grew), as when a panel closes; the model stays loaded. */
+  async releaseReadouts(): Promise<void> {
+    await this.readoutSessions.releaseAll();
   }
 
   private assertLive(): void {

@@ -419,6 +419,8 @@ export class HookedGPT2 {
       const created = await createSession(path, {
         device: this.device,
         shareWeights: true,
+        // A readout's logits and patterns are large but its answers small: nothing stays grown after the run.
+        memArena: false,
         ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
         ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
       });

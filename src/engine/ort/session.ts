@@ -41,6 +41,11 @@ export interface SessionOptions {
    * unchanged within noise at 16 to 512 tokens).
    */
   readonly shareWeights?: boolean;
+  /**
+   * false: no CPU memory arena, so the memory a run needed goes back when the run ends (readout
+   * sessions, whose answers are small but whose logits are not; HookedGPT2.readout). Default true.
+   */
+  readonly memArena?: boolean;
 }
 
 export interface CreatedSession {
@@ -169,6 +174,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         graphOptimizationLevel: opts.optimization ?? 'basic',
         ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
         logSeverityLevel: 3,
+        ...(opts.memArena === false ? { enableCpuMemArena: false } : {}),
         ...(opts.shareWeights ? { extra: { session: { disable_prepacking: '1' } } } : {}),
       };
       // Two calls rather than a union argument: the overloads take a path or bytes, not either.

@@ -9,6 +9,7 @@ import { emitUnembed, UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { listHookPoints, symbolicShape } from './hookPoints';
 import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
+import { emitReadouts, pruneGraph, type Readout } from './readouts';
 import { DEFAULT_TL_VERSION, type GPT2Weights, type HookedGPT2Config } from './types';
 
 export const TOKENS_INPUT = 'tokens';
@@ -78,6 +79,8 @@ export function buildModelGraph(
   w: GPT2Weights,
   transforms: ReadonlyMap<string, HookTransform> = new Map(),
   logitsAt: LogitsAt = 'all',
+  /** When given, the graph's outputs are only these readouts' answers, and nodes they do not need are dropped. */
+  readouts: readonly Readout[] = [],
 ): ModelGraph {
   checkWeights(cfg, w);
   const declared = listHookPoints(cfg);
@@ -97,12 +100,13 @@ export function buildModelGraph(
   const tlVersion = cfg.transformer_lens_version ?? DEFAULT_TL_VERSION;
   const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false, tlVersion });
   emitUnembed(b, cfg, final, w.W_U, w.b_U, LOGITS_OUTPUT, logitsAt === 'last');
+  const answers = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts) : null;
 
-  b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
+  if (answers === null) b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
   // A graph that unembeds only the last position has no full-size logits for unembed.hook_out.
   const expected = declared.filter((h) => logitsAt === 'all' || h.name !== UNEMBED_HOOK_OUT);
   const expectedNames = new Set(expected.map((h) => h.name));
-  for (const h of expected) b.output(h.name, symbolicShape(h, cfg));
+  if (answers === null) for (const h of expected) b.output(h.name, symbolicShape(h, cfg));
 
   const hooks = b.emittedHooks();
   // The table and the graph come from the same kernels; this keeps them from drifting apart.
@@ -114,5 +118,5 @@ export function buildModelGraph(
   ) {
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
-  return { graph: b.build(), hooks };
+  return { graph: answers === null ? b.build() : pruneGraph(b.build(), answers), hooks };
 }

@@ -18,9 +18,12 @@ import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
 import { WeightFile } from './onnx/weightFile';
+import type { GraphIR } from './onnx/ir';
 import { createSharedWeightsSession } from './ort/graphSession';
-import { createSession, type EngineSession, type HostTensor } from './ort/session';
+import { createSession, type CreatedSession, type EngineSession, type HostTensor, type SessionOptions } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
+import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import { RunStates } from './runState';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -166,6 +169,10 @@ export class HookedGPT2 {
   private disposed = false;
   /** This model's weights as ONNX external data for 'file' weight storage, made on first use; removed on dispose. */
   private weightFileInst: WeightFile | null = null;
+  /** Sessions of "forward + readouts" graphs (readout()), one per intervention structure × readout set. */
+  private readonly readoutSessions = new ReadoutSessions();
+  /** What the activation panel keeps between a run and its detail views; bounded, cleared on dispose. */
+  readonly runs = new RunStates();
   /** Why the requested execution provider was not used, when it was not. */
   notice: string | null = null;
   /** What loading the checkpoint found that the user should know (non-finite weights, by name); empty when all is well. */
@@ -293,6 +300,7 @@ export class HookedGPT2 {
     const variants = [...this.variants.values()];
     this.variants.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
+    await this.readoutSessions.releaseAll();
     this.provider = 'cpu';
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
@@ -379,6 +387,71 @@ export class HookedGPT2 {
     return { logits, activations };
   }
 
+  /**
+   * The forward pass with `readouts` (kernels/readouts/) appended: the session fetches only their
+   * answers, by readout key, never a whole activation. One session per intervention structure ×
+   * readout set; parameters (positions, tokens, heads) are inputs, so asking again is a run only.
+   */
+  async readout(
+    tokens: readonly number[] | Int32Array,
+    readouts: readonly Readout[],
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
+  ): Promise<Map<string, ReadoutAnswer>> {
+    this.assertLive();
+    const ids = this.checkTokens(tokens);
+    if (readouts.length === 0) throw new Error('readout: no readouts asked for');
+    const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
+    const key = `${compiled.key}#${readoutSetKey(readouts)}`;
+    for (let attempt = 0; ; attempt++) {
+      if (opts.signal?.aborted) throw abortError();
+      const session = await this.readoutSessions.get(key, () => this.openReadoutSession(opts.interventions ?? [], readouts));
+      const feeds: Record<string, HostTensor> = {
+        [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+        ...readoutFeeds(readouts, session.inputNames),
+      };
+      for (const [k, v] of Object.entries(compiled.feeds(ids.length))) if (session.inputNames.includes(k)) feeds[k] = v;
+      try {
+        const out = await session.run(feeds, session.outputNames);
+        if (opts.signal?.aborted) throw abortError();
+        return readoutAnswers(readouts, out);
+      } catch (err) {
+        if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
+        await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
+      }
+    }
+  }
+
+  private async openReadoutSession(interventions: readonly Intervention[], readouts: readonly Readout[]): Promise<EngineSession> {
+    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, 'all', readouts);
+    // A readout's logits and patterns are large but its answers small: nothing stays grown after the run.
+    const created = await this.openSession(graph, this.device, { memArena: false });
+    return created.session;
+  }
+
+  /**
+   * A session on this model's weights, stored as weightStorageFor(device) says: CPU sessions are
+   * fed the model's own arrays (no copy per session); other providers map the one weights.bin.
+   */
+  private async openSession(graph: GraphIR, device: DeviceOption, extra: Partial<SessionOptions> = {}): Promise<CreatedSession> {
+    const sessionOpts: SessionOptions = {
+      device,
+      shareWeights: true,
+      ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+      ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
+      ...extra,
+    };
+    // The .onnx holds nodes and small constants; the session is fed the model's own arrays.
+    if (this.weightStorageFor(device) === 'inputs') return createSharedWeightsSession(graph, sessionOpts);
+    // Weights go to the model's weights.bin once; this session's .onnx holds only the nodes.
+    const path = this.weightFile.writeModel(encodeModel(graph, this.weightFile));
+    try {
+      return await createSession(path, sessionOpts);
+    } finally {
+      // onnxruntime has read the graph; only weights.bin stays referenced (mapped) by the session.
+      rmSync(path, { force: true });
+    }
+  }
+
   /** Token ids for text, with BOS (50256) first unless prependBos is false; keeps at most n_ctx. */
   toTokens(text: string, opts: { prependBos?: boolean } = {}): ToTokensResult {
     const body = tokenizer.encode(text);
@@ -409,6 +482,8 @@ export class HookedGPT2 {
     this.variants.clear();
     this.graphs.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
+    this.runs.clear();
+    await this.readoutSessions.releaseAll();
     this.weightFileInst?.dispose();
   }
 
@@ -437,7 +512,12 @@ export class HookedGPT2 {
 
   /** Number of open onnxruntime sessions (for tests and memory views). */
   get openSessions(): number {
-    return this.variants.size;
+    return this.variants.size + this.readoutSessions.size;
+  }
+
+  /** Releases the readout sessions (and the memory their runs grew), as when a panel closes; the model stays loaded. */
+  async releaseReadouts(): Promise<void> {
+    await this.readoutSessions.releaseAll();
   }
 
   private assertLive(): void {
@@ -519,26 +599,7 @@ export class HookedGPT2 {
     const opened: (Segment & { session: EngineSession })[] = [];
     try {
       for (const seg of segments) {
-        const sessionOpts = {
-          device,
-          shareWeights: true,
-          ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
-          ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
-        };
-        let created: Awaited<ReturnType<typeof createSession>>;
-        if (this.weightStorageFor(device) === 'inputs') {
-          // The .onnx holds nodes and small constants; the session is fed the model's own arrays.
-          created = await createSharedWeightsSession(seg.graph, sessionOpts);
-        } else {
-          // Weights go to the model's weights.bin once; this variant's .onnx holds only the nodes.
-          const path = this.weightFile.writeModel(encodeModel(seg.graph, this.weightFile));
-          try {
-            created = await createSession(path, sessionOpts);
-          } finally {
-            // onnxruntime has read the graph; only weights.bin stays referenced (mapped) by the session.
-            rmSync(path, { force: true });
-          }
-        }
+        const created = await this.openSession(seg.graph, device);
         if (device !== this.device) {
           // The model moved to the CPU while this session was being made: it must not be used.
           await created.session.release();

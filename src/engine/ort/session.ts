@@ -46,6 +46,11 @@ export interface SessionOptions {
    * onnx/weightInputs.ts). They are wrapped once, without a copy, and left out of `inputNames`.
    */
   readonly boundInputs?: ReadonlyMap<string, HostTensor>;
+  /**
+   * false: no CPU memory arena, so the memory a run needed goes back when the run ends (readout
+   * sessions, whose answers are small but whose logits are not; HookedGPT2.readout). Default true.
+   */
+  readonly memArena?: boolean;
 }
 
 export interface CreatedSession {
@@ -181,6 +186,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         graphOptimizationLevel: opts.optimization ?? 'basic',
         ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
         logSeverityLevel: 3,
+        ...(opts.memArena === false ? { enableCpuMemArena: false } : {}),
         ...(opts.shareWeights ? { extra: { session: { disable_prepacking: '1' } } } : {}),
       };
       // Two calls rather than a union argument: the overloads take a path or bytes, not either.

@@ -84,7 +84,7 @@ export interface AdvanceResult extends IncrementalResult {
 /**
  * Brings `cache` to `tokens` and returns the forward of what was not cached: the cache keeps the
  * common prefix (an edit drops what follows the first changed token), and at least the last token
- * always runs so there are logits for it. The cache is updated only when the forward succeeds.
+ * always runs so there are logits for it. The cache is truncated first and extended only when the forward succeeds.
  * The cache must have been filled under the same interventions (the caller keys caches by them).
  */
 export async function advanceCache(

@@ -26,7 +26,7 @@ const TOKENS = [50256, ...Array.from({ length: N - 1 }, () => Math.floor(rnd() *
 const SPLITS = [0, 1, 7, 16, N - 1];
 
 /** Positions [lo, hi) of a hook tensor along its query axis (axis 1 for [batch, pos, …], 2 for scores and pattern). */
-function queryRows(t: Tensor, dims: readonly string[], lo: number, hi: number): Float32Array {
+function queryRows(t: Tensor, dims: readonly (string | number)[], lo: number, hi: number): Float32Array {
   const axis = dims.indexOf('query_pos') >= 0 ? dims.indexOf('query_pos') : dims.indexOf('pos');
   const outer = t.dims.slice(0, axis).reduce((a, b) => a * b, 1);
   const inner = t.dims.slice(axis + 1).reduce((a, b) => a * b, 1);

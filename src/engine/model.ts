@@ -10,7 +10,9 @@
 import { ActivationCache } from './activationCache';
 import { loadCheckpoint } from './checkpoint/load';
 import { cutGraph, type Segment } from './cut';
-import { buildModelGraph, LOGITS_OUTPUT, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
+import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
+import { pastFeeds, presentOf, type PastKeyValues } from './kvCache';
+import { forwardIncremental, type IncrementalOptions, type IncrementalResult } from './incremental';
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { compileInterventions, type Intervention } from './interventions';
@@ -99,6 +101,11 @@ export interface ForwardOptions {
   readonly signal?: AbortSignal;
   /** 'last' unembeds only the last position (logits [1, 1, d_vocab_out]); default 'all'. */
   readonly logitsAt?: LogitsAt;
+  /**
+   * The incremental forward (src/engine/incremental.ts): `tokens` are the new positions after
+   * `past`, and the result carries `present`. Use forwardIncremental, which checks interventions.
+   */
+  readonly past?: PastKeyValues;
 }
 
 export interface ForwardResult {
@@ -106,6 +113,8 @@ export interface ForwardResult {
   readonly logits: Tensor;
   /** The requested activations by TransformerLens name, in hook_dict order. */
   readonly activations: ReadonlyMap<string, Tensor>;
+  /** With ForwardOptions.past: the past keys and values followed by the new ones. */
+  readonly present?: PastKeyValues;
 }
 
 export interface ToTokensResult {
@@ -274,6 +283,11 @@ export class HookedGPT2 {
     return { logits: r.logits, cache: this.cacheOf(r) };
   }
 
+  /** Runs only `newTokens` after `past` (a KeyValueCache's), as if the whole sequence had run; see incremental.ts. */
+  forwardIncremental(newTokens: readonly number[], past: PastKeyValues, opts: IncrementalOptions = {}): Promise<IncrementalResult> {
+    return forwardIncremental(this, newTokens, past, opts);
+  }
+
   private cacheOf(r: ForwardResult): ActivationCache {
     return new ActivationCache(new Map(r.activations), this.cfg, this.weights);
   }
@@ -307,7 +321,8 @@ export class HookedGPT2 {
 
   private async forwardOnce(tokens: readonly number[] | Int32Array, opts: ForwardOptions): Promise<ForwardResult> {
     this.assertLive();
-    const ids = this.checkTokens(tokens);
+    const past = opts.past;
+    const ids = this.checkTokens(tokens, past?.length ?? 0);
     if (opts.signal?.aborted) throw abortError();
     const allNames = this.hookTable.map((h) => h.name);
     const names = opts.names === undefined ? [] : resolveNames(opts.names, allNames);
@@ -328,14 +343,17 @@ export class HookedGPT2 {
       compiled.key === '' ? [] : (opts.interventions ?? []),
       onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
       names.length === allNames.length ? null : names,
+      past !== undefined,
     );
 
     const pool = new Map<string, HostTensor>();
     pool.set(TOKENS_INPUT, { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
     for (const [k, v] of Object.entries(compiled.feeds(ids.length))) pool.set(k, v);
-    const wanted = new Set(names);
+    if (past) for (const [k, v] of Object.entries(pastFeeds(past))) pool.set(k, v);
+    const wanted = new Set(past ? [...names, ...presentNames(this.cfg)] : names);
     const activations = new Map<string, Tensor>();
     let logits: Tensor;
+    let present: PastKeyValues | undefined;
     try {
       const segs = variant.segments;
       for (let s = 0; s < segs.length; s++) {
@@ -379,12 +397,13 @@ export class HookedGPT2 {
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
       logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
       if (onlyLast) logits = lastPosition(logits);
+      if (past) present = presentOf(this.cfg, (n) => toTensor(pool.get(n)!, n));
     } finally {
       // Per-call state only; nothing about these hooks outlives the call, even when one threw.
       pool.clear();
     }
     if (opts.signal?.aborted) throw abortError();
-    return { logits, activations };
+    return { logits, activations, ...(present ? { present } : {}) };
   }
 
   /**
@@ -422,7 +441,7 @@ export class HookedGPT2 {
   }
 
   private async openReadoutSession(interventions: readonly Intervention[], readouts: readonly Readout[]): Promise<EngineSession> {
-    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, 'all', readouts);
+    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, 'all', { readouts });
     // A readout's logits and patterns are large but its answers small: nothing stays grown after the run.
     const created = await this.openSession(graph, this.device, { memArena: false });
     return created.session;
@@ -524,11 +543,12 @@ export class HookedGPT2 {
     if (this.disposed) throw new Error('this model was disposed');
   }
 
-  private checkTokens(tokens: readonly number[] | Int32Array): number[] {
+  private checkTokens(tokens: readonly number[] | Int32Array, pastLength = 0): number[] {
     const ids = Array.from(tokens);
     if (ids.length === 0) throw new Error('no tokens to run (an empty sequence)');
-    if (ids.length > this.cfg.n_ctx) {
-      throw new Error(`${ids.length} tokens exceed the context window n_ctx=${this.cfg.n_ctx}; truncate first (toTokens does)`);
+    if (pastLength + ids.length > this.cfg.n_ctx) {
+      const what = pastLength === 0 ? `${ids.length} tokens` : `${pastLength} cached + ${ids.length} new tokens`;
+      throw new Error(`${what} exceed the context window n_ctx=${this.cfg.n_ctx}; truncate first (toTokens does)`);
     }
     ids.forEach((t, i) => {
       if (!Number.isInteger(t) || t < 0 || t >= this.cfg.d_vocab) {
@@ -538,11 +558,11 @@ export class HookedGPT2 {
     return ids;
   }
 
-  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt): ModelGraph {
-    const key = `${ivKey}|${logitsAt}`;
+  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt, withPast: boolean): ModelGraph {
+    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}`;
     let g = this.graphs.get(key);
     if (g === undefined) {
-      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt);
+      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt, { withPast });
       this.graphs.set(key, g);
     }
     return g;
@@ -559,15 +579,16 @@ export class HookedGPT2 {
     interventions: readonly Intervention[],
     logitsAt: LogitsAt = 'all',
     outputs: readonly string[] | null = [],
+    withPast = false,
   ): Promise<Variant> {
-    const key = variantKey(ivKey, cuts, logitsAt, outputs);
+    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast);
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast);
     this.variants.set(key, made);
     made.catch(() => {
       // Only this promise's own entry: after a switch to the CPU the key may hold a newer variant.
@@ -591,10 +612,11 @@ export class HookedGPT2 {
     interventions: readonly Intervention[],
     logitsAt: LogitsAt,
     outputs: readonly string[] | null,
+    withPast: boolean,
   ): Promise<Variant> {
-    const { graph } = this.graphFor(ivKey, interventions, logitsAt);
+    const { graph } = this.graphFor(ivKey, interventions, logitsAt, withPast);
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
-    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames]);
+    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
     const device = this.device;
     const opened: (Segment & { session: EngineSession })[] = [];
     try {
@@ -623,8 +645,15 @@ export class HookedGPT2 {
   }
 }
 
-function variantKey(ivKey: string, cuts: readonly string[], logitsAt: LogitsAt, outputs: readonly string[] | null): string {
-  return [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(',')].join('#');
+function variantKey(
+  ivKey: string,
+  cuts: readonly string[],
+  logitsAt: LogitsAt,
+  outputs: readonly string[] | null,
+  withPast = false,
+): string {
+  const key = [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(',')].join('#');
+  return withPast ? `${key}#past` : key;
 }
 
 /** run()'s session: no interventions, no cuts, all positions, logits only. */

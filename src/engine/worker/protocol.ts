@@ -5,6 +5,14 @@ import type { AppliedProcessing } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
+import type {
+  GenerateRequest,
+  GenerateReply,
+  GenerateProgress,
+  NextTokenRequest,
+  NextTokenReply,
+  ForgetDocumentRequest,
+} from './generationProtocol';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -41,6 +49,10 @@ export type WorkerRequest =
   /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */
   | { readonly type: 'panel'; readonly op: PanelOp }
   | { readonly type: 'dispose' }
+  /** Generation and per-document incremental next-token logits (generationProtocol.ts). */
+  | GenerateRequest
+  | NextTokenRequest
+  | ForgetDocumentRequest
   | FaultRequest;
 
 /**
@@ -97,7 +109,16 @@ export interface PanelReply {
   readonly result: PanelResult;
 }
 
-export type WorkerReply = PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
+export type WorkerReply =
+  | PanelReply
+  | LoadedReply
+  | RunReply
+  | DisposedReply
+  | ErrorReply
+  | GenerateReply
+  | NextTokenReply
+  | { readonly type: 'cancelled' }
+  | { readonly type: 'forgotten' };
 
 export interface RequestEnvelope {
   readonly id: number;
@@ -123,6 +144,12 @@ export interface EventEnvelope {
   readonly event: ProviderEvent;
 }
 
+/** Sent by the worker while a request runs, before its reply: one generated token (a `generate` request's stream). */
+export interface ProgressEnvelope {
+  readonly inReplyTo: number;
+  readonly progress: GenerateProgress;
+}
+
 /** Which reply a request type resolves to. */
 export interface ReplyFor {
   load: LoadedReply;
@@ -130,5 +157,8 @@ export interface ReplyFor {
   dispose: DisposedReply;
   cancel: { readonly type: 'cancelled' };
   panel: PanelReply;
+  generate: GenerateReply;
+  nextToken: NextTokenReply;
+  forgetDocument: { readonly type: 'forgotten' };
   fault: never;
 }

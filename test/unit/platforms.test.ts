@@ -43,31 +43,47 @@ describe("autoProviderPlan: what 'auto' tries on each platform", () => {
   const noGpu = (): boolean => false;
   const gpu = (): boolean => true;
 
-  it('on Linux, tries webgpu only when a GPU device node exists, saying why it skipped it', () => {
-    assert.deepEqual(autoProviderPlan('linux', gpu), { order: ['cuda', 'webgpu', 'cpu'], skipped: [] });
-    const plan = autoProviderPlan('linux', noGpu);
+  it('on Linux x64, tries webgpu only when a GPU device node exists, saying why it skipped it', () => {
+    assert.deepEqual(autoProviderPlan('linux', gpu, 'x64'), { order: ['cuda', 'webgpu', 'cpu'], skipped: [] });
+    const plan = autoProviderPlan('linux', noGpu, 'x64');
     assert.deepEqual(plan.order, ['cuda', 'cpu']);
     assert.match(plan.skipped.join(), /webgpu skipped: no GPU device node/);
   });
 
-  it('on macOS, tries webgpu (Metal) then the CPU, without looking for /dev nodes or CUDA', () => {
+  it('on Linux arm64, whose onnxruntime build has no GPU provider, runs on the CPU and says so', () => {
+    const plan = autoProviderPlan('linux', gpu, 'arm64');
+    assert.deepEqual(plan.order, ['cpu']);
+    assert.match(plan.skipped.join(), /no GPU provider for linux-arm64/);
+  });
+
+  it('on macOS (Apple silicon), tries webgpu (Metal) then the CPU, without looking for /dev nodes or CUDA', () => {
     let asked = 0;
-    const plan = autoProviderPlan('darwin', () => {
-      asked++;
-      return false;
-    });
+    const plan = autoProviderPlan(
+      'darwin',
+      () => {
+        asked++;
+        return false;
+      },
+      'arm64',
+    );
     assert.deepEqual(plan, { order: ['webgpu', 'cpu'], skipped: [] });
     assert.equal(asked, 0);
   });
 
-  it('on Windows, tries cuda, webgpu (D3D12) then the CPU, without looking for /dev nodes', () => {
-    let asked = 0;
-    const plan = autoProviderPlan('win32', () => {
-      asked++;
-      return false;
-    });
-    assert.deepEqual(plan, { order: ['cuda', 'webgpu', 'cpu'], skipped: [] });
-    assert.equal(asked, 0);
+  it('on Windows x64 and arm64, tries webgpu (D3D12) then the CPU (the Windows build has no CUDA), without looking for /dev nodes', () => {
+    for (const arch of ['x64', 'arm64']) {
+      let asked = 0;
+      const plan = autoProviderPlan(
+        'win32',
+        () => {
+          asked++;
+          return false;
+        },
+        arch,
+      );
+      assert.deepEqual(plan, { order: ['webgpu', 'cpu'], skipped: [] });
+      assert.equal(asked, 0);
+    }
   });
 
   it("announces 'auto' landing on the CPU on macOS and Windows (a GPU was expected), not on Linux", () => {
@@ -76,10 +92,11 @@ describe("autoProviderPlan: what 'auto' tries on each platform", () => {
     assert.equal(autoCpuFallbackIsNews('linux'), false);
   });
 
-  it('elsewhere, runs on the CPU and says the GPU providers were skipped', () => {
-    const plan = autoProviderPlan('freebsd', gpu);
+  it('elsewhere (an Intel Mac, FreeBSD), runs on the CPU and says the GPU providers were skipped', () => {
+    assert.match(autoProviderPlan('darwin', gpu, 'x64').skipped.join(), /no GPU provider for darwin-x64/);
+    const plan = autoProviderPlan('freebsd', gpu, 'x64');
     assert.deepEqual(plan.order, ['cpu']);
-    assert.match(plan.skipped.join(), /no GPU provider on freebsd/);
+    assert.match(plan.skipped.join(), /no GPU provider for freebsd-x64/);
   });
 });
 

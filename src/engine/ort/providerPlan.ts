@@ -30,27 +30,44 @@ export interface ProviderPlan {
 }
 
 /**
- * What 'auto' tries on a platform, fastest first. The platform and the GPU check are passed in so
- * unit tests cover every branch on one machine. Only Linux is checked through device nodes: on
- * macOS onnxruntime's WebGPU provider runs on Metal and on Windows on D3D12, neither of which has a
- * software fallback as slow as lavapipe, so webgpu is simply tried there (a failure falls back to
- * the CPU with a notice). onnxruntime-node ships no CUDA provider for macOS.
+ * The providers onnxruntime-node 1.30's binding for each target can append (besides the CPU), read
+ * from the binaries it ships (the provider names compiled into each onnxruntime_binding.node):
+ * CUDA only in linux-x64 (and only with its provider library installed), WebGPU in linux-x64,
+ * darwin-arm64 and win32-x64/arm64, nothing but the CPU in linux-arm64. Trying a provider a build
+ * lacks only fails, but the failure would then fill every fallback notice.
  */
-export function autoProviderPlan(platform: NodeJS.Platform, gpuPresent: () => boolean = gpuDevicePresent): ProviderPlan {
-  switch (platform) {
-    case 'linux':
-      if (gpuPresent()) return { order: AUTO_ORDER, skipped: [] };
-      return {
-        order: AUTO_ORDER.filter((p) => p !== 'webgpu'),
-        skipped: ['webgpu skipped: no GPU device node (/dev/nvidia*, /dev/dri/renderD*)'],
-      };
-    case 'darwin':
-      return { order: ['webgpu', 'cpu'], skipped: [] };
-    case 'win32':
-      return { order: AUTO_ORDER, skipped: [] };
-    default:
-      return { order: ['cpu'], skipped: [`cuda and webgpu skipped: onnxruntime-node has no GPU provider on ${platform}`] };
+const GPU_PROVIDERS_BUILT: Readonly<Record<string, readonly ExecutionProviderName[]>> = {
+  'linux-x64': ['cuda', 'webgpu'],
+  'linux-arm64': [],
+  'darwin-arm64': ['webgpu'],
+  'win32-x64': ['webgpu'],
+  'win32-arm64': ['webgpu'],
+};
+
+/**
+ * What 'auto' tries on a platform, fastest first. The platform, architecture and GPU check are
+ * passed in so unit tests cover every branch on one machine. Only Linux is checked through device
+ * nodes: on macOS onnxruntime's WebGPU provider runs on Metal and on Windows on D3D12, neither of
+ * which has a software fallback as slow as lavapipe, so webgpu is simply tried there (a failure
+ * falls back to the CPU with a notice).
+ */
+export function autoProviderPlan(
+  platform: NodeJS.Platform,
+  gpuPresent: () => boolean = gpuDevicePresent,
+  arch: string = process.arch,
+): ProviderPlan {
+  const target = `${platform}-${arch}`;
+  const built = GPU_PROVIDERS_BUILT[target];
+  if (built === undefined || built.length === 0) {
+    return { order: ['cpu'], skipped: [`cuda and webgpu skipped: onnxruntime-node has no GPU provider for ${target}`] };
   }
+  const skipped: string[] = [];
+  let order = AUTO_ORDER.filter((p) => p === 'cpu' || built.includes(p));
+  if (platform === 'linux' && order.includes('webgpu') && !gpuPresent()) {
+    order = order.filter((p) => p !== 'webgpu');
+    skipped.push('webgpu skipped: no GPU device node (/dev/nvidia*, /dev/dri/renderD*)');
+  }
+  return { order, skipped };
 }
 
 /**

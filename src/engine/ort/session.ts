@@ -1,11 +1,13 @@
 // The only module that imports onnxruntime-node. Everything else sees HostTensor and EngineSession.
-import { existsSync, readdirSync } from 'node:fs';
 // Before onnxruntime: it sets the environment onnxruntime reads when it starts (see the file).
 import './environment';
 import * as ort from 'onnxruntime-node';
 import type { ElemType, TensorData } from '../onnx/ir';
 import { gated } from './nativeGate';
+import { autoProviderPlan, type ProviderPlan } from './providerPlan';
 import type { DeviceOption, ExecutionProviderName } from '../types';
+
+export { autoProviderPlan, gpuDevicePresent, type ProviderPlan } from './providerPlan';
 
 /** A tensor in host memory, as fed to or fetched from a session. */
 export interface HostTensor {
@@ -57,54 +59,6 @@ export interface CreatedSession {
   readonly session: EngineSession;
   /** Set when the requested provider could not be used and another one was (a visible fallback). */
   readonly notice: string | null;
-}
-
-/** Fastest first: 'auto' tries these in order and keeps the first that creates a session. */
-const AUTO_ORDER: readonly ExecutionProviderName[] = ['cuda', 'webgpu', 'cpu'];
-
-/**
- * Whether this machine exposes a GPU to user space. 'auto' only tries webgpu when it does: on a
- * machine without one, Dawn can still find a software Vulkan adapter (Mesa's lavapipe), which
- * computes correctly but far slower than the CPU provider. Asking for 'webgpu' by name still
- * tries it (CI does, to test the webgpu path on lavapipe).
- */
-export function gpuDevicePresent(): boolean {
-  try {
-    if (readdirSync('/dev').some((f) => /^nvidia\d+$/.test(f))) return true;
-    return existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
-  } catch {
-    return false;
-  }
-}
-
-export interface ProviderPlan {
-  readonly order: readonly ExecutionProviderName[];
-  /** Providers left out of the order, each with why; joined into the fallback notice. */
-  readonly skipped: readonly string[];
-}
-
-/**
- * What 'auto' tries on a platform, fastest first. The platform and the GPU check are passed in so
- * unit tests cover every branch on one machine. Only Linux is checked through device nodes: on
- * macOS onnxruntime's WebGPU provider runs on Metal and on Windows on D3D12, neither of which has a
- * software fallback as slow as lavapipe, so webgpu is simply tried there (a failure falls back to
- * the CPU with a notice). onnxruntime-node ships no CUDA provider for macOS.
- */
-export function autoProviderPlan(platform: NodeJS.Platform, gpuPresent: () => boolean = gpuDevicePresent): ProviderPlan {
-  switch (platform) {
-    case 'linux':
-      if (gpuPresent()) return { order: AUTO_ORDER, skipped: [] };
-      return {
-        order: AUTO_ORDER.filter((p) => p !== 'webgpu'),
-        skipped: ['webgpu skipped: no GPU device node (/dev/nvidia*, /dev/dri/renderD*)'],
-      };
-    case 'darwin':
-      return { order: ['webgpu', 'cpu'], skipped: [] };
-    case 'win32':
-      return { order: AUTO_ORDER, skipped: [] };
-    default:
-      return { order: ['cpu'], skipped: [`cuda and webgpu skipped: onnxruntime-node has no GPU provider on ${platform}`] };
-  }
 }
 
 function candidates(device: DeviceOption): ProviderPlan {

@@ -17,6 +17,7 @@ import { ortEnvironmentForWorkers } from '../ort/environment';
 import { closeNativeGate, createNativeGate } from '../ort/nativeGate';
 import type { Tensor } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
+import type { TensorOp, TensorResult } from './tensorOps';
 import type {
   EventEnvelope,
   FaultRequest,
@@ -397,6 +398,11 @@ export class EngineClient {
   /** An activation-panel request served in the worker (see panelCompute.ts). */
   async panel(op: PanelOp, signal?: AbortSignal): Promise<PanelResult> {
     return (await this.request({ type: 'panel', op }, signal)).result;
+  }
+
+  /** A tensor-view request served in the worker (see tensorOps.ts); needs no model for a file's tensors. */
+  async tensor<T extends TensorOp>(op: T, signal?: AbortSignal): Promise<Extract<TensorResult, { op: T['op'] }>> {
+    return (await this.request({ type: 'tensor', op }, signal)).result as Extract<TensorResult, { op: T['op'] }>;
   }
 
   /** FOR TESTS ONLY: makes the worker thread fail (see FaultRequest in protocol.ts). */

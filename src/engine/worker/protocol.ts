@@ -5,6 +5,7 @@ import type { AppliedProcessing } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
+import type { TensorOp, TensorResult } from './tensorOps';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -40,6 +41,8 @@ export type WorkerRequest =
   | { readonly type: 'cancel'; readonly target: number }
   /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */
   | { readonly type: 'panel'; readonly op: PanelOp }
+  /** The tensor view's and the sidebar's requests (tensorOps.ts): held tensors, slices, nearest tokens, memory. */
+  | { readonly type: 'tensor'; readonly op: TensorOp }
   | { readonly type: 'dispose' }
   | FaultRequest;
 
@@ -97,7 +100,12 @@ export interface PanelReply {
   readonly result: PanelResult;
 }
 
-export type WorkerReply = PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
+export interface TensorReply {
+  readonly type: 'tensor';
+  readonly result: TensorResult;
+}
+
+export type WorkerReply = TensorReply | PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
 
 export interface RequestEnvelope {
   readonly id: number;
@@ -130,5 +138,6 @@ export interface ReplyFor {
   dispose: DisposedReply;
   cancel: { readonly type: 'cancelled' };
   panel: PanelReply;
+  tensor: TensorReply;
   fault: never;
 }

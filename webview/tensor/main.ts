@@ -30,6 +30,8 @@ interface View {
   /** Colour scale: the whole tensor's largest |value| (default) or the window's. */
   scaleToWindow: boolean;
   slice: TensorSliceReply | null;
+  /** The heatmap cell last hovered or moved to (window coordinates). */
+  cursor: [number, number] | null;
 }
 
 let view: View | null = null;
@@ -53,7 +55,7 @@ function defaultAxes(show: TensorShowMessage): { rowAxis: number | null; colAxis
 
 function render(show: TensorShowMessage): void {
   const axes = defaultAxes(show);
-  view = { show, ...axes, index: show.dims.map(() => 0), rowFrom: 0, colFrom: 0, scaleToWindow: false, slice: null };
+  view = { show, ...axes, index: show.dims.map(() => 0), rowFrom: 0, colFrom: 0, scaleToWindow: false, slice: null, cursor: null };
   const v = view;
   app.replaceChildren();
   const header = el('div', 'tv-header');
@@ -245,6 +247,7 @@ function swapAxes(v: View, box: HTMLElement, axis: number, which: 'row' | 'col')
   }
   v.rowFrom = 0;
   v.colFrom = 0;
+  v.cursor = null;
   buildControls(v, box);
   void requestSlice();
 }
@@ -328,8 +331,11 @@ function drawHeat(): void {
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', `heatmap of ${s.rows} by ${s.cols} values; hover or use arrow keys for values`);
   const room = Math.max(120, (heat.clientWidth || window.innerWidth - 40) - 4);
-  const cellW = Math.min(24, room / Math.max(1, s.cols));
-  const cellH = Math.max(1, Math.min(24, Math.max(cellW, 2), 640 / Math.max(1, s.rows)));
+  // Square cells up to 24 px where they fit; when the rows must be thinner to fit 640 px, cells
+  // may be up to four times as wide as tall, so a 256 × 64 window is not a narrow strip.
+  const fitW = Math.min(24, room / Math.max(1, s.cols));
+  const cellH = Math.max(1, Math.min(24, 640 / Math.max(1, s.rows), fitW));
+  const cellW = Math.min(fitW, 4 * cellH);
   const cssW = Math.max(1, Math.round(cellW * s.cols));
   const cssH = Math.max(1, Math.round(cellH * s.rows));
   const dpr = window.devicePixelRatio || 1;
@@ -344,7 +350,6 @@ function drawHeat(): void {
   readout.dataset.testid = 'tv-readout';
   readout.setAttribute('aria-live', 'polite');
   readout.textContent = 'Hover a cell for its value.';
-  let cursor: [number, number] = [0, 0];
   const describe = (r: number, c: number): string => {
     const idx = [...v.index];
     if (v.rowAxis !== null) idx[v.rowAxis] = s.rowFrom + r;
@@ -353,31 +358,40 @@ function drawHeat(): void {
     const tok = s.rowTokens[r] ?? s.colTokens[c];
     return `${v.show.title}[${idx.join(', ')}] = ${Number.isFinite(x) ? x.toPrecision(6) : String(x)}${tok !== undefined ? `  token ${JSON.stringify(tok)}` : ''}`;
   };
+  /** Shows a cell's value and outlines it; the cell stays chosen across redraws (a slider moved under the pointer). */
+  const focusCell = (r: number, c: number): void => {
+    v.cursor = [r, c];
+    readout.textContent = describe(r, c);
+    ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
+    const sx = canvas.width / s.cols;
+    const sy = canvas.height / s.rows;
+    if (sx >= 3 * dpr && sy >= 3 * dpr) {
+      ctx.strokeStyle = getComputedStyle(document.body).getPropertyValue('--vscode-focusBorder').trim() || '#888';
+      ctx.lineWidth = Math.max(1, dpr);
+      ctx.strokeRect(c * sx + 0.5, r * sy + 0.5, sx - 1, sy - 1);
+    }
+  };
   const at = (e: MouseEvent): [number, number] => {
     const rect = canvas.getBoundingClientRect();
     const c = Math.min(s.cols - 1, Math.max(0, Math.floor(((e.clientX - rect.left) / rect.width) * s.cols)));
     const r = Math.min(s.rows - 1, Math.max(0, Math.floor(((e.clientY - rect.top) / rect.height) * s.rows)));
     return [r, c];
   };
-  canvas.addEventListener('mousemove', (e) => {
-    cursor = at(e);
-    readout.textContent = describe(...cursor);
-  });
+  canvas.addEventListener('mousemove', (e) => focusCell(...at(e)));
   canvas.addEventListener('click', (e) => {
-    cursor = at(e);
-    readout.textContent = describe(...cursor);
-    pickForRank(v, ...cursor);
+    focusCell(...at(e));
+    pickForRank(v, ...at(e));
   });
   canvas.addEventListener('keydown', (e) => {
-    const [r, c] = cursor;
+    const [r, c] = v.cursor ?? [0, 0];
     const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
     const m = moves[e.key];
     if (m) {
       e.preventDefault();
-      cursor = [Math.max(0, Math.min(s.rows - 1, r + m[0])), Math.max(0, Math.min(s.cols - 1, c + m[1]))];
-      readout.textContent = describe(...cursor);
+      focusCell(Math.max(0, Math.min(s.rows - 1, r + m[0])), Math.max(0, Math.min(s.cols - 1, c + m[1])));
     } else if (e.key === 'Enter') pickForRank(v, r, c);
   });
+  if (v.cursor && v.cursor[0] < s.rows && v.cursor[1] < s.cols) focusCell(...v.cursor);
   wrap.append(canvas);
   heat.append(wrap, legend(palette, scale, v.scaleToWindow), readout);
 }

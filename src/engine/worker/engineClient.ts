@@ -18,6 +18,7 @@ import { closeNativeGate, createNativeGate } from '../ort/nativeGate';
 import type { Tensor } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
 import type { GenerateProgress, GenerateReply, WireGenerateOptions } from './generationProtocol';
+import type { TensorOp, TensorResult } from './tensorOps';
 import type {
   EventEnvelope,
   FaultRequest,
@@ -451,6 +452,11 @@ export class EngineClient {
   /** Drops the worker's cache for a closed document. */
   async forgetDocument(document: string): Promise<void> {
     await this.request({ type: 'forgetDocument', document });
+  }
+
+  /** A tensor-view request served in the worker (see tensorOps.ts); needs no model for a file's tensors. */
+  async tensor<T extends TensorOp>(op: T, signal?: AbortSignal): Promise<Extract<TensorResult, { op: T['op'] }>> {
+    return (await this.request({ type: 'tensor', op }, signal)).result as Extract<TensorResult, { op: T['op'] }>;
   }
 
   /** FOR TESTS ONLY: makes the worker thread fail (see FaultRequest in protocol.ts). */

@@ -13,6 +13,7 @@ import type {
   NextTokenReply,
   ForgetDocumentRequest,
 } from './generationProtocol';
+import type { TensorOp, TensorResult } from './tensorOps';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -48,6 +49,8 @@ export type WorkerRequest =
   | { readonly type: 'cancel'; readonly target: number }
   /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */
   | { readonly type: 'panel'; readonly op: PanelOp }
+  /** The tensor view's and the sidebar's requests (tensorOps.ts): held tensors, slices, nearest tokens, memory. */
+  | { readonly type: 'tensor'; readonly op: TensorOp }
   | { readonly type: 'dispose' }
   /** Generation and per-document incremental next-token logits (generationProtocol.ts). */
   | GenerateRequest
@@ -109,7 +112,13 @@ export interface PanelReply {
   readonly result: PanelResult;
 }
 
+export interface TensorReply {
+  readonly type: 'tensor';
+  readonly result: TensorResult;
+}
+
 export type WorkerReply =
+  | TensorReply
   | PanelReply
   | LoadedReply
   | RunReply
@@ -160,5 +169,6 @@ export interface ReplyFor {
   generate: GenerateReply;
   nextToken: NextTokenReply;
   forgetDocument: { readonly type: 'forgotten' };
+  tensor: TensorReply;
   fault: never;
 }

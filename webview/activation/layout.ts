@@ -19,6 +19,8 @@ ablationList.dataset.testid = 'ablations';
 export const status = el('div', 'status');
 status.setAttribute('role', 'status');
 status.dataset.testid = 'status';
+/** Work in progress, moving, with Cancel (progress.ts fills it). */
+export const busyBox = el('div', 'busy');
 export const notice = el('div', 'note truncation');
 notice.dataset.testid = 'truncation';
 export const strip = el('div', 'token-strip');
@@ -28,4 +30,4 @@ tabs.setAttribute('role', 'tablist');
 export const viewRoot = el('main', 'view');
 viewRoot.dataset.testid = 'view';
 header.append(title, source, modelBadge, processingBadge, meanLoss);
-app.append(header, actions, notice, status, strip, tabs, viewRoot);
+app.append(header, actions, notice, busyBox, status, strip, tabs, viewRoot);

@@ -12,18 +12,27 @@ import { button, el } from '../shared/ui';
 import { channel, onHostMessage } from './channel';
 import { ablationList, actions, meanLoss, modelBadge, notice, processingBadge, source, status, tabs, viewRoot } from './layout';
 import { fmt, onRender, panel, saveState } from './state';
+import { hostBusy, onHostBusyChange, showHostBusy } from './progress';
 import { renderStrip } from './tokenStrip';
 import { VIEWS } from './views/registry';
 
-actions.append(
-  ablationList,
+/** Actions that need a run on screen (and no run being made): disabled until there is one. */
+const runActions = [
   button('Reset ablations', () => channel.notify({ type: 'act/reset' }), { testId: 'reset', title: 'Run again without ablations' }),
   button('Export cache…', () => channel.notify({ type: 'act/exportCache' }), {
     testId: 'export-cache',
     title: 'Save every hook point as .safetensors (TransformerLens names)',
   }),
   button('Export PNG…', () => sendPng(0), { testId: 'export-png', title: 'Save this view as PNG' }),
-);
+];
+actions.append(ablationList, ...runActions);
+
+function updateActions(): void {
+  const usable = panel.run !== undefined && !hostBusy();
+  for (const b of runActions) b.toggleAttribute('disabled', !usable);
+}
+onHostBusyChange(updateActions);
+updateActions();
 
 const tabButtons = new Map<ActivationView, HTMLButtonElement>();
 for (const v of ACTIVATION_VIEWS) {
@@ -47,6 +56,9 @@ onHostMessage((msg) => {
   switch (msg.type) {
     case 'act/run':
       showRun(msg);
+      break;
+    case 'act/busy':
+      showHostBusy(msg);
       break;
     case 'act/status':
       status.textContent = msg.message;
@@ -87,6 +99,7 @@ function showRun(msg: ActRun): void {
     : '';
   saveState();
   renderStrip();
+  updateActions();
   render();
 }
 

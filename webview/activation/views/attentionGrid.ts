@@ -11,7 +11,8 @@ export function renderAttention(r: ActRun): void {
   const grid = el('div', 'head-grid');
   grid.dataset.testid = 'head-grid';
   grid.setAttribute('role', 'grid');
-  grid.style.gridTemplateColumns = `auto repeat(${r.nHeads}, 52px)`;
+  // Columns shrink with the panel (never past the label's width): the grid never overflows it.
+  grid.style.gridTemplateColumns = `auto repeat(${r.nHeads}, minmax(0, 50px))`;
   const t = r.thumb;
   const cells: HTMLCanvasElement[] = [];
   const detail = el('section', 'pattern-detail');

@@ -5,6 +5,7 @@ import type { ActRun } from '../../../src/protocol/activation';
 import { el } from '../../shared/ui';
 import { channel } from '../channel';
 import { diverging, themeColor } from '../colors';
+import { track } from '../progress';
 import { fmt, panel, SLOW_MS, str } from '../state';
 
 export async function showDla(box: HTMLElement, r: ActRun, p: number): Promise<void> {
@@ -12,7 +13,10 @@ export async function showDla(box: HTMLElement, r: ActRun, p: number): Promise<v
   const pos = r.tokens.length;
   const token = p + 1 < pos ? r.tokens[p + 1]! : r.topIds[p * r.topK]!;
   try {
-    const d = await channel.request({ type: 'act/dla', runId: r.runId, pos: p, token }, SLOW_MS);
+    const d = await track(
+      `Direct logit attribution at position ${p}…`,
+      channel.request({ type: 'act/dla', runId: r.runId, pos: p, token }, SLOW_MS),
+    );
     if (panel.run !== r || panel.view !== 'residual') return;
     drawDla(
       box,

@@ -6,6 +6,7 @@ import { canvasGrid } from '../canvasGrid';
 import { channel } from '../channel';
 import { themeColor, viridis } from '../colors';
 import { status } from '../layout';
+import { track } from '../progress';
 import { fmt, panel, str } from '../state';
 import { colorStrip, onStripHover } from '../tokenStrip';
 import { cellWidth } from '../viewKit';
@@ -43,12 +44,13 @@ function best(r: ActRun, v: Float32Array): string {
 
 /** Fetches one head's pattern and draws it in `detail`. */
 export async function openPattern(detail: HTMLElement, r: ActRun, layer: number, head: number): Promise<void> {
-  status.textContent = `Loading L${layer}H${head}…`;
   try {
-    const reply = await channel.request({ type: 'act/pattern', runId: r.runId, layer, head });
+    const reply = await track(
+      `Loading the pattern of L${layer}H${head}…`,
+      channel.request({ type: 'act/pattern', runId: r.runId, layer, head }),
+    );
     if (panel.run !== r) return;
     openHead = { layer, head, data: reply.data };
-    status.textContent = '';
     drawPattern(detail, r);
   } catch (e) {
     status.textContent = (e as Error).message;

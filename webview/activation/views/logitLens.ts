@@ -7,6 +7,7 @@ import { canvasGrid } from '../canvasGrid';
 import { channel } from '../channel';
 import { textOnViridis, themeColor, viridis } from '../colors';
 import { status, viewRoot } from '../layout';
+import { track } from '../progress';
 import { fmt, panel, SLOW_MS, str } from '../state';
 import { cellWidth, legend } from '../viewKit';
 
@@ -42,7 +43,10 @@ export async function renderLogitLens(r: ActRun): Promise<void> {
     lensData = undefined;
     let first;
     try {
-      first = await channel.request({ type: 'act/logitLens', runId: r.runId, from: 0, to: Math.min(pos, LENS_WINDOW) }, SLOW_MS);
+      first = await track(
+        'Unembedding every layer’s residual stream…',
+        channel.request({ type: 'act/logitLens', runId: r.runId, from: 0, to: Math.min(pos, LENS_WINDOW) }, SLOW_MS),
+      );
     } catch (e) {
       body.textContent = (e as Error).message;
       return;
@@ -113,9 +117,11 @@ export async function renderLogitLens(r: ActRun): Promise<void> {
       if (d.windows[k] !== 0) continue;
       d.windows[k] = 1;
       try {
-        const reply = await channel.request(
-          { type: 'act/logitLens', runId: r.runId, from: k * LENS_WINDOW, to: Math.min(pos, (k + 1) * LENS_WINDOW) },
-          SLOW_MS,
+        const from = k * LENS_WINDOW;
+        const to = Math.min(pos, (k + 1) * LENS_WINDOW);
+        const reply = await track(
+          `Logit lens of positions ${from}–${to - 1}…`,
+          channel.request({ type: 'act/logitLens', runId: r.runId, from, to }, SLOW_MS),
         );
         if (lensData !== d) return;
         store(d, reply);

@@ -6,6 +6,7 @@ import { canvasGrid } from '../canvasGrid';
 import { channel } from '../channel';
 import { diverging } from '../colors';
 import { status, viewRoot } from '../layout';
+import { track } from '../progress';
 import { fmt, panel, rerender, SLOW_MS, str } from '../state';
 import { cellWidth } from '../viewKit';
 
@@ -39,7 +40,10 @@ export async function renderNeurons(r: ActRun): Promise<void> {
   if (!neuronsData || neuronsData.layer !== neuronLayer) {
     body.textContent = 'Loading neurons…';
     try {
-      neuronsData = await channel.request({ type: 'act/neurons', runId: r.runId, layer: neuronLayer, neuron: null }, SLOW_MS);
+      neuronsData = await track(
+        `Finding layer ${neuronLayer}'s top neurons…`,
+        channel.request({ type: 'act/neurons', runId: r.runId, layer: neuronLayer, neuron: null }, SLOW_MS),
+      );
     } catch (e) {
       body.textContent = (e as Error).message;
       return;
@@ -112,7 +116,10 @@ function drawNeurons(body: HTMLElement, r: ActRun, d: NeuronsReply): void {
 
   async function pick(neuron: number): Promise<void> {
     try {
-      neuronsData = await channel.request({ type: 'act/neurons', runId: r.runId, layer: d.layer, neuron }, SLOW_MS);
+      neuronsData = await track(
+        `Reading L${d.layer} N${neuron}…`,
+        channel.request({ type: 'act/neurons', runId: r.runId, layer: d.layer, neuron }, SLOW_MS),
+      );
       if (panel.run === r && panel.view === 'neurons') drawNeurons(body, r, neuronsData);
     } catch (e) {
       status.textContent = (e as Error).message;

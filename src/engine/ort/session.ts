@@ -46,6 +46,12 @@ export interface SessionOptions {
    * onnx/weightInputs.ts). They are wrapped once, without a copy, and left out of `inputNames`.
    */
   readonly boundInputs?: ReadonlyMap<string, HostTensor>;
+  /**
+   * false: no CPU memory arena, so buffers go back to the allocator after each run instead of
+   * staying with the session at their peak (half-precision models, whose float32 casts of the
+   * weights are per-run buffers as large as the weights).
+   */
+  readonly memArena?: boolean;
 }
 
 export interface CreatedSession {
@@ -181,6 +187,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         graphOptimizationLevel: opts.optimization ?? 'basic',
         ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
         logSeverityLevel: 3,
+        ...(opts.memArena === false ? { enableCpuMemArena: false } : {}),
         ...(opts.shareWeights ? { extra: { session: { disable_prepacking: '1' } } } : {}),
       };
       // Two calls rather than a union argument: the overloads take a path or bytes, not either.

@@ -26,6 +26,7 @@ import { createSession, type CreatedSession, type EngineSession, type HostTensor
 import { processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
 import { RunStates } from './runState';
+import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -42,6 +43,7 @@ import {
 
 export type { Intervention } from './interventions';
 export type { LogitsAt } from './graph';
+export type { WeightDtype } from './weightDtype';
 
 export type ModelOptions = Partial<ProcessingOptions> & {
   /** false = from_pretrained_no_processing (every processing switch off). */
@@ -67,6 +69,12 @@ export type ModelOptions = Partial<ProcessingOptions> & {
    * weights.bin that each session reads. See docs/ARCHITECTURE.md, "One copy of the weights".
    */
   readonly weightStorage?: 'inputs' | 'file';
+  /**
+   * How the weights are stored, as TransformerLens's `dtype`: 'fp32' (default), or 'fp16' (half the
+   * memory; each weight rounded once to float16 and cast back inside the graph, so activations are
+   * computed in float32; always 'inputs' storage). 'bf16' is refused with the reason (weightDtype.ts).
+   */
+  readonly dtype?: WeightDtype;
   /**
    * FOR TESTS ONLY: makes every run of a session on this provider throw, to exercise the run-time
    * fallback (a GPU provider that starts but fails while running) where no real failure can be
@@ -128,8 +136,11 @@ export interface ToTokensResult {
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
 
+/** An open segment: its session, without the graph (which references weight arrays a half-precision model must not keep). */
+type OpenSegment = Omit<Segment, 'graph'> & { readonly session: EngineSession };
+
 interface Variant {
-  readonly segments: readonly (Segment & { readonly session: EngineSession })[];
+  readonly segments: readonly OpenSegment[];
 }
 
 /** A non-CPU session failed while running: forward() switches the model to the CPU and retries once. */
@@ -200,6 +211,8 @@ export class HookedGPT2 {
      * weights are used as given.
      */
     readonly processing: AppliedProcessing | null,
+    /** The float16 store when opts.dtype is 'fp16' (then `weights` decode from it on access). */
+    private readonly half: HalfWeights | null = null,
   ) {
     this.hookTable = listHookPoints(cfg);
     this.device = options.device ?? 'cpu';
@@ -234,7 +247,12 @@ export class HookedGPT2 {
       use_hook_mlp_in: opts.use_hook_mlp_in ?? cfg.use_hook_mlp_in,
       transformer_lens_version: opts.transformerLensVersion ?? cfg.transformer_lens_version ?? DEFAULT_TL_VERSION,
     };
-    const model = new HookedGPT2(withFlags, weights, opts, processing);
+    const dtype = opts.dtype ?? 'fp32';
+    if (dtype === 'bf16') throw new Error(BF16_UNAVAILABLE);
+    if (!isWeightDtype(dtype)) throw new Error(`dtype '${String(dtype)}' is not one of ${WEIGHT_DTYPES.join(', ')}`);
+    // fp16: the float32 arrays are garbage once this returns; the model keeps the float16 copy only.
+    const half = dtype === 'fp16' ? new HalfWeights(weights) : null;
+    const model = new HookedGPT2(withFlags, half?.weights ?? weights, opts, processing, half);
     try {
       await model.variant('', [], []); // build and open the main session now, so load errors surface here
     } catch (err) {
@@ -459,8 +477,11 @@ export class HookedGPT2 {
       ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
       ...extra,
     };
-    // The .onnx holds nodes and small constants; the session is fed the model's own arrays.
-    if (this.weightStorageFor(device) === 'inputs') return createSharedWeightsSession(graph, sessionOpts);
+    // The .onnx holds nodes and small constants; the session is fed the model's own arrays (a
+    // half-precision model's float16 arrays, cast in the graph, with no arena to keep the casts).
+    if (this.weightStorageFor(device) === 'inputs') {
+      return createSharedWeightsSession(graph, this.half ? { ...sessionOpts, bind: this.half.bind, memArena: false } : sessionOpts);
+    }
     // Weights go to the model's weights.bin once; this session's .onnx holds only the nodes.
     const path = this.weightFile.writeModel(encodeModel(graph, this.weightFile));
     try {
@@ -526,6 +547,7 @@ export class HookedGPT2 {
 
   /** Where this device's sessions get their weights (ModelOptions.weightStorage). */
   private weightStorageFor(device: DeviceOption): 'inputs' | 'file' {
+    if (this.half !== null) return 'inputs'; // weights.bin would take the decoded float32 arrays
     return this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : 'file');
   }
 
@@ -563,7 +585,8 @@ export class HookedGPT2 {
     let g = this.graphs.get(key);
     if (g === undefined) {
       g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt, { withPast });
-      this.graphs.set(key, g);
+      // A half-precision model's graphs hold float32 arrays decoded for building; not kept, they would be a second copy.
+      if (this.half === null) this.graphs.set(key, g);
     }
     return g;
   }
@@ -618,7 +641,7 @@ export class HookedGPT2 {
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
     const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
     const device = this.device;
-    const opened: (Segment & { session: EngineSession })[] = [];
+    const opened: OpenSegment[] = [];
     try {
       for (const seg of segments) {
         const created = await this.openSession(seg.graph, device);
@@ -631,7 +654,8 @@ export class HookedGPT2 {
         if (device === (this.options.device ?? 'cpu')) this.notice = created.notice;
         this.provider = created.session.provider;
         const fault = this.options.faultInjection?.failRunsOn;
-        opened.push({ ...seg, session: fault === created.session.provider ? withInjectedFault(created.session) : created.session });
+        const session = fault === created.session.provider ? withInjectedFault(created.session) : created.session;
+        opened.push({ inputs: seg.inputs, outputs: seg.outputs, cut: seg.cut, session });
       }
     } catch (err) {
       await releaseVariant({ segments: opened });

@@ -3,10 +3,16 @@
 // model's weights (a variant, the panel's logit-lens graph) holds no copy of them.
 import { encodeModel } from '../onnx/encode';
 import type { GraphIR } from '../onnx/ir';
-import { liftWeights } from '../onnx/weightInputs';
+import { liftWeights, type BoundTensor } from '../onnx/weightInputs';
+import type { InitializerDef } from '../onnx/ir';
 import { createSession, type CreatedSession, type SessionOptions } from './session';
 
-export function createSharedWeightsSession(graph: GraphIR, opts: Omit<SessionOptions, 'boundInputs'> = {}): Promise<CreatedSession> {
-  const lifted = liftWeights(graph);
-  return createSession(encodeModel(lifted.graph), { ...opts, boundInputs: lifted.weights });
+/** `bind` chooses what each weight is fed (HalfWeights.bind: its float16 copy); the initializer's own array by default. */
+export function createSharedWeightsSession(
+  graph: GraphIR,
+  opts: Omit<SessionOptions, 'boundInputs'> & { readonly bind?: (t: InitializerDef) => BoundTensor } = {},
+): Promise<CreatedSession> {
+  const { bind, ...sessionOpts } = opts;
+  const lifted = liftWeights(graph, bind ? { bind } : {});
+  return createSession(encodeModel(lifted.graph), { ...sessionOpts, boundInputs: lifted.weights });
 }

@@ -49,8 +49,10 @@ export interface SessionOptions {
    */
   readonly boundInputs?: ReadonlyMap<string, HostTensor>;
   /**
-   * false: no CPU memory arena, so the memory a run needed goes back when the run ends (readout
-   * sessions, whose answers are small but whose logits are not; HookedGPT2.readout). Default true.
+   * false: no CPU memory arena, so buffers go back to the allocator after each run instead of
+   * staying with the session at their peak: readout sessions, whose answers are small but whose
+   * logits are not (HookedGPT2.readout), and half-precision models, whose float32 casts of the
+   * weights are per-run buffers as large as the weights. Default true.
    */
   readonly memArena?: boolean;
 }

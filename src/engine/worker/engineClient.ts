@@ -169,6 +169,11 @@ export class EngineClient {
     return this.thread?.alive ?? false;
   }
 
+  /** Requests sent and not yet answered (an idle unload waits while there are any). */
+  get inFlight(): number {
+    return this.thread?.pending.size ?? 0;
+  }
+
   /** Forgets past deaths, so a refused client starts a worker again on the next request (the user's retry). */
   resetRestarts(): void {
     this.deaths = [];

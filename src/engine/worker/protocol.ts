@@ -1,7 +1,7 @@
 // Messages between EngineClient (extension host, CLI) and the engine worker thread. Tensors
 // travel as Float32Array with their dims, moved with transfer lists, never as JSON numbers.
 import type { HookDecl } from '../hookPoints';
-import type { AppliedProcessing } from '../model';
+import type { AppliedProcessing, WeightDtype } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
@@ -31,6 +31,8 @@ export type WorkerModelOptions = Partial<ProcessingOptions> & {
   readonly transformerLensVersion?: TransformerLensVersion;
   readonly device?: DeviceOption;
   readonly threads?: number;
+  /** See ModelOptions.dtype. */
+  readonly dtype?: WeightDtype;
   /** FOR TESTS ONLY: see ModelOptions.faultInjection. */
   readonly faultInjection?: { readonly failRunsOn: ExecutionProviderName };
 };

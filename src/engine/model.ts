@@ -392,10 +392,14 @@ export class HookedGPT2 {
     const ids = this.checkTokens(tokens);
     if (readouts.length === 0) throw new Error('readout: no readouts asked for');
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
-    const key = `${compiled.key}#${readoutSetKey(readouts)}`;
+    const lastOnly = readouts.filter((r) => r.logitsAt === 'last').length;
+    if (lastOnly !== 0 && lastOnly !== readouts.length)
+      throw new Error('readout: last-position readouts cannot share a request with every-position ones');
+    const logitsAt: LogitsAt = lastOnly > 0 ? 'last' : 'all';
+    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}`;
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
-      const session = await this.readoutSessions.get(key, () => this.openReadoutSession(opts.interventions ?? [], readouts));
+      const session = await this.readoutSessions.get(key, () => this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt));
       const feeds: Record<string, HostTensor> = {
         [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
         ...readoutFeeds(readouts, session.inputNames),
@@ -412,8 +416,12 @@ export class HookedGPT2 {
     }
   }
 
-  private async openReadoutSession(interventions: readonly Intervention[], readouts: readonly Readout[]): Promise<EngineSession> {
-    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, 'all', readouts);
+  private async openReadoutSession(
+    interventions: readonly Intervention[],
+    readouts: readonly Readout[],
+    logitsAt: LogitsAt,
+  ): Promise<EngineSession> {
+    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt, readouts);
     const path = this.weightFile.writeModel(encodeModel(graph, this.weightFile));
     try {
       const created = await createSession(path, {

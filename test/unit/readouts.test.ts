@@ -17,6 +17,7 @@ import { headPattern } from '../../kernels/readouts/headPattern';
 import { topNeurons } from '../../kernels/readouts/topNeurons';
 import { logitLens } from '../../kernels/readouts/logitLens';
 import { dla } from '../../kernels/readouts/dla';
+import { nextToken } from '../../kernels/readouts/nextToken';
 import { relErr } from '../support/compare';
 import { referenceRun, type RefRun } from '../reference/gpt2Float64';
 import { loadReferenceModel, processReferenceWeights, type RefConfig, type RefWeights, type T64 } from '../reference/gpt2Weights64';
@@ -136,6 +137,27 @@ describe('readouts in the graph equal the float64 reference from full activation
       assert.deepEqual(ints(a, 'nextRank').slice(0, P - 1), rank);
       assert.deepEqual(ints(a, 'topIds'), topI);
       near(floats(a, 'topProbs'), topP, 'topProbs');
+    });
+
+    it(`${mode}: the last position's top-k and one target token's probability and rank (last position unembedded alone)`, async () => {
+      const { run } = ref[mode]!;
+      const V = cfg.d_vocab;
+      const L = run.logits.data;
+      const off = (P - 1) * V;
+      const { lse } = rowStats(L, off, V);
+      const order = Array.from({ length: V }, (_, v) => v).sort((x, y) => L[off + y]! - L[off + x]! || x - y);
+      const target = 2068;
+      let above = 0;
+      for (let v = 0; v < V; v++) if (L[off + v]! > L[off + target]!) above++;
+      const a = await ask(mode, nextToken(4, target));
+      assert.deepEqual(ints(a, 'topIds'), order.slice(0, 4));
+      near(
+        floats(a, 'topProbs'),
+        order.slice(0, 4).map((v) => Math.exp(L[off + v]! - lse)),
+        'top probabilities',
+      );
+      near(floats(a, 'targetProb'), [Math.exp(L[off + target]! - lse)], 'target probability');
+      assert.deepEqual(ints(a, 'targetRank'), [above + 1]);
     });
 
     it(`${mode}: attention thumbnails (mean-pooled patterns), residual norms, one head's pattern`, async () => {

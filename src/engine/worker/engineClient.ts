@@ -22,6 +22,7 @@ import type {
   FaultRequest,
   LoadedReply,
   ProviderEvent,
+  PredictReply,
   ReplyEnvelope,
   ReplyFor,
   WorkerModelOptions,
@@ -30,7 +31,7 @@ import type {
 } from './protocol';
 import { abortError, isAbortError } from '../../common/errors';
 
-export type { LoadedReply, ProviderEvent, WorkerModelOptions } from './protocol';
+export type { LoadedReply, PredictReply, ProviderEvent, WorkerModelOptions } from './protocol';
 
 /** Why the worker thread ended without being asked to, as handed to onWorkerDied. */
 export interface WorkerDeath {
@@ -392,6 +393,26 @@ export class EngineClient {
       opts.signal,
     );
     return { logits: reply.logits, activations: new Map(reply.activations.map((a) => [a.name, { dims: a.dims, data: a.data }])) };
+  }
+
+  /**
+   * Next-token predictions answered in the graph (predictCompute.ts): every position's loss and
+   * top-k, or the last position's top-k and one target token's probability and rank.
+   */
+  async predict(
+    tokens: readonly number[] | Int32Array,
+    opts: { topK: number; at: 'every' | 'last'; target?: number; signal?: AbortSignal },
+  ): Promise<PredictReply> {
+    return this.request(
+      {
+        type: 'predict',
+        tokens: Int32Array.from(tokens),
+        topK: opts.topK,
+        at: opts.at,
+        ...(opts.target !== undefined ? { target: opts.target } : {}),
+      },
+      opts.signal,
+    );
   }
 
   /** An activation-panel request served in the worker (see panelCompute.ts). */

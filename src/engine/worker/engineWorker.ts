@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { installNativeGate } from '../ort/nativeGate';
 import { HookedGPT2 } from '../model';
 import { handlePanelOp, panelTransfer } from './panelCompute';
+import { predict } from './predictCompute';
 import { ABORT_ERROR_NAME, abortError } from '../../common/errors';
 import type {
   ErrorReply,
@@ -129,6 +130,17 @@ async function handle(job: Job): Promise<void> {
       const result = await handlePanelOp(model, body.op, job.abort.signal);
       if (job.abort.signal.aborted) throw abortError();
       reply(job.id, { type: 'panel', result }, panelTransfer(result));
+      return;
+    }
+    case 'predict': {
+      if (model === null) throw new Error('no model loaded');
+      const r = await predict(model, body, job.abort.signal);
+      if (job.abort.signal.aborted) throw abortError();
+      reply(
+        job.id,
+        r,
+        [r.topIds, r.topProbs, r.loss, r.nextProb, r.nextRank].map((a) => a.buffer as ArrayBuffer),
+      );
       return;
     }
     case 'cancel':

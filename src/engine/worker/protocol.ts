@@ -5,6 +5,9 @@ import type { AppliedProcessing } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
+import type { PredictReply, PredictRequest } from './predictCompute';
+
+export type { PredictReply, PredictRequest } from './predictCompute';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -41,6 +44,8 @@ export type WorkerRequest =
   /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */
   | { readonly type: 'panel'; readonly op: PanelOp }
   | { readonly type: 'dispose' }
+  /** Next-token predictions answered in the graph (predictCompute.ts): only what the editor shows. */
+  | PredictRequest
   | FaultRequest;
 
 /**
@@ -97,7 +102,7 @@ export interface PanelReply {
   readonly result: PanelResult;
 }
 
-export type WorkerReply = PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
+export type WorkerReply = PredictReply | PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
 
 export interface RequestEnvelope {
   readonly id: number;
@@ -130,5 +135,6 @@ export interface ReplyFor {
   dispose: DisposedReply;
   cancel: { readonly type: 'cancelled' };
   panel: PanelReply;
+  predict: PredictReply;
   fault: never;
 }

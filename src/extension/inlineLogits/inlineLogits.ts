@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { isAbortError } from '../../common/errors';
 import { tokenDisplay } from '../../tokenizer';
-import { logitRow, NonFiniteLogitsError, probability } from '../logitRows';
+import { finiteAnswers, NonFiniteLogitsError } from '../logitRows';
 import { tailInput } from '../modelInput';
 import type { EngineService } from '../activation/engineService';
 
@@ -106,9 +106,9 @@ export class InlineLogits implements vscode.Disposable {
       const context = doc.getText(new vscode.Range(doc.positionAt(from), at));
       const { ids } = tailInput(context, from === 0, engine.cfg.n_ctx);
       if (ids.length === 0) return;
-      // Only the next-token prediction is shown: unembed the last position alone (a quarter of
-      // the forward's FLOPs at 1,024 tokens, and 206 MB less to read back).
-      const r = await engine.client.run(ids, { signal: abort.signal, logitsAt: 'last' });
+      // Only the next-token prediction is shown: the graph unembeds the last position alone and
+      // answers its top-k (kernels/readouts/nextToken.ts); no logits row is read back.
+      const r = await engine.client.predict(ids, { topK, at: 'last', signal: abort.signal });
       // Stale if anything moved while it ran: the abort covers edits and moves, this check covers a race with them.
       if (
         abort.signal.aborted ||
@@ -119,7 +119,7 @@ export class InlineLogits implements vscode.Disposable {
         return;
       let text: string;
       try {
-        text = formatTopK(r.logits.data, r.logits.dims[2]!, 0, topK, engine.model.isDemo);
+        text = formatTopK(r.topIds, r.topProbs, engine.model.isDemo);
       } catch (e) {
         if (!(e instanceof NonFiniteLogitsError)) throw e;
         text = `next: unavailable (${e.message})`;
@@ -146,19 +146,10 @@ export class InlineLogits implements vscode.Disposable {
   }
 }
 
-/** "next: ' the' 12.3% · ',' 8.1% …" from the logits row at `pos` of [1, pos, d_vocab]. */
-export function formatTopK(logits: Float32Array, V: number, pos: number, k: number, isDemo: boolean): string {
-  const base = pos * V;
+/** "next: ' the' 12.3% · ',' 8.1% …" from the top-k ids and probabilities, best first. */
+export function formatTopK(ids: Int32Array, probs: Float32Array, isDemo: boolean): string {
   // Throws NonFiniteLogitsError for a damaged model: shown as the decoration's text by the caller.
-  const row = logitRow(logits, V, pos);
-  const best: number[] = [];
-  for (let v = 0; v < V; v++) {
-    if (best.length < k || logits[base + v]! > logits[base + best[best.length - 1]!]!) {
-      best.push(v);
-      best.sort((a, b) => logits[base + b]! - logits[base + a]!);
-      if (best.length > k) best.pop();
-    }
-  }
-  const parts = best.map((v) => `${JSON.stringify(tokenDisplay(v))} ${(100 * probability(logits, V, pos, v, row)).toFixed(1)}%`);
+  finiteAnswers(probs, () => 0);
+  const parts = Array.from(ids, (v, j) => `${JSON.stringify(tokenDisplay(v))} ${(100 * probs[j]!).toFixed(1)}%`);
   return `next: ${parts.join(' · ')}${isDemo ? '  (demo model: random weights)' : ''}`;
 }

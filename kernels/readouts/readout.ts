@@ -43,6 +43,12 @@ export interface Readout {
    * graph unembeds that position alone. Every readout of one request must agree.
    */
   readonly logitsAt?: 'last';
+  /**
+   * The hook points the readout reads, when it can also be answered from held copies of them
+   * (a reader graph whose inputs they are: HookedGPT2.readoutFrom) instead of a forward pass.
+   * Absent for readouts that read the logits.
+   */
+  reads?(cfg: HookedGPT2Config): string[];
   /** Appends the nodes; must call g.output for every answer. */
   emit(g: ReadoutGraph): void;
 }

@@ -17,10 +17,19 @@ import { compileInterventions, type Intervention } from './interventions';
 import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
+import type { GraphIR } from './onnx/ir';
 import { WeightFile } from './onnx/weightFile';
 import { createSession, type EngineSession, type HostTensor } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
-import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import {
+  buildReaderGraph,
+  readoutAnswers,
+  readoutFeeds,
+  ReadoutSessions,
+  readoutSetKey,
+  type Readout,
+  type ReadoutAnswer,
+} from './readouts';
 import { RunStates } from './runState';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
@@ -416,12 +425,48 @@ export class HookedGPT2 {
     }
   }
 
+  /**
+   * Readouts answered from held copies of the hook points they read (`held`, by hook name, as
+   * the `held` readout returned them) instead of a forward pass: a small reader graph (no
+   * transformer blocks) takes them as inputs. Only readouts that declare `reads` qualify.
+   */
+  async readoutFrom(
+    tokens: readonly number[] | Int32Array,
+    held: ReadonlyMap<string, { readonly dims: readonly number[]; readonly data: Float32Array }>,
+    readouts: readonly Readout[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Map<string, ReadoutAnswer>> {
+    this.assertLive();
+    const ids = this.checkTokens(tokens);
+    if (opts.signal?.aborted) throw abortError();
+    const key = `reader#${readoutSetKey(readouts)}`;
+    const session = await this.readoutSessions.get(key, () => this.openGraphSession(buildReaderGraph(this.cfg, this.weights, readouts)));
+    const feeds: Record<string, HostTensor> = {
+      [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+      ...readoutFeeds(readouts, session.inputNames),
+    };
+    for (const name of session.inputNames) {
+      if (name in feeds) continue;
+      const t = held.get(name);
+      if (t === undefined) throw new Error(`readoutFrom: the held activations lack '${name}'`);
+      feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
+    }
+    const out = await session.run(feeds, session.outputNames);
+    if (opts.signal?.aborted) throw abortError();
+    return readoutAnswers(readouts, out);
+  }
+
   private async openReadoutSession(
     interventions: readonly Intervention[],
     readouts: readonly Readout[],
     logitsAt: LogitsAt,
   ): Promise<EngineSession> {
-    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt, readouts);
+    return this.openGraphSession(
+      buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt, readouts).graph,
+    );
+  }
+
+  private async openGraphSession(graph: GraphIR): Promise<EngineSession> {
     const path = this.weightFile.writeModel(encodeModel(graph, this.weightFile));
     try {
       const created = await createSession(path, {

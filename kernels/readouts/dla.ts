@@ -17,6 +17,12 @@ export function dla(pos: number, token: number): Readout {
   return {
     key: 'dla',
     params: { pos: { type: 'int64', values: [pos] }, token: { type: 'int64', values: [token] } },
+    reads: (cfg) => [
+      'hook_embed',
+      'hook_pos_embed',
+      ...Array.from({ length: cfg.n_layers }, (_, l) => [`blocks.${l}.hook_mlp_out`, `blocks.${l}.attn.hook_z`]).flat(),
+      'ln_final.hook_scale',
+    ],
     emit(g) {
       const b = g.b;
       const { n_layers: L, n_heads: H, d_head, d_model: D } = g.cfg;

@@ -10,16 +10,23 @@ export function logitLensLabels(cfg: Pick<HookedGPT2Config, 'n_layers'>): string
   return [...Array.from({ length: cfg.n_layers }, (_, l) => `${l}_pre`), 'final_post'];
 }
 
+/** Each layer's accumulated residual (every resid_pre, the final resid_post), then ln_final's scale. */
+function lensHooks(cfg: Pick<HookedGPT2Config, 'n_layers'>): string[] {
+  const L = cfg.n_layers;
+  return [...Array.from({ length: L }, (_, l) => `blocks.${l}.hook_resid_pre`), `blocks.${L - 1}.hook_resid_post`, 'ln_final.hook_scale'];
+}
+
 /** Answers `topIds` (int64), `topProbs`, `nextProb`: [n_layers + 1, batch, w, 1]; nextProb is garbage at the last position. */
 export function logitLens(from: number, to: number): Readout {
   return {
     key: 'logitLens',
     params: { from: { type: 'int64', values: [from] }, to: { type: 'int64', values: [to] } },
+    reads: (cfg) => lensHooks(cfg),
     emit(g) {
       const b = g.b;
-      const { n_layers: L } = g.cfg;
+      const L = g.cfg.n_layers;
       const [lo, hi] = [g.param('from'), g.param('to')];
-      const hooks = [...Array.from({ length: L }, (_, l) => `blocks.${l}.hook_resid_pre`), `blocks.${L - 1}.hook_resid_post`];
+      const hooks = lensHooks(g.cfg).slice(0, L + 1);
       const stack = b.op(
         'Concat',
         hooks.map((h) => b.op('Unsqueeze', [sliceAxis(b, h, lo, hi, 1), b.ints([0])])),

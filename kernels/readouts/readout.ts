@@ -38,6 +38,17 @@ export interface Readout {
   readonly key: string;
   /** Per-call values, fed as graph inputs (not part of the key). */
   readonly params: Readonly<Record<string, ReadoutParam>>;
+  /**
+   * 'last': the readout reads only the last position's logits ([batch, 1, d_vocab_out]), so the
+   * graph unembeds that position alone. Every readout of one request must agree.
+   */
+  readonly logitsAt?: 'last';
+  /**
+   * The hook points the readout reads, when it can also be answered from held copies of them
+   * (a reader graph whose inputs they are: HookedGPT2.readoutFrom) instead of a forward pass.
+   * Absent for readouts that read the logits.
+   */
+  reads?(cfg: HookedGPT2Config): string[];
   /** Appends the nodes; must call g.output for every answer. */
   emit(g: ReadoutGraph): void;
 }

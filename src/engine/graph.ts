@@ -140,5 +140,6 @@ export function buildModelGraph(
   ) {
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
-  return { graph: answers === null ? b.build() : pruneGraph(b.build(), answers), hooks };
+  // With a past, the present keys and values stay outputs beside the answers (the cache needs them).
+  return { graph: answers === null ? b.build() : pruneGraph(b.build(), [...answers, ...(past ? presentNames(cfg) : [])]), hooks };
 }

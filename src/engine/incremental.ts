@@ -93,11 +93,24 @@ export async function advanceCache(
   tokens: readonly number[],
   opts: IncrementalOptions = {},
 ): Promise<AdvanceResult> {
+  return advanceCacheWith(cache, tokens, (fresh, past) => forwardIncremental(model, fresh, past, opts));
+}
+
+/**
+ * advanceCache's bookkeeping around any incremental step `run` (a forward, or readouts on the
+ * incremental graph): it keeps the common prefix, runs the rest (at least the last token), and
+ * extends the cache with the step's present only when the step succeeds.
+ */
+export async function advanceCacheWith<R extends { readonly present: PastKeyValues }>(
+  cache: KeyValueCache,
+  tokens: readonly number[],
+  run: (fresh: readonly number[], past: PastKeyValues) => Promise<R>,
+): Promise<R & { readonly reused: number }> {
   if (tokens.length === 0) throw new Error('no tokens to run (an empty sequence)');
   const reused = Math.min(commonPrefix(cache.tokens, tokens), tokens.length - 1);
   cache.truncateTo(reused);
   const fresh = tokens.slice(reused);
-  const r = await forwardIncremental(model, fresh, cache.past, opts);
+  const r = await run(fresh, cache.past);
   cache.extend(fresh, r.present);
   return { ...r, reused };
 }

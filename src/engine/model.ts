@@ -12,19 +12,27 @@ import { loadCheckpoint } from './checkpoint/load';
 import { cutGraph, type Segment } from './cut';
 import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
 import { pastFeeds, presentOf, type PastKeyValues } from './kvCache';
-import { forwardIncremental, type IncrementalOptions, type IncrementalResult } from './incremental';
+import { checkIncrementalInterventions, forwardIncremental, type IncrementalOptions, type IncrementalResult } from './incremental';
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { compileInterventions, type Intervention } from './interventions';
 import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
-import { WeightFile } from './onnx/weightFile';
 import type { GraphIR } from './onnx/ir';
+import { WeightFile } from './onnx/weightFile';
 import { createSharedWeightsSession } from './ort/graphSession';
 import { createSession, type CreatedSession, type EngineSession, type HostTensor, type SessionOptions } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
-import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import {
+  buildReaderGraph,
+  readoutAnswers,
+  readoutFeeds,
+  ReadoutSessions,
+  readoutSetKey,
+  type Readout,
+  type ReadoutAnswer,
+} from './readouts';
 import { RunStates } from './runState';
 import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
@@ -434,23 +442,57 @@ export class HookedGPT2 {
     readouts: readonly Readout[],
     opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
   ): Promise<Map<string, ReadoutAnswer>> {
+    return (await this.runReadouts(tokens, readouts, opts, undefined)).answers;
+  }
+
+  /**
+   * readout() on the incremental forward: only `newTokens` run, after `past` (a KeyValueCache's),
+   * and the answers come with the present keys and values. Inline logits use it so that typing at
+   * the end of a long document runs the new tokens only and fetches only the top-k.
+   */
+  async readoutIncremental(
+    newTokens: readonly number[],
+    past: PastKeyValues,
+    readouts: readonly Readout[],
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
+  ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues }> {
+    checkIncrementalInterventions(this.cfg, opts.interventions ?? []);
+    const r = await this.runReadouts(newTokens, readouts, opts, past);
+    return { answers: r.answers, present: r.present! };
+  }
+
+  private async runReadouts(
+    tokens: readonly number[] | Int32Array,
+    readouts: readonly Readout[],
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal },
+    past: PastKeyValues | undefined,
+  ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
-    const ids = this.checkTokens(tokens);
+    const ids = this.checkTokens(tokens, past?.length ?? 0);
     if (readouts.length === 0) throw new Error('readout: no readouts asked for');
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
-    const key = `${compiled.key}#${readoutSetKey(readouts)}`;
+    const lastOnly = readouts.filter((r) => r.logitsAt === 'last').length;
+    if (lastOnly !== 0 && lastOnly !== readouts.length)
+      throw new Error('readout: last-position readouts cannot share a request with every-position ones');
+    const logitsAt: LogitsAt = lastOnly > 0 ? 'last' : 'all';
+    const withPast = past !== undefined;
+    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}`;
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
-      const session = await this.readoutSessions.get(key, () => this.openReadoutSession(opts.interventions ?? [], readouts));
+      const session = await this.readoutSessions.get(key, () =>
+        this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt, withPast),
+      );
       const feeds: Record<string, HostTensor> = {
         [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
         ...readoutFeeds(readouts, session.inputNames),
+        ...(past ? pastFeeds(past) : {}),
       };
       for (const [k, v] of Object.entries(compiled.feeds(ids.length))) if (session.inputNames.includes(k)) feeds[k] = v;
       try {
         const out = await session.run(feeds, session.outputNames);
         if (opts.signal?.aborted) throw abortError();
-        return readoutAnswers(readouts, out);
+        const present = past ? presentOf(this.cfg, (n) => toTensor(out[n]!, n)) : undefined;
+        return { answers: readoutAnswers(readouts, out), present };
       } catch (err) {
         if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
         await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
@@ -458,11 +500,50 @@ export class HookedGPT2 {
     }
   }
 
-  private async openReadoutSession(interventions: readonly Intervention[], readouts: readonly Readout[]): Promise<EngineSession> {
-    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, 'all', { readouts });
-    // A readout's logits and patterns are large but its answers small: nothing stays grown after the run.
-    const created = await this.openSession(graph, this.device, { memArena: false });
-    return created.session;
+  /**
+   * Readouts answered from held copies of the hook points they read (`held`, by hook name, as
+   * the `held` readout returned them) instead of a forward pass: a small reader graph (no
+   * transformer blocks) takes them as inputs. Only readouts that declare `reads` qualify.
+   */
+  async readoutFrom(
+    tokens: readonly number[] | Int32Array,
+    held: ReadonlyMap<string, { readonly dims: readonly number[]; readonly data: Float32Array }>,
+    readouts: readonly Readout[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Map<string, ReadoutAnswer>> {
+    this.assertLive();
+    const ids = this.checkTokens(tokens);
+    if (opts.signal?.aborted) throw abortError();
+    const key = `reader#${readoutSetKey(readouts)}`;
+    const session = await this.readoutSessions.get(key, () => this.openQuietSession(buildReaderGraph(this.cfg, this.weights, readouts)));
+    const feeds: Record<string, HostTensor> = {
+      [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+      ...readoutFeeds(readouts, session.inputNames),
+    };
+    for (const name of session.inputNames) {
+      if (name in feeds) continue;
+      const t = held.get(name);
+      if (t === undefined) throw new Error(`readoutFrom: the held activations lack '${name}'`);
+      feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
+    }
+    const out = await session.run(feeds, session.outputNames);
+    if (opts.signal?.aborted) throw abortError();
+    return readoutAnswers(readouts, out);
+  }
+
+  private async openReadoutSession(
+    interventions: readonly Intervention[],
+    readouts: readonly Readout[],
+    logitsAt: LogitsAt,
+    withPast: boolean,
+  ): Promise<EngineSession> {
+    const { transforms } = compileInterventions(this.cfg, interventions);
+    return this.openQuietSession(buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast }).graph);
+  }
+
+  /** A readout's logits and patterns are large but its answers small: nothing stays grown after the run. */
+  private async openQuietSession(graph: GraphIR): Promise<EngineSession> {
+    return (await this.openSession(graph, this.device, { memArena: false })).session;
   }
 
   /**

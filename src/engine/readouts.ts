@@ -4,7 +4,7 @@
 // pays for the unembedding). HookedGPT2.readout() opens one session per readout set
 // (ReadoutSessions) and fetches only the answers.
 import type { ReadoutAnswer, Readout, ReadoutGraph } from '../../kernels/readouts/readout';
-import type { GraphBuilder } from './onnx/builder';
+import { GraphBuilder } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
 import type { EngineSession, HostTensor } from './ort/session';
 import type { GPT2Weights, HookedGPT2Config } from './types';
@@ -70,6 +70,26 @@ export function emitReadouts(
     r.emit(g);
   }
   return outputs;
+}
+
+/**
+ * A reader graph: the readouts answered from held copies of the hook points they read (graph
+ * inputs under the hooks' names) instead of a forward pass, with the weights they read (W_U,
+ * b_U, each W_O) under the forward graph's names. Only readouts with `reads` qualify.
+ */
+export function buildReaderGraph(cfg: HookedGPT2Config, weights: GPT2Weights, readouts: readonly Readout[]): GraphIR {
+  const b = new GraphBuilder(`${cfg.model_name}:reader`);
+  const tokens = b.input('tokens', 'int64', ['batch', 'pos']);
+  for (const r of readouts) {
+    if (r.reads === undefined) throw new Error(`internal: readout ${r.key} cannot be answered from held activations`);
+    for (const h of r.reads(cfg)) if (!b.has(h)) b.input(h, 'float32', null);
+  }
+  b.weight('unembed.W_U', weights.W_U);
+  b.weight('unembed.b_U', weights.b_U);
+  weights.blocks.forEach((blk, l) => b.weight(`blocks.${l}.attn.W_O`, blk.W_O));
+  const noLogits = b.once('readout/noLogits', () => b.constant('float32', [NaN], [1])); // a reader has no logits
+  const answers = emitReadouts(b, cfg, weights, tokens, noLogits, readouts);
+  return pruneGraph(b.build(), answers);
 }
 
 /** The graph with only `outputs` as outputs and only the nodes, initializers and inputs they need. */

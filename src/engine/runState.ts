@@ -1,7 +1,8 @@
 // What the activation panel keeps between a run and its detail views, owned by the model (not
-// by the worker's module state): the run's tokens and interventions, from which a detail view
-// re-runs a small readout graph, and the logit lens rows answered so far. A few hundred bytes
-// per position, bounded in count, dropped when the panel closes or the model is disposed.
+// by the worker's module state): the run's tokens and interventions, from which a pattern or
+// neurons view re-runs a pruned readout graph; the few small hook points the logit lens and DLA
+// read, answered by a reader graph; and the logit lens rows answered so far. Bounded in count,
+// dropped when the panel closes or the model is disposed.
 import { threadId } from 'node:worker_threads';
 import type { Intervention } from './interventions';
 
@@ -13,10 +14,15 @@ export interface LensRows {
   readonly done: Uint8Array;
 }
 
+/** Hook points held by name, as the `held` readout returned them. */
+export type HeldActivations = ReadonlyMap<string, { readonly dims: readonly number[]; readonly data: Float32Array }>;
+
 export interface RunState {
   readonly runId: number;
   readonly tokens: Int32Array;
   readonly interventions: readonly Intervention[];
+  /** The small hook points the logit lens and DLA read (about 120 MB at 1,024 tokens for GPT-2 small). */
+  readonly held: HeldActivations;
   lens: LensRows | null;
 }
 
@@ -29,9 +35,9 @@ export class RunStates {
   private nextId = threadId * 1_000_000 + 1;
 
   /** Keeps a new run, dropping `replaces` (the same panel's previous run) and then the oldest beyond the bound. */
-  add(tokens: Int32Array, interventions: readonly Intervention[], replaces?: number): RunState {
+  add(tokens: Int32Array, interventions: readonly Intervention[], held: HeldActivations, replaces?: number): RunState {
     if (replaces !== undefined) this.runs.delete(replaces);
-    const run: RunState = { runId: this.nextId++, tokens, interventions, lens: null };
+    const run: RunState = { runId: this.nextId++, tokens, interventions, held, lens: null };
     this.runs.set(run.runId, run);
     while (this.runs.size > MAX_RUNS) this.runs.delete(this.runs.keys().next().value!);
     return run;

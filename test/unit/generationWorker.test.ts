@@ -77,30 +77,37 @@ describe('generation and next-token requests in the engine worker', { timeout: 1
   it("next-token logits come from the document's cache: appending runs only the new tokens, an edit keeps the prefix", async () => {
     const doc = 'file:///a.txt';
     const check = async (tokens: number[], reused: number): Promise<void> => {
-      const r = await client.nextToken(doc, tokens);
+      const r = await client.nextToken(doc, tokens, 5);
       assert.equal(r.reused, reused, `reused for ${tokens.length} tokens`);
-      assert.deepEqual(r.logits.dims, [1, 1, 50257]);
-      const full = await client.run(tokens, { logitsAt: 'last' });
-      assert.ok(relErr(r.logits.data, full.logits.data) < 1e-5);
+      // The same top 5 as a full forward's last row, with its softmax probabilities.
+      const row = (await client.run(tokens, { logitsAt: 'last' })).logits.data;
+      let max = -Infinity;
+      for (const v of row) max = Math.max(max, v);
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!);
+      assert.deepEqual([...r.topIds], order.slice(0, 5));
+      const probs = order.slice(0, 5).map((i) => Math.exp(row[i]! - max) / sum);
+      assert.ok(relErr(r.topProbs, Float32Array.from(probs)) < 1e-5);
     };
     await check(TOKENS.slice(0, 6), 0);
     await check(TOKENS.slice(0, 7), 6); // one token typed at the end
     await check(TOKENS, 7);
     await check([...TOKENS.slice(0, 3), 40, ...TOKENS.slice(4)], 3); // an edit at token 3
     // Another document has its own cache.
-    const other = await client.nextToken('file:///b.txt', TOKENS.slice(0, 5));
+    const other = await client.nextToken('file:///b.txt', TOKENS.slice(0, 5), 5);
     assert.equal(other.reused, 0);
     await client.forgetDocument(doc);
-    assert.equal((await client.nextToken(doc, TOKENS)).reused, 0);
+    assert.equal((await client.nextToken(doc, TOKENS, 5)).reused, 0);
     // A model load drops every cache.
     await client.load(dir, { threads: 1 });
-    assert.equal((await client.nextToken(doc, TOKENS)).reused, 0);
+    assert.equal((await client.nextToken(doc, TOKENS, 5)).reused, 0);
   });
 
   it('bad input is an error reply, not a dead worker', async () => {
     await assert.rejects(client.generate([], {}), /at least one prompt token/);
     await assert.rejects(client.generate(TOKENS, { topP: 0 }), /top-p must be in/);
-    await assert.rejects(client.nextToken('x', []), /no tokens/);
+    await assert.rejects(client.nextToken('x', [], 5), /no tokens/);
     assert.equal((await client.generate(TOKENS, { maxNewTokens: 1 })).tokens.length, 1);
   });
 });

@@ -17,6 +17,8 @@ import { headPattern } from '../../kernels/readouts/headPattern';
 import { topNeurons } from '../../kernels/readouts/topNeurons';
 import { logitLens } from '../../kernels/readouts/logitLens';
 import { dla } from '../../kernels/readouts/dla';
+import { nextToken } from '../../kernels/readouts/nextToken';
+import { held } from '../../kernels/readouts/held';
 import { relErr } from '../support/compare';
 import { referenceRun, type RefRun } from '../reference/gpt2Float64';
 import { loadReferenceModel, processReferenceWeights, type RefConfig, type RefWeights, type T64 } from '../reference/gpt2Weights64';
@@ -103,6 +105,15 @@ describe('readouts in the graph equal the float64 reference from full activation
     return answers.get(r.key)!;
   }
 
+  /** The same readout answered by a reader graph from held copies of the hooks it reads (readoutFrom). */
+  async function askHeld(mode: 'processed' | 'raw', r: Readout): Promise<ReadoutAnswer> {
+    const model = engine[mode]!;
+    const keep = held(r.reads!(model.cfg));
+    const kept = (await model.readout(TOKENS, [keep])).get(keep.key)!;
+    const acts = new Map(Object.entries(kept).map(([k, v]) => [k, { dims: v.dims, data: v.data as Float32Array }] as const));
+    return (await model.readoutFrom(TOKENS, acts, [r])).get(r.key)!;
+  }
+
   for (const mode of ['processed', 'raw'] as const) {
     it(`${mode}: loss, top-k, next-token probability and rank`, async () => {
       const K = 5;
@@ -136,6 +147,27 @@ describe('readouts in the graph equal the float64 reference from full activation
       assert.deepEqual(ints(a, 'nextRank').slice(0, P - 1), rank);
       assert.deepEqual(ints(a, 'topIds'), topI);
       near(floats(a, 'topProbs'), topP, 'topProbs');
+    });
+
+    it(`${mode}: the last position's top-k and one target token's probability and rank (last position unembedded alone)`, async () => {
+      const { run } = ref[mode]!;
+      const V = cfg.d_vocab;
+      const L = run.logits.data;
+      const off = (P - 1) * V;
+      const { lse } = rowStats(L, off, V);
+      const order = Array.from({ length: V }, (_, v) => v).sort((x, y) => L[off + y]! - L[off + x]! || x - y);
+      const target = 2068;
+      let above = 0;
+      for (let v = 0; v < V; v++) if (L[off + v]! > L[off + target]!) above++;
+      const a = await ask(mode, nextToken(4, target));
+      assert.deepEqual(ints(a, 'topIds'), order.slice(0, 4));
+      near(
+        floats(a, 'topProbs'),
+        order.slice(0, 4).map((v) => Math.exp(L[off + v]! - lse)),
+        'top probabilities',
+      );
+      near(floats(a, 'targetProb'), [Math.exp(L[off + target]! - lse)], 'target probability');
+      assert.deepEqual(ints(a, 'targetRank'), [above + 1]);
     });
 
     it(`${mode}: attention thumbnails (mean-pooled patterns), residual norms, one head's pattern`, async () => {
@@ -198,42 +230,43 @@ describe('readouts in the graph equal the float64 reference from full activation
       );
     });
 
-    it(`${mode}: logit lens rows (top token, its probability, the next token's) in a window`, async () => {
+    it(`${mode}: logit lens rows (top token, its probability, the next token's) in a window, in the forward and from held hooks`, async () => {
       const { run, w } = ref[mode]!;
       const [from, to] = [2, 11];
       const V = cfg.d_vocab;
       const D = cfg.d_model;
-      const a = await ask(mode, logitLens(from, to));
-      const hooks = [
-        ...Array.from({ length: cfg.n_layers }, (_, l) => `blocks.${l}.hook_resid_pre`),
-        `blocks.${cfg.n_layers - 1}.hook_resid_post`,
-      ];
-      const ids: number[] = [];
-      const topP: number[] = [];
-      const nextP: number[] = [];
-      const got = floats(a, 'nextProb');
-      const gotNext: number[] = [];
-      hooks.forEach((h, l) => {
-        for (let p = from; p < to; p++) {
-          const x = lnFinal(run, rowOf(act(run, h), p, D), p);
-          const logits = new Float64Array(V);
-          for (let v = 0; v < V; v++) {
-            let s = w.b_U.data[v]!;
-            for (let i = 0; i < D; i++) s += x[i]! * w.W_U.data[i * V + v]!;
-            logits[v] = s;
+      for (const a of [await ask(mode, logitLens(from, to)), await askHeld(mode, logitLens(from, to))]) {
+        const hooks = [
+          ...Array.from({ length: cfg.n_layers }, (_, l) => `blocks.${l}.hook_resid_pre`),
+          `blocks.${cfg.n_layers - 1}.hook_resid_post`,
+        ];
+        const ids: number[] = [];
+        const topP: number[] = [];
+        const nextP: number[] = [];
+        const got = floats(a, 'nextProb');
+        const gotNext: number[] = [];
+        hooks.forEach((h, l) => {
+          for (let p = from; p < to; p++) {
+            const x = lnFinal(run, rowOf(act(run, h), p, D), p);
+            const logits = new Float64Array(V);
+            for (let v = 0; v < V; v++) {
+              let s = w.b_U.data[v]!;
+              for (let i = 0; i < D; i++) s += x[i]! * w.W_U.data[i * V + v]!;
+              logits[v] = s;
+            }
+            const st = rowStats(logits, 0, V);
+            ids.push(st.arg);
+            topP.push(Math.exp(st.max - st.lse));
+            if (p + 1 < P) {
+              nextP.push(Math.exp(logits[TOKENS[p + 1]!]! - st.lse));
+              gotNext.push(got[l * (to - from) + p - from]!);
+            }
           }
-          const st = rowStats(logits, 0, V);
-          ids.push(st.arg);
-          topP.push(Math.exp(st.max - st.lse));
-          if (p + 1 < P) {
-            nextP.push(Math.exp(logits[TOKENS[p + 1]!]! - st.lse));
-            gotNext.push(got[l * (to - from) + p - from]!);
-          }
-        }
-      });
-      assert.deepEqual(ints(a, 'topIds'), ids);
-      near(floats(a, 'topProbs'), topP, 'lens top probability');
-      near(gotNext, nextP, 'lens next-token probability');
+        });
+        assert.deepEqual(ints(a, 'topIds'), ids);
+        near(floats(a, 'topProbs'), topP, 'lens top probability');
+        near(gotNext, nextP, 'lens next-token probability');
+      }
     });
 
     it(`${mode}: direct logit attribution at one position for one token`, async () => {
@@ -259,6 +292,7 @@ describe('readouts in the graph equal the float64 reference from full activation
         return s;
       });
       near(floats(a, 'values'), want, 'dla');
+      near(floats(await askHeld(mode, dla(pos, token)), 'values'), want, 'dla from held hook points');
     });
   }
 

@@ -25,6 +25,7 @@ import type {
   LoadedReply,
   ProgressEnvelope,
   ProviderEvent,
+  PredictReply,
   ReplyEnvelope,
   ReplyFor,
   WorkerModelOptions,
@@ -33,7 +34,7 @@ import type {
 } from './protocol';
 import { abortError, isAbortError } from '../../common/errors';
 
-export type { LoadedReply, ProviderEvent, WorkerModelOptions } from './protocol';
+export type { LoadedReply, PredictReply, ProviderEvent, WorkerModelOptions } from './protocol';
 
 /** Why the worker thread ended without being asked to, as handed to onWorkerDied. */
 export interface WorkerDeath {
@@ -428,6 +429,26 @@ export class EngineClient {
     return { logits: reply.logits, activations: new Map(reply.activations.map((a) => [a.name, { dims: a.dims, data: a.data }])) };
   }
 
+  /**
+   * Next-token predictions answered in the graph (predictCompute.ts): every position's loss and
+   * top-k, or the last position's top-k and one target token's probability and rank.
+   */
+  async predict(
+    tokens: readonly number[] | Int32Array,
+    opts: { topK: number; at: 'every' | 'last'; target?: number; signal?: AbortSignal },
+  ): Promise<PredictReply> {
+    return this.request(
+      {
+        type: 'predict',
+        tokens: Int32Array.from(tokens),
+        topK: opts.topK,
+        at: opts.at,
+        ...(opts.target !== undefined ? { target: opts.target } : {}),
+      },
+      opts.signal,
+    );
+  }
+
   /** An activation-panel request served in the worker (see panelCompute.ts). */
   async panel(op: PanelOp, signal?: AbortSignal): Promise<PanelResult> {
     return (await this.request({ type: 'panel', op }, signal)).result;
@@ -446,12 +467,17 @@ export class EngineClient {
   }
 
   /**
-   * The last position's logits after `tokens` ([1, 1, d_vocab_out], as run(…, { logitsAt: 'last' })),
-   * computed on the worker's key/value cache for `document`: typing at the end runs only the new tokens.
+   * The top-k next tokens after `tokens`, answered in the graph on the worker's key/value cache
+   * for `document`: typing at the end runs only the new tokens, and only k ids and probabilities cross.
    */
-  async nextToken(document: string, tokens: readonly number[], signal?: AbortSignal): Promise<{ logits: Tensor; reused: number }> {
-    const r = await this.request({ type: 'nextToken', document, tokens: Int32Array.from(tokens) }, signal);
-    return { logits: r.logits, reused: r.reused };
+  async nextToken(
+    document: string,
+    tokens: readonly number[],
+    topK: number,
+    signal?: AbortSignal,
+  ): Promise<{ topIds: Int32Array; topProbs: Float32Array; reused: number }> {
+    const r = await this.request({ type: 'nextToken', document, tokens: Int32Array.from(tokens), topK }, signal);
+    return { topIds: r.topIds, topProbs: r.topProbs, reused: r.reused };
   }
 
   /** Drops the worker's cache for a closed document. */

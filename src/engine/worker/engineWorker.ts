@@ -7,6 +7,7 @@ import { handlePanelOp, panelTransfer } from './panelCompute';
 import { DocumentCaches } from './documentCaches';
 import { generate } from '../generate';
 import { handleTensorOp, tensorTransfer } from './tensorOps';
+import { predict } from './predictCompute';
 import { ABORT_ERROR_NAME, abortError } from '../../common/errors';
 import type {
   ErrorReply,
@@ -154,9 +155,9 @@ async function handle(job: Job): Promise<void> {
     }
     case 'nextToken': {
       if (model === null) throw new Error('no model loaded');
-      const r = await documentCaches.nextToken(model, body.document, Array.from(body.tokens), job.abort.signal);
+      const r = await documentCaches.nextToken(model, body.document, Array.from(body.tokens), body.topK, job.abort.signal);
       if (job.abort.signal.aborted) throw abortError();
-      reply(job.id, { type: 'nextToken', logits: r.logits, reused: r.reused }, [r.logits.data.buffer as ArrayBuffer]);
+      reply(job.id, { type: 'nextToken', ...r }, [r.topIds.buffer as ArrayBuffer, r.topProbs.buffer as ArrayBuffer]);
       return;
     }
     case 'forgetDocument':
@@ -167,6 +168,17 @@ async function handle(job: Job): Promise<void> {
       const result = await handleTensorOp(model, body.op, job.abort.signal);
       if (job.abort.signal.aborted) throw abortError();
       reply(job.id, { type: 'tensor', result }, tensorTransfer(result));
+      return;
+    }
+    case 'predict': {
+      if (model === null) throw new Error('no model loaded');
+      const r = await predict(model, body, job.abort.signal);
+      if (job.abort.signal.aborted) throw abortError();
+      reply(
+        job.id,
+        r,
+        [r.topIds, r.topProbs, r.loss, r.nextProb, r.nextRank].map((a) => a.buffer as ArrayBuffer),
+      );
       return;
     }
     case 'cancel':

@@ -2,7 +2,6 @@
 // other request types can be added there without touching these.
 import type { StopReason } from '../generate';
 import type { SampledToken } from '../sampler';
-import type { WireTensor } from './protocol';
 
 /** GenerateOptions without the callbacks and signal, which cannot cross a thread. */
 export interface WireGenerateOptions {
@@ -34,7 +33,7 @@ export interface GenerateReply {
 }
 
 /**
- * The next-token logits after `tokens`, from the key/value cache the worker keeps for `document`
+ * The top-k next tokens after `tokens`, from the key/value cache the worker keeps for `document`
  * (any stable key, e.g. a document URI): what the cache already covers is reused, an earlier
  * change drops what follows it. Caches are bounded (documentCaches.ts) and dropped with the model.
  */
@@ -42,12 +41,15 @@ export interface NextTokenRequest {
   readonly type: 'nextToken';
   readonly document: string;
   readonly tokens: Int32Array;
+  /** How many next tokens (at least 1). */
+  readonly topK: number;
 }
 
 export interface NextTokenReply {
   readonly type: 'nextToken';
-  /** [1, 1, d_vocab_out]: the last position's logits. */
-  readonly logits: WireTensor;
+  /** The last position's top-k token ids, most likely first, and their probabilities. */
+  readonly topIds: Int32Array;
+  readonly topProbs: Float32Array;
   /** Positions reused from the cache (the forward ran tokens.length − reused). */
   readonly reused: number;
 }

@@ -1,10 +1,11 @@
 // The activation panel's requests, served inside the engine worker. Every view's numbers are
 // answered in the graph by readouts (kernels/readouts/): the first view runs the forward pass with
-// loss/top-k, thumbnails and residual norms appended and fetches only those; each detail view
-// (one head's pattern, one layer's neurons, a window of the logit lens, one attribution) runs
-// the forward again with its own small readout, pruned to the layers it needs. Between them the
-// model keeps only the run's tokens and interventions (HookedGPT2.runs), so nothing large is held
-// and nothing large crosses to the extension host. No vscode import.
+// loss/top-k, thumbnails and residual norms appended, and fetches those plus the few small hook
+// points the logit lens and DLA read ([pos, d_model] each). One head's pattern or one layer's
+// neurons re-runs the forward with its readout, pruned to the layers it needs; the logit lens and
+// DLA run their readouts over the held hook points in a reader graph. The model owns this run
+// state (HookedGPT2.runs); patterns, MLP activations and logits are never held, and nothing
+// large crosses to the extension host. No vscode import.
 import type { Intervention } from '../interventions';
 import type { HookedGPT2 } from '../model';
 import type { ReadoutAnswer } from '../readouts';
@@ -18,6 +19,7 @@ import { headPattern } from '../../../kernels/readouts/headPattern';
 import { topNeurons } from '../../../kernels/readouts/topNeurons';
 import { logitLens, logitLensLabels } from '../../../kernels/readouts/logitLens';
 import { dla, dlaLabels } from '../../../kernels/readouts/dla';
+import { held } from '../../../kernels/readouts/held';
 import { abortError } from '../../common/errors';
 
 export type PanelOp =
@@ -168,7 +170,7 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
       const h = model.runs.get(op.runId);
       checkIndex('position', op.pos, h.tokens.length);
       checkIndex('token', op.token, model.cfg.d_vocab);
-      const a = await ask(model, h, dla(op.pos, op.token), signal);
+      const a = await askHeld(model, h, dla(op.pos, op.token), signal);
       return { op: 'dla', pos: op.pos, token: op.token, labels: dlaLabels(model.cfg), values: f32(a, 'values') };
     }
     case 'export': {
@@ -194,6 +196,21 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
   }
 }
 
+/** One readout answered from the run's held hook points by a reader graph (no forward pass). */
+async function askHeld(
+  model: HookedGPT2,
+  h: RunState,
+  r: Parameters<HookedGPT2['readout']>[1][number],
+  signal: AbortSignal,
+): Promise<ReadoutAnswer> {
+  return answer(await model.readoutFrom(h.tokens, h.held, [r], { signal }), r.key);
+}
+
+/** What the logit lens and DLA read, held after the first view (small: [pos, d_model] each). */
+function heldHooks(cfg: HookedGPT2['cfg']): string[] {
+  return [...new Set([...(logitLens(0, 1).reads?.(cfg) ?? []), ...(dla(0, 0).reads?.(cfg) ?? [])])];
+}
+
 /** One readout of a held run: the forward pass again (same tokens, same interventions), pruned to what the readout reads. */
 async function ask(
   model: HookedGPT2,
@@ -215,7 +232,7 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
   const pos = op.tokens.length;
   const K = Math.max(1, Math.min(op.topK, cfg.d_vocab_out));
   const t = Math.max(1, Math.min(op.thumb, pos));
-  const first = [lossAndTopK(K), thumbnails(t), residualNorms()];
+  const first = [lossAndTopK(K), thumbnails(t), residualNorms(), held(heldHooks(cfg))];
   const answers = await model.readout(op.tokens, first, { interventions: op.interventions, signal });
   if (signal.aborted) throw abortError();
   const next = answer(answers, first[0]!.key);
@@ -228,7 +245,9 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
   nextRank[pos - 1] = 0;
   let sum = 0;
   for (let p = 0; p + 1 < pos; p++) sum += loss[p]!;
-  const run = model.runs.add(op.tokens, op.interventions);
+  const kept = answer(answers, first[3]!.key);
+  const heldActs = new Map(Object.entries(kept).map(([name, v]) => [name, { dims: v.dims, data: v.data as Float32Array }] as const));
+  const run = model.runs.add(op.tokens, op.interventions, heldActs);
   return {
     op: 'run',
     runId: run.runId,
@@ -276,7 +295,7 @@ async function lensWindow(model: HookedGPT2, h: RunState, from: number, to: numb
     let b = a + 1;
     while (b < to && b - a < chunk && !rows.done[b]) b++;
     if (signal.aborted) throw abortError();
-    const ans = await ask(model, h, logitLens(a, b), signal); // [layers, 1, w, 1] each
+    const ans = await askHeld(model, h, logitLens(a, b), signal); // [layers, 1, w, 1] each
     const ids = i32(ans, 'topIds');
     const top = f32(ans, 'topProbs');
     const nextP = f32(ans, 'nextProb');

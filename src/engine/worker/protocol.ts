@@ -14,6 +14,9 @@ import type {
   ForgetDocumentRequest,
 } from './generationProtocol';
 import type { TensorOp, TensorResult } from './tensorOps';
+import type { PredictReply, PredictRequest } from './predictCompute';
+
+export type { PredictReply, PredictRequest } from './predictCompute';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -58,6 +61,8 @@ export type WorkerRequest =
   | GenerateRequest
   | NextTokenRequest
   | ForgetDocumentRequest
+  /** Next-token predictions answered in the graph (predictCompute.ts): only what the editor shows. */
+  | PredictRequest
   | FaultRequest;
 
 /**
@@ -121,6 +126,7 @@ export interface TensorReply {
 
 export type WorkerReply =
   | TensorReply
+  | PredictReply
   | PanelReply
   | LoadedReply
   | RunReply
@@ -172,5 +178,6 @@ export interface ReplyFor {
   nextToken: NextTokenReply;
   forgetDocument: { readonly type: 'forgotten' };
   tensor: TensorReply;
+  predict: PredictReply;
   fault: never;
 }

@@ -5,11 +5,11 @@
 import * as vscode from 'vscode';
 import { isAbortError } from '../../common/errors';
 import { tokenDisplay } from '../../tokenizer';
-import { logitRow, NonFiniteLogitsError, probability } from '../logitRows';
+import { finiteAnswers, NonFiniteLogitsError } from '../logitRows';
 import { tailInput } from '../modelInput';
 import { readableOffset } from '../documentText';
 import type { EngineService } from '../activation/engineService';
-import { nextTokenLogits } from './nextTokenLogits';
+import { nextTokenTopK } from './nextTokenLogits';
 
 export const INLINE_LOGITS_SETTING = 'modelLens.inlineLogits';
 const DEBOUNCE_MS = 250;
@@ -108,8 +108,9 @@ export class InlineLogits implements vscode.Disposable {
       const context = doc.getText(new vscode.Range(doc.positionAt(from), at));
       const { ids } = tailInput(context, from === 0, engine.cfg.n_ctx);
       if (ids.length === 0) return;
-      // The last position alone, on the document's key/value cache in the worker (incremental).
-      const r = { logits: await nextTokenLogits(engine.client, doc.uri.toString(), ids, abort.signal) };
+      // The last position alone, on the document's key/value cache in the worker (incremental), with
+      // its top-k answered in the graph (kernels/readouts/nextToken.ts): no logits row is read back.
+      const r = await nextTokenTopK(engine.client, doc.uri.toString(), ids, topK, abort.signal);
       // Stale if anything moved while it ran: the abort covers edits and moves, this check covers a race with them.
       if (
         abort.signal.aborted ||
@@ -120,7 +121,7 @@ export class InlineLogits implements vscode.Disposable {
         return;
       let text: string;
       try {
-        text = formatTopK(r.logits.data, r.logits.dims[2]!, 0, topK, engine.model.isDemo);
+        text = formatTopK(r.topIds, r.topProbs, engine.model.isDemo);
       } catch (e) {
         if (!(e instanceof NonFiniteLogitsError)) throw e;
         text = `next: unavailable (${e.message})`;
@@ -147,19 +148,10 @@ export class InlineLogits implements vscode.Disposable {
   }
 }
 
-/** "next: ' the' 12.3% · ',' 8.1% …" from the logits row at `pos` of [1, pos, d_vocab]. */
-export function formatTopK(logits: Float32Array, V: number, pos: number, k: number, isDemo: boolean): string {
-  const base = pos * V;
+/** "next: ' the' 12.3% · ',' 8.1% …" from the top-k ids and probabilities, best first. */
+export function formatTopK(ids: Int32Array, probs: Float32Array, isDemo: boolean): string {
   // Throws NonFiniteLogitsError for a damaged model: shown as the decoration's text by the caller.
-  const row = logitRow(logits, V, pos);
-  const best: number[] = [];
-  for (let v = 0; v < V; v++) {
-    if (best.length < k || logits[base + v]! > logits[base + best[best.length - 1]!]!) {
-      best.push(v);
-      best.sort((a, b) => logits[base + b]! - logits[base + a]!);
-      if (best.length > k) best.pop();
-    }
-  }
-  const parts = best.map((v) => `${JSON.stringify(tokenDisplay(v))} ${(100 * probability(logits, V, pos, v, row)).toFixed(1)}%`);
+  finiteAnswers(probs, () => 0);
+  const parts = Array.from(ids, (v, j) => `${JSON.stringify(tokenDisplay(v))} ${(100 * probs[j]!).toFixed(1)}%`);
   return `next: ${parts.join(' · ')}${isDemo ? '  (demo model: random weights)' : ''}`;
 }

@@ -3,7 +3,7 @@
 // token that really comes next. It never loads a model by itself (hovers must stay cheap).
 import * as vscode from 'vscode';
 import { tokenDisplay } from '../../tokenizer';
-import { logitRow, NonFiniteLogitsError, probability } from '../logitRows';
+import { finiteAnswers, NonFiniteLogitsError } from '../logitRows';
 import { documentLength, readableOffset } from '../documentText';
 import { tailInput, tailWindow } from '../modelInput';
 import type { EngineService } from '../activation/engineService';
@@ -40,27 +40,21 @@ export class PredictionHoverProvider implements vscode.HoverProvider {
     const abort = new AbortController();
     const sub = token.onCancellationRequested(() => abort.abort());
     try {
-      const r = await engine.client.run(ids, { signal: abort.signal });
-      const V = r.logits.dims[2]!;
       const p = ids.length - 2; // the hovered token's position
-      let row;
+      const next = ids[ids.length - 1]!;
+      // The hovered position's prediction only, answered in the graph: top-1 and the actual next token's probability and rank.
+      const r = await engine.client.predict(ids.slice(0, -1), { topK: 1, at: 'last', target: next, signal: abort.signal });
       try {
-        row = logitRow(r.logits.data, V, p);
+        finiteAnswers([r.topProbs[0]!, r.nextProb[0]!], () => p);
       } catch (e) {
         if (!(e instanceof NonFiniteLogitsError)) throw e;
         return new vscode.Hover(new vscode.MarkdownString(`**Model Lens prediction** unavailable: ${e.message}.`));
       }
-      const arg = row.argmax;
-      const next = ids[ids.length - 1]!;
-      const x = r.logits.data[p * V + next]!;
-      let rank = 1;
-      for (let v = 0; v < V; v++) if (r.logits.data[p * V + v]! > x) rank++;
+      const arg = r.topIds[0]!;
       const md = new vscode.MarkdownString();
       md.appendMarkdown(`**Model Lens prediction** (${engine.label}; \`${engine.processing}\`)\n\n`);
-      md.appendMarkdown(`predicted next: \`${tokenDisplay(arg)}\` ${(100 * probability(r.logits.data, V, p, arg, row)).toFixed(1)}%\n\n`);
-      md.appendMarkdown(
-        `actual next: \`${tokenDisplay(next)}\` ${(100 * probability(r.logits.data, V, p, next, row)).toFixed(2)}%, rank ${rank}`,
-      );
+      md.appendMarkdown(`predicted next: \`${tokenDisplay(arg)}\` ${(100 * r.topProbs[0]!).toFixed(1)}%\n\n`);
+      md.appendMarkdown(`actual next: \`${tokenDisplay(next)}\` ${(100 * r.nextProb[0]!).toFixed(2)}%, rank ${r.nextRank[0]!}`);
       const s = spans[idx]!;
       return new vscode.Hover(md, new vscode.Range(doc.positionAt(from + s.start), doc.positionAt(from + s.end)));
     } catch {

@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import { tokenDisplay } from '../../tokenizer';
 import { documentLength, documentReader } from '../documentText';
-import { NonFiniteLogitsError, tokenLoss } from '../logitRows';
+import { finiteAnswers, NonFiniteLogitsError } from '../logitRows';
 import { headInput } from '../modelInput';
 import type { EngineService } from '../activation/engineService';
 
@@ -47,13 +47,13 @@ export class LossHighlighter implements vscode.Disposable {
     const { ids, spans, charsTokenized } = headInput(documentReader(doc, start), length, engine.cfg.n_ctx);
     const n = spans.length;
     if (n === 0) return undefined;
-    const r = await engine.client.run(ids, { signal: abort.signal });
+    // Only the per-position loss leaves the engine (answered in the graph), not [pos, d_vocab] logits.
+    const r = await engine.client.predict(ids, { topK: 1, at: 'every', signal: abort.signal });
     if (abort.signal.aborted || doc.version !== version) return undefined;
-    const V = r.logits.dims[2]!;
-    const losses: number[] = [];
+    let losses: number[];
     try {
       // Token i of the text is predicted at position i (BOS sits at 0).
-      for (let i = 0; i < n; i++) losses.push(tokenLoss(r.logits.data, V, i, ids[i + 1]!));
+      losses = Array.from(finiteAnswers(r.loss.subarray(0, n)));
     } catch (e) {
       if (!(e instanceof NonFiniteLogitsError)) throw e;
       this.clear();

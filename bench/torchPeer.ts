@@ -74,6 +74,11 @@ export class TorchPeer {
     return this.request<TorchForward>({ cmd: 'forward', tokens, keep }, timeoutMs);
   }
 
+  /** Greedy generation of `maxNew` tokens on a key/value cache, timed inside Python. */
+  generate(tokens: readonly number[], maxNew: number, timeoutMs: number): Promise<{ ms: number; ids: number[] }> {
+    return this.request<{ ms: number; ids: number[] }>({ cmd: 'generate', tokens, max_new: maxNew }, timeoutMs);
+  }
+
   /** Logits [pos, d_vocab] as float32, written by the peer to `path`. */
   logits(tokens: readonly number[], path: string): Promise<{ dims: number[] }> {
     return this.request<{ dims: number[] }>({ cmd: 'logits', tokens, path }, 300_000);

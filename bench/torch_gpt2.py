@@ -13,6 +13,9 @@ Requests:
                                        names, when keep): its time in ms and the peak RSS during it
   {"cmd": "logits", "tokens": [...], "path": "..."}
                                        writes the logits [pos, d_vocab] as raw float32 to path
+  {"cmd": "generate", "tokens": [...], "max_new": N}
+                                       greedy generation of N tokens with a key/value cache (as
+                                       Hugging Face's generate with use_cache=True): ids and ms
   {"cmd": "quit"}
 """
 import json
@@ -130,6 +133,45 @@ class GPT2:
         return (h.view(T, self.d) @ self.lm_head.t()).view(1, T, -1)  # [1, pos, d_vocab]
 
 
+    def forward_kv(self, tokens, past):
+        """tokens [1, T] after `past` (per layer (k, v) [1, head, P, d_head], or None) ->
+        (the last position's logits [d_vocab], the new past), as GPT2's forward with use_cache."""
+        T = tokens.shape[1]
+        P = 0 if past is None else past[0][0].shape[2]
+        H, E = self.n_head, self.d // self.n_head
+        x = self.wte[tokens] + self.wpe[P:P + T].unsqueeze(0)  # [1, T, d_model]
+        present = []
+        for l, p in enumerate(self.layers):
+            h = F.layer_norm(x, (self.d,), p["ln_1.weight"], p["ln_1.bias"], self.eps)
+            qkv = torch.addmm(p["attn.c_attn.bias"], h.view(T, self.d), p["attn.c_attn.weight"])
+            q, k, v = (t.view(1, T, H, E).transpose(1, 2) for t in qkv.split(self.d, dim=1))  # [1, head, T, d_head]
+            if past is not None:
+                k = torch.cat([past[l][0], k], dim=2)
+                v = torch.cat([past[l][1], v], dim=2)
+            present.append((k, v))
+            scores = q @ k.transpose(-1, -2) / math.sqrt(E)  # [1, head, T, P + T]
+            if T > 1:
+                scores = scores.masked_fill(~torch.ones(T, P + T, dtype=torch.bool).tril(P), float("-inf"))
+            z = (scores.softmax(-1) @ v).transpose(1, 2).reshape(T, self.d)
+            x = x + torch.addmm(p["attn.c_proj.bias"], z, p["attn.c_proj.weight"]).view(1, T, self.d)
+            h = F.layer_norm(x, (self.d,), p["ln_2.weight"], p["ln_2.bias"], self.eps)
+            post = F.gelu(torch.addmm(p["mlp.c_fc.bias"], h.view(T, self.d), p["mlp.c_fc.weight"]), approximate="tanh")
+            x = x + torch.addmm(p["mlp.c_proj.bias"], post, p["mlp.c_proj.weight"]).view(1, T, self.d)
+        h = F.layer_norm(x[0, -1], (self.d,), self.ln_f_w, self.ln_f_b, self.eps)
+        return h @ self.lm_head.t(), present
+
+    def generate_greedy(self, tokens, max_new):
+        """Greedy continuation of `tokens` (list of ids) by `max_new` tokens on the key/value cache."""
+        ids, past = [], None
+        step = torch.tensor([tokens], dtype=torch.int64)
+        for _ in range(max_new):
+            logits, past = self.forward_kv(step, past)
+            nxt = int(torch.argmax(logits))
+            ids.append(nxt)
+            step = torch.tensor([[nxt]], dtype=torch.int64)
+        return ids
+
+
 def rss_mib(field):
     with open("/proc/self/status") as f:
         for line in f:
@@ -206,6 +248,10 @@ def main():
                     logits = model.forward(tokens)[0].contiguous().numpy()  # [pos, d_vocab]
                     logits.astype(np.float32).tofile(req["path"])
                     reply({"dims": list(logits.shape)})
+                elif cmd == "generate":
+                    t = time.perf_counter()
+                    ids = model.generate_greedy(req["tokens"], req["max_new"])
+                    reply({"ms": (time.perf_counter() - t) * 1e3, "ids": ids})
                 elif cmd == "quit":
                     reply({"bye": True})
                     return

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { hookShape, listHookPoints } from '../../src/engine/hookPoints';
 import { advanceCache } from '../../src/engine/incremental';
 import { emptyPast, KeyValueCache } from '../../src/engine/kvCache';
+import { DocumentCaches } from '../../src/engine/worker/documentCaches';
 import { HookedGPT2, type Intervention } from '../../src/engine/model';
 import { processWeights } from '../../src/engine/processing';
 import { DEFAULT_PROCESSING, type Tensor } from '../../src/engine/types';
@@ -233,5 +234,28 @@ describe('KeyValueCache', { timeout: TIMEOUT }, () => {
     cache.truncateTo(0);
     assert.equal(cache.bytes, 0);
     assert.throws(() => cache.truncateTo(-1), /cannot truncate/);
+  });
+});
+
+describe("the worker's per-document caches", { timeout: TIMEOUT }, () => {
+  it('keep at most maxDocuments caches, least recently used out, each within its bound; clear drops all', async () => {
+    const model = await HookedGPT2.fromWeights(cfg, randomWeights(cfg, 3), { threads: 1 });
+    try {
+      const caches = new DocumentCaches(2);
+      await caches.nextToken(model, 'a', TOKENS.slice(0, 10), 5);
+      await caches.nextToken(model, 'b', TOKENS.slice(0, 20), 5);
+      assert.equal((await caches.nextToken(model, 'a', TOKENS.slice(0, 11), 5)).reused, 10); // 'a' is now the most recent
+      await caches.nextToken(model, 'c', TOKENS.slice(0, 5), 5); // evicts 'b'
+      assert.equal(caches.size, 2);
+      assert.equal(caches.bytes, 2 * cfg.n_layers * (11 + 5) * cfg.d_model * 4);
+      assert.ok(caches.bytes <= 2 * KeyValueCache.maxBytes(cfg));
+      assert.equal((await caches.nextToken(model, 'b', TOKENS.slice(0, 20), 5)).reused, 0, "'b' was evicted");
+      assert.equal((await caches.nextToken(model, 'c', TOKENS.slice(0, 6), 5)).reused, 5);
+      caches.clear();
+      assert.equal(caches.size, 0);
+      assert.equal(caches.bytes, 0);
+    } finally {
+      await model.dispose();
+    }
   });
 });

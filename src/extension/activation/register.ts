@@ -6,6 +6,7 @@ import { ACTIVATION_VIEW_TYPE, type PanelAblation } from '../../protocol/activat
 import { InlineLogits } from '../inlineLogits/inlineLogits';
 import { PredictionHoverProvider } from '../inlineLogits/predictionHover';
 import { LossHighlighter } from '../lossHighlight/lossHighlight';
+import { registerContinueText } from '../generate/register';
 import { ActivationPanelController } from './activationPanel';
 import { EngineService } from './engineService';
 import { ProviderStatus } from './providerStatus';
@@ -65,6 +66,7 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     vscode.commands.registerCommand(c.inlineLogitsState, () => inline.state),
     vscode.commands.registerCommand(c.engineState, () => providerStatus.snapshot),
     vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new PredictionHoverProvider(engine)),
+    ...registerContinueText(engine),
     vscode.window.registerWebviewPanelSerializer(ACTIVATION_VIEW_TYPE, {
       deserializeWebviewPanel: (p, state) => panel.revive(p, state),
     }),

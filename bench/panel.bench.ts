@@ -137,8 +137,23 @@ export async function run(): Promise<BenchRow[]> {
           note: `${(bytesOf(r) / 1024).toFixed(1)} KiB to host`,
         });
       }
+      // The panel run again (a new ablation, the same tokens): its readout session is open now,
+      // so this is the forward with the first view's readouts against the forward alone.
+      const [again, rerun] = await timed(() =>
+        client.panel({ op: 'run', tokens: Int32Array.from(ids), interventions: [], topK: 10, thumb: 24 }),
+      );
+      const [, plainAgain] = await timed(() => client.run(ids));
+      rows.push({
+        group: GROUP,
+        name: `first view data, session open @${n}`,
+        value: rerun,
+        unit: 'ms',
+        peer: { name: 'plain forward (logits only)', value: plainAgain },
+        speedup: plainAgain / rerun,
+        note,
+      });
       // A closed panel releases its run (and the readout sessions with it): what the process keeps.
-      await client.panel({ op: 'release', runId });
+      await client.panel({ op: 'release', runId: again.op === 'run' ? again.runId : runId });
       rows.push({
         group: GROUP,
         name: `process RSS after the panel closed @${n}`,

@@ -25,7 +25,8 @@ const FIND_HINT = `(() => {
     if (!lines || !scrollable) continue;
     for (const e of lines.querySelectorAll('span')) {
       if (e.children.length > 0) continue;
-      const t = (e.textContent || '').trim();
+      // The editor draws an inlay hint's spaces as no-break spaces.
+      const t = (e.textContent || '').replace(/\u00a0/g, ' ').trim();
       const pseudo = [getComputedStyle(e, '::before').content, getComputedStyle(e, '::after').content].find((c) => c && c.includes('next:'));
       if (!t.startsWith('next:') && !t.startsWith('⋯ next:') && !pseudo) continue;
       // The text area ends where the minimap (or the vertical scrollbar) begins.

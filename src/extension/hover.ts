@@ -1,6 +1,7 @@
 // Hover: the GPT-2 tokens under the pointer (every token of the word there, or the one token
 // at the position off words), with visible text, id and index in the document's token list.
 import * as vscode from 'vscode';
+import { tokenCount } from '../common/counts';
 import { tokenDisplay } from '../tokenizer';
 import type { TokenSpan } from '../tokenizer/types';
 import type { DocumentTokenRegistry } from './documentTokens';
@@ -54,7 +55,7 @@ export function hoverMarkdown(t: HoverTokens): vscode.MarkdownString {
   md.supportHtml = false;
   md.isTrusted = false;
   const plural = t.spans.length === 1 ? 'token' : 'tokens';
-  md.appendMarkdown(`**GPT-2: ${t.spans.length} ${plural}** (document: ${t.total.toLocaleString('en-US')} tokens)\n\n`);
+  md.appendMarkdown(`**GPT-2: ${t.spans.length} ${plural}** (document: ${tokenCount(t.total, vscode.env.language)})\n\n`);
   md.appendMarkdown('| token | id | index |\n|:--|--:|--:|\n');
   shown.forEach((span, i) => {
     md.appendMarkdown(`| ${codeSpan(tokenDisplay(span.id))} | ${span.id} | ${t.firstIndex + i} |\n`);

@@ -3,6 +3,7 @@
 // selection's count re-tokenizes only its ends (DocumentTokenCache.countInRange); if the
 // document changes while the cache is built, the selections are tokenized in slices instead.
 import * as vscode from 'vscode';
+import { tokenCount } from '../common/counts';
 import { COMMANDS } from './commands';
 import type { DocumentTokenRegistry } from './documentTokens';
 import type { ModelLensSettings } from './settings';
@@ -83,8 +84,8 @@ export class TokenCountStatus implements vscode.Disposable {
         what = 'document';
       }
       if (generation !== this.generation) return;
-      this.item.text = `$(symbol-numeric) ${count.toLocaleString('en-US')} ${count === 1 ? 'token' : 'tokens'}`;
-      this.item.tooltip = `GPT-2 tokens in the ${what}. Click to tokenize it.`;
+      this.item.text = `$(symbol-numeric) ${tokenCount(count, vscode.env.language)}`;
+      this.item.tooltip = `GPT-2 tokens of the ${what}'s text (the model's input adds BOS). Click to tokenize it.`;
       this.item.show();
     } catch (e) {
       if (!(e instanceof TokenizeCancelled)) throw e;

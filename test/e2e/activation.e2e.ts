@@ -15,6 +15,7 @@ import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { ACTIVATION_VIEW_TYPE } from '../../src/protocol/activation';
 import { tokenDisplay } from '../../src/tokenizer';
 import type { E2ESuite, Theme, VSCodeSession } from './harness';
+import { inlineHint } from './inlineHint';
 
 const SENTENCE = 'The quick brown fox jumps over the lazy dog.';
 /** The workspaceState key where activationPanel.ts keeps the panel's last input (that module imports vscode). */
@@ -133,11 +134,8 @@ export function activationSuite(theme: Theme): E2ESuite {
           await s.openFile('hello.txt');
           await s.selectText('lazy dog');
           await s.runCommand('Model Lens: Toggle Inline Logits');
-          // An after-text decoration is CSS ::after content, so look for it there.
-          const hintText = (): Promise<string> =>
-            s.page.evaluate<string>(
-              `(() => { for (const e of document.querySelectorAll('.editor-instance .view-lines span')) { const c = getComputedStyle(e, '::after').content; if (c && c.includes('next:')) return c; } return ''; })()`,
-            );
+          // The hint is an inlay hint at the cursor: text the editor lays out with the line.
+          const hintText = async (): Promise<string> => (await inlineHint(s.page))?.text ?? '';
           const end = Date.now() + 30000;
           let text = await hintText();
           while (!text && Date.now() < end) {

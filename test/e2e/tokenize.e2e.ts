@@ -130,7 +130,8 @@ export const suite: E2ESuite = {
         await bos.waitFor({ state: 'visible' });
         assert.equal(await bos.locator('.chip-id').innerText(), '50256');
         assert.equal(await bos.locator('.chip-text').innerText(), '<|endoftext|>');
-        assert.match(await frame.locator('[data-testid="count-tokens"]').innerText(), new RegExp(`^${n + 1}\\b`));
+        // The text's tokens, and + BOS said where it is added.
+        assert.match(await frame.locator('[data-testid="count-tokens"]').innerText(), new RegExp(`^${n} \\+ BOS$`));
         await frame.locator('[data-testid="copy-ids"]').click();
         const status = frame.locator('[data-testid="status"]');
         await status.filter({ hasText: 'Copied' }).waitFor({ timeout: 10000 });

@@ -17,6 +17,7 @@ import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { waitFor, waitUntil } from '../support/waitUntil';
 import type { FrameLocator } from 'playwright-core';
 import type { E2ESuite } from './harness';
+import { inlineHint, inView, type HintBox } from './inlineHint';
 
 const WORDS = 'the model reads every token of this long line and the panel shows what it does while it works'.split(' ');
 
@@ -125,6 +126,76 @@ export const suite: E2ESuite = {
         assert.ok(fit.lastRight <= fit.page, `the last head's thumbnail ends at ${fit.lastRight} px, past the panel's ${fit.page} px`);
         await s.screenshot('attention-grid-narrow');
         await s.page.setViewportSize({ width: 1280, height: 900 });
+      },
+    },
+    {
+      name: 'the inline hint is at the cursor, in view, on a long line with word wrap off and on; stale while updating',
+      timeoutMs: 240000,
+      fn: async (s) => {
+        await s.runCommand('View: Close All Editors');
+        await s.openFile('long.txt');
+        // The end of line 6: far right of the viewport with word wrap off.
+        const line6 = longDocument().split('\n')[5]!;
+        await s.selectRange({ line: 6, column: line6.length + 1 }, { line: 6, column: line6.length + 1 });
+        await s.runCommand('Model Lens: Toggle Inline Logits');
+        const fresh = (what: string): Promise<HintBox> =>
+          waitUntil(
+            what,
+            async () => {
+              const h = await inlineHint(s.page);
+              return h && h.text.startsWith('next:') ? h : undefined;
+            },
+            { timeoutMs: 120000 },
+          );
+        await fresh('the inline hint (word wrap off)');
+        // The editor scrolls to make room once the hint is laid out.
+        const off = await waitUntil(
+          'the hint in view (word wrap off)',
+          async () => {
+            const h = await inlineHint(s.page);
+            return h && inView(h) ? h : undefined;
+          },
+          { timeoutMs: 5000 },
+        ).catch(async (e: unknown) => {
+          throw new Error(`${(e as Error).message}: ${JSON.stringify(await inlineHint(s.page))}`);
+        });
+        assert.ok(off.text.startsWith('next:'));
+        await s.screenshot('inline-hint-long-line');
+        // Typing: the previous hint stays (marked stale) until the new one comes; it never vanishes.
+        await s.page.keyboard.type(' the');
+        assert.ok((await inlineHint(s.page)) !== undefined, 'the hint vanished at the keystroke');
+        const during = await waitUntil(
+          'a hint in view right after typing',
+          async () => {
+            const h = await inlineHint(s.page);
+            return h && inView(h) ? h : undefined;
+          },
+          { timeoutMs: 5000 },
+        );
+        if (during.text.startsWith('⋯')) await s.screenshot('inline-hint-stale');
+        await fresh('the new hint after typing');
+        await waitFor(
+          'the new hint in view',
+          async () => {
+            const h = await inlineHint(s.page);
+            return h !== undefined && inView(h);
+          },
+          { timeoutMs: 5000 },
+        );
+        await s.runCommand('View: Toggle Word Wrap');
+        const on = await waitUntil(
+          'the hint laid out with word wrap on',
+          async () => {
+            const h = await inlineHint(s.page);
+            return h && h.text.startsWith('next:') && inView(h) ? h : undefined;
+          },
+          { timeoutMs: 30000 },
+        );
+        assert.ok(inView(on));
+        await s.screenshot('inline-hint-word-wrap');
+        await s.runCommand('View: Toggle Word Wrap');
+        await s.runCommand('Model Lens: Toggle Inline Logits');
+        await waitFor('the hint gone', async () => (await inlineHint(s.page)) === undefined, { timeoutMs: 10000 });
       },
     },
     {

@@ -3,7 +3,7 @@
 // directly, ablation changes the loss, cancellation (second request, panel closed mid-run),
 // cache export, inline logits that never show a stale result, and the token loss highlight.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { HookedGPT2 } from '../../src/engine/model';
@@ -141,6 +141,29 @@ describe('Model Lens activation panel and inline logits', function () {
     });
     assert.equal(fresh.version, editor.document.version);
     assert.equal(fresh.offset, editor.document.offsetAt(editor.selection.end));
+    // Where the time from the last keystroke to the hint went (printed, never gated: docs/ARCHITECTURE.md).
+    const t = fresh.timing;
+    assert.ok(t !== undefined && t.engine > 0 && t.total >= t.engine, `no timing for the hint: ${JSON.stringify(t)}`);
+    const hosts: number[] = [];
+    const lines: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await editor.edit((e) => e.insert(editor.selection.end, ' y'));
+      const r = await until('a hint after one keystroke', async () => {
+        const s = await state();
+        return s.text && s.version === editor.document.version ? s.timing : undefined;
+      });
+      hosts.push(r!.host);
+      lines.push(
+        `inline logits timing: keystroke→hint ${r!.total.toFixed(1)} ms = engine ${r!.engine.toFixed(1)} + queued ${r!.queued.toFixed(1)} + host ${r!.host.toFixed(1)} (tokenize ${r!.tokenize.toFixed(1)})`,
+      );
+    }
+    hosts.sort((a, b) => a - b);
+    lines.push(
+      `inline logits host-added time: median ${hosts[hosts.length >> 1]!.toFixed(1)} ms, max ${hosts[hosts.length - 1]!.toFixed(1)} ms`,
+    );
+    // The extension host's console is not kept: the lines go beside the run's results file.
+    const results = process.env.MODEL_LENS_TEST_RESULTS;
+    if (results) writeFileSync(`${results}.inline-timing.txt`, `${lines.join('\n')}\n`);
     await vscode.commands.executeCommand(C.toggleInlineLogits);
     await until('inline logits cleared', async () => ((await state()).text === '' ? true : undefined));
   });

@@ -1,5 +1,6 @@
 // Tokenize Selection panel: token chips with ids, counts, BOS toggle and copy. Data comes from
 // src/extension/tokenizePanel.ts over the contract in src/protocol/tokens.ts.
+import { formatCount } from '../../src/common/counts';
 import '../../media/tokens.css';
 import { assertNever } from '../../src/protocol/envelope';
 import { tokensHostSchemas, type TokensProtocol, type TokensResult } from '../../src/protocol/tokens';
@@ -140,11 +141,11 @@ function renderCounts(): void {
     return;
   }
   const n = result.ids.length;
-  const total = n + (prependBos ? 1 : 0);
   const perToken = n > 0 ? (result.chars / n).toFixed(2) : '–';
   counts.replaceChildren(
     count('characters', result.chars.toLocaleString(), 'count-chars'),
-    count('tokens', total.toLocaleString() + (prependBos ? ' (with BOS)' : ''), 'count-tokens'),
+    // One rule for counts everywhere: the text's tokens, and "+ BOS" where the model gets one more.
+    count('tokens', formatCount(n, navigator.language) + (prependBos ? ' + BOS' : ''), 'count-tokens'),
     count('characters per token', perToken, 'count-ratio'),
   );
 }

@@ -316,8 +316,9 @@ export class ActivationPanelController implements vscode.Disposable {
     this.viewAbort.abort();
     this.viewAbort = new AbortController();
     if (phase === 'loading' && this.engine.isLoadingWeights) this.engine.cancelLoad();
+    // The webview says what was cancelled and offers "Run again".
     this.busy('', 'idle');
-    if (hadRun) this.status('Cancelled. Nothing is running; run again when you are ready.', false);
+    if (hadRun) this.status('', false);
   }
 
   private onNotification(msg: ActivationProtocol['toHost']): void {

@@ -5,6 +5,14 @@ import type { AppliedProcessing } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
+import type {
+  GenerateRequest,
+  GenerateReply,
+  GenerateProgress,
+  NextTokenRequest,
+  NextTokenReply,
+  ForgetDocumentRequest,
+} from './generationProtocol';
 import type { TensorOp, TensorResult } from './tensorOps';
 
 export interface WireTensor {
@@ -44,6 +52,10 @@ export type WorkerRequest =
   /** The tensor view's and the sidebar's requests (tensorOps.ts): held tensors, slices, nearest tokens, memory. */
   | { readonly type: 'tensor'; readonly op: TensorOp }
   | { readonly type: 'dispose' }
+  /** Generation and per-document incremental next-token logits (generationProtocol.ts). */
+  | GenerateRequest
+  | NextTokenRequest
+  | ForgetDocumentRequest
   | FaultRequest;
 
 /**
@@ -105,7 +117,17 @@ export interface TensorReply {
   readonly result: TensorResult;
 }
 
-export type WorkerReply = TensorReply | PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
+export type WorkerReply =
+  | TensorReply
+  | PanelReply
+  | LoadedReply
+  | RunReply
+  | DisposedReply
+  | ErrorReply
+  | GenerateReply
+  | NextTokenReply
+  | { readonly type: 'cancelled' }
+  | { readonly type: 'forgotten' };
 
 export interface RequestEnvelope {
   readonly id: number;
@@ -131,6 +153,12 @@ export interface EventEnvelope {
   readonly event: ProviderEvent;
 }
 
+/** Sent by the worker while a request runs, before its reply: one generated token (a `generate` request's stream). */
+export interface ProgressEnvelope {
+  readonly inReplyTo: number;
+  readonly progress: GenerateProgress;
+}
+
 /** Which reply a request type resolves to. */
 export interface ReplyFor {
   load: LoadedReply;
@@ -138,6 +166,9 @@ export interface ReplyFor {
   dispose: DisposedReply;
   cancel: { readonly type: 'cancelled' };
   panel: PanelReply;
+  generate: GenerateReply;
+  nextToken: NextTokenReply;
+  forgetDocument: { readonly type: 'forgotten' };
   tensor: TensorReply;
   fault: never;
 }

@@ -6,6 +6,7 @@
 // start would be noise.
 import * as vscode from 'vscode';
 import type { EngineService, ProviderState } from './engineService';
+import { autoCpuFallbackIsNews } from '../../engine/ort/providerPlan';
 
 /** What in-host tests read (hidden command modelLens.engine.state). */
 export interface ProviderStatusSnapshot {
@@ -53,7 +54,10 @@ export class ProviderStatus implements vscode.Disposable {
       this.visible = false;
       return;
     }
-    const fellBack = s.notice !== null && (s.requested !== 'auto' || s.failedAtRunTime);
+    // 'auto' falling back is announced when it fails at run time, or lands on the CPU where a GPU
+    // was expected (macOS, Windows); otherwise the tooltip says why.
+    const autoMissedGpu = s.requested === 'auto' && s.provider === 'cpu' && autoCpuFallbackIsNews(process.platform);
+    const fellBack = s.notice !== null && (s.requested !== 'auto' || s.failedAtRunTime || autoMissedGpu);
     this.item.text = `$(chip) GPT-2 · ${s.provider}${fellBack || s.workerNotice !== undefined ? ' $(warning)' : ''}`;
     this.item.tooltip = [
       `Model: ${s.label}`,

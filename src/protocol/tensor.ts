@@ -19,7 +19,7 @@ export interface WireStats {
   readonly nan: number;
   readonly posInf: number;
   readonly negInf: number;
-  /** NaN (sent as null, since JSON-like clones keep NaN but the schema says so plainly) when no value is finite. */
+  /** null when no element is finite (the schema refuses NaN, so a missing value is said plainly). */
   readonly min: number | null;
   readonly max: number | null;
   readonly mean: number | null;

@@ -157,5 +157,27 @@ export const suite: E2ESuite = {
         await s.screenshot('tensor-view-weight-dark');
       },
     },
+    {
+      name: "a token chip's context menu offers Nearest Tokens, which lists neighbours in W_E and W_U",
+      timeoutMs: 90000,
+      async fn(s) {
+        await s.openFile('notes.txt');
+        await s.selectAll();
+        await s.runCommand('Model Lens: Tokenize Selection');
+        const w = await s.webview('Tokens');
+        const chip = w.locator('.chips .chip').nth(1);
+        await chip.waitFor({ timeout: 30000 });
+        await chip.click({ button: 'right' });
+        const item = s.page.locator('.context-view .action-label', { hasText: 'Nearest Tokens' }).first();
+        await item.waitFor({ timeout: 10000 });
+        await item.click();
+        const title = s.page.locator('.quick-input-widget .quick-input-title', { hasText: 'Nearest tokens to' });
+        await title.waitFor({ timeout: 30000 });
+        const rows = s.page.locator('.quick-input-widget .monaco-list-row');
+        await rows.filter({ hasText: 'cos ' }).first().waitFor({ timeout: 10000 });
+        await s.screenshot('nearest-tokens');
+        await s.page.keyboard.press('Escape');
+      },
+    },
   ],
 };

@@ -81,6 +81,9 @@ describe('tensor view and tree actions', function () {
     // Attention rows sum to one: the mean over [pos, pos] rows is 1/pos per entry.
     assert.ok(Math.abs(hook!.stats.mean! - 1 / pos) < 1e-5);
     assert.equal((await drawn('blocks.1.attn.hook_pattern')).rendered!.cols, pos);
+    // A flag-gated hook does not fire: the command says so and leaves no empty view behind.
+    assert.equal(await vscode.commands.executeCommand(TENSOR_COMMANDS.openHook, 'blocks.0.attn.hook_result'), undefined);
+    assert.ok(!(await views()).some((v) => v.title === 'blocks.0.attn.hook_result'));
 
     await vscode.window.showTextDocument(editor.document, vscode.ViewColumn.One);
     await until('the text editor to be active again', () =>

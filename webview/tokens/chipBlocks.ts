@@ -114,6 +114,8 @@ export class ChipBlocks {
       const id = data.ids[i]!;
       const chip = el('span', i % 2 === 0 ? 'chip' : 'chip alt');
       chip.dataset.index = String(i);
+      // Right-click → "Nearest Tokens" (package.json's webview/context menu gets this object).
+      chip.dataset.vscodeContext = `{"webviewSection":"token","tokenId":${id}}`;
       chip.setAttribute('role', 'listitem');
       chip.appendChild(el('span', 'chip-text', data.displayOf(id)));
       chip.appendChild(el('span', 'chip-id', String(id)));

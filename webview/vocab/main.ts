@@ -63,6 +63,7 @@ const list = new VirtualList({
     const id = results.ids[index]!;
     row.classList.add('vocab-row');
     row.dataset.id = String(id);
+    row.dataset.vscodeContext = `{"webviewSection":"token","tokenId":${id}}`;
     row.title = `Click to copy id ${id}`;
     const near = el('button', 'vocab-near', 'nearest');
     near.title = `Nearest tokens to ${id} by cosine similarity in W_E and W_U (loads the model)`;

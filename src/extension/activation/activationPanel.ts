@@ -82,6 +82,8 @@ export class ActivationPanelController implements vscode.Disposable {
      * and in the browser a reload may cut the last save short).
      */
     private readonly memento?: vscode.Memento,
+    /** Told of every run shown (the sidebar's Runs view, src/extension/sidebar/runsView.ts). */
+    private readonly onRun?: (run: ActRun) => void,
   ) {}
 
   /** Opens the panel on the editor's selection (the document when nothing is selected) and runs the model. */
@@ -391,6 +393,7 @@ export class ActivationPanelController implements vscode.Disposable {
       if (abort.signal.aborted || job !== this.runId || this.session !== session || !session || session.isDisposed) return undefined;
       const msg = toRunMessage(r, Int32Array.from(ids), input, engine, truncated ? truncationNotice(nCtx) : '', this.ablations);
       this.latest = msg;
+      this.onRun?.(msg);
       session.panel.title = `Activations: ${input.source.split(',')[0]}`;
       if (this.ready) void session.channel.post(msg);
       this.status('', false);

@@ -12,6 +12,7 @@ import { EngineService } from './engineService';
 import { ProviderStatus } from './providerStatus';
 import { ModelLensSidebar } from '../sidebar/sidebar';
 import { registerTensorView } from '../tensorView/register';
+import { RecentRuns } from '../sidebar/runsView';
 
 export const ACTIVATION_COMMANDS = {
   openActivationPanel: 'modelLens.openActivationPanel',
@@ -31,7 +32,8 @@ export const ACTIVATION_COMMANDS = {
 
 export function registerActivationFeatures(context: vscode.ExtensionContext, log: (line: string) => void): vscode.Disposable[] {
   const engine = new EngineService(context, log);
-  const panel = new ActivationPanelController(context.extensionUri, engine, log, context.workspaceState);
+  const runs = new RecentRuns();
+  const panel = new ActivationPanelController(context.extensionUri, engine, log, context.workspaceState, (r) => runs.record(r));
   const inline = new InlineLogits(engine);
   const loss = new LossHighlighter(engine);
   const providerStatus = new ProviderStatus(engine, log);
@@ -44,6 +46,7 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     providerStatus,
     engine,
     new ModelLensSidebar(engine),
+    runs,
     ...registerTensorView(context.extensionUri, engine, log).disposables,
     panel,
     inline,

@@ -21,9 +21,13 @@ export interface NearestResult {
   readonly W_U: readonly Neighbour[];
 }
 
-/** A token id from a number, a "123" string or text that is exactly one GPT-2 token. */
+/** A token id from a number, a "123" string, text that is exactly one GPT-2 token, or a webview context's tokenId. */
 export function tokenFrom(arg: unknown, vocabSize: number): number {
   const bad = (why: string): Error => new Error(`Nearest Tokens: ${why}`);
+  // A token chip's or vocabulary row's context menu passes its data-vscode-context object.
+  if (typeof arg === 'object' && arg !== null && typeof (arg as { tokenId?: unknown }).tokenId === 'number') {
+    return tokenFrom((arg as { tokenId: number }).tokenId, vocabSize);
+  }
   if (typeof arg === 'number') {
     if (!Number.isInteger(arg) || arg < 0 || arg >= vocabSize) throw bad(`token id ${arg} is out of range 0..${vocabSize - 1}`);
     return arg;

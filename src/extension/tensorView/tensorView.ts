@@ -314,7 +314,13 @@ export class TensorViewController implements vscode.Disposable {
       },
     );
     this.panels.add(view);
-    await view.open();
+    try {
+      await view.open();
+    } catch (e) {
+      // Nothing to show (a gated hook, a folded LayerNorm weight, a bad file): the error is the answer.
+      view.dispose();
+      throw e;
+    }
     return view.state!;
   }
 

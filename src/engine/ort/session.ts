@@ -43,6 +43,18 @@ export interface SessionOptions {
    * unchanged within noise at 16 to 512 tokens).
    */
   readonly shareWeights?: boolean;
+  /**
+   * Inputs fed on every run from these tensors (a model's weights as graph inputs, see
+   * onnx/weightInputs.ts). They are wrapped once, without a copy, and left out of `inputNames`.
+   */
+  readonly boundInputs?: ReadonlyMap<string, HostTensor>;
+  /**
+   * false: no CPU memory arena, so buffers go back to the allocator after each run instead of
+   * staying with the session at their peak: readout sessions, whose answers are small but whose
+   * logits are not (HookedGPT2.readout), and half-precision models, whose float32 casts of the
+   * weights are per-run buffers as large as the weights. Default true.
+   */
+  readonly memArena?: boolean;
 }
 
 export interface CreatedSession {
@@ -69,13 +81,20 @@ function fromOrt(name: string, v: ort.OnnxValue): HostTensor {
 
 class OrtEngineSession implements EngineSession {
   private released = false;
+  /** The bound inputs as onnxruntime tensors, made once: each wraps the caller's buffer. */
+  private readonly bound: Readonly<Record<string, ort.Tensor>>;
   constructor(
     private readonly inner: ort.InferenceSession,
     readonly provider: ExecutionProviderName,
-  ) {}
+    boundInputs: ReadonlyMap<string, HostTensor> | undefined,
+  ) {
+    const bound: Record<string, ort.Tensor> = {};
+    for (const [k, v] of boundInputs ?? []) bound[k] = toOrt(v);
+    this.bound = bound;
+  }
 
   get inputNames(): readonly string[] {
-    return this.inner.inputNames;
+    return this.inner.inputNames.filter((n) => !(n in this.bound));
   }
 
   get outputNames(): readonly string[] {
@@ -84,7 +103,7 @@ class OrtEngineSession implements EngineSession {
 
   async run(feeds: Readonly<Record<string, HostTensor>>, fetch: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.released) throw new Error('session was released (model disposed)');
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const ortFeeds: Record<string, ort.Tensor> = { ...this.bound };
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
     // Gated: the thread must not be ended while onnxruntime runs (see nativeGate.ts).
     const out = await gated(() => this.inner.run(ortFeeds, fetch));
@@ -123,6 +142,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         graphOptimizationLevel: opts.optimization ?? 'basic',
         ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
         logSeverityLevel: 3,
+        ...(opts.memArena === false ? { enableCpuMemArena: false } : {}),
         ...(opts.shareWeights ? { extra: { session: { disable_prepacking: '1' } } } : {}),
       };
       // Two calls rather than a union argument: the overloads take a path or bytes, not either.
@@ -130,7 +150,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(model, sessionOptions),
       );
       const notice = failures.length > 0 ? [...failures, ...skipped].join('; ') + `; falling back to ${provider}` : null;
-      return { session: new OrtEngineSession(inner, provider), notice };
+      return { session: new OrtEngineSession(inner, provider, opts.boundInputs), notice };
     } catch (err) {
       failures.push(`${provider} unavailable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }

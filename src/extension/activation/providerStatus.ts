@@ -50,6 +50,15 @@ export class ProviderStatus implements vscode.Disposable {
 
   private show(s: ProviderState | undefined): void {
     if (s === undefined) {
+      const idle = this.engine.idleNotice;
+      if (idle !== undefined) {
+        // Unloaded for being idle (modelLens.idleDisposeMinutes): said until the next request reloads it.
+        this.item.text = '$(chip) GPT-2 · unloaded';
+        this.item.tooltip = `Model Lens: the model was ${idle}.`;
+        this.item.show();
+        this.visible = true;
+        return;
+      }
       this.item.hide();
       this.visible = false;
       return;

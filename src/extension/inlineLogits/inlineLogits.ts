@@ -9,6 +9,7 @@ import { logitRow, NonFiniteLogitsError, probability } from '../logitRows';
 import { tailInput } from '../modelInput';
 import { readableOffset } from '../documentText';
 import type { EngineService } from '../activation/engineService';
+import { nextTokenLogits } from './nextTokenLogits';
 
 export const INLINE_LOGITS_SETTING = 'modelLens.inlineLogits';
 const DEBOUNCE_MS = 250;
@@ -107,9 +108,8 @@ export class InlineLogits implements vscode.Disposable {
       const context = doc.getText(new vscode.Range(doc.positionAt(from), at));
       const { ids } = tailInput(context, from === 0, engine.cfg.n_ctx);
       if (ids.length === 0) return;
-      // Only the next-token prediction is shown: unembed the last position alone (a quarter of
-      // the forward's FLOPs at 1,024 tokens, and 206 MB less to read back).
-      const r = await engine.client.run(ids, { signal: abort.signal, logitsAt: 'last' });
+      // The last position alone, on the document's key/value cache in the worker (incremental).
+      const r = { logits: await nextTokenLogits(engine.client, doc.uri.toString(), ids, abort.signal) };
       // Stale if anything moved while it ran: the abort covers edits and moves, this check covers a race with them.
       if (
         abort.signal.aborted ||

@@ -2,15 +2,17 @@
 // Hugging Face cache, each saying whether it is cached or what it would cost to download,
 // plus a local folder, any Hub id, and the built-in demo model; and below them the weight
 // processing (TransformerLens's from_pretrained switches): a preset or a custom combination.
+import { freemem } from 'node:os';
 import * as vscode from 'vscode';
 import { DEMO_MODEL_SPEC, canonicalRepoId, formatBytes, modelChoices, type ModelChoice } from '../../engine/hub';
+import { memoryWarning, residentBytesNeeded } from '../../engine/hub/memoryNeed';
 import { PROCESSING_PRESETS, presetOf, processingCall } from '../../engine/processing';
 import { PROCESSING_SWITCHES, type ProcessingOptions } from '../../engine/types';
 import { readModelSetting, readProcessingSetting, writeModelSetting, writeProcessingSetting } from './modelSettings';
 
 interface Item extends vscode.QuickPickItem {
   readonly action:
-    | { kind: 'spec'; spec: string }
+    | { kind: 'spec'; spec: string; sizeBytes?: number }
     | { kind: 'folder' }
     | { kind: 'hubId' }
     | { kind: 'processing'; options: ProcessingOptions }
@@ -52,6 +54,18 @@ export async function selectModel(): Promise<string | undefined> {
       const options = picked.action.kind === 'processing' ? picked.action.options : await pickCustomProcessing(readProcessingSetting());
       if (options) await applyProcessing(options);
       return undefined;
+    }
+    if (picked.action.kind === 'spec' && picked.action.sizeBytes !== undefined) {
+      // Warned before the setting changes: loading a model that does not fit can stall the machine.
+      const warning = memoryWarning(picked.action.sizeBytes, freemem(), formatBytes);
+      if (warning !== null) {
+        const go = await vscode.window.showWarningMessage(
+          `Model Lens: ${picked.action.spec} may not fit: ${warning}.`,
+          { modal: true },
+          'Load anyway',
+        );
+        if (go !== 'Load anyway') return undefined;
+      }
     }
     const spec = await specFor(picked);
     if (spec === undefined) return undefined;
@@ -111,16 +125,18 @@ async function applyProcessing(options: ProcessingOptions): Promise<void> {
 function toItems(choices: readonly ModelChoice[], currentSpec: string): Item[] {
   const currentId = canonicalRepoId(currentSpec);
   const models = choices.map((c): Item => {
-    const cost = c.cached
-      ? `cached, ${formatBytes(c.cached.sizeBytes)}`
-      : c.downloadSize
-        ? `download ${c.downloadSize.exact ? '' : '≈ '}${formatBytes(c.downloadSize.bytes)}`
-        : 'download (size unknown)';
+    const size = c.cached?.sizeBytes ?? c.downloadSize?.bytes;
+    const cost =
+      (c.cached
+        ? `cached, ${formatBytes(c.cached.sizeBytes)}`
+        : c.downloadSize
+          ? `download ${c.downloadSize.exact ? '' : '≈ '}${formatBytes(c.downloadSize.bytes)}`
+          : 'download (size unknown)') + (size !== undefined ? ` · needs ≈ ${formatBytes(residentBytesNeeded(size))} memory` : '');
     return {
       label: c.repoId === currentId ? `$(check) ${c.repoId}` : c.repoId,
       description: cost,
       detail: c.description,
-      action: { kind: 'spec', spec: c.repoId },
+      action: { kind: 'spec', spec: c.repoId, ...(size !== undefined ? { sizeBytes: size } : {}) },
     };
   });
   return [

@@ -10,6 +10,7 @@ import { emitUnembed, UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { listHookPoints, symbolicShape } from './hookPoints';
 import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
+import { emitReadouts, pruneGraph, type Readout } from './readouts';
 import { DEFAULT_TL_VERSION, type GPT2Weights, type HookedGPT2Config } from './types';
 
 export const TOKENS_INPUT = 'tokens';
@@ -74,9 +75,12 @@ export function checkWeights(cfg: HookedGPT2Config, w: GPT2Weights): void {
  */
 export type LogitsAt = 'all' | 'last';
 
-/** The incremental forward's graph (kernels/kvCache.ts): past keys and values in, `present` out. */
+/** What a graph variant adds to the plain forward. */
 export interface GraphShape {
+  /** The incremental forward's graph (kernels/kvCache.ts): past keys and values in, `present` out. */
   readonly withPast?: boolean;
+  /** When given, the graph's outputs are only these readouts' answers, and nodes they do not need are dropped. */
+  readonly readouts?: readonly Readout[];
 }
 
 /** The `present` outputs of an incremental graph, key then value per layer. */
@@ -110,15 +114,19 @@ export function buildModelGraph(
   const tlVersion = cfg.transformer_lens_version ?? DEFAULT_TL_VERSION;
   const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false, tlVersion });
   emitUnembed(b, cfg, final, w.W_U, w.b_U, LOGITS_OUTPUT, logitsAt === 'last');
+  const readouts = shape.readouts ?? [];
+  const answers = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts) : null;
 
-  b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
+  if (answers === null) b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
   // A graph that unembeds only the last position has no full-size logits for unembed.hook_out.
   const expected = declared.filter((h) => logitsAt === 'all' || h.name !== UNEMBED_HOOK_OUT);
   const expectedNames = new Set(expected.map((h) => h.name));
-  for (const h of expected) {
-    // With a past, keys span past + pos while queries span pos: a symbol of their own.
-    const dims = symbolicShape(h, cfg).map((d, k) => (past && h.dims[k] === 'key_pos' ? 'past+pos' : d));
-    b.output(h.name, dims);
+  if (answers === null) {
+    for (const h of expected) {
+      // With a past, keys span past + pos while queries span pos: a symbol of their own.
+      const dims = symbolicShape(h, cfg).map((d, k) => (past && h.dims[k] === 'key_pos' ? 'past+pos' : d));
+      b.output(h.name, dims);
+    }
   }
   if (past) for (const name of presentNames(cfg)) b.output(name, ['batch', cfg.n_heads, 'past+pos', cfg.d_head]);
 
@@ -132,5 +140,5 @@ export function buildModelGraph(
   ) {
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
-  return { graph: b.build(), hooks };
+  return { graph: answers === null ? b.build() : pruneGraph(b.build(), answers), hooks };
 }

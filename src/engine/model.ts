@@ -20,8 +20,13 @@ import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
 import { WeightFile } from './onnx/weightFile';
-import { createSession, type EngineSession, type HostTensor } from './ort/session';
+import type { GraphIR } from './onnx/ir';
+import { createSharedWeightsSession } from './ort/graphSession';
+import { createSession, type CreatedSession, type EngineSession, type HostTensor, type SessionOptions } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
+import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import { RunStates } from './runState';
+import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -38,6 +43,7 @@ import {
 
 export type { Intervention } from './interventions';
 export type { LogitsAt } from './graph';
+export type { WeightDtype } from './weightDtype';
 
 export type ModelOptions = Partial<ProcessingOptions> & {
   /** false = from_pretrained_no_processing (every processing switch off). */
@@ -56,6 +62,19 @@ export type ModelOptions = Partial<ProcessingOptions> & {
   readonly threads?: number;
   /** onnxruntime graph optimisation: 'basic' (default, TransformerLens's arithmetic) or 'all' (fused kernels). */
   readonly optimization?: 'basic' | 'all';
+  /**
+   * How sessions get the weights. 'inputs' (the default on the CPU): they are graph inputs fed from
+   * the model's one set of arrays, so any number of sessions adds no copy. 'file' (the default on
+   * a GPU provider, which must upload them to the device anyway): ONNX external data in one
+   * weights.bin that each session reads. See docs/ARCHITECTURE.md, "One copy of the weights".
+   */
+  readonly weightStorage?: 'inputs' | 'file';
+  /**
+   * How the weights are stored, as TransformerLens's `dtype`: 'fp32' (default), or 'fp16' (half the
+   * memory; each weight rounded once to float16 and cast back inside the graph, so activations are
+   * computed in float32; always 'inputs' storage). 'bf16' is refused with the reason (weightDtype.ts).
+   */
+  readonly dtype?: WeightDtype;
   /**
    * FOR TESTS ONLY: makes every run of a session on this provider throw, to exercise the run-time
    * fallback (a GPU provider that starts but fails while running) where no real failure can be
@@ -117,8 +136,11 @@ export interface ToTokensResult {
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
 
+/** An open segment: its session, without the graph (which references weight arrays a half-precision model must not keep). */
+type OpenSegment = Omit<Segment, 'graph'> & { readonly session: EngineSession };
+
 interface Variant {
-  readonly segments: readonly (Segment & { readonly session: EngineSession })[];
+  readonly segments: readonly OpenSegment[];
 }
 
 /** A non-CPU session failed while running: forward() switches the model to the CPU and retries once. */
@@ -165,8 +187,12 @@ export class HookedGPT2 {
   private readonly variants = new Map<string, Promise<Variant>>();
   private readonly hookTable: readonly HookDecl[];
   private disposed = false;
-  /** This model's weights as ONNX external data, shared by every session it opens; removed on dispose. */
-  private readonly weightFile = new WeightFile();
+  /** This model's weights as ONNX external data for 'file' weight storage, made on first use; removed on dispose. */
+  private weightFileInst: WeightFile | null = null;
+  /** Sessions of "forward + readouts" graphs (readout()), one per intervention structure × readout set. */
+  private readonly readoutSessions = new ReadoutSessions();
+  /** What the activation panel keeps between a run and its detail views; bounded, cleared on dispose. */
+  readonly runs = new RunStates();
   /** Why the requested execution provider was not used, when it was not. */
   notice: string | null = null;
   /** What loading the checkpoint found that the user should know (non-finite weights, by name); empty when all is well. */
@@ -185,6 +211,8 @@ export class HookedGPT2 {
      * weights are used as given.
      */
     readonly processing: AppliedProcessing | null,
+    /** The float16 store when opts.dtype is 'fp16' (then `weights` decode from it on access). */
+    private readonly half: HalfWeights | null = null,
   ) {
     this.hookTable = listHookPoints(cfg);
     this.device = options.device ?? 'cpu';
@@ -219,7 +247,12 @@ export class HookedGPT2 {
       use_hook_mlp_in: opts.use_hook_mlp_in ?? cfg.use_hook_mlp_in,
       transformer_lens_version: opts.transformerLensVersion ?? cfg.transformer_lens_version ?? DEFAULT_TL_VERSION,
     };
-    const model = new HookedGPT2(withFlags, weights, opts, processing);
+    const dtype = opts.dtype ?? 'fp32';
+    if (dtype === 'bf16') throw new Error(BF16_UNAVAILABLE);
+    if (!isWeightDtype(dtype)) throw new Error(`dtype '${String(dtype)}' is not one of ${WEIGHT_DTYPES.join(', ')}`);
+    // fp16: the float32 arrays are garbage once this returns; the model keeps the float16 copy only.
+    const half = dtype === 'fp16' ? new HalfWeights(weights) : null;
+    const model = new HookedGPT2(withFlags, half?.weights ?? weights, opts, processing, half);
     try {
       await model.variant('', [], []); // build and open the main session now, so load errors surface here
     } catch (err) {
@@ -299,6 +332,7 @@ export class HookedGPT2 {
     const variants = [...this.variants.values()];
     this.variants.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
+    await this.readoutSessions.releaseAll();
     this.provider = 'cpu';
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
@@ -390,6 +424,74 @@ export class HookedGPT2 {
     return { logits, activations, ...(present ? { present } : {}) };
   }
 
+  /**
+   * The forward pass with `readouts` (kernels/readouts/) appended: the session fetches only their
+   * answers, by readout key, never a whole activation. One session per intervention structure ×
+   * readout set; parameters (positions, tokens, heads) are inputs, so asking again is a run only.
+   */
+  async readout(
+    tokens: readonly number[] | Int32Array,
+    readouts: readonly Readout[],
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
+  ): Promise<Map<string, ReadoutAnswer>> {
+    this.assertLive();
+    const ids = this.checkTokens(tokens);
+    if (readouts.length === 0) throw new Error('readout: no readouts asked for');
+    const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
+    const key = `${compiled.key}#${readoutSetKey(readouts)}`;
+    for (let attempt = 0; ; attempt++) {
+      if (opts.signal?.aborted) throw abortError();
+      const session = await this.readoutSessions.get(key, () => this.openReadoutSession(opts.interventions ?? [], readouts));
+      const feeds: Record<string, HostTensor> = {
+        [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+        ...readoutFeeds(readouts, session.inputNames),
+      };
+      for (const [k, v] of Object.entries(compiled.feeds(ids.length))) if (session.inputNames.includes(k)) feeds[k] = v;
+      try {
+        const out = await session.run(feeds, session.outputNames);
+        if (opts.signal?.aborted) throw abortError();
+        return readoutAnswers(readouts, out);
+      } catch (err) {
+        if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
+        await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
+      }
+    }
+  }
+
+  private async openReadoutSession(interventions: readonly Intervention[], readouts: readonly Readout[]): Promise<EngineSession> {
+    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, 'all', { readouts });
+    // A readout's logits and patterns are large but its answers small: nothing stays grown after the run.
+    const created = await this.openSession(graph, this.device, { memArena: false });
+    return created.session;
+  }
+
+  /**
+   * A session on this model's weights, stored as weightStorageFor(device) says: CPU sessions are
+   * fed the model's own arrays (no copy per session); other providers map the one weights.bin.
+   */
+  private async openSession(graph: GraphIR, device: DeviceOption, extra: Partial<SessionOptions> = {}): Promise<CreatedSession> {
+    const sessionOpts: SessionOptions = {
+      device,
+      shareWeights: true,
+      ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+      ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
+      ...extra,
+    };
+    // The .onnx holds nodes and small constants; the session is fed the model's own arrays (a
+    // half-precision model's float16 arrays, cast in the graph, with no arena to keep the casts).
+    if (this.weightStorageFor(device) === 'inputs') {
+      return createSharedWeightsSession(graph, this.half ? { ...sessionOpts, bind: this.half.bind, memArena: false } : sessionOpts);
+    }
+    // Weights go to the model's weights.bin once; this session's .onnx holds only the nodes.
+    const path = this.weightFile.writeModel(encodeModel(graph, this.weightFile));
+    try {
+      return await createSession(path, sessionOpts);
+    } finally {
+      // onnxruntime has read the graph; only weights.bin stays referenced (mapped) by the session.
+      rmSync(path, { force: true });
+    }
+  }
+
   /** Token ids for text, with BOS (50256) first unless prependBos is false; keeps at most n_ctx. */
   toTokens(text: string, opts: { prependBos?: boolean } = {}): ToTokensResult {
     const body = tokenizer.encode(text);
@@ -420,21 +522,43 @@ export class HookedGPT2 {
     this.variants.clear();
     this.graphs.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
-    this.weightFile.dispose();
+    this.runs.clear();
+    await this.readoutSessions.releaseAll();
+    this.weightFileInst?.dispose();
   }
 
   get isDisposed(): boolean {
     return this.disposed;
   }
 
-  /** The temp folder holding this model's weights.bin (ONNX external data); gone after dispose (for tests and memory views). */
-  get weightsFolder(): string {
-    return this.weightFile.dir;
+  /**
+   * The temp folder holding this model's weights.bin (ONNX external data), or null while no
+   * session stores its weights there ('inputs' storage); gone after dispose (for tests).
+   */
+  get weightsFolder(): string | null {
+    return this.weightFileInst?.dir ?? null;
+  }
+
+  private get weightFile(): WeightFile {
+    if (this.disposed) throw new Error('this model was disposed');
+    this.weightFileInst ??= new WeightFile();
+    return this.weightFileInst;
+  }
+
+  /** Where this device's sessions get their weights (ModelOptions.weightStorage). */
+  private weightStorageFor(device: DeviceOption): 'inputs' | 'file' {
+    if (this.half !== null) return 'inputs'; // weights.bin would take the decoded float32 arrays
+    return this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : 'file');
   }
 
   /** Number of open onnxruntime sessions (for tests and memory views). */
   get openSessions(): number {
-    return this.variants.size;
+    return this.variants.size + this.readoutSessions.size;
+  }
+
+  /** Releases the readout sessions (and the memory their runs grew), as when a panel closes; the model stays loaded. */
+  async releaseReadouts(): Promise<void> {
+    await this.readoutSessions.releaseAll();
   }
 
   private assertLive(): void {
@@ -461,7 +585,8 @@ export class HookedGPT2 {
     let g = this.graphs.get(key);
     if (g === undefined) {
       g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt, { withPast });
-      this.graphs.set(key, g);
+      // A half-precision model's graphs hold float32 arrays decoded for building; not kept, they would be a second copy.
+      if (this.half === null) this.graphs.set(key, g);
     }
     return g;
   }
@@ -516,23 +641,10 @@ export class HookedGPT2 {
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
     const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
     const device = this.device;
-    const opened: (Segment & { session: EngineSession })[] = [];
+    const opened: OpenSegment[] = [];
     try {
       for (const seg of segments) {
-        // Weights go to the model's weights.bin once; this variant's .onnx holds only the nodes.
-        const path = this.weightFile.writeModel(encodeModel(seg.graph, this.weightFile));
-        let created: Awaited<ReturnType<typeof createSession>>;
-        try {
-          created = await createSession(path, {
-            device,
-            shareWeights: true,
-            ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
-            ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
-          });
-        } finally {
-          // onnxruntime has read the graph; only weights.bin stays referenced (mapped) by the session.
-          rmSync(path, { force: true });
-        }
+        const created = await this.openSession(seg.graph, device);
         if (device !== this.device) {
           // The model moved to the CPU while this session was being made: it must not be used.
           await created.session.release();
@@ -542,7 +654,8 @@ export class HookedGPT2 {
         if (device === (this.options.device ?? 'cpu')) this.notice = created.notice;
         this.provider = created.session.provider;
         const fault = this.options.faultInjection?.failRunsOn;
-        opened.push({ ...seg, session: fault === created.session.provider ? withInjectedFault(created.session) : created.session });
+        const session = fault === created.session.provider ? withInjectedFault(created.session) : created.session;
+        opened.push({ inputs: seg.inputs, outputs: seg.outputs, cut: seg.cut, session });
       }
     } catch (err) {
       await releaseVariant({ segments: opened });

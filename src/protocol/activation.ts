@@ -58,6 +58,16 @@ export interface ActStatus {
   readonly error: boolean;
 }
 
+/**
+ * Work the host is doing for the panel (finding and loading the model, running it). The webview
+ * shows it moving (a bar and the elapsed time) with Cancel; an empty label ends it.
+ */
+export interface ActBusy {
+  readonly type: 'act/busy';
+  readonly label: string;
+  readonly phase: 'idle' | 'loading' | 'running';
+}
+
 /** The host asks for a PNG of the current view (the webview answers with act/png). */
 export interface ActWantPng {
   readonly type: 'act/wantPng';
@@ -85,6 +95,14 @@ export interface ActReset {
 }
 export interface ActExportCache {
   readonly type: 'act/exportCache';
+}
+/** Cancel: stops the run or model load in flight and every view computation in the engine. */
+export interface ActCancel {
+  readonly type: 'act/cancel';
+}
+/** Runs the panel's input again (offered after a Cancel). */
+export interface ActRerun {
+  readonly type: 'act/rerun';
 }
 
 export interface PatternRequest {
@@ -147,8 +165,8 @@ export interface DlaReply {
 }
 
 export interface ActivationProtocol extends PanelProtocol {
-  readonly toWebview: ActRun | ActStatus | ActWantPng;
-  readonly toHost: ReadyNotification | ActPng | ActSetView | ActAblate | ActReset | ActExportCache;
+  readonly toWebview: ActRun | ActStatus | ActBusy | ActWantPng;
+  readonly toHost: ReadyNotification | ActPng | ActSetView | ActAblate | ActReset | ActExportCache | ActCancel | ActRerun;
   readonly requests: {
     readonly 'act/pattern': RequestSpec<PatternRequest, PatternReply>;
     readonly 'act/neurons': RequestSpec<NeuronsRequest, NeuronsReply>;
@@ -196,6 +214,7 @@ const toWebview: SchemaTable<ActivationProtocol['toWebview']> = {
     savedText: is.string,
   },
   'act/status': { message: is.string, error: is.boolean },
+  'act/busy': { label: is.string, phase: is.oneOf('idle', 'loading', 'running') },
   'act/wantPng': { requestId: is.uint },
 };
 
@@ -230,6 +249,8 @@ export const activationWebviewSchemas = webviewSchemas<ActivationProtocol>(
     'act/ablate': { ablation },
     'act/reset': {},
     'act/exportCache': {},
+    'act/cancel': {},
+    'act/rerun': {},
   },
   {
     'act/pattern': { runId: is.uint, layer: is.uint, head: is.uint },

@@ -20,6 +20,7 @@
  *   await s.waitForStoredState(needles)  until the workbench's browser storage holds a value
  *                              containing every needle (what a window reload will restore)
  *   s.consoleErrors            browser console errors, minus known noise (gallery unreachable)
+ *   s.cspViolations            Content-Security-Policy reports from any frame, webviews included
  *   await s.waitForExtensionTests()  exit code and counts of the in-host mocha run
  *   await s.close()            closes chromium, kills code-server's whole process group, removes temp dirs
  *
@@ -102,6 +103,8 @@ export interface VSCodeSession {
   readonly userDataDir: string;
   readonly workspace: string;
   readonly consoleErrors: string[];
+  /** Console messages of any frame (the webviews' too) that report a Content-Security-Policy violation. */
+  readonly cspViolations: string[];
   runCommand(title: string): Promise<void>;
   openFile(relPath: string): Promise<void>;
   selectAll(): Promise<void>;
@@ -407,7 +410,9 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
     });
     const page = context.pages()[0] ?? (await context.newPage());
     const consoleErrors: string[] = [];
+    const cspViolations: string[] = [];
     page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${m.location().url}:${m.location().lineNumber}: ${m.text()}`);
       if (m.type() === 'error' && !CONSOLE_NOISE.some((re) => re.test(m.text()))) consoleErrors.push(m.text());
     });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
@@ -450,6 +455,7 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
       userDataDir,
       workspace,
       consoleErrors,
+      cspViolations,
 
       async runCommand(title) {
         await quickPick('F1', '>', title);

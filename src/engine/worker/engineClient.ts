@@ -18,6 +18,7 @@ import { closeNativeGate, createNativeGate } from '../ort/nativeGate';
 import type { Tensor } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
 import type { GenerateProgress, GenerateReply, WireGenerateOptions } from './generationProtocol';
+import type { TensorOp, TensorResult } from './tensorOps';
 import type {
   EventEnvelope,
   FaultRequest,
@@ -166,6 +167,11 @@ export class EngineClient {
   /** Whether a worker thread is running now. */
   get workerAlive(): boolean {
     return this.thread?.alive ?? false;
+  }
+
+  /** Requests sent and not yet answered (an idle unload waits while there are any). */
+  get inFlight(): number {
+    return this.thread?.pending.size ?? 0;
   }
 
   /** Forgets past deaths, so a refused client starts a worker again on the next request (the user's retry). */
@@ -451,6 +457,11 @@ export class EngineClient {
   /** Drops the worker's cache for a closed document. */
   async forgetDocument(document: string): Promise<void> {
     await this.request({ type: 'forgetDocument', document });
+  }
+
+  /** A tensor-view request served in the worker (see tensorOps.ts); needs no model for a file's tensors. */
+  async tensor<T extends TensorOp>(op: T, signal?: AbortSignal): Promise<Extract<TensorResult, { op: T['op'] }>> {
+    return (await this.request({ type: 'tensor', op }, signal)).result as Extract<TensorResult, { op: T['op'] }>;
   }
 
   /** FOR TESTS ONLY: makes the worker thread fail (see FaultRequest in protocol.ts). */

@@ -6,6 +6,7 @@ import { HookedGPT2 } from '../model';
 import { handlePanelOp, panelTransfer } from './panelCompute';
 import { DocumentCaches } from './documentCaches';
 import { generate } from '../generate';
+import { handleTensorOp, tensorTransfer } from './tensorOps';
 import { ABORT_ERROR_NAME, abortError } from '../../common/errors';
 import type {
   ErrorReply,
@@ -162,6 +163,12 @@ async function handle(job: Job): Promise<void> {
       documentCaches.forget(body.document);
       reply(job.id, { type: 'forgotten' });
       return;
+    case 'tensor': {
+      const result = await handleTensorOp(model, body.op, job.abort.signal);
+      if (job.abort.signal.aborted) throw abortError();
+      reply(job.id, { type: 'tensor', result }, tensorTransfer(result));
+      return;
+    }
     case 'cancel':
     case 'fault':
       return; // handled on arrival

@@ -1,7 +1,7 @@
 // Messages between EngineClient (extension host, CLI) and the engine worker thread. Tensors
 // travel as Float32Array with their dims, moved with transfer lists, never as JSON numbers.
 import type { HookDecl } from '../hookPoints';
-import type { AppliedProcessing } from '../model';
+import type { AppliedProcessing, WeightDtype } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
@@ -13,6 +13,7 @@ import type {
   NextTokenReply,
   ForgetDocumentRequest,
 } from './generationProtocol';
+import type { TensorOp, TensorResult } from './tensorOps';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -30,6 +31,8 @@ export type WorkerModelOptions = Partial<ProcessingOptions> & {
   readonly transformerLensVersion?: TransformerLensVersion;
   readonly device?: DeviceOption;
   readonly threads?: number;
+  /** See ModelOptions.dtype. */
+  readonly dtype?: WeightDtype;
   /** FOR TESTS ONLY: see ModelOptions.faultInjection. */
   readonly faultInjection?: { readonly failRunsOn: ExecutionProviderName };
 };
@@ -48,6 +51,8 @@ export type WorkerRequest =
   | { readonly type: 'cancel'; readonly target: number }
   /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */
   | { readonly type: 'panel'; readonly op: PanelOp }
+  /** The tensor view's and the sidebar's requests (tensorOps.ts): held tensors, slices, nearest tokens, memory. */
+  | { readonly type: 'tensor'; readonly op: TensorOp }
   | { readonly type: 'dispose' }
   /** Generation and per-document incremental next-token logits (generationProtocol.ts). */
   | GenerateRequest
@@ -109,7 +114,13 @@ export interface PanelReply {
   readonly result: PanelResult;
 }
 
+export interface TensorReply {
+  readonly type: 'tensor';
+  readonly result: TensorResult;
+}
+
 export type WorkerReply =
+  | TensorReply
   | PanelReply
   | LoadedReply
   | RunReply
@@ -160,5 +171,6 @@ export interface ReplyFor {
   generate: GenerateReply;
   nextToken: NextTokenReply;
   forgetDocument: { readonly type: 'forgotten' };
+  tensor: TensorReply;
   fault: never;
 }

@@ -2,7 +2,8 @@
 // shows attention, neurons, logit lens, residual stream and loss views. A new request or a
 // closed panel cancels the run in flight; ablations re-run with the engine's interventions.
 import * as vscode from 'vscode';
-import { isAbortError } from '../../common/errors';
+import { tokenCount } from '../../common/counts';
+import { abortError, isAbortError } from '../../common/errors';
 import type { Intervention } from '../../engine/interventions';
 import type { PanelResult } from '../../engine/worker/panelCompute';
 import {
@@ -59,6 +60,10 @@ export class ActivationPanelController implements vscode.Disposable {
   // The last status line, replayed when the webview says ready: "Loading the model…" is set
   // before the page has loaded, and a first-use download can take minutes.
   private lastStatus: { message: string; error: boolean } | undefined;
+  /** The work in progress the panel shows moving, replayed on ready like lastStatus. */
+  private lastBusy: { label: string; phase: 'idle' | 'loading' | 'running' } = { label: '', phase: 'idle' };
+  /** Aborts the views' engine requests (pattern, neurons, logit lens, DLA) on Cancel. */
+  private viewAbort = new AbortController();
   private input: Input | undefined;
   private ablations: PanelAblation[] = [];
   private inflight: AbortController | undefined;
@@ -270,10 +275,13 @@ export class ActivationPanelController implements vscode.Disposable {
       },
       () => {
         if (this.session === session) {
+          const runId = this.latest?.runId;
           this.session = undefined;
           this.inflight?.abort();
           this.inflight = undefined;
           this.latest = undefined;
+          // The closed panel's run state (and the worker's readout sessions) go now, not at the next run.
+          if (runId !== undefined) void this.releaseRun(runId);
         }
       },
     );
@@ -283,9 +291,33 @@ export class ActivationPanelController implements vscode.Disposable {
     this.session = session;
   }
 
+  /** Tells the worker a closed panel's run is gone; never loads a model to do so. */
+  private async releaseRun(runId: number): Promise<void> {
+    const engine = await this.engine.peek();
+    await engine?.client
+      .panel({ op: 'release', runId })
+      .catch((e: unknown) => this.log(`release of run ${runId} failed: ${(e as Error).message}`));
+  }
+
   private async ask(op: Parameters<LoadedEngine['client']['panel']>[0]): Promise<PanelResult> {
     const engine = await this.engine.get();
-    return engine.client.panel(op);
+    return engine.client.panel(op, this.viewAbort.signal);
+  }
+
+  /**
+   * The panel's Cancel: stops the run in flight in the engine (or the model load, which the worker
+   * cannot stop from inside, so its thread ends) and every view computation; the panel stays usable.
+   */
+  cancel(): void {
+    const phase = this.lastBusy.phase;
+    const hadRun = this.inflight !== undefined;
+    this.inflight?.abort();
+    this.inflight = undefined;
+    this.viewAbort.abort();
+    this.viewAbort = new AbortController();
+    if (phase === 'loading' && this.engine.isLoadingWeights) this.engine.cancelLoad();
+    this.busy('', 'idle');
+    if (hadRun) this.status('Cancelled. Nothing is running; run again when you are ready.', false);
   }
 
   private onNotification(msg: ActivationProtocol['toHost']): void {
@@ -293,6 +325,7 @@ export class ActivationPanelController implements vscode.Disposable {
       case 'ready':
         this.ready = true;
         if (this.lastStatus) void this.session?.channel.post({ type: 'act/status', ...this.lastStatus });
+        if (this.lastBusy.phase !== 'idle') void this.session?.channel.post({ type: 'act/busy', ...this.lastBusy });
         if (this.latest) void this.session?.channel.post(this.latest);
         break;
       case 'act/png':
@@ -311,9 +344,20 @@ export class ActivationPanelController implements vscode.Disposable {
       case 'act/exportCache':
         void this.exportCache().catch((e: unknown) => void vscode.window.showErrorMessage(`Model Lens: ${(e as Error).message}`));
         break;
+      case 'act/cancel':
+        this.cancel();
+        break;
+      case 'act/rerun':
+        void this.run();
+        break;
       default:
         assertNever(msg, 'activation panel message');
     }
+  }
+
+  private busy(label: string, phase: 'idle' | 'loading' | 'running'): void {
+    this.lastBusy = { label, phase };
+    if (this.ready) void this.session?.channel.post({ type: 'act/busy', label, phase });
   }
 
   private status(message: string, error: boolean): void {
@@ -330,13 +374,14 @@ export class ActivationPanelController implements vscode.Disposable {
     const job = ++this.runId;
     const session = this.session;
     try {
-      this.status('Loading the model…', false);
-      const engine = await this.engine.get();
+      this.status('', false);
+      this.busy('Loading the model…', 'loading');
+      const engine = await untilAborted(this.engine.get(), abort.signal);
       if (abort.signal.aborted) return undefined;
       const nCtx = engine.cfg.n_ctx;
       const head = headInput((a, b) => input.text.slice(a, b), input.text.length, nCtx);
       const { ids, truncated, charsTokenized } = head;
-      this.status(`Running ${engine.cfg.model_name} on ${ids.length} tokens…`, false);
+      this.busy(`Running ${engine.cfg.model_name} on ${tokenCount(ids.length - 1, vscode.env.language)} + BOS…`, 'running');
       const interventions = toInterventions(this.ablations);
       const r = (await engine.client.panel(
         { op: 'run', tokens: Int32Array.from(ids), interventions, topK: TOP_K, thumb: THUMB },
@@ -356,9 +401,22 @@ export class ActivationPanelController implements vscode.Disposable {
       this.status(m, true);
       return undefined;
     } finally {
-      if (this.inflight === abort) this.inflight = undefined;
+      if (this.inflight === abort) {
+        this.inflight = undefined;
+        this.busy('', 'idle');
+      }
     }
   }
+}
+
+/** Settles with `p`, or rejects with an AbortError as soon as `signal` aborts (p goes on for others). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function toInterventions(ablations: readonly PanelAblation[]): Intervention[] {

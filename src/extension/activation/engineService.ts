@@ -20,6 +20,9 @@ import {
   readProcessingSetting,
   readTransformerLensVersion,
   TL_VERSION_SETTING,
+  DTYPE_SETTING,
+  readIdleDisposeMinutes,
+  readWeightDtype,
 } from '../model/modelSettings';
 import { processingCall } from '../../engine/processing';
 
@@ -70,6 +73,8 @@ export class EngineService implements vscode.Disposable {
   /** The previous model's worker ending: a new one loads only after it, so two models are never held at once. */
   private unloading: Promise<void> = Promise.resolve();
   private client: EngineClient | null = null;
+  /** The client whose model is being read into the worker now (cancelLoad ends it); null otherwise. */
+  private clientLoading: EngineClient | null = null;
   private readonly subscription: vscode.Disposable;
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires when the model was unloaded (setting changed): cached results are stale. */
@@ -90,6 +95,7 @@ export class EngineService implements vscode.Disposable {
         affectsModelSetting(e) ||
         e.affectsConfiguration(EXECUTION_PROVIDER_SETTING) ||
         e.affectsConfiguration(TL_VERSION_SETTING) ||
+        e.affectsConfiguration(DTYPE_SETTING) ||
         e.affectsConfiguration(PROCESSING_SETTING)
       ) {
         this.unloading = this.unload();
@@ -108,13 +114,60 @@ export class EngineService implements vscode.Disposable {
     this.providerChanged.fire(state);
   }
 
+  /** Set while the model is unloaded for being idle: what the status item says until the next request. */
+  idleNotice: string | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Every request passes get(): it (re)starts the idle countdown (modelLens.idleDisposeMinutes).
+   * When it runs out with nothing in flight the worker and its model are ended; the next get()
+   * loads them again. A request still running puts the unload off by another period.
+   */
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const minutes = readIdleDisposeMinutes();
+    if (minutes <= 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      const client = this.client;
+      if (client === null) return;
+      if (client.inFlight > 0) return this.touch();
+      this.log(`model unloaded after ${minutes} minute(s) unused (modelLens.idleDisposeMinutes); the next request loads it again`);
+      this.idleNotice = `unloaded after ${minutes} min unused; the next request loads it again (modelLens.idleDisposeMinutes)`;
+      // onDidChangeModel is not fired: the model is the same, and listeners would load it right back.
+      this.unloading = this.unload();
+    }, minutes * 60_000);
+    this.idleTimer.unref();
+  }
+
   /** The loaded model, loading it (and asking for it) on first use. */
   get(token?: vscode.CancellationToken): Promise<LoadedEngine> {
-    this.loading ??= this.load(token).catch((e: unknown) => {
-      this.loading = null;
-      throw e;
-    });
+    this.touch();
+    if (this.loading === null) {
+      const loading: Promise<LoadedEngine> = this.load(token).catch((e: unknown) => {
+        // Only this load's failure clears it: a cancelled load may settle after the next one began.
+        if (this.loading === loading) this.loading = null;
+        throw e;
+      });
+      this.loading = loading;
+    }
     return this.loading;
+  }
+
+  /** True while the weights are being read into the worker (after the model was found). */
+  get isLoadingWeights(): boolean {
+    return this.clientLoading !== null;
+  }
+
+  /**
+   * Stops a model load in progress: the worker reading the weights is ended (its memory goes with
+   * it), and every feature waiting for the model gets an AbortError. The next request loads again.
+   */
+  cancelLoad(): void {
+    if (this.clientLoading === null || this.clientLoading !== this.client) return;
+    this.log('model load cancelled by the user');
+    this.unloading = this.unload();
   }
 
   /** True once a model is loaded (features that must not trigger a load check this). */
@@ -124,6 +177,7 @@ export class EngineService implements vscode.Disposable {
   }
 
   private async load(token?: vscode.CancellationToken): Promise<LoadedEngine> {
+    this.idleNotice = undefined;
     const model = await acquireModel(this.context, token);
     await this.unloading;
     const requested = readExecutionProvider();
@@ -158,10 +212,19 @@ export class EngineService implements vscode.Disposable {
       },
     });
     this.client = client;
-    const info = await client.load(model.folder, {
-      device: requested,
-      transformerLensVersion: readTransformerLensVersion(),
-      ...readProcessingSetting(),
+    this.clientLoading = client;
+    const info = await withLoadProgress(
+      describeModel(model),
+      () => this.cancelLoad(),
+      () =>
+        client.load(model.folder, {
+          device: requested,
+          transformerLensVersion: readTransformerLensVersion(),
+          dtype: readWeightDtype(),
+          ...readProcessingSetting(),
+        }),
+    ).finally(() => {
+      if (this.clientLoading === client) this.clientLoading = null;
     });
     // A step TransformerLens would skip with a warning is skipped here too, and the user hears of it.
     for (const w of info.processing?.warnings ?? []) void vscode.window.showWarningMessage(`Model Lens: ${w}`);
@@ -207,14 +270,50 @@ export class EngineService implements vscode.Disposable {
   private async unload(): Promise<void> {
     const c = this.client;
     this.client = null;
+    this.clientLoading = null;
     this.loading = null;
     if (this.providerState !== undefined) this.setProvider(undefined);
     if (c) await c.dispose().catch(() => 0);
   }
 
   dispose(): void {
+    clearTimeout(this.idleTimer);
     this.subscription.dispose();
     this.changed.dispose();
     void this.unload().finally(() => this.providerChanged.dispose());
+  }
+}
+
+/** Loads shorter than this show no notification (the demo model loads in a blink). */
+const LOAD_NOTICE_AFTER_MS = 500;
+
+/**
+ * Runs `load` with a cancellable notification, shown once it has taken LOAD_NOTICE_AFTER_MS,
+ * that counts the seconds: loading serves every feature, so it is said where every feature's
+ * user sees it. The engine does not report its steps while it reads the weights, so the count
+ * is the progress.
+ */
+async function withLoadProgress<T>(what: string, cancel: () => void, load: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const timer = setTimeout(() => {
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Model Lens: loading ${what}`, cancellable: true },
+      async (progress, token) => {
+        token.onCancellationRequested(cancel);
+        const tick = (): void => progress.report({ message: `${Math.round((Date.now() - started) / 1000).toLocaleString()} s` });
+        tick();
+        const every = setInterval(tick, 1000);
+        await done;
+        clearInterval(every);
+      },
+    );
+  }, LOAD_NOTICE_AFTER_MS);
+  try {
+    return await load();
+  } finally {
+    clearTimeout(timer);
+    finish();
   }
 }

@@ -7,6 +7,7 @@ import { isAbortError } from '../../common/errors';
 import { tokenDisplay } from '../../tokenizer';
 import { logitRow, NonFiniteLogitsError, probability } from '../logitRows';
 import { tailInput } from '../modelInput';
+import { readableOffset } from '../documentText';
 import type { EngineService } from '../activation/engineService';
 import { nextTokenLogits } from './nextTokenLogits';
 
@@ -103,7 +104,7 @@ export class InlineLogits implements vscode.Disposable {
     try {
       const engine = await this.engine.get();
       if (abort.signal.aborted) return;
-      const from = Math.max(0, offset - CONTEXT_CHARS);
+      const from = readableOffset(doc, Math.max(0, offset - CONTEXT_CHARS));
       const context = doc.getText(new vscode.Range(doc.positionAt(from), at));
       const { ids } = tailInput(context, from === 0, engine.cfg.n_ctx);
       if (ids.length === 0) return;

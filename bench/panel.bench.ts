@@ -5,7 +5,10 @@
 //     thumbnails, residual norms, all in the worker) plus building the act/run message;
 //     this is command → data ready for the first paint, without the webview's own paint.
 //   - each view switch: the request that view makes (one head's pattern, one layer's neurons,
-//     the logit lens, one DLA) — the first time; later switches reuse the webview's copy.
+//     the logit lens, one DLA): the first time (which opens that readout's session) and again
+//     with other parameters (another head, layer window, position: the session is reused);
+//     each against the plain forward, since every view is answered by a forward pass with its
+//     readout appended (kernels/readouts/), pruned to the layers it reads.
 //   - bytes crossing to the extension host per message (typed arrays' byteLength plus strings).
 //   - extension-host heap held by the run message (heapUsed delta in this process).
 // Peer: a plain forward pass (logits only) of the same tokens on the same worker.
@@ -45,6 +48,14 @@ export async function run(): Promise<BenchRow[]> {
   try {
     await generateTinyGpt2(dir, { preset: 'gpt2-small', seed: 1 });
     await client.load(dir, { device: 'cpu' });
+    await client.run([50256, 464]); // the main session's first run grows its arena
+    rows.push({
+      group: GROUP,
+      name: 'process RSS with the model loaded',
+      value: process.memoryUsage().rss / 2 ** 20,
+      unit: 'MiB',
+      note: 'before any panel run: the level a closed panel should return to',
+    });
     const words = tokenize('The quick brown fox jumps over the lazy dog, and then it rests in the shade. '.repeat(200)).map((t) => t.id);
     for (const n of LENGTHS) {
       const ids = [50256, ...words.slice(0, n - 1)];
@@ -96,8 +107,14 @@ export async function run(): Promise<BenchRow[]> {
       });
       const views: [string, () => Promise<PanelResult>][] = [
         ['attention: open one head', () => client.panel({ op: 'pattern', runId, layer: 5, head: 3 })],
+        ['attention: another head, same layer (again)', () => client.panel({ op: 'pattern', runId, layer: 5, head: 7 })],
         ['neurons: one layer', () => client.panel({ op: 'neurons', runId, layer: 5, count: 32, neuron: null, from: 0, to: n })],
+        [
+          'neurons: same layer, one neuron (again)',
+          () => client.panel({ op: 'neurons', runId, layer: 5, count: 32, neuron: 11, from: 0, to: n }),
+        ],
         ['residual: DLA at one position', () => client.panel({ op: 'dla', runId, pos: n - 2, token: ids[n - 1]! })],
+        ['residual: DLA at another position (again)', () => client.panel({ op: 'dla', runId, pos: n - 3, token: ids[n - 2]! })],
         // The panel asks for the visible window first (LENS_FIRST_WINDOW positions in
         // webview/activation/main.ts), then the next ones as the user scrolls; each window's
         // rows are kept, so the full lens afterwards unembeds only what is left.
@@ -115,9 +132,20 @@ export async function run(): Promise<BenchRow[]> {
           name: `view switch, ${name} @${n}`,
           value: ms,
           unit: 'ms',
+          peer: { name: 'plain forward (logits only)', value: plain },
+          speedup: plain / ms,
           note: `${(bytesOf(r) / 1024).toFixed(1)} KiB to host`,
         });
       }
+      // A closed panel releases its run (and the readout sessions with it): what the process keeps.
+      await client.panel({ op: 'release', runId });
+      rows.push({
+        group: GROUP,
+        name: `process RSS after the panel closed @${n}`,
+        value: process.memoryUsage().rss / 2 ** 20,
+        unit: 'MiB',
+        note: 'after the release op (run state and readout sessions dropped)',
+      });
     }
   } finally {
     await client.dispose().catch(() => 0);

@@ -2,6 +2,7 @@
 // pattern are real tensors so they can be cached, hooked and ablated.
 import type { GraphBuilder, HookDecl } from '../src/engine/onnx/builder';
 import type { BlockWeights, Tensor } from '../src/engine/types';
+import { appendPast, causalMaskWithPast, type LayerPast } from './kvCache';
 import { positions } from './posEmbed';
 
 export interface AttentionDims {
@@ -91,8 +92,20 @@ export interface AttentionInputs {
   readonly perHead: boolean;
 }
 
-/** Emits the attention of one block; returns its output before hook_attn_out: [batch, pos, d_model]. */
-export function emitAttention(b: GraphBuilder, prefix: string, inp: AttentionInputs, w: BlockWeights, dims: AttentionDims): string {
+/**
+ * Emits the attention of one block; returns its output before hook_attn_out: [batch, pos, d_model].
+ * With `past` (the incremental forward) the queries are the new positions only and attend over
+ * the past keys and values followed by the new ones, so hook_attn_scores and hook_pattern are
+ * [batch, head_index, pos, past + pos]; hook_q/k/v/z stay at the new positions.
+ */
+export function emitAttention(
+  b: GraphBuilder,
+  prefix: string,
+  inp: AttentionInputs,
+  w: BlockWeights,
+  dims: AttentionDims,
+  past?: LayerPast,
+): string {
   const { n_heads, d_head, d_model } = dims;
   const hooks = attentionHooks(prefix, dims);
   const find = (n: string): HookDecl | undefined => hooks.find((h) => h.name === `${prefix}.${n}`);
@@ -103,15 +116,17 @@ export function emitAttention(b: GraphBuilder, prefix: string, inp: AttentionInp
   const v = b.hook(hv!, project(b, inp.value, w.W_V, w.b_V, `${prefix}.V`, dims, inp.perHead));
 
   const qT = b.op('Transpose', [q], { perm: { ints: [0, 2, 1, 3] } }); // [batch, head_index, query_pos, d_head]
-  const kT = b.op('Transpose', [k], { perm: { ints: [0, 2, 3, 1] } }); // [batch, head_index, d_head, key_pos]
+  const keys = past ? appendPast(b, past.key, k, past.presentKey) : null; // [batch, head_index, key_pos, d_head]
+  const kT = keys ? b.op('Transpose', [keys], { perm: { ints: [0, 1, 3, 2] } }) : b.op('Transpose', [k], { perm: { ints: [0, 2, 3, 1] } }); // [batch, head_index, d_head, key_pos]
   const raw = b.op('MatMul', [qT, kT]); // [batch, head_index, query_pos, key_pos]
   const scaled = b.op('Div', [raw, b.scalarF(Math.sqrt(d_head))]);
   // TransformerLens masks with IGNORE = -inf before the hook, so cached scores show -inf above the diagonal.
-  const masked = b.op('Where', [causalMask(b, q), scaled, b.scalarF(-Infinity)], undefined, { type: 'float32' });
+  const mask = past ? causalMaskWithPast(b, q, past.length) : causalMask(b, q);
+  const masked = b.op('Where', [mask, scaled, b.scalarF(-Infinity)], undefined, { type: 'float32' });
   const scores = b.hook(hScores!, masked);
   const pattern = b.hook(hPattern!, b.op('Softmax', [scores], { axis: { i: -1 } })); // [batch, head_index, query_pos, key_pos]
 
-  const vT = b.op('Transpose', [v], { perm: { ints: [0, 2, 1, 3] } }); // [batch, head_index, key_pos, d_head]
+  const vT = past ? appendPast(b, past.value, v, past.presentValue) : b.op('Transpose', [v], { perm: { ints: [0, 2, 1, 3] } }); // [batch, head_index, key_pos, d_head]
   const zh = b.op('MatMul', [pattern, vT]); // [batch, head_index, query_pos, d_head]
   const z = b.hook(hz!, b.op('Transpose', [zh], { perm: { ints: [0, 2, 1, 3] } })); // [batch, pos, head_index, d_head]
 

@@ -3,6 +3,7 @@
 import type { GraphBuilder, HookDecl } from '../src/engine/onnx/builder';
 import { DEFAULT_TL_VERSION, type BlockWeights, type HookedGPT2Config } from '../src/engine/types';
 import { attentionHooks, emitAttention } from './attention';
+import type { LayerPast } from './kvCache';
 import { emitLayerNorm, layerNormHooks } from './layerNorm';
 import { emitMlp, mlpHooks } from './mlp';
 
@@ -53,8 +54,15 @@ export function transformerBlockHooks(cfg: BlockCfg, L: number): HookDecl[] {
   return hooks;
 }
 
-/** resid_pre [batch, pos, d_model] → resid_post [batch, pos, d_model]. */
-export function emitTransformerBlock(b: GraphBuilder, cfg: BlockCfg, L: number, residIn: string, w: BlockWeights): string {
+/** resid_pre [batch, pos, d_model] → resid_post [batch, pos, d_model]; `past` for the incremental forward (kvCache.ts). */
+export function emitTransformerBlock(
+  b: GraphBuilder,
+  cfg: BlockCfg,
+  L: number,
+  residIn: string,
+  w: BlockWeights,
+  past?: LayerPast,
+): string {
   const p = `blocks.${L}`;
   const byName = new Map(transformerBlockHooks(cfg, L).map((h) => [h.name, h] as const));
   const decl = (name: string): HookDecl => {
@@ -92,7 +100,7 @@ export function emitTransformerBlock(b: GraphBuilder, cfg: BlockCfg, L: number, 
     const normalized = emitLayerNorm(b, attnIn, ln1);
     inputs = { query: normalized, key: normalized, value: normalized, perHead };
   }
-  const attnOut = b.hook(decl('hook_attn_out'), emitAttention(b, `${p}.attn`, inputs, w, cfg));
+  const attnOut = b.hook(decl('hook_attn_out'), emitAttention(b, `${p}.attn`, inputs, w, cfg, past));
   const residMid = b.hook(decl('hook_resid_mid'), b.op('Add', [residPre, attnOut]));
   const mlpIn = cfg.use_hook_mlp_in ? b.hook(decl('hook_mlp_in'), residMid) : residMid;
   const ln2 = emitLayerNorm(b, mlpIn, { prefix: `${p}.ln2`, w: w.ln2_w, b: w.ln2_b, eps: cfg.eps, perHead: false, tlVersion });

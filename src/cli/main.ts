@@ -1,6 +1,7 @@
 // `model-lens <command> [args]`: a table of subcommands, each in its own module.
 // To add one, import it and add it to `commands`.
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { GENERATE_SUMMARY, GENERATE_USAGE } from './generateUsage';
 import { infoCommand } from './infoCommand';
 import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
 import { tokenizeCommand } from './tokenizeCommand';
@@ -14,7 +15,15 @@ const runCommand: CliCommand = {
   run: async (args, io) => (await import('./runCommand')).runCommand.run(args, io),
 };
 
-const commands: readonly CliCommand[] = [tokenizeCommand, vocabCommand, runCommand, infoCommand];
+/** `generate` loads its module on use, for the same reason as `run`. */
+const generateCommand: CliCommand = {
+  name: 'generate',
+  summary: GENERATE_SUMMARY,
+  usage: GENERATE_USAGE,
+  run: async (args, io) => (await import('./generateCommand')).generateCommand.run(args, io),
+};
+
+const commands: readonly CliCommand[] = [tokenizeCommand, vocabCommand, runCommand, infoCommand, generateCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

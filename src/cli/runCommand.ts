@@ -1,6 +1,7 @@
 // `model-lens run`: one forward pass of a GPT-2 folder, printing the next-token top-k and/or
 // writing the activations (TransformerLens names and shapes) to a safetensors file Python can load.
 import { parseArgs } from 'node:util';
+import { BF16_UNAVAILABLE, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from '../engine/weightDtype';
 import { HookedGPT2 } from '../engine/model';
 import { resolveModelForCli } from '../engine/hub';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../engine/safetensors/write';
@@ -31,6 +32,7 @@ interface RunArgs {
   topK: number;
   device: DeviceOption;
   tlVersion: TransformerLensVersion;
+  dtype: WeightDtype;
 }
 
 const DEVICES: readonly DeviceOption[] = ['cpu', 'webgpu', 'cuda', 'auto'];
@@ -54,6 +56,7 @@ function parse(args: readonly string[]): RunArgs {
         'top-k': { type: 'string' },
         device: { type: 'string' },
         'tl-version': { type: 'string' },
+        dtype: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -81,6 +84,9 @@ function parse(args: readonly string[]): RunArgs {
   if (!DEVICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got '${values.device}'`);
   // '2', '2.x', '3', '3.x' (also '2.9.1', '3.5'): only the major release matters (docs/HOOKS.md).
   const tlVersion = tlVersionFromFlag(values['tl-version']);
+  const dtype = values.dtype ?? 'fp32';
+  if (!isWeightDtype(dtype)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got '${dtype}'`);
+  if (dtype === 'bf16') throw new UsageError(`--dtype bf16: ${BF16_UNAVAILABLE}`);
   return {
     model: values.model,
     ...(values.text !== undefined ? { text: values.text } : {}),
@@ -94,6 +100,7 @@ function parse(args: readonly string[]): RunArgs {
     topK,
     device,
     tlVersion,
+    dtype,
   };
 }
 
@@ -128,6 +135,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
     use_attn_result: a.attnResult,
     device: a.device,
     transformerLensVersion: a.tlVersion,
+    dtype: a.dtype,
   });
   try {
     if (model.notice) io.stderr(`notice: ${model.notice}\n`);

@@ -2,6 +2,7 @@
 // output here; model.ts then keeps as session outputs only the hook points a call asks for (see
 // cut.ts), so caching is asking for more outputs; `logits` is always an output.
 import { emitEmbed } from '../../kernels/embed';
+import { declarePast, presentKeyName, presentValueName } from '../../kernels/kvCache';
 import { emitLayerNorm } from '../../kernels/layerNorm';
 import { emitPosEmbed } from '../../kernels/posEmbed';
 import { emitTransformerBlock } from '../../kernels/transformerBlock';
@@ -9,6 +10,7 @@ import { emitUnembed, UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { listHookPoints, symbolicShape } from './hookPoints';
 import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
+import { emitReadouts, pruneGraph, type Readout } from './readouts';
 import { DEFAULT_TL_VERSION, type GPT2Weights, type HookedGPT2Config } from './types';
 
 export const TOKENS_INPUT = 'tokens';
@@ -73,11 +75,25 @@ export function checkWeights(cfg: HookedGPT2Config, w: GPT2Weights): void {
  */
 export type LogitsAt = 'all' | 'last';
 
+/** What a graph variant adds to the plain forward. */
+export interface GraphShape {
+  /** The incremental forward's graph (kernels/kvCache.ts): past keys and values in, `present` out. */
+  readonly withPast?: boolean;
+  /** When given, the graph's outputs are only these readouts' answers, and nodes they do not need are dropped. */
+  readonly readouts?: readonly Readout[];
+}
+
+/** The `present` outputs of an incremental graph, key then value per layer. */
+export function presentNames(cfg: Pick<HookedGPT2Config, 'n_layers'>): string[] {
+  return Array.from({ length: cfg.n_layers }, (_, L) => [presentKeyName(L), presentValueName(L)]).flat();
+}
+
 export function buildModelGraph(
   cfg: HookedGPT2Config,
   w: GPT2Weights,
   transforms: ReadonlyMap<string, HookTransform> = new Map(),
   logitsAt: LogitsAt = 'all',
+  shape: GraphShape = {},
 ): ModelGraph {
   checkWeights(cfg, w);
   const declared = listHookPoints(cfg);
@@ -90,19 +106,29 @@ export function buildModelGraph(
   }
   const b = new GraphBuilder(cfg.model_name, transforms);
   const tokens = b.input(TOKENS_INPUT, 'int64', ['batch', 'pos']);
+  const past = shape.withPast ? declarePast(b, cfg.n_layers, cfg.n_heads, cfg.d_head) : null;
   const embed = emitEmbed(b, tokens, w.W_E); // [batch, pos, d_model]
-  const pos = emitPosEmbed(b, tokens, w.W_pos, cfg.d_model); // [batch, pos, d_model]
+  const pos = emitPosEmbed(b, tokens, w.W_pos, cfg.d_model, past?.[0]?.length); // [batch, pos, d_model]
   let resid = b.op('Add', [embed, pos]); // [batch, pos, d_model]
-  for (let L = 0; L < cfg.n_layers; L++) resid = emitTransformerBlock(b, cfg, L, resid, w.blocks[L]!);
+  for (let L = 0; L < cfg.n_layers; L++) resid = emitTransformerBlock(b, cfg, L, resid, w.blocks[L]!, past?.[L]);
   const tlVersion = cfg.transformer_lens_version ?? DEFAULT_TL_VERSION;
   const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false, tlVersion });
   emitUnembed(b, cfg, final, w.W_U, w.b_U, LOGITS_OUTPUT, logitsAt === 'last');
+  const readouts = shape.readouts ?? [];
+  const answers = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts) : null;
 
-  b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
+  if (answers === null) b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
   // A graph that unembeds only the last position has no full-size logits for unembed.hook_out.
   const expected = declared.filter((h) => logitsAt === 'all' || h.name !== UNEMBED_HOOK_OUT);
   const expectedNames = new Set(expected.map((h) => h.name));
-  for (const h of expected) b.output(h.name, symbolicShape(h, cfg));
+  if (answers === null) {
+    for (const h of expected) {
+      // With a past, keys span past + pos while queries span pos: a symbol of their own.
+      const dims = symbolicShape(h, cfg).map((d, k) => (past && h.dims[k] === 'key_pos' ? 'past+pos' : d));
+      b.output(h.name, dims);
+    }
+  }
+  if (past) for (const name of presentNames(cfg)) b.output(name, ['batch', cfg.n_heads, 'past+pos', cfg.d_head]);
 
   const hooks = b.emittedHooks();
   // The table and the graph come from the same kernels; this keeps them from drifting apart.
@@ -114,5 +140,5 @@ export function buildModelGraph(
   ) {
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
-  return { graph: b.build(), hooks };
+  return { graph: answers === null ? b.build() : pruneGraph(b.build(), answers), hooks };
 }

@@ -10,7 +10,9 @@
 import { ActivationCache } from './activationCache';
 import { loadCheckpoint } from './checkpoint/load';
 import { cutGraph, type Segment } from './cut';
-import { buildModelGraph, LOGITS_OUTPUT, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
+import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
+import { pastFeeds, presentOf, type PastKeyValues } from './kvCache';
+import { forwardIncremental, type IncrementalOptions, type IncrementalResult } from './incremental';
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { compileInterventions, type Intervention } from './interventions';
@@ -18,8 +20,13 @@ import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
 import { WeightFile } from './onnx/weightFile';
-import { createSession, type EngineSession, type HostTensor } from './ort/session';
+import type { GraphIR } from './onnx/ir';
+import { createSharedWeightsSession } from './ort/graphSession';
+import { createSession, type CreatedSession, type EngineSession, type HostTensor, type SessionOptions } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
+import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import { RunStates } from './runState';
+import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -36,6 +43,7 @@ import {
 
 export type { Intervention } from './interventions';
 export type { LogitsAt } from './graph';
+export type { WeightDtype } from './weightDtype';
 
 export type ModelOptions = Partial<ProcessingOptions> & {
   /** false = from_pretrained_no_processing (every processing switch off). */
@@ -54,6 +62,19 @@ export type ModelOptions = Partial<ProcessingOptions> & {
   readonly threads?: number;
   /** onnxruntime graph optimisation: 'basic' (default, TransformerLens's arithmetic) or 'all' (fused kernels). */
   readonly optimization?: 'basic' | 'all';
+  /**
+   * How sessions get the weights. 'inputs' (the default on the CPU): they are graph inputs fed from
+   * the model's one set of arrays, so any number of sessions adds no copy. 'file' (the default on
+   * a GPU provider, which must upload them to the device anyway): ONNX external data in one
+   * weights.bin that each session reads. See docs/ARCHITECTURE.md, "One copy of the weights".
+   */
+  readonly weightStorage?: 'inputs' | 'file';
+  /**
+   * How the weights are stored, as TransformerLens's `dtype`: 'fp32' (default), or 'fp16' (half the
+   * memory; each weight rounded once to float16 and cast back inside the graph, so activations are
+   * computed in float32; always 'inputs' storage). 'bf16' is refused with the reason (weightDtype.ts).
+   */
+  readonly dtype?: WeightDtype;
   /**
    * FOR TESTS ONLY: makes every run of a session on this provider throw, to exercise the run-time
    * fallback (a GPU provider that starts but fails while running) where no real failure can be
@@ -88,6 +109,11 @@ export interface ForwardOptions {
   readonly signal?: AbortSignal;
   /** 'last' unembeds only the last position (logits [1, 1, d_vocab_out]); default 'all'. */
   readonly logitsAt?: LogitsAt;
+  /**
+   * The incremental forward (src/engine/incremental.ts): `tokens` are the new positions after
+   * `past`, and the result carries `present`. Use forwardIncremental, which checks interventions.
+   */
+  readonly past?: PastKeyValues;
 }
 
 export interface ForwardResult {
@@ -95,6 +121,8 @@ export interface ForwardResult {
   readonly logits: Tensor;
   /** The requested activations by TransformerLens name, in hook_dict order. */
   readonly activations: ReadonlyMap<string, Tensor>;
+  /** With ForwardOptions.past: the past keys and values followed by the new ones. */
+  readonly present?: PastKeyValues;
 }
 
 export interface ToTokensResult {
@@ -108,8 +136,11 @@ export interface ToTokensResult {
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
 
+/** An open segment: its session, without the graph (which references weight arrays a half-precision model must not keep). */
+type OpenSegment = Omit<Segment, 'graph'> & { readonly session: EngineSession };
+
 interface Variant {
-  readonly segments: readonly (Segment & { readonly session: EngineSession })[];
+  readonly segments: readonly OpenSegment[];
 }
 
 /** A non-CPU session failed while running: forward() switches the model to the CPU and retries once. */
@@ -156,8 +187,12 @@ export class HookedGPT2 {
   private readonly variants = new Map<string, Promise<Variant>>();
   private readonly hookTable: readonly HookDecl[];
   private disposed = false;
-  /** This model's weights as ONNX external data, shared by every session it opens; removed on dispose. */
-  private readonly weightFile = new WeightFile();
+  /** This model's weights as ONNX external data for 'file' weight storage, made on first use; removed on dispose. */
+  private weightFileInst: WeightFile | null = null;
+  /** Sessions of "forward + readouts" graphs (readout()), one per intervention structure × readout set. */
+  private readonly readoutSessions = new ReadoutSessions();
+  /** What the activation panel keeps between a run and its detail views; bounded, cleared on dispose. */
+  readonly runs = new RunStates();
   /** Why the requested execution provider was not used, when it was not. */
   notice: string | null = null;
   /** What loading the checkpoint found that the user should know (non-finite weights, by name); empty when all is well. */
@@ -176,6 +211,8 @@ export class HookedGPT2 {
      * weights are used as given.
      */
     readonly processing: AppliedProcessing | null,
+    /** The float16 store when opts.dtype is 'fp16' (then `weights` decode from it on access). */
+    private readonly half: HalfWeights | null = null,
   ) {
     this.hookTable = listHookPoints(cfg);
     this.device = options.device ?? 'cpu';
@@ -210,7 +247,12 @@ export class HookedGPT2 {
       use_hook_mlp_in: opts.use_hook_mlp_in ?? cfg.use_hook_mlp_in,
       transformer_lens_version: opts.transformerLensVersion ?? cfg.transformer_lens_version ?? DEFAULT_TL_VERSION,
     };
-    const model = new HookedGPT2(withFlags, weights, opts, processing);
+    const dtype = opts.dtype ?? 'fp32';
+    if (dtype === 'bf16') throw new Error(BF16_UNAVAILABLE);
+    if (!isWeightDtype(dtype)) throw new Error(`dtype '${String(dtype)}' is not one of ${WEIGHT_DTYPES.join(', ')}`);
+    // fp16: the float32 arrays are garbage once this returns; the model keeps the float16 copy only.
+    const half = dtype === 'fp16' ? new HalfWeights(weights) : null;
+    const model = new HookedGPT2(withFlags, half?.weights ?? weights, opts, processing, half);
     try {
       await model.variant('', [], []); // build and open the main session now, so load errors surface here
     } catch (err) {
@@ -259,6 +301,11 @@ export class HookedGPT2 {
     return { logits: r.logits, cache: this.cacheOf(r) };
   }
 
+  /** Runs only `newTokens` after `past` (a KeyValueCache's), as if the whole sequence had run; see incremental.ts. */
+  forwardIncremental(newTokens: readonly number[], past: PastKeyValues, opts: IncrementalOptions = {}): Promise<IncrementalResult> {
+    return forwardIncremental(this, newTokens, past, opts);
+  }
+
   private cacheOf(r: ForwardResult): ActivationCache {
     return new ActivationCache(new Map(r.activations), this.cfg, this.weights);
   }
@@ -285,13 +332,15 @@ export class HookedGPT2 {
     const variants = [...this.variants.values()];
     this.variants.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
+    await this.readoutSessions.releaseAll();
     this.provider = 'cpu';
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
 
   private async forwardOnce(tokens: readonly number[] | Int32Array, opts: ForwardOptions): Promise<ForwardResult> {
     this.assertLive();
-    const ids = this.checkTokens(tokens);
+    const past = opts.past;
+    const ids = this.checkTokens(tokens, past?.length ?? 0);
     if (opts.signal?.aborted) throw abortError();
     const allNames = this.hookTable.map((h) => h.name);
     const names = opts.names === undefined ? [] : resolveNames(opts.names, allNames);
@@ -312,14 +361,17 @@ export class HookedGPT2 {
       compiled.key === '' ? [] : (opts.interventions ?? []),
       onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
       names.length === allNames.length ? null : names,
+      past !== undefined,
     );
 
     const pool = new Map<string, HostTensor>();
     pool.set(TOKENS_INPUT, { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
     for (const [k, v] of Object.entries(compiled.feeds(ids.length))) pool.set(k, v);
-    const wanted = new Set(names);
+    if (past) for (const [k, v] of Object.entries(pastFeeds(past))) pool.set(k, v);
+    const wanted = new Set(past ? [...names, ...presentNames(this.cfg)] : names);
     const activations = new Map<string, Tensor>();
     let logits: Tensor;
+    let present: PastKeyValues | undefined;
     try {
       const segs = variant.segments;
       for (let s = 0; s < segs.length; s++) {
@@ -363,12 +415,81 @@ export class HookedGPT2 {
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
       logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
       if (onlyLast) logits = lastPosition(logits);
+      if (past) present = presentOf(this.cfg, (n) => toTensor(pool.get(n)!, n));
     } finally {
       // Per-call state only; nothing about these hooks outlives the call, even when one threw.
       pool.clear();
     }
     if (opts.signal?.aborted) throw abortError();
-    return { logits, activations };
+    return { logits, activations, ...(present ? { present } : {}) };
+  }
+
+  /**
+   * The forward pass with `readouts` (kernels/readouts/) appended: the session fetches only their
+   * answers, by readout key, never a whole activation. One session per intervention structure ×
+   * readout set; parameters (positions, tokens, heads) are inputs, so asking again is a run only.
+   */
+  async readout(
+    tokens: readonly number[] | Int32Array,
+    readouts: readonly Readout[],
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
+  ): Promise<Map<string, ReadoutAnswer>> {
+    this.assertLive();
+    const ids = this.checkTokens(tokens);
+    if (readouts.length === 0) throw new Error('readout: no readouts asked for');
+    const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
+    const key = `${compiled.key}#${readoutSetKey(readouts)}`;
+    for (let attempt = 0; ; attempt++) {
+      if (opts.signal?.aborted) throw abortError();
+      const session = await this.readoutSessions.get(key, () => this.openReadoutSession(opts.interventions ?? [], readouts));
+      const feeds: Record<string, HostTensor> = {
+        [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+        ...readoutFeeds(readouts, session.inputNames),
+      };
+      for (const [k, v] of Object.entries(compiled.feeds(ids.length))) if (session.inputNames.includes(k)) feeds[k] = v;
+      try {
+        const out = await session.run(feeds, session.outputNames);
+        if (opts.signal?.aborted) throw abortError();
+        return readoutAnswers(readouts, out);
+      } catch (err) {
+        if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
+        await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
+      }
+    }
+  }
+
+  private async openReadoutSession(interventions: readonly Intervention[], readouts: readonly Readout[]): Promise<EngineSession> {
+    const { graph } = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, 'all', { readouts });
+    // A readout's logits and patterns are large but its answers small: nothing stays grown after the run.
+    const created = await this.openSession(graph, this.device, { memArena: false });
+    return created.session;
+  }
+
+  /**
+   * A session on this model's weights, stored as weightStorageFor(device) says: CPU sessions are
+   * fed the model's own arrays (no copy per session); other providers map the one weights.bin.
+   */
+  private async openSession(graph: GraphIR, device: DeviceOption, extra: Partial<SessionOptions> = {}): Promise<CreatedSession> {
+    const sessionOpts: SessionOptions = {
+      device,
+      shareWeights: true,
+      ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+      ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
+      ...extra,
+    };
+    // The .onnx holds nodes and small constants; the session is fed the model's own arrays (a
+    // half-precision model's float16 arrays, cast in the graph, with no arena to keep the casts).
+    if (this.weightStorageFor(device) === 'inputs') {
+      return createSharedWeightsSession(graph, this.half ? { ...sessionOpts, bind: this.half.bind, memArena: false } : sessionOpts);
+    }
+    // Weights go to the model's weights.bin once; this session's .onnx holds only the nodes.
+    const path = this.weightFile.writeModel(encodeModel(graph, this.weightFile));
+    try {
+      return await createSession(path, sessionOpts);
+    } finally {
+      // onnxruntime has read the graph; only weights.bin stays referenced (mapped) by the session.
+      rmSync(path, { force: true });
+    }
   }
 
   /** Token ids for text, with BOS (50256) first unless prependBos is false; keeps at most n_ctx. */
@@ -401,32 +522,55 @@ export class HookedGPT2 {
     this.variants.clear();
     this.graphs.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
-    this.weightFile.dispose();
+    this.runs.clear();
+    await this.readoutSessions.releaseAll();
+    this.weightFileInst?.dispose();
   }
 
   get isDisposed(): boolean {
     return this.disposed;
   }
 
-  /** The temp folder holding this model's weights.bin (ONNX external data); gone after dispose (for tests and memory views). */
-  get weightsFolder(): string {
-    return this.weightFile.dir;
+  /**
+   * The temp folder holding this model's weights.bin (ONNX external data), or null while no
+   * session stores its weights there ('inputs' storage); gone after dispose (for tests).
+   */
+  get weightsFolder(): string | null {
+    return this.weightFileInst?.dir ?? null;
+  }
+
+  private get weightFile(): WeightFile {
+    if (this.disposed) throw new Error('this model was disposed');
+    this.weightFileInst ??= new WeightFile();
+    return this.weightFileInst;
+  }
+
+  /** Where this device's sessions get their weights (ModelOptions.weightStorage). */
+  private weightStorageFor(device: DeviceOption): 'inputs' | 'file' {
+    if (this.half !== null) return 'inputs'; // weights.bin would take the decoded float32 arrays
+    return this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : 'file');
   }
 
   /** Number of open onnxruntime sessions (for tests and memory views). */
   get openSessions(): number {
-    return this.variants.size;
+    return this.variants.size + this.readoutSessions.size;
+  }
+
+  /** Releases the readout sessions (and the memory their runs grew), as when a panel closes; the model stays loaded. */
+  async releaseReadouts(): Promise<void> {
+    await this.readoutSessions.releaseAll();
   }
 
   private assertLive(): void {
     if (this.disposed) throw new Error('this model was disposed');
   }
 
-  private checkTokens(tokens: readonly number[] | Int32Array): number[] {
+  private checkTokens(tokens: readonly number[] | Int32Array, pastLength = 0): number[] {
     const ids = Array.from(tokens);
     if (ids.length === 0) throw new Error('no tokens to run (an empty sequence)');
-    if (ids.length > this.cfg.n_ctx) {
-      throw new Error(`${ids.length} tokens exceed the context window n_ctx=${this.cfg.n_ctx}; truncate first (toTokens does)`);
+    if (pastLength + ids.length > this.cfg.n_ctx) {
+      const what = pastLength === 0 ? `${ids.length} tokens` : `${pastLength} cached + ${ids.length} new tokens`;
+      throw new Error(`${what} exceed the context window n_ctx=${this.cfg.n_ctx}; truncate first (toTokens does)`);
     }
     ids.forEach((t, i) => {
       if (!Number.isInteger(t) || t < 0 || t >= this.cfg.d_vocab) {
@@ -436,12 +580,13 @@ export class HookedGPT2 {
     return ids;
   }
 
-  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt): ModelGraph {
-    const key = `${ivKey}|${logitsAt}`;
+  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt, withPast: boolean): ModelGraph {
+    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}`;
     let g = this.graphs.get(key);
     if (g === undefined) {
-      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt);
-      this.graphs.set(key, g);
+      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt, { withPast });
+      // A half-precision model's graphs hold float32 arrays decoded for building; not kept, they would be a second copy.
+      if (this.half === null) this.graphs.set(key, g);
     }
     return g;
   }
@@ -457,15 +602,16 @@ export class HookedGPT2 {
     interventions: readonly Intervention[],
     logitsAt: LogitsAt = 'all',
     outputs: readonly string[] | null = [],
+    withPast = false,
   ): Promise<Variant> {
-    const key = variantKey(ivKey, cuts, logitsAt, outputs);
+    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast);
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast);
     this.variants.set(key, made);
     made.catch(() => {
       // Only this promise's own entry: after a switch to the CPU the key may hold a newer variant.
@@ -489,28 +635,16 @@ export class HookedGPT2 {
     interventions: readonly Intervention[],
     logitsAt: LogitsAt,
     outputs: readonly string[] | null,
+    withPast: boolean,
   ): Promise<Variant> {
-    const { graph } = this.graphFor(ivKey, interventions, logitsAt);
+    const { graph } = this.graphFor(ivKey, interventions, logitsAt, withPast);
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
-    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames]);
+    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
     const device = this.device;
-    const opened: (Segment & { session: EngineSession })[] = [];
+    const opened: OpenSegment[] = [];
     try {
       for (const seg of segments) {
-        // Weights go to the model's weights.bin once; this variant's .onnx holds only the nodes.
-        const path = this.weightFile.writeModel(encodeModel(seg.graph, this.weightFile));
-        let created: Awaited<ReturnType<typeof createSession>>;
-        try {
-          created = await createSession(path, {
-            device,
-            shareWeights: true,
-            ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
-            ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
-          });
-        } finally {
-          // onnxruntime has read the graph; only weights.bin stays referenced (mapped) by the session.
-          rmSync(path, { force: true });
-        }
+        const created = await this.openSession(seg.graph, device);
         if (device !== this.device) {
           // The model moved to the CPU while this session was being made: it must not be used.
           await created.session.release();
@@ -520,7 +654,8 @@ export class HookedGPT2 {
         if (device === (this.options.device ?? 'cpu')) this.notice = created.notice;
         this.provider = created.session.provider;
         const fault = this.options.faultInjection?.failRunsOn;
-        opened.push({ ...seg, session: fault === created.session.provider ? withInjectedFault(created.session) : created.session });
+        const session = fault === created.session.provider ? withInjectedFault(created.session) : created.session;
+        opened.push({ inputs: seg.inputs, outputs: seg.outputs, cut: seg.cut, session });
       }
     } catch (err) {
       await releaseVariant({ segments: opened });
@@ -534,8 +669,15 @@ export class HookedGPT2 {
   }
 }
 
-function variantKey(ivKey: string, cuts: readonly string[], logitsAt: LogitsAt, outputs: readonly string[] | null): string {
-  return [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(',')].join('#');
+function variantKey(
+  ivKey: string,
+  cuts: readonly string[],
+  logitsAt: LogitsAt,
+  outputs: readonly string[] | null,
+  withPast = false,
+): string {
+  const key = [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(',')].join('#');
+  return withPast ? `${key}#past` : key;
 }
 
 /** run()'s session: no interventions, no cuts, all positions, logits only. */

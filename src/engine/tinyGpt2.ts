@@ -7,6 +7,7 @@
 // scales keep activations O(1) and attention softmaxes away from one-hot or uniform.
 
 import { promises as fs } from 'node:fs';
+import { renameOver } from '../common/renameOver';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { writeSafetensors, type SafetensorsTensorToWrite } from './safetensors/write';
@@ -164,7 +165,7 @@ export async function ensureTinyGpt2(cacheDir: string, opts: TinyGpt2Options = {
   try {
     await generateTinyGpt2(tmp, opts);
     try {
-      await fs.rename(tmp, target);
+      await renameOver(tmp, target);
     } catch (err) {
       // Another process finished first (rename onto a non-empty folder fails): use theirs.
       if (!(await isComplete(target))) throw err;

@@ -11,6 +11,16 @@ export class PathPolicyError extends Error {
   }
 }
 
+/**
+ * A path in quotes for a message. Not JSON.stringify: that doubles every backslash, so a Windows
+ * path would read C:\\Users\\ada; only quotes and control characters are escaped here.
+ */
+export function quoted(path: string): string {
+  let out = '';
+  for (const c of path) out += c === '"' || c.charCodeAt(0) < 0x20 ? JSON.stringify(c).slice(1, -1) : c;
+  return `"${out}"`;
+}
+
 /** The fields of a vscode.Uri this module reads (so it can be tested without VS Code). */
 export interface UriLike {
   readonly scheme: string;
@@ -28,12 +38,12 @@ export function exportPathFrom(arg: unknown, extension: string): string {
     if (/^[a-z][a-z0-9+.-]+:/i.test(arg) && !/^[a-z]:[\\/]/i.test(arg)) {
       if (!arg.toLowerCase().startsWith('file:'))
         throw new PathPolicyError(
-          `cannot export to ${JSON.stringify(arg)}: only files on this machine (an absolute path or a file: URI) can be written`,
+          `cannot export to ${quoted(arg)}: only files on this machine (an absolute path or a file: URI) can be written`,
         );
       try {
         path = fileURLToPath(arg);
       } catch (e) {
-        throw new PathPolicyError(`cannot export to ${JSON.stringify(arg)}: ${(e as Error).message}`);
+        throw new PathPolicyError(`cannot export to ${quoted(arg)}: ${(e as Error).message}`);
       }
     } else {
       path = arg;
@@ -52,9 +62,8 @@ export function exportPathFrom(arg: unknown, extension: string): string {
     throw new PathPolicyError('the export target must be a file path or a file URI');
   }
   if (path.includes('\0')) throw new PathPolicyError('the export path contains a NUL character');
-  if (!isAbsolute(path)) throw new PathPolicyError(`the export path must be absolute, got ${JSON.stringify(path)}`);
-  if (!path.toLowerCase().endsWith(extension))
-    throw new PathPolicyError(`the export path must end in ${extension}, got ${JSON.stringify(path)}`);
+  if (!isAbsolute(path)) throw new PathPolicyError(`the export path must be absolute, got ${quoted(path)}`);
+  if (!path.toLowerCase().endsWith(extension)) throw new PathPolicyError(`the export path must end in ${extension}, got ${quoted(path)}`);
   return path;
 }
 

@@ -13,6 +13,7 @@ import {
   type VocabSearchRequest,
 } from '../protocol/vocab';
 import { Vocabulary } from '../tokenizer';
+import { TENSOR_COMMANDS } from './tensorView/commandIds';
 import { besideColumn, copyToClipboard, createPanel, PanelSession, panelIcon, restorePanel, type PanelKind } from './panel';
 
 export const VOCAB_PANEL: PanelKind = { viewType: VOCAB_VIEW_TYPE, title: 'GPT-2 Vocabulary', bundle: 'vocab' };
@@ -79,8 +80,11 @@ export class VocabPanelController implements vscode.Disposable {
                 mode: this.restore.mode,
               });
               break;
+            case 'vocab/nearest':
+              void vscode.commands.executeCommand(TENSOR_COMMANDS.nearestTokens, msg.id);
+              break;
             default:
-              assertNever(msg.type, 'vocab panel message');
+              assertNever(msg, 'vocab panel message');
           }
         },
         log: this.log,

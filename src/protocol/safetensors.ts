@@ -25,9 +25,15 @@ export interface SafetensorsRenderedNotification {
   readonly groups: number;
 }
 
+/** The user clicked a tensor: open it in the tensor view (only names the header listed are opened). */
+export interface SafetensorsOpenTensorNotification {
+  readonly type: 'st/openTensor';
+  readonly name: string;
+}
+
 export interface SafetensorsProtocol extends PanelProtocol {
   readonly toWebview: SafetensorsHeaderMessage | SafetensorsErrorMessage;
-  readonly toHost: ReadyNotification | SafetensorsRenderedNotification;
+  readonly toHost: ReadyNotification | SafetensorsRenderedNotification | SafetensorsOpenTensorNotification;
   readonly requests: Record<never, never>;
 }
 
@@ -52,6 +58,6 @@ export const safetensorsHostSchemas = hostSchemas<SafetensorsProtocol>(
 );
 
 export const safetensorsWebviewSchemas = webviewSchemas<SafetensorsProtocol>(
-  { ready: readySchema, 'st/rendered': { rows: is.uint, groups: is.uint } },
+  { ready: readySchema, 'st/rendered': { rows: is.uint, groups: is.uint }, 'st/openTensor': { name: is.stringWithin(4096) } },
   {},
 );

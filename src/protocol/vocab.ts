@@ -31,9 +31,15 @@ export interface VocabResults {
   readonly displays: readonly string[];
 }
 
+/** "Nearest tokens" on a result row: the host runs Model Lens: Nearest Tokens for that id. */
+export interface VocabNearestNotification {
+  readonly type: 'vocab/nearest';
+  readonly id: number;
+}
+
 export interface VocabProtocol extends PanelProtocol {
   readonly toWebview: VocabInit;
-  readonly toHost: ReadyNotification;
+  readonly toHost: ReadyNotification | VocabNearestNotification;
   readonly requests: CommonRequests & {
     readonly 'vocab/search': RequestSpec<VocabSearchRequest, VocabResults>;
   };
@@ -56,7 +62,7 @@ export const vocabHostSchemas = hostSchemas<VocabProtocol>(
 );
 
 export const vocabWebviewSchemas = webviewSchemas<VocabProtocol>(
-  { ready: readySchema },
+  { ready: readySchema, 'vocab/nearest': { id: is.uint } },
   {
     copyText: copyTextSchema,
     'vocab/search': { query: is.stringWithin(MAX_QUERY_CHARS), mode: is.oneOf(...VOCAB_SEARCH_MODES) },

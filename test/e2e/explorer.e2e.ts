@@ -1,7 +1,9 @@
 /**
  * The model tour in a real VS Code: a cache exported with TransformerLens names opens as the
  * .safetensors header view (one row per tensor, grouped by module, metadata shown), and the
- * Model Lens activity-bar container shows its three views with the Load action; screenshots.
+ * Model Lens activity-bar container shows its three views with the Load action; a tensor
+ * clicked in the header view opens in the tensor view, and a weight clicked in the Weights
+ * tree does too (statistics, heatmap with hover values, top tokens); screenshots, dark and light.
  */
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,9 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { E2ESuite } from './harness';
 import { writeSafetensors } from '../../src/engine/safetensors/write';
+import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { seededRandom } from '../support/random';
 import { setTheme } from './tokenize.e2e';
 
 let workspace = '';
+let modelDir = '';
 // An activation cache as `model-lens run --out` writes it for a 2-layer, 4-head, d_model 64 GPT-2 on 3 tokens.
 const TENSORS: { name: string; dims: number[] }[] = [
   { name: 'hook_embed', dims: [1, 3, 64] },
@@ -30,16 +35,29 @@ export const suite: E2ESuite = {
   name: 'explorer',
   async before() {
     workspace = mkdtempSync(join(tmpdir(), 'model-lens-explorer-'));
+    modelDir = mkdtempSync(join(tmpdir(), 'model-lens-explorer-model-'));
+    await generateTinyGpt2(modelDir, { seed: 3 });
     writeFileSync(join(workspace, 'notes.txt'), 'The model as the notebook tours it.\n');
+    const rand = seededRandom(5);
     await writeSafetensors(
       join(workspace, 'cache.safetensors'),
-      TENSORS.map((t) => ({ ...t, dtype: 'F32' as const, data: new Float32Array(t.dims.reduce((a, b) => a * b, 1)) })),
+      TENSORS.map((t) => {
+        // Signed values so the heatmap has both ends of its scale; one NaN to be counted.
+        const data = Float32Array.from({ length: t.dims.reduce((a, b) => a * b, 1) }, () => (rand() - 0.5) * 4);
+        if (t.name === 'blocks.0.attn.hook_q') data[7] = NaN;
+        return { ...t, dtype: 'F32' as const, data };
+      }),
       { format: 'pt', model: 'tiny', tokens: '50256,464,2068', processing: 'from_pretrained' },
     );
-    return { workspace, viewport: { width: 1400, height: 900 } };
+    return {
+      workspace,
+      viewport: { width: 1400, height: 900 },
+      settings: { 'modelLens.model': modelDir, 'git.openRepositoryInParentFolders': 'never' },
+    };
   },
   async after() {
     if (workspace) rmSync(workspace, { recursive: true, force: true });
+    if (modelDir) rmSync(modelDir, { recursive: true, force: true });
   },
   tests: [
     {
@@ -79,6 +97,64 @@ export const suite: E2ESuite = {
         await s.page.locator('.pane-header', { hasText: 'Weights' }).waitFor();
         await s.page.locator('.monaco-list-row', { hasText: 'Load model' }).waitFor({ timeout: 20000 });
         await s.screenshot('sidebar-not-loaded-dark');
+      },
+    },
+    {
+      name: 'a tensor clicked in the .safetensors editor opens in the tensor view: stats, NaN count, heatmap with hover values',
+      timeoutMs: 90000,
+      async fn(s) {
+        const header = await s.webview('cache.safetensors');
+        await header.locator('tr[data-tensor="blocks.0.attn.hook_q"]').click();
+        const w = await s.webview('blocks.0.attn.hook_q');
+        const heat = w.locator('[data-testid=tv-heatmap]');
+        await heat.waitFor({ timeout: 30000 });
+        assert.equal(await w.locator('[data-testid=tv-shape]').innerText(), '[1, 3, 4, 16] · batch pos head_index d_head · F32');
+        assert.match(await w.locator('[data-testid=tv-stats]').innerText(), /NaN\s+1/);
+        // The last two axes are drawn; batch and pos get a slider each.
+        assert.deepEqual([await heat.getAttribute('data-rows'), await heat.getAttribute('data-cols')], ['4', '16']);
+        assert.equal(await w.locator('input[type=range]').count(), 2);
+        const box = (await heat.boundingBox())!;
+        await s.page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.6);
+        await w.locator('[data-testid=tv-readout]').filter({ hasText: 'blocks.0.attn.hook_q[0, 0, 2, 8] = ' }).waitFor({ timeout: 10000 });
+        // Moving the pos slider asks the worker for another slice.
+        await w.locator('[data-testid=tv-index-1-field]').fill('2');
+        await w.locator('[data-testid=tv-index-1-field]').press('Enter');
+        await s.page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.6);
+        await s.page.mouse.move(box.x + box.width * 0.56, box.y + box.height * 0.6);
+        await w.locator('[data-testid=tv-readout]').filter({ hasText: 'hook_q[0, 2, 2, 8]' }).waitFor({ timeout: 10000 });
+        await s.screenshot('tensor-view-file-dark');
+        await setTheme(s, 'Default Light Modern');
+        await s.screenshot('tensor-view-file-light');
+      },
+    },
+    {
+      name: 'a weight clicked in the Weights tree opens in the tensor view with top tokens along d_vocab',
+      timeoutMs: 150000,
+      async fn(s) {
+        // Clicking the activity-bar item of a container already shown would hide the side bar.
+        const load = s.page.locator('.monaco-list-row', { hasText: 'Load model' }).first();
+        if (!(await load.isVisible())) await s.page.locator('.activitybar [aria-label^="Model Lens"]').first().click();
+        await load.click();
+        const row = s.page.locator('.monaco-list-row', { hasText: 'embed.W_E' }).first();
+        await row.waitFor({ timeout: 90000 });
+        await row.click();
+        const w = await s.webview('embed.W_E');
+        const heat = w.locator('[data-testid=tv-heatmap]');
+        await heat.waitFor({ timeout: 60000 });
+        assert.match(await w.locator('[data-testid=tv-shape]').innerText(), /^\[50257, 64\] · d_vocab d_model · F32/);
+        // 256 rows of the vocabulary at a time, with a field to move the window.
+        assert.equal(await heat.getAttribute('data-rows'), '256');
+        assert.match(await w.locator('[data-testid=tv-window]').innerText(), /d_vocab 0–255 of 50257/);
+        await w.locator('[data-testid=tv-rank-index-1]').fill('5');
+        await w.locator('[data-testid=tv-rank-run]').click();
+        const results = w.locator('[data-testid=tv-rank-results]');
+        await results.locator('table').first().waitFor({ timeout: 30000 });
+        assert.match(await results.innerText(), /embed\.W_E\[:, 5\]/);
+        assert.equal(await results.locator('table').first().locator('tr').count(), 20);
+        await results.scrollIntoViewIfNeeded();
+        await s.screenshot('tensor-view-weight-light');
+        await setTheme(s, 'Default Dark Modern');
+        await s.screenshot('tensor-view-weight-dark');
       },
     },
   ],

@@ -27,7 +27,7 @@ function render(msg: SafetensorsHeaderMessage): void {
     el(
       'p',
       'summary',
-      `${summary.tensorCount.toLocaleString()} tensors · ${bytesText(summary.dataBytes)} of data · file ${bytesText(summary.fileBytes)} · header only, read-only`,
+      `${summary.tensorCount.toLocaleString()} tensors · ${bytesText(summary.dataBytes)} of data · file ${bytesText(summary.fileBytes)} · header only, read-only · click a tensor to open it`,
     ),
   );
   if (summary.metadata.length > 0) {
@@ -51,8 +51,15 @@ function render(msg: SafetensorsHeaderMessage): void {
     head.append(el('th', undefined, 'name'), el('th', undefined, 'dtype'), el('th', undefined, 'shape'), el('th', 'num', 'bytes'));
     table.append(head);
     for (const t of group.tensors) {
-      const tr = el('tr');
+      const tr = el('tr', 'st-row');
       tr.dataset.tensor = t.name;
+      tr.tabIndex = 0;
+      tr.title = `Open ${t.name} in the tensor view`;
+      const open = (): void => channel.notify({ type: 'st/openTensor', name: t.name });
+      tr.addEventListener('click', open);
+      tr.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') open();
+      });
       tr.append(
         el('td', 'st-name', t.name),
         el('td', undefined, t.dtype),

@@ -64,7 +64,14 @@ const list = new VirtualList({
     row.classList.add('vocab-row');
     row.dataset.id = String(id);
     row.title = `Click to copy id ${id}`;
-    row.append(el('span', 'vocab-id', String(id)), el('span', 'vocab-display', results.displays[index] ?? ''));
+    const near = el('button', 'vocab-near', 'nearest');
+    near.title = `Nearest tokens to ${id} by cosine similarity in W_E and W_U (loads the model)`;
+    near.dataset.testid = 'vocab-nearest';
+    near.addEventListener('click', (e) => {
+      e.stopPropagation(); // the row's own click copies the id
+      channel.notify({ type: 'vocab/nearest', id });
+    });
+    row.append(el('span', 'vocab-id', String(id)), el('span', 'vocab-display', results.displays[index] ?? ''), near);
   },
 });
 list.element.classList.add('vocab-list');

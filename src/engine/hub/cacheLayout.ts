@@ -7,7 +7,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, copyFile, lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { access, copyFile, lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { renameOver } from '../../common/renameOver';
 import { dirname, join, relative } from 'node:path';
 import { HubError, filesystemError } from './errors';
 import { CHECKPOINT_FILES } from './models';
@@ -117,7 +118,7 @@ export async function writeRef(cacheDir: string, repoId: string, revision: strin
   try {
     await mkdir(dirname(target), { recursive: true });
     await writeFile(tmp, commit);
-    await rename(tmp, target);
+    await renameOver(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true });
     throw filesystemError('record the revision', target, err);
@@ -174,7 +175,7 @@ export async function linkIntoSnapshot(cacheDir: string, repoId: string, commit:
       if (code !== 'EPERM' && code !== 'EACCES' && code !== 'ENOTSUP') throw err;
       await copyFile(blob, tmp);
     }
-    await rename(tmp, pointer);
+    await renameOver(tmp, pointer);
     return pointer;
   } catch (err) {
     await rm(tmp, { force: true });

@@ -10,7 +10,8 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
+import { mkdir, rm, stat, statfs, truncate } from 'node:fs/promises';
+import { renameOver } from '../../common/renameOver';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -306,7 +307,7 @@ async function fetchBlob(
     }
     const size = await verify(target, meta, incomplete);
     try {
-      await rename(incomplete, blob);
+      await renameOver(incomplete, blob);
     } catch (err) {
       throw filesystemError('move the downloaded file into the cache', blob, err);
     }

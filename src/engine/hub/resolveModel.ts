@@ -3,15 +3,14 @@
 // any request, else a download into that cache; and, when asked, the built-in demo model when
 // the network gives nothing.
 
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, posix, win32 } from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { ensureTinyGpt2 } from '../tinyGpt2';
 import { assertSafeRevision, findCachedSnapshot, isReadableFile, listCachedSnapshots, snapshotDir, type CachedModel } from './cacheLayout';
 import { downloadFile, type DownloadOptions } from './download';
 import { HubError, UNREACHABLE_CODES } from './errors';
 import { CHECKPOINT_FILES, DEFAULT_MODEL_ID, canonicalRepoId } from './models';
-import { hubSettings, type HubEnv, type HubSettingsOverrides } from './settings';
+import { homeFor, hubSettings, type HubEnv, type HubSettingsOverrides } from './settings';
 
 export type ModelSource = 'local' | 'cache' | 'download' | 'demo';
 
@@ -50,14 +49,24 @@ export const DEMO_MODEL_SPEC = 'demo';
  * A spec that looks like a path (absolute, ./, ../, ~, or with a backslash) is a folder;
  * "demo" is the built-in demo model; anything else must be a Hub id. A bare relative folder must be written ./name, so that a
  * folder called "gpt2" in the current directory never shadows the real model by surprise.
+ * On Windows both separators work (C:/models/gpt2, .\gpt2, ~\models) and ~ is %USERPROFILE%;
+ * the folder comes back in the platform's own form. `platform` is passed in by tests.
  */
-export function parseModelSpec(spec: string | undefined, cwd: string = process.cwd(), env: HubEnv = process.env): ModelSpec {
+export function parseModelSpec(
+  spec: string | undefined,
+  cwd: string = process.cwd(),
+  env: HubEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): ModelSpec {
+  const path = platform === 'win32' ? win32 : posix;
   const s = (spec ?? '').trim();
   if (s === '') return { kind: 'hub', repoId: DEFAULT_MODEL_ID };
   if (s.toLowerCase() === DEMO_MODEL_SPEC) return { kind: 'demo' };
-  if (s === '~' || s.startsWith('~/')) return { kind: 'folder', path: join(env.HOME ?? homedir(), s.slice(1)) };
-  if (isAbsolute(s) || s.startsWith('./') || s.startsWith('../') || s === '.' || s === '..' || s.includes('\\')) {
-    return { kind: 'folder', path: resolve(cwd, s) };
+  if (s === '~' || s.startsWith('~/') || (platform === 'win32' && s.startsWith('~\\'))) {
+    return { kind: 'folder', path: path.join(homeFor(env, platform), s.slice(1)) };
+  }
+  if (path.isAbsolute(s) || /^\.\.?([\\/]|$)/.test(s) || s.includes('\\')) {
+    return { kind: 'folder', path: path.resolve(cwd, s) };
   }
   const repoId = canonicalRepoId(s);
   if (!repoId) {
@@ -153,10 +162,14 @@ async function checkFolder(path: string): Promise<string> {
   return path;
 }
 
-/** The default place for the demo model: the user's cache folder, beside Hugging Face's. */
-export function defaultDemoCacheDir(env: HubEnv = process.env): string {
+/**
+ * The default place for the demo model: the user's cache folder, beside Hugging Face's
+ * (~/.cache/model-lens, with ~ as hubCacheDir reads it: %USERPROFILE% on Windows).
+ */
+export function defaultDemoCacheDir(env: HubEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  const path = platform === 'win32' ? win32 : posix;
   const xdg = env.XDG_CACHE_HOME?.trim();
-  return xdg ? join(xdg, 'model-lens') : join(env.HOME ?? homedir(), '.cache', 'model-lens');
+  return xdg ? path.join(xdg, 'model-lens') : path.join(homeFor(env, platform), '.cache', 'model-lens');
 }
 
 /** The built-in demo model (random weights, GPT-2's vocabulary), generated once. */

@@ -39,7 +39,7 @@ function nonEmpty(v: string | undefined): string | undefined {
  * The home folder as huggingface_hub's `~` expansion sees it: HOME on POSIX systems, USERPROFILE
  * on Windows (where HOME is usually unset), else the OS's idea of it.
  */
-function homeFor(env: HubEnv, platform: NodeJS.Platform): string {
+export function homeFor(env: HubEnv, platform: NodeJS.Platform = process.platform): string {
   return (platform === 'win32' ? nonEmpty(env.USERPROFILE) : nonEmpty(env.HOME)) ?? homedir();
 }
 

@@ -120,6 +120,20 @@ export class GraphBuilder {
     return out;
   }
 
+  /** Emits one node with several outputs (TopK: values and indices), typed one by one. */
+  opMulti(op: string, inputs: readonly string[], types: readonly ElemType[], attrs?: Record<string, AttrDef>): string[] {
+    for (const i of inputs) this.typeOf(i);
+    const outs = types.map(() => this.fresh(op));
+    this.nodes.push({ op, name: `${op}:${outs[0]!}`, inputs: [...inputs], outputs: outs, ...(attrs ? { attrs } : {}) });
+    outs.forEach((o, k) => this.types.set(o, types[k]!));
+    return outs;
+  }
+
+  /** True when the graph already names `name` (a hook point, a weight): readouts read tensors by name. */
+  has(name: string): boolean {
+    return this.types.has(name);
+  }
+
   /** Computes a graph-wide helper once (positions, causal mask) and reuses it. */
   once(key: string, make: () => string): string {
     const hit = this.memo.get(key);

@@ -2,9 +2,11 @@
 // the encoder turns into a ModelProto. Kept separate from protobuf so graphs can be
 // inspected and cut in plain TypeScript.
 
-export type ElemType = 'float32' | 'int64' | 'bool';
+/** float16 only for weights stored at half precision (weightDtype.ts); graphs compute in float32. */
+export type ElemType = 'float32' | 'float16' | 'int64' | 'bool';
 
-export type TensorData = Float32Array | BigInt64Array | Uint8Array;
+/** Uint16Array holds float16 bits. */
+export type TensorData = Float32Array | Uint16Array | BigInt64Array | Uint8Array;
 
 /** A constant tensor stored in the graph (weights and small index constants). */
 export interface InitializerDef {

@@ -58,6 +58,11 @@ function installExitHook(): void {
   process.once('exit', removeLiveWeightFolders);
 }
 
+/** The weights folders this process still holds (disposed ones that could not be removed included). */
+export function liveWeightFolders(): readonly string[] {
+  return [...liveFolders];
+}
+
 /** Removes every weights folder this process still holds (for exit paths; sessions reading them must be done). */
 export function removeLiveWeightFolders(): void {
   for (const dir of liveFolders) {
@@ -181,13 +186,23 @@ export class WeightFile {
     return path;
   }
 
-  /** Removes the folder; call after every session reading it was released. */
+  /**
+   * Removes the folder; call after every session reading it was released. Never throws for the
+   * removal: Windows refuses to delete a file that is still mapped (a session in a worker thread
+   * that was ended mid-run is never released, so its mapping lives until the process ends), and
+   * a scanner may hold a file for a moment. rmSync retries those codes briefly; a folder still
+   * there stays listed for the exit hook, and a later process sweeps it.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-    rmSync(this.dir, { recursive: true, force: true });
-    liveFolders.delete(this.dir);
+    try {
+      rmSync(this.dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 20 });
+      liveFolders.delete(this.dir);
+    } catch {
+      // left in liveFolders: removed on exit or swept by the next process (see above)
+    }
   }
 }

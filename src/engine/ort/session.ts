@@ -1,11 +1,13 @@
 // The only module that imports onnxruntime-node. Everything else sees HostTensor and EngineSession.
-import { existsSync, readdirSync } from 'node:fs';
 // Before onnxruntime: it sets the environment onnxruntime reads when it starts (see the file).
 import './environment';
 import * as ort from 'onnxruntime-node';
 import type { ElemType, TensorData } from '../onnx/ir';
 import { gated } from './nativeGate';
+import { autoProviderPlan, type ProviderPlan } from './providerPlan';
 import type { DeviceOption, ExecutionProviderName } from '../types';
+
+export { autoProviderPlan, gpuDevicePresent, type ProviderPlan } from './providerPlan';
 
 /** A tensor in host memory, as fed to or fetched from a session. */
 export interface HostTensor {
@@ -41,60 +43,24 @@ export interface SessionOptions {
    * unchanged within noise at 16 to 512 tokens).
    */
   readonly shareWeights?: boolean;
+  /**
+   * Inputs fed on every run from these tensors (a model's weights as graph inputs, see
+   * onnx/weightInputs.ts). They are wrapped once, without a copy, and left out of `inputNames`.
+   */
+  readonly boundInputs?: ReadonlyMap<string, HostTensor>;
+  /**
+   * false: no CPU memory arena, so buffers go back to the allocator after each run instead of
+   * staying with the session at their peak: readout sessions, whose answers are small but whose
+   * logits are not (HookedGPT2.readout), and half-precision models, whose float32 casts of the
+   * weights are per-run buffers as large as the weights. Default true.
+   */
+  readonly memArena?: boolean;
 }
 
 export interface CreatedSession {
   readonly session: EngineSession;
   /** Set when the requested provider could not be used and another one was (a visible fallback). */
   readonly notice: string | null;
-}
-
-/** Fastest first: 'auto' tries these in order and keeps the first that creates a session. */
-const AUTO_ORDER: readonly ExecutionProviderName[] = ['cuda', 'webgpu', 'cpu'];
-
-/**
- * Whether this machine exposes a GPU to user space. 'auto' only tries webgpu when it does: on a
- * machine without one, Dawn can still find a software Vulkan adapter (Mesa's lavapipe), which
- * computes correctly but far slower than the CPU provider. Asking for 'webgpu' by name still
- * tries it (CI does, to test the webgpu path on lavapipe).
- */
-export function gpuDevicePresent(): boolean {
-  try {
-    if (readdirSync('/dev').some((f) => /^nvidia\d+$/.test(f))) return true;
-    return existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
-  } catch {
-    return false;
-  }
-}
-
-export interface ProviderPlan {
-  readonly order: readonly ExecutionProviderName[];
-  /** Providers left out of the order, each with why; joined into the fallback notice. */
-  readonly skipped: readonly string[];
-}
-
-/**
- * What 'auto' tries on a platform, fastest first. The platform and the GPU check are passed in so
- * unit tests cover every branch on one machine. Only Linux is checked through device nodes: on
- * macOS onnxruntime's WebGPU provider runs on Metal and on Windows on D3D12, neither of which has a
- * software fallback as slow as lavapipe, so webgpu is simply tried there (a failure falls back to
- * the CPU with a notice). onnxruntime-node ships no CUDA provider for macOS.
- */
-export function autoProviderPlan(platform: NodeJS.Platform, gpuPresent: () => boolean = gpuDevicePresent): ProviderPlan {
-  switch (platform) {
-    case 'linux':
-      if (gpuPresent()) return { order: AUTO_ORDER, skipped: [] };
-      return {
-        order: AUTO_ORDER.filter((p) => p !== 'webgpu'),
-        skipped: ['webgpu skipped: no GPU device node (/dev/nvidia*, /dev/dri/renderD*)'],
-      };
-    case 'darwin':
-      return { order: ['webgpu', 'cpu'], skipped: [] };
-    case 'win32':
-      return { order: AUTO_ORDER, skipped: [] };
-    default:
-      return { order: ['cpu'], skipped: [`cuda and webgpu skipped: onnxruntime-node has no GPU provider on ${platform}`] };
-  }
 }
 
 function candidates(device: DeviceOption): ProviderPlan {
@@ -115,13 +81,20 @@ function fromOrt(name: string, v: ort.OnnxValue): HostTensor {
 
 class OrtEngineSession implements EngineSession {
   private released = false;
+  /** The bound inputs as onnxruntime tensors, made once: each wraps the caller's buffer. */
+  private readonly bound: Readonly<Record<string, ort.Tensor>>;
   constructor(
     private readonly inner: ort.InferenceSession,
     readonly provider: ExecutionProviderName,
-  ) {}
+    boundInputs: ReadonlyMap<string, HostTensor> | undefined,
+  ) {
+    const bound: Record<string, ort.Tensor> = {};
+    for (const [k, v] of boundInputs ?? []) bound[k] = toOrt(v);
+    this.bound = bound;
+  }
 
   get inputNames(): readonly string[] {
-    return this.inner.inputNames;
+    return this.inner.inputNames.filter((n) => !(n in this.bound));
   }
 
   get outputNames(): readonly string[] {
@@ -130,7 +103,7 @@ class OrtEngineSession implements EngineSession {
 
   async run(feeds: Readonly<Record<string, HostTensor>>, fetch: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.released) throw new Error('session was released (model disposed)');
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const ortFeeds: Record<string, ort.Tensor> = { ...this.bound };
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
     // Gated: the thread must not be ended while onnxruntime runs (see nativeGate.ts).
     const out = await gated(() => this.inner.run(ortFeeds, fetch));
@@ -169,6 +142,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         graphOptimizationLevel: opts.optimization ?? 'basic',
         ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
         logSeverityLevel: 3,
+        ...(opts.memArena === false ? { enableCpuMemArena: false } : {}),
         ...(opts.shareWeights ? { extra: { session: { disable_prepacking: '1' } } } : {}),
       };
       // Two calls rather than a union argument: the overloads take a path or bytes, not either.
@@ -176,7 +150,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(model, sessionOptions),
       );
       const notice = failures.length > 0 ? [...failures, ...skipped].join('; ') + `; falling back to ${provider}` : null;
-      return { session: new OrtEngineSession(inner, provider), notice };
+      return { session: new OrtEngineSession(inner, provider, opts.boundInputs), notice };
     } catch (err) {
       failures.push(`${provider} unavailable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }

@@ -5,6 +5,7 @@
 // holding all of it in memory.
 
 import { promises as fs } from 'node:fs';
+import { renameOver } from '../../common/renameOver';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { DTYPE_SIZES, encodeFromF32, type FloatDtype } from './dtypes';
@@ -67,7 +68,7 @@ export async function writeSafetensors(
     if (!ok) await fs.rm(tmp, { force: true });
   }
   try {
-    await fs.rename(tmp, path);
+    await renameOver(tmp, path);
   } catch (err) {
     await fs.rm(tmp, { force: true });
     throw err;

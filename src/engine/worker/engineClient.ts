@@ -17,10 +17,13 @@ import { ortEnvironmentForWorkers } from '../ort/environment';
 import { closeNativeGate, createNativeGate } from '../ort/nativeGate';
 import type { Tensor } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
+import type { GenerateProgress, GenerateReply, WireGenerateOptions } from './generationProtocol';
+import type { TensorOp, TensorResult } from './tensorOps';
 import type {
   EventEnvelope,
   FaultRequest,
   LoadedReply,
+  ProgressEnvelope,
   ProviderEvent,
   ReplyEnvelope,
   ReplyFor,
@@ -98,6 +101,8 @@ interface Call {
   reject(err: Error): void;
   /** The id it has on the thread it was last sent to. */
   id: number;
+  /** Receives the request's progress messages (a generation's tokens), if it has any. */
+  readonly onProgress?: (p: GenerateProgress) => void;
 }
 
 /** One worker thread and what it holds. */
@@ -164,6 +169,11 @@ export class EngineClient {
     return this.thread?.alive ?? false;
   }
 
+  /** Requests sent and not yet answered (an idle unload waits while there are any). */
+  get inFlight(): number {
+    return this.thread?.pending.size ?? 0;
+  }
+
   /** Forgets past deaths, so a refused client starts a worker again on the next request (the user's retry). */
   resetRestarts(): void {
     this.deaths = [];
@@ -188,14 +198,22 @@ export class EngineClient {
       error: null,
       alive: true,
     };
-    worker.on('message', (m: ReplyEnvelope | EventEnvelope) => this.onMessage(thread, m));
+    worker.on('message', (m: ReplyEnvelope | EventEnvelope | ProgressEnvelope) => this.onMessage(thread, m));
     // An uncaught error in the worker: 'exit' (code 1) follows; keep the error for the reason.
     worker.on('error', (err) => (thread.error ??= err));
     worker.once('exit', (code) => this.onExit(thread, code));
     return thread;
   }
 
-  private onMessage(thread: Thread, m: ReplyEnvelope | EventEnvelope): void {
+  private onMessage(thread: Thread, m: ReplyEnvelope | EventEnvelope | ProgressEnvelope): void {
+    if ('progress' in m) {
+      try {
+        thread.pending.get(m.inReplyTo)?.onProgress?.(m.progress);
+      } catch {
+        // A listener's bug must not stop the replies that follow.
+      }
+      return;
+    }
     if ('event' in m) {
       if (thread !== this.thread) return; // a thread being ended says nothing about the current one
       try {
@@ -290,9 +308,21 @@ export class EngineClient {
   }
 
   /** Sends one call on `thread`; settles when it answers, is cancelled, or the thread ends. */
-  private send<R extends WorkerReply>(thread: Thread, body: WorkerRequest, signal: AbortSignal | undefined): Promise<R> {
+  private send<R extends WorkerReply>(
+    thread: Thread,
+    body: WorkerRequest,
+    signal: AbortSignal | undefined,
+    onProgress?: (p: GenerateProgress) => void,
+  ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const call: Call = { body, signal, resolve: resolve as (b: WorkerReply) => void, reject, id: 0 };
+      const call: Call = {
+        body,
+        signal,
+        resolve: resolve as (b: WorkerReply) => void,
+        reject,
+        id: 0,
+        ...(onProgress ? { onProgress } : {}),
+      };
       this.post(thread, call);
     });
   }
@@ -353,7 +383,11 @@ export class EngineClient {
     }
   }
 
-  private async request<T extends WorkerRequest>(body: T, signal?: AbortSignal): Promise<ReplyFor[T['type']]> {
+  private async request<T extends WorkerRequest>(
+    body: T,
+    signal?: AbortSignal,
+    onProgress?: (p: GenerateProgress) => void,
+  ): Promise<ReplyFor[T['type']]> {
     if (this.disposed) throw new Error('the engine was disposed; its worker exited');
     if (signal?.aborted) throw abortError();
     // With a live thread the request is posted before this call returns, so requests reach the
@@ -361,7 +395,7 @@ export class EngineClient {
     const live = this.thread?.alive && !this.thread.ending ? this.thread : null;
     const thread = live ?? (await this.ready(body.type !== 'load'));
     if (signal?.aborted) throw abortError();
-    return this.send<ReplyFor[T['type']]>(thread, body, signal);
+    return this.send<ReplyFor[T['type']]>(thread, body, signal, onProgress);
   }
 
   async load(folder: string, options: WorkerModelOptions = {}, signal?: AbortSignal): Promise<LoadedReply> {
@@ -397,6 +431,37 @@ export class EngineClient {
   /** An activation-panel request served in the worker (see panelCompute.ts). */
   async panel(op: PanelOp, signal?: AbortSignal): Promise<PanelResult> {
     return (await this.request({ type: 'panel', op }, signal)).result;
+  }
+
+  /**
+   * Continues `tokens` in the worker (src/engine/generate.ts); `onToken` receives each token as it
+   * is picked. An abort stops it between tokens (the promise rejects with AbortError).
+   */
+  async generate(
+    tokens: readonly number[],
+    options: WireGenerateOptions,
+    opts: { onToken?: (p: GenerateProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<GenerateReply> {
+    return this.request({ type: 'generate', tokens: Int32Array.from(tokens), options }, opts.signal, opts.onToken);
+  }
+
+  /**
+   * The last position's logits after `tokens` ([1, 1, d_vocab_out], as run(…, { logitsAt: 'last' })),
+   * computed on the worker's key/value cache for `document`: typing at the end runs only the new tokens.
+   */
+  async nextToken(document: string, tokens: readonly number[], signal?: AbortSignal): Promise<{ logits: Tensor; reused: number }> {
+    const r = await this.request({ type: 'nextToken', document, tokens: Int32Array.from(tokens) }, signal);
+    return { logits: r.logits, reused: r.reused };
+  }
+
+  /** Drops the worker's cache for a closed document. */
+  async forgetDocument(document: string): Promise<void> {
+    await this.request({ type: 'forgetDocument', document });
+  }
+
+  /** A tensor-view request served in the worker (see tensorOps.ts); needs no model for a file's tensors. */
+  async tensor<T extends TensorOp>(op: T, signal?: AbortSignal): Promise<Extract<TensorResult, { op: T['op'] }>> {
+    return (await this.request({ type: 'tensor', op }, signal)).result as Extract<TensorResult, { op: T['op'] }>;
   }
 
   /** FOR TESTS ONLY: makes the worker thread fail (see FaultRequest in protocol.ts). */

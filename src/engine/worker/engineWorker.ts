@@ -4,10 +4,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { installNativeGate } from '../ort/nativeGate';
 import { HookedGPT2 } from '../model';
 import { handlePanelOp, panelTransfer } from './panelCompute';
+import { DocumentCaches } from './documentCaches';
+import { generate } from '../generate';
+import { handleTensorOp, tensorTransfer } from './tensorOps';
 import { ABORT_ERROR_NAME, abortError } from '../../common/errors';
 import type {
   ErrorReply,
   EventEnvelope,
+  ProgressEnvelope,
   FaultRequest,
   ReplyEnvelope,
   RequestEnvelope,
@@ -29,6 +33,8 @@ const gateBuffer = (workerData as { nativeGate?: unknown } | null)?.nativeGate;
 if (gateBuffer instanceof SharedArrayBuffer) installNativeGate(gateBuffer);
 
 let model: HookedGPT2 | null = null;
+/** Inline logits' key/value caches, per document; they belong to `model` and go with it. */
+const documentCaches = new DocumentCaches();
 const queue: Job[] = [];
 let current: Job | null = null;
 
@@ -87,6 +93,7 @@ async function handle(job: Job): Promise<void> {
   const { body } = job;
   switch (body.type) {
     case 'load': {
+      documentCaches.clear();
       if (model !== null) await model.dispose();
       model = null;
       model = await HookedGPT2.fromPretrained(body.folder, body.options);
@@ -119,6 +126,7 @@ async function handle(job: Job): Promise<void> {
       return;
     }
     case 'dispose': {
+      documentCaches.clear();
       const open = model;
       model = null;
       if (open !== null) await open.dispose();
@@ -129,6 +137,36 @@ async function handle(job: Job): Promise<void> {
       const result = await handlePanelOp(model, body.op, job.abort.signal);
       if (job.abort.signal.aborted) throw abortError();
       reply(job.id, { type: 'panel', result }, panelTransfer(result));
+      return;
+    }
+    case 'generate': {
+      if (model === null) throw new Error('no model loaded');
+      const r = await generate(model, Array.from(body.tokens), {
+        ...body.options,
+        signal: job.abort.signal,
+        onToken: (token, index) => {
+          const env: ProgressEnvelope = { inReplyTo: job.id, progress: { type: 'token', index, token } };
+          port!.postMessage(env);
+        },
+      });
+      reply(job.id, { type: 'generated', tokens: r.tokens, stop: r.stop });
+      return;
+    }
+    case 'nextToken': {
+      if (model === null) throw new Error('no model loaded');
+      const r = await documentCaches.nextToken(model, body.document, Array.from(body.tokens), job.abort.signal);
+      if (job.abort.signal.aborted) throw abortError();
+      reply(job.id, { type: 'nextToken', logits: r.logits, reused: r.reused }, [r.logits.data.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'forgetDocument':
+      documentCaches.forget(body.document);
+      reply(job.id, { type: 'forgotten' });
+      return;
+    case 'tensor': {
+      const result = await handleTensorOp(model, body.op, job.abort.signal);
+      if (job.abort.signal.aborted) throw abortError();
+      reply(job.id, { type: 'tensor', result }, tensorTransfer(result));
       return;
     }
     case 'cancel':

@@ -1,10 +1,19 @@
 // Messages between EngineClient (extension host, CLI) and the engine worker thread. Tensors
 // travel as Float32Array with their dims, moved with transfer lists, never as JSON numbers.
 import type { HookDecl } from '../hookPoints';
-import type { AppliedProcessing } from '../model';
+import type { AppliedProcessing, WeightDtype } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
+import type {
+  GenerateRequest,
+  GenerateReply,
+  GenerateProgress,
+  NextTokenRequest,
+  NextTokenReply,
+  ForgetDocumentRequest,
+} from './generationProtocol';
+import type { TensorOp, TensorResult } from './tensorOps';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -22,6 +31,8 @@ export type WorkerModelOptions = Partial<ProcessingOptions> & {
   readonly transformerLensVersion?: TransformerLensVersion;
   readonly device?: DeviceOption;
   readonly threads?: number;
+  /** See ModelOptions.dtype. */
+  readonly dtype?: WeightDtype;
   /** FOR TESTS ONLY: see ModelOptions.faultInjection. */
   readonly faultInjection?: { readonly failRunsOn: ExecutionProviderName };
 };
@@ -40,7 +51,13 @@ export type WorkerRequest =
   | { readonly type: 'cancel'; readonly target: number }
   /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */
   | { readonly type: 'panel'; readonly op: PanelOp }
+  /** The tensor view's and the sidebar's requests (tensorOps.ts): held tensors, slices, nearest tokens, memory. */
+  | { readonly type: 'tensor'; readonly op: TensorOp }
   | { readonly type: 'dispose' }
+  /** Generation and per-document incremental next-token logits (generationProtocol.ts). */
+  | GenerateRequest
+  | NextTokenRequest
+  | ForgetDocumentRequest
   | FaultRequest;
 
 /**
@@ -97,7 +114,22 @@ export interface PanelReply {
   readonly result: PanelResult;
 }
 
-export type WorkerReply = PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
+export interface TensorReply {
+  readonly type: 'tensor';
+  readonly result: TensorResult;
+}
+
+export type WorkerReply =
+  | TensorReply
+  | PanelReply
+  | LoadedReply
+  | RunReply
+  | DisposedReply
+  | ErrorReply
+  | GenerateReply
+  | NextTokenReply
+  | { readonly type: 'cancelled' }
+  | { readonly type: 'forgotten' };
 
 export interface RequestEnvelope {
   readonly id: number;
@@ -123,6 +155,12 @@ export interface EventEnvelope {
   readonly event: ProviderEvent;
 }
 
+/** Sent by the worker while a request runs, before its reply: one generated token (a `generate` request's stream). */
+export interface ProgressEnvelope {
+  readonly inReplyTo: number;
+  readonly progress: GenerateProgress;
+}
+
 /** Which reply a request type resolves to. */
 export interface ReplyFor {
   load: LoadedReply;
@@ -130,5 +168,9 @@ export interface ReplyFor {
   dispose: DisposedReply;
   cancel: { readonly type: 'cancelled' };
   panel: PanelReply;
+  generate: GenerateReply;
+  nextToken: NextTokenReply;
+  forgetDocument: { readonly type: 'forgotten' };
+  tensor: TensorReply;
   fault: never;
 }

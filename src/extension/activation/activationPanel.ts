@@ -275,10 +275,13 @@ export class ActivationPanelController implements vscode.Disposable {
       },
       () => {
         if (this.session === session) {
+          const runId = this.latest?.runId;
           this.session = undefined;
           this.inflight?.abort();
           this.inflight = undefined;
           this.latest = undefined;
+          // The closed panel's run state (and the worker's readout sessions) go now, not at the next run.
+          if (runId !== undefined) void this.releaseRun(runId);
         }
       },
     );
@@ -286,6 +289,14 @@ export class ActivationPanelController implements vscode.Disposable {
       if (!panel.visible) this.ready = false;
     });
     this.session = session;
+  }
+
+  /** Tells the worker a closed panel's run is gone; never loads a model to do so. */
+  private async releaseRun(runId: number): Promise<void> {
+    const engine = await this.engine.peek();
+    await engine?.client
+      .panel({ op: 'release', runId })
+      .catch((e: unknown) => this.log(`release of run ${runId} failed: ${(e as Error).message}`));
   }
 
   private async ask(op: Parameters<LoadedEngine['client']['panel']>[0]): Promise<PanelResult> {

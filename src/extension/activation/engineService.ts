@@ -20,6 +20,9 @@ import {
   readProcessingSetting,
   readTransformerLensVersion,
   TL_VERSION_SETTING,
+  DTYPE_SETTING,
+  readIdleDisposeMinutes,
+  readWeightDtype,
 } from '../model/modelSettings';
 import { processingCall } from '../../engine/processing';
 
@@ -92,6 +95,7 @@ export class EngineService implements vscode.Disposable {
         affectsModelSetting(e) ||
         e.affectsConfiguration(EXECUTION_PROVIDER_SETTING) ||
         e.affectsConfiguration(TL_VERSION_SETTING) ||
+        e.affectsConfiguration(DTYPE_SETTING) ||
         e.affectsConfiguration(PROCESSING_SETTING)
       ) {
         this.unloading = this.unload();
@@ -110,8 +114,36 @@ export class EngineService implements vscode.Disposable {
     this.providerChanged.fire(state);
   }
 
+  /** Set while the model is unloaded for being idle: what the status item says until the next request. */
+  idleNotice: string | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Every request passes get(): it (re)starts the idle countdown (modelLens.idleDisposeMinutes).
+   * When it runs out with nothing in flight the worker and its model are ended; the next get()
+   * loads them again. A request still running puts the unload off by another period.
+   */
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const minutes = readIdleDisposeMinutes();
+    if (minutes <= 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      const client = this.client;
+      if (client === null) return;
+      if (client.inFlight > 0) return this.touch();
+      this.log(`model unloaded after ${minutes} minute(s) unused (modelLens.idleDisposeMinutes); the next request loads it again`);
+      this.idleNotice = `unloaded after ${minutes} min unused; the next request loads it again (modelLens.idleDisposeMinutes)`;
+      // onDidChangeModel is not fired: the model is the same, and listeners would load it right back.
+      this.unloading = this.unload();
+    }, minutes * 60_000);
+    this.idleTimer.unref();
+  }
+
   /** The loaded model, loading it (and asking for it) on first use. */
   get(token?: vscode.CancellationToken): Promise<LoadedEngine> {
+    this.touch();
     if (this.loading === null) {
       const loading: Promise<LoadedEngine> = this.load(token).catch((e: unknown) => {
         // Only this load's failure clears it: a cancelled load may settle after the next one began.
@@ -145,6 +177,7 @@ export class EngineService implements vscode.Disposable {
   }
 
   private async load(token?: vscode.CancellationToken): Promise<LoadedEngine> {
+    this.idleNotice = undefined;
     const model = await acquireModel(this.context, token);
     await this.unloading;
     const requested = readExecutionProvider();
@@ -187,6 +220,7 @@ export class EngineService implements vscode.Disposable {
         client.load(model.folder, {
           device: requested,
           transformerLensVersion: readTransformerLensVersion(),
+          dtype: readWeightDtype(),
           ...readProcessingSetting(),
         }),
     ).finally(() => {
@@ -243,6 +277,7 @@ export class EngineService implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.idleTimer);
     this.subscription.dispose();
     this.changed.dispose();
     void this.unload().finally(() => this.providerChanged.dispose());

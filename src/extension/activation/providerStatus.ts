@@ -6,6 +6,7 @@
 // start would be noise.
 import * as vscode from 'vscode';
 import type { EngineService, ProviderState } from './engineService';
+import { autoCpuFallbackIsNews } from '../../engine/ort/providerPlan';
 
 /** What in-host tests read (hidden command modelLens.engine.state). */
 export interface ProviderStatusSnapshot {
@@ -49,11 +50,23 @@ export class ProviderStatus implements vscode.Disposable {
 
   private show(s: ProviderState | undefined): void {
     if (s === undefined) {
+      const idle = this.engine.idleNotice;
+      if (idle !== undefined) {
+        // Unloaded for being idle (modelLens.idleDisposeMinutes): said until the next request reloads it.
+        this.item.text = '$(chip) GPT-2 · unloaded';
+        this.item.tooltip = `Model Lens: the model was ${idle}.`;
+        this.item.show();
+        this.visible = true;
+        return;
+      }
       this.item.hide();
       this.visible = false;
       return;
     }
-    const fellBack = s.notice !== null && (s.requested !== 'auto' || s.failedAtRunTime);
+    // 'auto' falling back is announced when it fails at run time, or lands on the CPU where a GPU
+    // was expected (macOS, Windows); otherwise the tooltip says why.
+    const autoMissedGpu = s.requested === 'auto' && s.provider === 'cpu' && autoCpuFallbackIsNews(process.platform);
+    const fellBack = s.notice !== null && (s.requested !== 'auto' || s.failedAtRunTime || autoMissedGpu);
     this.item.text = `$(chip) GPT-2 · ${s.provider}${fellBack || s.workerNotice !== undefined ? ' $(warning)' : ''}`;
     this.item.tooltip = [
       `Model: ${s.label}`,

@@ -10,6 +10,7 @@ import { ActivationPanelController } from './activationPanel';
 import { EngineService } from './engineService';
 import { ProviderStatus } from './providerStatus';
 import { ModelLensSidebar } from '../sidebar/sidebar';
+import { registerTensorView } from '../tensorView/register';
 
 export const ACTIVATION_COMMANDS = {
   openActivationPanel: 'modelLens.openActivationPanel',
@@ -42,6 +43,7 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     providerStatus,
     engine,
     new ModelLensSidebar(engine),
+    ...registerTensorView(context.extensionUri, engine, log).disposables,
     panel,
     inline,
     loss,

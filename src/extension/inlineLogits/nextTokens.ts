@@ -5,7 +5,9 @@ import * as vscode from 'vscode';
 import { decode, tokenDisplay } from '../../tokenizer';
 import type { LoadedEngine } from '../activation/engineService';
 import { logitRow, probability } from '../logitRows';
+import { readableOffset } from '../documentText';
 import { tailInput } from '../modelInput';
+import { nextTokenLogits } from './nextTokenLogits';
 
 /** Context before the position that is tokenized: enough for n_ctx tokens of ordinary text (see modelInput.ts for the rules). */
 export const CONTEXT_CHARS = 8000;
@@ -38,13 +40,13 @@ export async function topNextTokens(
   signal: AbortSignal,
 ): Promise<NextTokens | undefined> {
   const t0 = performance.now();
-  const from = Math.max(0, offset - CONTEXT_CHARS);
+  const from = readableOffset(doc, Math.max(0, offset - CONTEXT_CHARS));
   const context = doc.getText(new vscode.Range(doc.positionAt(from), doc.positionAt(offset)));
   const { ids } = tailInput(context, from === 0, engine.cfg.n_ctx);
   if (ids.length === 0) return undefined;
   const t1 = performance.now();
-  // Only the next-token prediction is shown: unembed the last position alone.
-  const r = await engine.client.run(ids, { signal, logitsAt: 'last' });
+  // The last position alone, on the document's key/value cache in the worker (incremental).
+  const r = { logits: await nextTokenLogits(engine.client, doc.uri.toString(), ids, signal) };
   const t2 = performance.now();
   const V = r.logits.dims[2]!;
   const logits = r.logits.data;

@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import { tokenDisplay } from '../../tokenizer';
 import { logitRow, NonFiniteLogitsError, probability } from '../logitRows';
-import { documentLength } from '../documentText';
+import { documentLength, readableOffset } from '../documentText';
 import { tailInput, tailWindow } from '../modelInput';
 import type { EngineService } from '../activation/engineService';
 
@@ -21,7 +21,7 @@ export class PredictionHoverProvider implements vscode.HoverProvider {
     const engine = await this.engine.peek();
     if (!engine || token.isCancellationRequested) return undefined;
     const offset = doc.offsetAt(position);
-    const from = Math.max(0, offset - CONTEXT_CHARS);
+    const from = readableOffset(doc, Math.max(0, offset - CONTEXT_CHARS));
     // Past the hovered token, only the next one is needed; a little more keeps it whole.
     const length = documentLength(doc);
     const end = Math.min(length, offset + 200);

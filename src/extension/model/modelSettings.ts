@@ -47,6 +47,20 @@ export function affectsModelSetting(e: vscode.ConfigurationChangeEvent): boolean
   return e.affectsConfiguration(MODEL_SETTING) || e.affectsConfiguration(REVISION_SETTING);
 }
 
+/** How the weights are stored (ModelOptions.dtype); a change reloads the model. */
+export const DTYPE_SETTING = 'modelLens.dtype';
+
+/** modelLens.dtype; an unknown value (hand-edited settings.json, or 'bf16', which the engine refuses) counts as 'fp32'. */
+export function readWeightDtype(): 'fp32' | 'fp16' {
+  return vscode.workspace.getConfiguration('modelLens').get<string>('dtype') === 'fp16' ? 'fp16' : 'fp32';
+}
+
+/** Minutes without a request after which the model is unloaded (0: never); read on each use, so a change applies at once. */
+export function readIdleDisposeMinutes(): number {
+  const v = vscode.workspace.getConfiguration('modelLens').get<unknown>('idleDisposeMinutes');
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 5;
+}
+
 /** Whose hook meanings the engine follows (docs/HOOKS.md); a change reloads the model. */
 export const TL_VERSION_SETTING = 'modelLens.transformerLensVersion';
 

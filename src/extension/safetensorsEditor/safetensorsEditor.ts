@@ -1,13 +1,15 @@
 // `.safetensors` files open as a read-only custom editor: the header only (every tensor's dtype,
 // shape and byte size, the metadata), grouped by module. Only the header is read, through the
 // engine's checked parser, so a 6 GB checkpoint opens at once in bounded memory, and nothing in
-// the file is ever executed. "Reopen Editor With… → Text Editor" stays available.
+// the file is ever executed. Clicking a tensor opens it in the tensor view, which reads only that
+// tensor's bytes (in a worker). "Reopen Editor With… → Text Editor" stays available.
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { summarizeSafetensorsFile } from '../../engine/safetensors/summary';
 import { assertNever } from '../../protocol/envelope';
 import { SAFETENSORS_VIEW_TYPE, safetensorsWebviewSchemas, type SafetensorsProtocol } from '../../protocol/safetensors';
 import { HostChannel } from '../hostChannel';
+import { TENSOR_COMMANDS } from '../tensorView/commandIds';
 import { mediaDist, renderShell } from '../webviewShell';
 
 /** Hidden command: what each open editor showed, for in-host tests. */
@@ -65,6 +67,10 @@ export class SafetensorsEditorProvider implements vscode.CustomReadonlyEditorPro
         switch (msg.type) {
           case 'ready':
             void this.sendHeader(document.uri, channel);
+            break;
+          case 'st/openTensor':
+            // The tensor view reads the tensor in a worker; the header already said it exists.
+            void vscode.commands.executeCommand(TENSOR_COMMANDS.openFileTensor, document.uri, msg.name);
             break;
           case 'st/rendered':
             this.states.set(key, { ...this.states.get(key), uri: key, rendered: { rows: msg.rows, groups: msg.groups } });

@@ -18,6 +18,7 @@ export const SIDEBAR_VIEWS = {
 export const SIDEBAR_COMMANDS = {
   load: 'modelLens.sidebar.loadModel',
   copyName: 'modelLens.sidebar.copyName',
+  refresh: 'modelLens.sidebar.refresh',
   /** Hidden: the three trees' nodes, fully expanded, for in-host tests. */
   state: 'modelLens.sidebar.state',
 } as const;
@@ -58,7 +59,7 @@ class NodeTree implements vscode.TreeDataProvider<SidebarNode>, vscode.Disposabl
     if (node.description !== undefined) item.description = node.description;
     if (node.tooltip !== undefined) item.tooltip = node.tooltip;
     if (node.contextValue !== undefined) item.contextValue = node.contextValue;
-    if (node.command !== undefined) item.command = { command: node.command, title: node.label };
+    if (node.command !== undefined) item.command = { command: node.command, title: node.label, arguments: [node] };
     return item;
   }
 
@@ -95,6 +96,7 @@ export class ModelLensSidebar implements vscode.Disposable {
       // Selections made while the view was hidden were not followed.
       this.modulesView.onDidChangeVisibility(() => this.onSelection(vscode.window.activeTextEditor)),
       vscode.commands.registerCommand(SIDEBAR_COMMANDS.load, () => this.load()),
+      vscode.commands.registerCommand(SIDEBAR_COMMANDS.refresh, () => this.refreshAll()),
       vscode.commands.registerCommand(SIDEBAR_COMMANDS.copyName, (node?: SidebarNode) => this.copyName(node)),
       vscode.commands.registerCommand(SIDEBAR_COMMANDS.state, () => this.state()),
     );
@@ -129,6 +131,8 @@ export class ModelLensSidebar implements vscode.Disposable {
     const loaded = await this.engine.peek();
     const provider = this.engine.provider;
     if (!loaded || !provider) return undefined;
+    // Asked of the worker each time the view refreshes; a dead or busy-then-dead worker leaves it out.
+    const memory = await loaded.client.tensor({ op: 'memory' }).catch(() => undefined);
     return {
       cfg: loaded.cfg,
       label: loaded.label,
@@ -137,6 +141,7 @@ export class ModelLensSidebar implements vscode.Disposable {
       notice: provider.notice,
       // The extension's engine loads as from_pretrained does, every switch on.
       processing: DEFAULT_PROCESSING,
+      ...(memory ? { memory } : {}),
     };
   }
 

@@ -12,6 +12,7 @@ import {
 } from '../../engine/modelInfo';
 import { symbolicShape } from '../../engine/hookPoints';
 import type { ExecutionProviderName, HookedGPT2Config, ProcessingOptions } from '../../engine/types';
+import { TENSOR_COMMANDS } from '../tensorView/commandIds';
 
 /** The context values package.json's menus match (right-click actions). */
 export const CONTEXT = {
@@ -29,7 +30,7 @@ export interface SidebarNode {
   readonly description?: string;
   readonly tooltip?: string;
   readonly contextValue?: string;
-  /** A command id to run on click (with no arguments). */
+  /** A command id to run on click (with the node as its argument). */
   readonly command?: string;
   /** A hook's or weight's TransformerLens name (what "Copy Name" copies). */
   readonly name?: string;
@@ -44,7 +45,11 @@ export interface LoadedModelState {
   readonly requested: string;
   readonly notice: string | null;
   readonly processing: ProcessingOptions;
+  /** The engine's process memory (the worker thread shares the extension host's process); absent when it could not be read. */
+  readonly memory?: { readonly rss: number; readonly heapUsed: number; readonly arrayBuffers: number };
 }
+
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
 const shapeText = (s: readonly (number | string)[]): string => `[${s.join(', ')}]`;
 
@@ -77,6 +82,16 @@ export function modelNodes(loaded: LoadedModelState | undefined, configured: str
       ...(loaded.notice ? { tooltip: loaded.notice } : {}),
     },
     { id: 'dtype', label: 'dtype', description: 'float32' },
+    ...(loaded.memory
+      ? [
+          {
+            id: 'memory',
+            label: 'Memory',
+            description: `${mib(loaded.memory.rss)} resident`,
+            tooltip: `process.memoryUsage() in the engine worker: ${mib(loaded.memory.rss)} resident set of the extension host process (the worker thread, onnxruntime's native memory and the weights included), ${mib(loaded.memory.arrayBuffers)} in array buffers, ${mib(loaded.memory.heapUsed)} JS heap`,
+          },
+        ]
+      : []),
     {
       id: 'processing',
       label: 'Processing',
@@ -126,6 +141,7 @@ function moduleNode(m: ModuleNode, cfg: HookedGPT2Config, pos: number | undefine
         tooltip: `${p.name}\n[${p.dimNames.join(', ')}]`,
         contextValue: CONTEXT.weight,
         name: p.name,
+        command: TENSOR_COMMANDS.openWeight,
       })),
       ...m.children.map((c) => (c.kind === 'hook' ? hookNode(c, cfg, pos) : moduleNode(c, cfg, pos))),
     ],
@@ -158,6 +174,7 @@ export function weightNodes(cfg: HookedGPT2Config): SidebarNode[] {
         description: `${shapeText([cfg.n_heads, cfg.d_model, cfg.d_model])} = W_V @ W_O`,
         tooltip: `FactoredMatrix: A = W_V [${cfg.n_heads}, ${cfg.d_model}, ${cfg.d_head}], B = W_O [${cfg.n_heads}, ${cfg.d_head}, ${cfg.d_model}]`,
         name: `blocks.${L}.attn.OV`,
+        children: headNodes(cfg, L, 'OV'),
       },
       {
         id: `circuit:blocks.${L}.attn.QK`,
@@ -165,6 +182,7 @@ export function weightNodes(cfg: HookedGPT2Config): SidebarNode[] {
         description: `${shapeText([cfg.n_heads, cfg.d_model, cfg.d_model])} = W_Q @ W_K^T`,
         tooltip: `FactoredMatrix: A = W_Q [${cfg.n_heads}, ${cfg.d_model}, ${cfg.d_head}], B = W_K^T [${cfg.n_heads}, ${cfg.d_head}, ${cfg.d_model}]`,
         name: `blocks.${L}.attn.QK`,
+        children: headNodes(cfg, L, 'QK'),
       },
     ]).flat(),
   };
@@ -179,5 +197,19 @@ function parameterNodes(cfg: HookedGPT2Config): SidebarNode[] {
     tooltip: `[${p.dimNames.join(', ')}]`,
     contextValue: CONTEXT.weight,
     name: p.name,
+    command: TENSOR_COMMANDS.openWeight,
+  }));
+}
+
+/** One head's circuit, dense [d_model, d_model], opened on click. */
+function headNodes(cfg: HookedGPT2Config, L: number, which: 'OV' | 'QK'): SidebarNode[] {
+  return Array.from({ length: cfg.n_heads }, (_, h) => ({
+    id: `circuit:blocks.${L}.attn.${which}[${h}]`,
+    label: `head ${h}`,
+    description: shapeText([cfg.d_model, cfg.d_model]),
+    tooltip: `blocks.${L}.attn.${which}[${h}] made dense (${which === 'OV' ? 'W_V[h] @ W_O[h]' : 'W_Q[h] @ W_K[h]^T'}); click to open it`,
+    contextValue: CONTEXT.weight,
+    name: `blocks.${L}.attn.${which}[${h}]`,
+    command: TENSOR_COMMANDS.openWeight,
   }));
 }

@@ -1,0 +1,60 @@
+// A readout is one question asked of a forward pass, answered by ONNX nodes appended to the
+// forward graph: it reads hook tensors by their TransformerLens names, reduces them (log-sum-exp,
+// TopK, pooling, norms, a Gather) and declares only its small answer as graph outputs, so the
+// session never copies a whole activation out. One file per question in this folder;
+// HookedGPT2.readout() runs "forward + these readouts" (src/engine/readouts.ts).
+import type { GraphBuilder } from '../../src/engine/onnx/builder';
+import type { ElemType } from '../../src/engine/onnx/ir';
+import type { GPT2Weights, HookedGPT2Config } from '../../src/engine/types';
+
+/** A value a readout takes per call (a position, a token, a window) as a graph input, so one session serves every value. */
+export interface ReadoutParam {
+  readonly type: 'int64';
+  readonly values: readonly number[];
+}
+
+/** What a readout's emit function gets: the builder after the forward graph, and helpers shared by all readouts. */
+export interface ReadoutGraph {
+  readonly b: GraphBuilder;
+  readonly cfg: HookedGPT2Config;
+  readonly weights: GPT2Weights;
+  /** The token ids, int64 [batch, pos]. */
+  readonly tokens: string;
+  /** The logits, float32 [batch, pos, d_vocab_out]. */
+  readonly logits: string;
+  /** This readout's per-call parameter `name` (declared in `params`) as an int64 graph input of shape [n]. */
+  param(name: string): string;
+  /** Declares `tensor` as this readout's answer `name` (a graph output). */
+  output(name: string, tensor: string): void;
+  /** The token that follows each position, int64 [batch, pos, 1]; 0 at the last position (whose answers callers mask). */
+  nextTokens(): string;
+}
+
+export interface Readout {
+  /**
+   * What the graph piece is, everything that changes its nodes (k, the layer, the thumbnail
+   * size); a graph variant is keyed by its readouts' keys. Unique within one request.
+   */
+  readonly key: string;
+  /** Per-call values, fed as graph inputs (not part of the key). */
+  readonly params: Readonly<Record<string, ReadoutParam>>;
+  /** Appends the nodes; must call g.output for every answer. */
+  emit(g: ReadoutGraph): void;
+}
+
+/** A readout's answers by the names it gave them; int64 answers come back as BigInt64Array. */
+export type ReadoutAnswer = Readonly<Record<string, { readonly dims: readonly number[]; readonly data: Float32Array | BigInt64Array }>>;
+
+export const AXIS_LAST = { axes: { ints: [-1] }, keepdims: { i: 1 } } as const;
+
+/** x [.., d] → x - mean(x) over the last axis, as LayerNorm centres (and TransformerLens's apply_ln_to_stack). */
+export function centre(b: GraphBuilder, x: string): string {
+  return b.op('Sub', [x, b.op('ReduceMean', [x], { ...AXIS_LAST })]);
+}
+
+/** Positions [from, to) of x along `axis`, with from/to int64 [1] tensors. */
+export function sliceAxis(b: GraphBuilder, x: string, from: string, to: string, axis: number): string {
+  return b.op('Slice', [x, from, to, b.ints([axis])]);
+}
+
+export type { ElemType };

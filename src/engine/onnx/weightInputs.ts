@@ -1,0 +1,75 @@
+// Weights as graph inputs: the graph a CPU session is created from names every large initializer
+// as an input instead, and the session is handed the model's one set of weight arrays to feed on
+// every run (createSession's `boundInputs`). onnxruntime's CPU provider runs on a fed tensor's
+// buffer where it lies, so every session of a model reads the same bytes and none holds a copy.
+//
+// Why not external data (weightFile.ts): onnxruntime maps the external file once per session, so
+// each variant added the whole weights again to the process's resident memory (measured in
+// docs/ARCHITECTURE.md, "One copy of the weights").
+import type { ElemType, GraphIR, InitializerDef, NodeDef, TensorData } from './ir';
+import { WeightFile } from './weightFile';
+
+/** What a lifted input is fed; a float16 tensor for a float32 weight gets a Cast to float32 in the graph. */
+export interface BoundTensor {
+  readonly type: ElemType;
+  readonly dims: readonly number[];
+  readonly data: TensorData;
+}
+
+export interface LiftedGraph {
+  /** The graph with the lifted initializers declared as inputs (and a Cast after each half-precision one). */
+  readonly graph: GraphIR;
+  /** What each new input is fed: by default the initializer itself (the same typed array, not a copy). */
+  readonly weights: ReadonlyMap<string, BoundTensor>;
+}
+
+/** ONNX TensorProto.DataType.FLOAT, Cast's `to`. */
+const TO_FLOAT = 1;
+
+/**
+ * Moves every initializer that `isWeight` picks (default: those weightFile would externalise) to a
+ * graph input fed from `bind(initializer)` (default: the initializer's own array). When `bind`
+ * returns float16 for a float32 initializer, the input is `<name>::float16` and a Cast node
+ * produces `<name>` in float32, so the graph's arithmetic is unchanged.
+ */
+export function liftWeights(
+  g: GraphIR,
+  opts: { isWeight?: (t: InitializerDef) => boolean; bind?: (t: InitializerDef) => BoundTensor } = {},
+): LiftedGraph {
+  const isWeight = opts.isWeight ?? WeightFile.isExternal;
+  const kept = new Map<string, InitializerDef>();
+  const weights = new Map<string, BoundTensor>();
+  const casts: NodeDef[] = [];
+  const types = new Map(g.types);
+  for (const [name, t] of g.initializers) {
+    if (!isWeight(t)) {
+      kept.set(name, t);
+      continue;
+    }
+    const fed = opts.bind ? opts.bind(t) : t;
+    if (fed.type === t.type) {
+      weights.set(name, fed);
+    } else {
+      const input = `${name}::${fed.type}`;
+      weights.set(input, fed);
+      types.set(input, fed.type);
+      casts.push({ op: 'Cast', name: `cast:${name}`, inputs: [input], outputs: [name], attrs: { to: { i: TO_FLOAT } } });
+    }
+  }
+  const inputs = [...g.inputs, ...[...weights].map(([name, t]) => ({ name, type: t.type, dims: [...t.dims] }))];
+  // Each Cast just before its weight's first consumer: all of them first would hold every weight
+  // in float32 at once, in the session's arena.
+  const castOf = new Map(casts.map((c) => [c.outputs[0]!, c]));
+  const nodes: NodeDef[] = [];
+  for (const n of g.nodes) {
+    for (const i of n.inputs) {
+      const c = castOf.get(i);
+      if (c !== undefined) {
+        nodes.push(c);
+        castOf.delete(i);
+      }
+    }
+    nodes.push(n);
+  }
+  return { graph: { ...g, nodes, initializers: kept, inputs, types }, weights };
+}

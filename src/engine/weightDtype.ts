@@ -1,0 +1,132 @@
+// Weights stored at half precision (ModelOptions.dtype 'fp16', like TransformerLens's
+// dtype=torch.float16): the model keeps one float16 copy of each weight, sessions are fed it and
+// Cast it to float32 inside the graph, so every activation is computed in float32 from weights
+// rounded once to float16. Half the weights' memory; the hooks' error against the float64
+// reference is in README.md.
+//
+// Views that read weights (the logit lens, direct logit attribution, ActivationCache) see
+// float32 tensors decoded on access; a decoded array lives only while something holds it.
+import type { InitializerDef } from './onnx/ir';
+import type { HostTensor } from './ort/session';
+import { f16BitsToNumber, numberToF16Bits } from './safetensors/dtypes';
+import type { GPT2Weights, Tensor } from './types';
+
+export type WeightDtype = 'fp32' | 'fp16' | 'bf16';
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ['fp32', 'fp16', 'bf16'];
+
+/** Why bf16 is refused: said once, where the option is checked. */
+export const BF16_UNAVAILABLE =
+  "dtype 'bf16' is not available: onnxruntime-node 1.30 has no bfloat16 tensor type to feed the weights with; use 'fp16' (half the memory, float16's rounding)";
+
+export function isWeightDtype(s: string): s is WeightDtype {
+  return (WEIGHT_DTYPES as readonly string[]).includes(s);
+}
+
+/**
+ * float32 → float16 bits, rounding to nearest, ties to even. Normal halves take the inline path
+ * (a hundred million weights: a function call each would be seconds); zeros, subnormals,
+ * overflow, infinities and NaN go through numberToF16Bits.
+ */
+export function toF16(data: Float32Array): Uint16Array {
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i]!;
+    const exp = (x >>> 23) & 0xff;
+    if (exp < 113 || exp > 142) {
+      out[i] = numberToF16Bits(data[i]!);
+      continue;
+    }
+    const mant = x & 0x7fffff;
+    let h = ((x >>> 16) & 0x8000) | ((exp - 112) << 10) | (mant >>> 13);
+    const rest = mant & 0x1fff;
+    if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h += 1; // a carry into the exponent is right, up to infinity
+    out[i] = h;
+  }
+  return out;
+}
+
+/** float16 → float32 through a 64K-entry table: every half value is exactly a float32 value. */
+let table: Float32Array | null = null;
+export function fromF16(bits: Uint16Array): Float32Array {
+  if (table === null) {
+    table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) table[h] = f16BitsToNumber(h);
+  }
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
+  return out;
+}
+
+/** A model's weights held once in float16, handed to sessions as float16 and to views as float32. */
+export class HalfWeights {
+  /** The weights as float32 tensors decoded on access (what HookedGPT2.processedWeights returns). */
+  readonly weights: GPT2Weights;
+  /** Each decoded array's float16 source: a graph built from decoded weights binds the source, not a new copy. */
+  private readonly sources = new WeakMap<Float32Array, Uint16Array>();
+  /** float16 copies of arrays the kernels derive from the weights (heads side by side), by name and shape. */
+  private readonly derived = new Map<string, Uint16Array>();
+
+  constructor(fp32: GPT2Weights) {
+    const lazy = (t: Tensor): Tensor => this.lazyTensor(t.dims, toF16(t.data));
+    const opt = (t: Tensor | null): Tensor | null => (t === null ? null : lazy(t));
+    this.weights = {
+      W_E: lazy(fp32.W_E),
+      W_pos: lazy(fp32.W_pos),
+      blocks: fp32.blocks.map((b) => ({
+        ln1_w: opt(b.ln1_w),
+        ln1_b: opt(b.ln1_b),
+        W_Q: lazy(b.W_Q),
+        W_K: lazy(b.W_K),
+        W_V: lazy(b.W_V),
+        W_O: lazy(b.W_O),
+        b_Q: lazy(b.b_Q),
+        b_K: lazy(b.b_K),
+        b_V: lazy(b.b_V),
+        b_O: lazy(b.b_O),
+        ln2_w: opt(b.ln2_w),
+        ln2_b: opt(b.ln2_b),
+        W_in: lazy(b.W_in),
+        b_in: lazy(b.b_in),
+        W_out: lazy(b.W_out),
+        b_out: lazy(b.b_out),
+      })),
+      ln_final_w: opt(fp32.ln_final_w),
+      ln_final_b: opt(fp32.ln_final_b),
+      W_U: lazy(fp32.W_U),
+      b_U: lazy(fp32.b_U),
+    };
+  }
+
+  /** What a session is fed for a float32 weight initializer: its float16 copy (made once per name and shape). */
+  readonly bind = (t: InitializerDef): HostTensor => {
+    if (t.type !== 'float32' || !(t.data instanceof Float32Array)) return t;
+    let half = this.sources.get(t.data);
+    if (half === undefined) {
+      const key = `${t.name}@${t.dims.join('x')}`;
+      half = this.derived.get(key);
+      if (half === undefined || half.length !== t.data.length) {
+        half = toF16(t.data);
+        this.derived.set(key, half);
+      }
+    }
+    return { type: 'float16', dims: t.dims, data: half };
+  };
+
+  private lazyTensor(dims: readonly number[], half: Uint16Array): Tensor {
+    let ref: WeakRef<Float32Array> | null = null;
+    const sources = this.sources;
+    return {
+      dims: [...dims],
+      get data(): Float32Array {
+        let d = ref?.deref();
+        if (d === undefined) {
+          d = fromF16(half);
+          ref = new WeakRef(d);
+          sources.set(d, half);
+        }
+        return d;
+      },
+    };
+  }
+}

@@ -9,6 +9,7 @@ import { emitUnembed, UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { listHookPoints, symbolicShape } from './hookPoints';
 import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
+import type { GraphReadout } from './graphReadout';
 import { DEFAULT_TL_VERSION, type GPT2Weights, type HookedGPT2Config } from './types';
 
 export const TOKENS_INPUT = 'tokens';
@@ -18,6 +19,8 @@ export interface ModelGraph {
   readonly graph: GraphIR;
   /** Hook points as emitted, in execution order, with the node that produces each. */
   readonly hooks: readonly EmittedHook[];
+  /** The outputs a readout appended (empty without one). */
+  readonly readouts: readonly string[];
 }
 
 /** Asserts the weights match the config, naming the first offender. */
@@ -78,6 +81,7 @@ export function buildModelGraph(
   w: GPT2Weights,
   transforms: ReadonlyMap<string, HookTransform> = new Map(),
   logitsAt: LogitsAt = 'all',
+  readout: GraphReadout | null = null,
 ): ModelGraph {
   checkWeights(cfg, w);
   const declared = listHookPoints(cfg);
@@ -99,6 +103,8 @@ export function buildModelGraph(
   emitUnembed(b, cfg, final, w.W_U, w.b_U, LOGITS_OUTPUT, logitsAt === 'last');
 
   b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
+  const readouts = readout?.emit(b, LOGITS_OUTPUT, tokens) ?? [];
+  for (const o of readouts) b.output(o.name, o.dims);
   // A graph that unembeds only the last position has no full-size logits for unembed.hook_out.
   const expected = declared.filter((h) => logitsAt === 'all' || h.name !== UNEMBED_HOOK_OUT);
   const expectedNames = new Set(expected.map((h) => h.name));
@@ -114,5 +120,5 @@ export function buildModelGraph(
   ) {
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
-  return { graph: b.build(), hooks };
+  return { graph: b.build(), hooks, readouts: readouts.map((o) => o.name) };
 }

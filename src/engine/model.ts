@@ -14,6 +14,7 @@ import { buildModelGraph, LOGITS_OUTPUT, TOKENS_INPUT, type LogitsAt, type Model
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { compileInterventions, type Intervention } from './interventions';
+import type { GraphReadout } from './graphReadout';
 import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
@@ -36,6 +37,24 @@ import {
 
 export type { Intervention } from './interventions';
 export type { LogitsAt } from './graph';
+
+/**
+ * One prompt's token ids, or a batch of prompts of the same length ([batch][pos]): a batch runs as
+ * one session call with TransformerLens's batch axis (logits [batch, pos, d_vocab_out], every
+ * hook [batch, ...]). Prompts of different lengths are refused (no padding yet).
+ */
+export type TokenInput = readonly number[] | Int32Array | readonly (readonly number[])[];
+
+function isTokenBatch(t: TokenInput): t is readonly (readonly number[])[] {
+  return Array.isArray(t) && t.length > 0 && Array.isArray(t[0]);
+}
+
+/** What one forward pass fetched: logits unless a readout replaced them. */
+interface Ran {
+  readonly logits: Tensor | null;
+  readonly activations: ReadonlyMap<string, Tensor>;
+  readonly readouts: ReadonlyMap<string, Tensor>;
+}
 
 export type ModelOptions = Partial<ProcessingOptions> & {
   /** false = from_pretrained_no_processing (every processing switch off). */
@@ -110,6 +129,8 @@ const MAX_CACHED_VARIANTS = 8;
 
 interface Variant {
   readonly segments: readonly (Segment & { readonly session: EngineSession })[];
+  /** The readout outputs this variant's graph appended (empty without a readout). */
+  readonly readouts: readonly string[];
 }
 
 /** A non-CPU session failed while running: forward() switches the model to the CPU and retries once. */
@@ -230,33 +251,49 @@ export class HookedGPT2 {
     return this.hookTable;
   }
 
-  async run(tokens: readonly number[] | Int32Array, opts: { signal?: AbortSignal; logitsAt?: LogitsAt } = {}): Promise<Tensor> {
+  async run(tokens: TokenInput, opts: { signal?: AbortSignal; logitsAt?: LogitsAt } = {}): Promise<Tensor> {
     return (await this.forward(tokens, opts)).logits;
   }
 
   async runWithCache(
-    tokens: readonly number[] | Int32Array,
+    tokens: TokenInput,
     opts: { names?: NamesFilter; signal?: AbortSignal } = {},
   ): Promise<{ logits: Tensor; cache: ActivationCache }> {
     const r = await this.forward(tokens, { names: opts.names ?? (() => true), ...(opts.signal ? { signal: opts.signal } : {}) });
     return { logits: r.logits, cache: this.cacheOf(r) };
   }
 
-  async runWithHooks(
-    tokens: readonly number[] | Int32Array,
-    hooks: readonly HookFn[],
-    opts: { signal?: AbortSignal } = {},
-  ): Promise<Tensor> {
+  async runWithHooks(tokens: TokenInput, hooks: readonly HookFn[], opts: { signal?: AbortSignal } = {}): Promise<Tensor> {
     return (await this.forward(tokens, { hooks, ...opts })).logits;
   }
 
   async runWithInterventions(
-    tokens: readonly number[] | Int32Array,
+    tokens: TokenInput,
     interventions: readonly Intervention[],
     opts: { names?: NamesFilter; signal?: AbortSignal } = {},
   ): Promise<{ logits: Tensor; cache: ActivationCache }> {
     const r = await this.forward(tokens, { interventions, ...opts });
     return { logits: r.logits, cache: this.cacheOf(r) };
+  }
+
+  /**
+   * Runs the forward graph with `readout`'s nodes appended and returns only their outputs (by
+   * name), never the logits: a batched sweep fetches one number per batch entry. Interventions
+   * apply as in runWithInterventions, to every batch entry unless they select entries themselves.
+   */
+  async runReadout(
+    tokens: TokenInput,
+    readout: GraphReadout,
+    opts: { interventions?: readonly Intervention[]; logitsAt?: LogitsAt; signal?: AbortSignal } = {},
+  ): Promise<ReadonlyMap<string, Tensor>> {
+    const run = (): Promise<Ran> => this.forwardOnce(tokens, opts, readout);
+    try {
+      return (await run()).readouts;
+    } catch (err) {
+      if (!(err instanceof ProviderRunError) || this.disposed) throw err;
+      await this.switchToCpu(err);
+      return (await run()).readouts;
+    }
   }
 
   private cacheOf(r: ForwardResult): ActivationCache {
@@ -268,13 +305,14 @@ export class HookedGPT2 {
    * fails while running, the model releases its sessions, moves to the CPU for good, says so in
    * `notice`, and runs the request once more there; a failure on the CPU propagates.
    */
-  async forward(tokens: readonly number[] | Int32Array, opts: ForwardOptions = {}): Promise<ForwardResult> {
+  async forward(tokens: TokenInput, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    const withLogits = (r: Ran): ForwardResult => ({ logits: r.logits!, activations: r.activations });
     try {
-      return await this.forwardOnce(tokens, opts);
+      return withLogits(await this.forwardOnce(tokens, opts, null));
     } catch (err) {
       if (!(err instanceof ProviderRunError) || this.disposed) throw err;
       await this.switchToCpu(err);
-      return this.forwardOnce(tokens, opts);
+      return withLogits(await this.forwardOnce(tokens, opts, null));
     }
   }
 
@@ -289,9 +327,10 @@ export class HookedGPT2 {
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
 
-  private async forwardOnce(tokens: readonly number[] | Int32Array, opts: ForwardOptions): Promise<ForwardResult> {
+  /** One forward pass; with a readout, its outputs are fetched instead of the logits (then null). */
+  private async forwardOnce(tokens: TokenInput, opts: ForwardOptions, readout: GraphReadout | null): Promise<Ran> {
     this.assertLive();
-    const ids = this.checkTokens(tokens);
+    const { ids, batch, pos } = this.checkTokens(tokens);
     if (opts.signal?.aborted) throw abortError();
     const allNames = this.hookTable.map((h) => h.name);
     const names = opts.names === undefined ? [] : resolveNames(opts.names, allNames);
@@ -312,21 +351,27 @@ export class HookedGPT2 {
       compiled.key === '' ? [] : (opts.interventions ?? []),
       onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
       names.length === allNames.length ? null : names,
+      readout,
     );
+    const readoutNames = new Set(variant.readouts);
 
     const pool = new Map<string, HostTensor>();
-    pool.set(TOKENS_INPUT, { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
-    for (const [k, v] of Object.entries(compiled.feeds(ids.length))) pool.set(k, v);
+    pool.set(TOKENS_INPUT, { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
+    for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) pool.set(k, v);
+    for (const [k, v] of Object.entries(readout?.feeds() ?? {})) pool.set(k, v);
     const wanted = new Set(names);
     const activations = new Map<string, Tensor>();
-    let logits: Tensor;
+    let logits: Tensor | null = null;
+    const readouts = new Map<string, Tensor>();
     try {
       const segs = variant.segments;
       for (let s = 0; s < segs.length; s++) {
         const seg = segs[s]!;
         if (opts.signal?.aborted) throw abortError();
         const laterInputs = new Set(segs.slice(s + 1).flatMap((x) => x.inputs));
-        const fetch = seg.outputs.filter((o) => o === seg.cut || o === LOGITS_OUTPUT || wanted.has(o) || laterInputs.has(o));
+        const fetch = seg.outputs.filter(
+          (o) => o === seg.cut || (o === LOGITS_OUTPUT && !readout) || readoutNames.has(o) || wanted.has(o) || laterInputs.has(o),
+        );
         const feeds: Record<string, HostTensor> = {};
         for (const i of seg.inputs) {
           const v = pool.get(i);
@@ -361,14 +406,15 @@ export class HookedGPT2 {
         }
       }
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
-      logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
-      if (onlyLast) logits = lastPosition(logits);
+      for (const n of readoutNames) readouts.set(n, toTensor(pool.get(n)!, n));
+      if (!readout) logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
+      if (logits && onlyLast) logits = lastPosition(logits);
     } finally {
       // Per-call state only; nothing about these hooks outlives the call, even when one threw.
       pool.clear();
     }
     if (opts.signal?.aborted) throw abortError();
-    return { logits, activations };
+    return { logits, activations, readouts };
   }
 
   /** Token ids for text, with BOS (50256) first unless prependBos is false; keeps at most n_ctx. */
@@ -422,8 +468,21 @@ export class HookedGPT2 {
     if (this.disposed) throw new Error('this model was disposed');
   }
 
-  private checkTokens(tokens: readonly number[] | Int32Array): number[] {
-    const ids = Array.from(tokens);
+  /** Flattens one prompt or a batch of equal-length prompts to row-major ids, checking each. */
+  private checkTokens(tokens: TokenInput): { ids: number[]; batch: number; pos: number } {
+    const rows = isTokenBatch(tokens) ? tokens.map((r) => Array.from(r)) : [Array.from(tokens as readonly number[] | Int32Array)];
+    rows.forEach((r, k) => {
+      if (r.length !== rows[0]!.length) {
+        throw new Error(
+          `prompt ${k} of the batch is ${r.length} tokens, prompt 0 is ${rows[0]!.length}; a batch needs prompts of one length`,
+        );
+      }
+      this.checkIds(r);
+    });
+    return { ids: rows.flat(), batch: rows.length, pos: rows[0]!.length };
+  }
+
+  private checkIds(ids: readonly number[]): void {
     if (ids.length === 0) throw new Error('no tokens to run (an empty sequence)');
     if (ids.length > this.cfg.n_ctx) {
       throw new Error(`${ids.length} tokens exceed the context window n_ctx=${this.cfg.n_ctx}; truncate first (toTokens does)`);
@@ -433,14 +492,13 @@ export class HookedGPT2 {
         throw new Error(`token ${i} is ${t}, not an id in 0..${this.cfg.d_vocab - 1}`);
       }
     });
-    return ids;
   }
 
-  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt): ModelGraph {
-    const key = `${ivKey}|${logitsAt}`;
+  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt, readout: GraphReadout | null): ModelGraph {
+    const key = `${ivKey}|${logitsAt}|${readout?.key ?? ''}`;
     let g = this.graphs.get(key);
     if (g === undefined) {
-      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt);
+      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt, readout);
       this.graphs.set(key, g);
     }
     return g;
@@ -457,15 +515,16 @@ export class HookedGPT2 {
     interventions: readonly Intervention[],
     logitsAt: LogitsAt = 'all',
     outputs: readonly string[] | null = [],
+    readout: GraphReadout | null = null,
   ): Promise<Variant> {
-    const key = variantKey(ivKey, cuts, logitsAt, outputs);
+    const key = variantKey(ivKey, cuts, logitsAt, outputs, readout);
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, readout);
     this.variants.set(key, made);
     made.catch(() => {
       // Only this promise's own entry: after a switch to the CPU the key may hold a newer variant.
@@ -489,10 +548,11 @@ export class HookedGPT2 {
     interventions: readonly Intervention[],
     logitsAt: LogitsAt,
     outputs: readonly string[] | null,
+    readout: GraphReadout | null,
   ): Promise<Variant> {
-    const { graph } = this.graphFor(ivKey, interventions, logitsAt);
+    const { graph, readouts } = this.graphFor(ivKey, interventions, logitsAt, readout);
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
-    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames]);
+    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...readouts, ...hookNames]);
     const device = this.device;
     const opened: (Segment & { session: EngineSession })[] = [];
     try {
@@ -523,23 +583,29 @@ export class HookedGPT2 {
         opened.push({ ...seg, session: fault === created.session.provider ? withInjectedFault(created.session) : created.session });
       }
     } catch (err) {
-      await releaseVariant({ segments: opened });
+      await releaseVariant({ segments: opened, readouts });
       throw err;
     }
     if (this.disposed) {
-      await releaseVariant({ segments: opened });
+      await releaseVariant({ segments: opened, readouts });
       throw new Error('this model was disposed');
     }
-    return { segments: opened };
+    return { segments: opened, readouts };
   }
 }
 
-function variantKey(ivKey: string, cuts: readonly string[], logitsAt: LogitsAt, outputs: readonly string[] | null): string {
-  return [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(',')].join('#');
+function variantKey(
+  ivKey: string,
+  cuts: readonly string[],
+  logitsAt: LogitsAt,
+  outputs: readonly string[] | null,
+  readout: GraphReadout | null,
+): string {
+  return [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(','), readout?.key ?? ''].join('#');
 }
 
 /** run()'s session: no interventions, no cuts, all positions, logits only. */
-const MAIN_VARIANT = variantKey('', [], 'all', []);
+const MAIN_VARIANT = variantKey('', [], 'all', [], null);
 
 async function releaseVariant(v: Variant | null): Promise<void> {
   if (v === null) return;

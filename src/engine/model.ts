@@ -19,6 +19,7 @@ import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
 import { WeightFile } from './onnx/weightFile';
+import { createSharedWeightsSession } from './ort/graphSession';
 import { createSession, type EngineSession, type HostTensor } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
 import * as tokenizer from '../tokenizer';
@@ -73,6 +74,13 @@ export type ModelOptions = Partial<ProcessingOptions> & {
   readonly threads?: number;
   /** onnxruntime graph optimisation: 'basic' (default, TransformerLens's arithmetic) or 'all' (fused kernels). */
   readonly optimization?: 'basic' | 'all';
+  /**
+   * How sessions get the weights. 'inputs' (the default on the CPU): they are graph inputs fed from
+   * the model's one set of arrays, so any number of sessions adds no copy. 'file' (the default on
+   * a GPU provider, which must upload them to the device anyway): ONNX external data in one
+   * weights.bin that each session reads. See docs/ARCHITECTURE.md, "One copy of the weights".
+   */
+  readonly weightStorage?: 'inputs' | 'file';
   /**
    * FOR TESTS ONLY: makes every run of a session on this provider throw, to exercise the run-time
    * fallback (a GPU provider that starts but fails while running) where no real failure can be
@@ -177,8 +185,8 @@ export class HookedGPT2 {
   private readonly variants = new Map<string, Promise<Variant>>();
   private readonly hookTable: readonly HookDecl[];
   private disposed = false;
-  /** This model's weights as ONNX external data, shared by every session it opens; removed on dispose. */
-  private readonly weightFile = new WeightFile();
+  /** This model's weights as ONNX external data for 'file' weight storage, made on first use; removed on dispose. */
+  private weightFileInst: WeightFile | null = null;
   /** Why the requested execution provider was not used, when it was not. */
   notice: string | null = null;
   /** What loading the checkpoint found that the user should know (non-finite weights, by name); empty when all is well. */
@@ -447,16 +455,30 @@ export class HookedGPT2 {
     this.variants.clear();
     this.graphs.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
-    this.weightFile.dispose();
+    this.weightFileInst?.dispose();
   }
 
   get isDisposed(): boolean {
     return this.disposed;
   }
 
-  /** The temp folder holding this model's weights.bin (ONNX external data); gone after dispose (for tests and memory views). */
-  get weightsFolder(): string {
-    return this.weightFile.dir;
+  /**
+   * The temp folder holding this model's weights.bin (ONNX external data), or null while no
+   * session stores its weights there ('inputs' storage); gone after dispose (for tests).
+   */
+  get weightsFolder(): string | null {
+    return this.weightFileInst?.dir ?? null;
+  }
+
+  private get weightFile(): WeightFile {
+    if (this.disposed) throw new Error('this model was disposed');
+    this.weightFileInst ??= new WeightFile();
+    return this.weightFileInst;
+  }
+
+  /** Where this device's sessions get their weights (ModelOptions.weightStorage). */
+  private weightStorageFor(device: DeviceOption): 'inputs' | 'file' {
+    return this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : 'file');
   }
 
   /** Number of open onnxruntime sessions (for tests and memory views). */
@@ -557,19 +579,25 @@ export class HookedGPT2 {
     const opened: (Segment & { session: EngineSession })[] = [];
     try {
       for (const seg of segments) {
-        // Weights go to the model's weights.bin once; this variant's .onnx holds only the nodes.
-        const path = this.weightFile.writeModel(encodeModel(seg.graph, this.weightFile));
+        const sessionOpts = {
+          device,
+          shareWeights: true,
+          ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
+          ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
+        };
         let created: Awaited<ReturnType<typeof createSession>>;
-        try {
-          created = await createSession(path, {
-            device,
-            shareWeights: true,
-            ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
-            ...(this.options.optimization ? { optimization: this.options.optimization } : {}),
-          });
-        } finally {
-          // onnxruntime has read the graph; only weights.bin stays referenced (mapped) by the session.
-          rmSync(path, { force: true });
+        if (this.weightStorageFor(device) === 'inputs') {
+          // The .onnx holds nodes and small constants; the session is fed the model's own arrays.
+          created = await createSharedWeightsSession(seg.graph, sessionOpts);
+        } else {
+          // Weights go to the model's weights.bin once; this variant's .onnx holds only the nodes.
+          const path = this.weightFile.writeModel(encodeModel(seg.graph, this.weightFile));
+          try {
+            created = await createSession(path, sessionOpts);
+          } finally {
+            // onnxruntime has read the graph; only weights.bin stays referenced (mapped) by the session.
+            rmSync(path, { force: true });
+          }
         }
         if (device !== this.device) {
           // The model moved to the CPU while this session was being made: it must not be used.

@@ -41,6 +41,11 @@ export interface SessionOptions {
    * unchanged within noise at 16 to 512 tokens).
    */
   readonly shareWeights?: boolean;
+  /**
+   * Inputs fed on every run from these tensors (a model's weights as graph inputs, see
+   * onnx/weightInputs.ts). They are wrapped once, without a copy, and left out of `inputNames`.
+   */
+  readonly boundInputs?: ReadonlyMap<string, HostTensor>;
 }
 
 export interface CreatedSession {
@@ -115,13 +120,20 @@ function fromOrt(name: string, v: ort.OnnxValue): HostTensor {
 
 class OrtEngineSession implements EngineSession {
   private released = false;
+  /** The bound inputs as onnxruntime tensors, made once: each wraps the caller's buffer. */
+  private readonly bound: Readonly<Record<string, ort.Tensor>>;
   constructor(
     private readonly inner: ort.InferenceSession,
     readonly provider: ExecutionProviderName,
-  ) {}
+    boundInputs: ReadonlyMap<string, HostTensor> | undefined,
+  ) {
+    const bound: Record<string, ort.Tensor> = {};
+    for (const [k, v] of boundInputs ?? []) bound[k] = toOrt(v);
+    this.bound = bound;
+  }
 
   get inputNames(): readonly string[] {
-    return this.inner.inputNames;
+    return this.inner.inputNames.filter((n) => !(n in this.bound));
   }
 
   get outputNames(): readonly string[] {
@@ -130,7 +142,7 @@ class OrtEngineSession implements EngineSession {
 
   async run(feeds: Readonly<Record<string, HostTensor>>, fetch: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.released) throw new Error('session was released (model disposed)');
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const ortFeeds: Record<string, ort.Tensor> = { ...this.bound };
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
     // Gated: the thread must not be ended while onnxruntime runs (see nativeGate.ts).
     const out = await gated(() => this.inner.run(ortFeeds, fetch));
@@ -176,7 +188,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
         typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions) : ort.InferenceSession.create(model, sessionOptions),
       );
       const notice = failures.length > 0 ? [...failures, ...skipped].join('; ') + `; falling back to ${provider}` : null;
-      return { session: new OrtEngineSession(inner, provider), notice };
+      return { session: new OrtEngineSession(inner, provider, opts.boundInputs), notice };
     } catch (err) {
       failures.push(`${provider} unavailable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }

@@ -7,8 +7,8 @@ import { ActivationCache } from '../activationCache';
 import type { Intervention } from '../interventions';
 import type { HookedGPT2 } from '../model';
 import { GraphBuilder } from '../onnx/builder';
-import { encodeModel } from '../onnx/encode';
-import { createSession, type EngineSession } from '../ort/session';
+import { createSharedWeightsSession } from '../ort/graphSession';
+import type { EngineSession } from '../ort/session';
 import { writeSafetensors } from '../safetensors/write';
 import { processingMetadata } from '../processing';
 import type { Tensor } from '../types';
@@ -342,7 +342,8 @@ function lensSession(model: HookedGPT2): Promise<EngineSession> {
   b.op('ReduceLogSumExp', [logits], { axes: { ints: [-1] }, keepdims: { i: 1 } }, { out: 'lse' }); // [rows, 1]
   b.op('GatherElements', [logits, next], { axis: { i: -1 } }, { out: 'nextLogit' }); // [rows, 1]
   for (const o of ['top', 'arg', 'lse', 'nextLogit']) b.output(o, ['rows', 1]);
-  const session = createSession(encodeModel(b.build()), { device: 'cpu' }).then((c) => c.session);
+  // W_U and b_U are the model's own arrays, fed as inputs: the lens holds no copy of the unembedding.
+  const session = createSharedWeightsSession(b.build(), { device: 'cpu' }).then((c) => c.session);
   lens = { model, session };
   return session;
 }

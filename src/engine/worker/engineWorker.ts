@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { installNativeGate } from '../ort/nativeGate';
 import { HookedGPT2 } from '../model';
 import { handlePanelOp, panelTransfer } from './panelCompute';
+import { experimentTransfer, handleExperimentOp } from './experimentCompute';
 import { ABORT_ERROR_NAME, abortError } from '../../common/errors';
 import type {
   ErrorReply,
@@ -129,6 +130,12 @@ async function handle(job: Job): Promise<void> {
       const result = await handlePanelOp(model, body.op, job.abort.signal);
       if (job.abort.signal.aborted) throw abortError();
       reply(job.id, { type: 'panel', result }, panelTransfer(result));
+      return;
+    }
+    case 'experiment': {
+      const result = await handleExperimentOp(model, body.op, job.abort.signal);
+      if (job.abort.signal.aborted) throw abortError();
+      reply(job.id, { type: 'experiment', result }, experimentTransfer(result));
       return;
     }
     case 'cancel':

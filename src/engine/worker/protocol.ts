@@ -5,6 +5,7 @@ import type { AppliedProcessing } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
+import type { ExperimentOp, ExperimentResult } from './experimentCompute';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -40,6 +41,8 @@ export type WorkerRequest =
   | { readonly type: 'cancel'; readonly target: number }
   /** The activation panel's requests (panelCompute.ts): summaries of a run held in the worker. */
   | { readonly type: 'panel'; readonly op: PanelOp }
+  /** Batched experiments (experimentCompute.ts): patching sweeps, head detection. */
+  | { readonly type: 'experiment'; readonly op: ExperimentOp }
   | { readonly type: 'dispose' }
   | FaultRequest;
 
@@ -97,7 +100,13 @@ export interface PanelReply {
   readonly result: PanelResult;
 }
 
-export type WorkerReply = PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
+export interface ExperimentReply {
+  readonly type: 'experiment';
+  readonly result: ExperimentResult;
+}
+
+export type WorkerReply =
+  ExperimentReply | PanelReply | LoadedReply | RunReply | DisposedReply | ErrorReply | { readonly type: 'cancelled' };
 
 export interface RequestEnvelope {
   readonly id: number;
@@ -130,5 +139,6 @@ export interface ReplyFor {
   dispose: DisposedReply;
   cancel: { readonly type: 'cancelled' };
   panel: PanelReply;
+  experiment: ExperimentReply;
   fault: never;
 }

@@ -14,6 +14,7 @@ import { ablationList, actions, meanLoss, modelBadge, notice, processingBadge, s
 import { fmt, onRender, panel, saveState } from './state';
 import { renderStrip } from './tokenStrip';
 import { VIEWS } from './views/registry';
+import { renderExperiment, setExperiment } from './views/experiment';
 
 actions.append(
   ablationList,
@@ -54,6 +55,10 @@ onHostMessage((msg) => {
       break;
     case 'act/wantPng':
       sendPng(msg.requestId);
+      break;
+    case 'act/experiment':
+      setExperiment(msg);
+      setView('experiment');
       break;
     default:
       assertNever(msg, 'activation message');
@@ -105,6 +110,11 @@ function render(): void {
   viewRoot.replaceChildren();
   panel.mainCanvas = undefined;
   const run = panel.run;
+  if (panel.view === 'experiment') {
+    viewRoot.dataset.view = panel.view;
+    renderExperiment(); // its own data, not the run's (there may be no run yet)
+    return;
+  }
   if (!run) return;
   viewRoot.dataset.view = panel.view;
   void VIEWS[panel.view].render(run);

@@ -8,6 +8,7 @@ import { PredictionHoverProvider } from '../inlineLogits/predictionHover';
 import { LossHighlighter } from '../lossHighlight/lossHighlight';
 import { ActivationPanelController } from './activationPanel';
 import { EngineService } from './engineService';
+import { registerExperimentCommands } from './experimentCommands';
 import { ProviderStatus } from './providerStatus';
 import { ModelLensSidebar } from '../sidebar/sidebar';
 
@@ -63,6 +64,7 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     vscode.commands.registerCommand(c.inlineLogitsState, () => inline.state),
     vscode.commands.registerCommand(c.engineState, () => providerStatus.snapshot),
     vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new PredictionHoverProvider(engine)),
+    ...registerExperimentCommands(engine, panel),
     vscode.window.registerWebviewPanelSerializer(ACTIVATION_VIEW_TYPE, {
       deserializeWebviewPanel: (p, state) => panel.revive(p, state),
     }),

@@ -71,19 +71,39 @@ export async function runMetricBatch(
   const shapeOf = (hook: string): number[] => hookShape(decls.get(hook)!, model.cfg, tokens.length);
   const readout = metricReadout(metric, model.cfg.d_vocab_out);
   const maxBatch = Math.max(1, Math.floor(opts.maxBatch ?? defaultMaxBatch(model, tokens.length, metric)));
+  // Sets run in the order of their earliest patched hook, and each call feeds the prompt once:
+  // the graph computes everything before a chunk's earliest patched hook for one row, and the
+  // per-entry Where widens it to the chunk's rows from there. A chunk of late-layer patches skips
+  // the early layers' batch-wide work (a resid_pre sweep does about half the work of K forwards).
+  const first = (set: InterventionSet): number => Math.min(Infinity, ...set.map((e) => order.get(e.hook)!));
+  const byStart = sets.map((set, k) => ({ set, k, start: first(set) })).sort((a, b) => a.start - b.start || a.k - b.k);
+  // A chunk also ends where the earliest hook changes once it holds an eighth of maxBatch: more,
+  // smaller calls, each starting its batch-wide work later.
+  const minChunk = Math.max(1, Math.ceil(maxBatch / 8));
+  const chunks: (typeof byStart)[] = [];
+  for (const x of byStart) {
+    const cur = chunks[chunks.length - 1];
+    if (!cur || cur.length >= maxBatch || (cur.length >= minChunk && cur[cur.length - 1]!.start !== x.start)) chunks.push([x]);
+    else cur.push(x);
+  }
   const out = new Float32Array(sets.length);
-  for (let lo = 0; lo < sets.length; lo += maxBatch) {
+  let done = 0;
+  for (const slice of chunks) {
     if (opts.signal?.aborted) throw abortError();
-    const chunk = sets.slice(lo, lo + maxBatch);
+    const chunk = slice.map((x) => x.set);
     const interventions = hookList.map((hook) => entryPatch(hook, chunk, shapeOf(hook)));
-    const batch = chunk.map(() => tokens);
-    const r = await model.runReadout(batch, readout, {
+    // A chunk of unpatched runs has no patched hook to widen the batch: feed one row per set.
+    const widens = chunk.some((set) => set.length > 0);
+    const r = await model.runReadout(widens ? tokens : chunk.map(() => tokens), readout, {
       interventions,
       logitsAt: metricLogitsAt(metric),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    out.set(r.get(METRIC_OUTPUT)!.data, lo);
-    opts.onProgress?.(lo + chunk.length, sets.length);
+    const got = r.get(METRIC_OUTPUT)!.data;
+    if (got.length !== chunk.length) throw new Error(`internal: ${got.length} metric values for ${chunk.length} sets`);
+    slice.forEach((x, i) => (out[x.k] = got[i]!));
+    done += chunk.length;
+    opts.onProgress?.(done, sets.length);
   }
   return out;
 }

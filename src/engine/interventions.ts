@@ -162,12 +162,14 @@ export function compileInterventions(cfg: Cfg, interventions: readonly Intervent
         });
         const selectName = `${input}/select`;
         const entries = iv.entries;
+        // A batch of 1 prompt is broadcast: everything before this hook runs once, and the Where
+        // below widens the run to one row per entry from here on (runMetricBatch relies on it).
         const check = (batch: number): void => {
-          if (entries.length !== batch) fail(i, `${entries.length} patch entries for a batch of ${batch} prompts`);
+          if (entries.length !== batch && batch !== 1) fail(i, `${entries.length} patch entries for a batch of ${batch} prompts`);
         };
         valueFeeds.push({
           name: input,
-          make: (pos, batch) => (check(batch), checkedSource(decl, cfg, pos, iv.source, [1, batch], i)),
+          make: (pos, batch) => (check(batch), checkedSource(decl, cfg, pos, iv.source, [1, entries.length], i)),
         });
         valueFeeds.push({ name: selectName, make: (pos, batch) => (check(batch), entrySelection(decl, cfg, pos, entries, i)) });
         keyParts.push(`patchEntries:${decl.name}`);
@@ -223,6 +225,8 @@ function checkedSource(decl: HookDecl, cfg: Cfg, pos: number, src: Tensor, batch
 function entrySelection(decl: HookDecl, cfg: Cfg, pos: number, entries: readonly (PatchSite | null)[], i: number): HostTensor {
   const one = hookShape(decl, cfg, pos);
   const size = one.reduce((a, b) => a * b, 1);
+  // Nothing selected: one all-false row, so this hook does not widen a shared prompt to every entry.
+  if (entries.every((e) => e === null)) return { type: 'bool', dims: one, data: new Uint8Array(size) };
   const sel = new Uint8Array(size * entries.length);
   entries.forEach((e, k) => {
     if (e !== null) sel.set(patchSelection(decl, cfg, pos, e.positions, e.heads, i).data as Uint8Array, k * size);

@@ -78,6 +78,7 @@ describe('batched runs (tiny random model, real onnxruntime)', { timeout: TIMEOU
       const zeros: Tensor = { dims: z1.dims, data: new Float32Array(z1.data.length) };
       const sets: InterventionSet[] = [
         [],
+        [],
         [{ hook: 'blocks.0.hook_resid_pre', source: r0, positions: [3] }],
         [{ hook: 'blocks.1.attn.hook_z', source: z1, heads: [1] }],
         [{ hook: 'blocks.1.attn.hook_z', source: zeros, heads: [0, 3], positions: [2, 6] }],

@@ -47,7 +47,10 @@ export function metricReadout(m: Metric, d_vocab_out: number): GraphReadout {
       const logProbs = b.op('LogSoftmax', [logits], { axis: { i: -1 } }); // [batch, pos, d_vocab_out]
       const predicting = b.op('Slice', [logProbs, b.ints([0]), b.ints([-1]), b.ints([1])]); // [batch, pos-1, d_vocab_out]
       const next = b.op('Slice', [tokens, b.ints([1]), b.ints([big]), b.ints([1])]); // [batch, pos-1]
-      const idx = b.op('Unsqueeze', [next, b.ints([2])]); // [batch, pos-1, 1]
+      // The tokens may be one prompt shared by every row (runMetricBatch): widen to the logits' batch.
+      const rowsShape = b.op('Slice', [b.op('Shape', [predicting], undefined, { type: 'int64' }), b.ints([0]), b.ints([2]), b.ints([0])]);
+      const idxShape = b.op('Concat', [rowsShape, b.ints([1])], { axis: { i: 0 } }); // [batch, pos-1, 1]
+      const idx = b.op('Expand', [b.op('Unsqueeze', [next, b.ints([2])]), idxShape]); // [batch, pos-1, 1]
       const picked = b.op('GatherElements', [predicting, idx], { axis: { i: 2 } }); // [batch, pos-1, 1]
       const mean = b.op('ReduceMean', [picked], { axes: { ints: [1, 2] }, keepdims: { i: 0 } }); // [batch]
       b.op('Neg', [mean], undefined, { out: METRIC_OUTPUT });

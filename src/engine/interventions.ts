@@ -28,15 +28,33 @@ export type Intervention =
       readonly positions?: readonly number[];
       readonly heads?: readonly number[];
     }
+  /**
+   * A batched run's per-entry patch: batch entry k takes `source` at entries[k]'s positions and
+   * heads (null: entry k is left alone). One graph piece serves a whole sweep; the selection is a
+   * feed with a batch axis, so a sweep of N patches is one session call with batch N.
+   */
+  | {
+      readonly kind: 'patchEntries';
+      readonly hook: string;
+      /** The hook's full tensor with batch 1 (the same source for every entry) or batch = entries.length. */
+      readonly source: Tensor;
+      readonly entries: readonly (PatchSite | null)[];
+    }
   /** A vector added to a hook (steering), e.g. [d_model] onto blocks.L.hook_resid_pre; at all or some positions. */
   | { readonly kind: 'addVector'; readonly hook: string; readonly vector: Tensor; readonly positions?: readonly number[] };
+
+/** Where a patch applies: positions (all when absent) × heads (all when absent). */
+export interface PatchSite {
+  readonly positions?: readonly number[];
+  readonly heads?: readonly number[];
+}
 
 export interface CompiledInterventions {
   /** Identifies the graph structure; equal keys can share one session. */
   readonly key: string;
   readonly transforms: ReadonlyMap<string, HookTransform>;
-  /** The graph inputs these interventions add, for a run of `pos` tokens. */
-  feeds(pos: number): Record<string, HostTensor>;
+  /** The graph inputs these interventions add, for a run of `batch` prompts of `pos` tokens. */
+  feeds(pos: number, batch?: number): Record<string, HostTensor>;
 }
 
 type Cfg = HookedGPT2Config;
@@ -82,7 +100,7 @@ export function compileInterventions(cfg: Cfg, interventions: readonly Intervent
   const decls = new Map(listHookPoints(cfg).map((h) => [h.name, h] as const));
   const chains = new Map<string, HookTransform[]>();
   const keyParts: string[] = [];
-  const valueFeeds: { name: string; make: (pos: number) => HostTensor }[] = [];
+  const valueFeeds: { name: string; make: (pos: number, batch: number) => HostTensor }[] = [];
   const declOf = (i: number, name: string): HookDecl =>
     decls.get(name) ?? fail(i, `no hook point named '${name}' (flags: use_attn_result=${cfg.use_attn_result})`);
   const add = (name: string, t: HookTransform): void => {
@@ -126,16 +144,35 @@ export function compileInterventions(cfg: Cfg, interventions: readonly Intervent
         const selectName = `${input}/select`;
         valueFeeds.push({
           name: input,
-          make: (pos) => {
-            const want = hookShape(decl, cfg, pos);
-            if (src.dims.length !== want.length || src.dims.some((d, k) => d !== want[k])) {
-              fail(i, `patch source for ${decl.name} has shape [${src.dims.join(', ')}], this run needs [${want.join(', ')}]`);
-            }
-            return hostF32(src);
-          },
+          make: (pos, batch) => checkedSource(decl, cfg, pos, src, [1, batch], i),
         });
         valueFeeds.push({ name: selectName, make: (pos) => patchSelection(decl, cfg, pos, iv.positions, iv.heads, i) });
         keyParts.push(`patch:${decl.name}`);
+        add(decl.name, (b, raw) =>
+          b.op('Where', [b.input(selectName, 'bool', null), b.input(input, 'float32', null), raw], undefined, { type: 'float32' }),
+        );
+        return;
+      }
+      case 'patchEntries': {
+        const decl = declOf(i, iv.hook);
+        const headAxis = decl.dims.indexOf('head_index');
+        iv.entries.forEach((e) => {
+          if (e?.heads && headAxis < 0) fail(i, `${decl.name} has no head axis to select heads on`);
+          if (e?.heads) checkIndices(i, 'head', e.heads, cfg.n_heads);
+        });
+        const selectName = `${input}/select`;
+        const entries = iv.entries;
+        // A batch of 1 prompt is broadcast: everything before this hook runs once, and the Where
+        // below widens the run to one row per entry from here on (runMetricBatch relies on it).
+        const check = (batch: number): void => {
+          if (entries.length !== batch && batch !== 1) fail(i, `${entries.length} patch entries for a batch of ${batch} prompts`);
+        };
+        valueFeeds.push({
+          name: input,
+          make: (pos, batch) => (check(batch), checkedSource(decl, cfg, pos, iv.source, [1, entries.length], i)),
+        });
+        valueFeeds.push({ name: selectName, make: (pos, batch) => (check(batch), entrySelection(decl, cfg, pos, entries, i)) });
+        keyParts.push(`patchEntries:${decl.name}`);
         add(decl.name, (b, raw) =>
           b.op('Where', [b.input(selectName, 'bool', null), b.input(input, 'float32', null), raw], undefined, { type: 'float32' }),
         );
@@ -163,12 +200,38 @@ export function compileInterventions(cfg: Cfg, interventions: readonly Intervent
   return {
     key: keyParts.join('|'),
     transforms,
-    feeds(pos) {
+    feeds(pos, batch = 1) {
       const out: Record<string, HostTensor> = {};
-      for (const f of valueFeeds) out[f.name] = f.make(pos);
+      for (const f of valueFeeds) out[f.name] = f.make(pos, batch);
       return out;
     },
   };
+}
+
+/** A patch source of the hook's full shape for this run, with batch 1 or one of `batches`. */
+function checkedSource(decl: HookDecl, cfg: Cfg, pos: number, src: Tensor, batches: readonly number[], i: number): HostTensor {
+  const want = hookShape(decl, cfg, pos);
+  const sameTail = src.dims.length === want.length && src.dims.every((d, k) => k === 0 || d === want[k]);
+  if (!sameTail || !batches.includes(src.dims[0]!)) {
+    fail(
+      i,
+      `patch source for ${decl.name} has shape [${src.dims.join(', ')}], this run needs [${[...new Set(batches)].join(' or ')}, ${want.slice(1).join(', ')}]`,
+    );
+  }
+  return hostF32(src);
+}
+
+/** patchSelection per batch entry, stacked: bool [batch, ...]; a null entry selects nothing. */
+function entrySelection(decl: HookDecl, cfg: Cfg, pos: number, entries: readonly (PatchSite | null)[], i: number): HostTensor {
+  const one = hookShape(decl, cfg, pos);
+  const size = one.reduce((a, b) => a * b, 1);
+  // Nothing selected: one all-false row, so this hook does not widen a shared prompt to every entry.
+  if (entries.every((e) => e === null)) return { type: 'bool', dims: one, data: new Uint8Array(size) };
+  const sel = new Uint8Array(size * entries.length);
+  entries.forEach((e, k) => {
+    if (e !== null) sel.set(patchSelection(decl, cfg, pos, e.positions, e.heads, i).data as Uint8Array, k * size);
+  });
+  return { type: 'bool', dims: [entries.length, ...one.slice(1)], data: sel };
 }
 
 function meanTensor(decl: HookDecl, cfg: Cfg, pos: number, mean: Tensor, i: number): HostTensor {

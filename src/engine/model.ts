@@ -16,6 +16,7 @@ import { checkIncrementalInterventions, forwardIncremental, type IncrementalOpti
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { compileInterventions, type Intervention } from './interventions';
+import type { GraphReadout } from './graphReadout';
 import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
@@ -52,6 +53,26 @@ import {
 export type { Intervention } from './interventions';
 export type { LogitsAt } from './graph';
 export type { WeightDtype } from './weightDtype';
+
+/**
+ * One prompt's token ids, or a batch of prompts of the same length ([batch][pos]): a batch runs as
+ * one session call with TransformerLens's batch axis (logits [batch, pos, d_vocab_out], every
+ * hook [batch, ...]). Prompts of different lengths are refused (no padding yet).
+ */
+export type TokenInput = readonly number[] | Int32Array | readonly (readonly number[])[];
+
+function isTokenBatch(t: TokenInput): t is readonly (readonly number[])[] {
+  return Array.isArray(t) && t.length > 0 && Array.isArray(t[0]);
+}
+
+/** What one forward pass fetched: logits unless a readout replaced them. */
+interface Ran {
+  readonly logits: Tensor | null;
+  readonly activations: ReadonlyMap<string, Tensor>;
+  readonly readouts: ReadonlyMap<string, Tensor>;
+  /** With ForwardOptions.past: the past keys and values followed by the new ones. */
+  readonly present?: PastKeyValues;
+}
 
 export type ModelOptions = Partial<ProcessingOptions> & {
   /** false = from_pretrained_no_processing (every processing switch off). */
@@ -149,6 +170,8 @@ type OpenSegment = Omit<Segment, 'graph'> & { readonly session: EngineSession };
 
 interface Variant {
   readonly segments: readonly OpenSegment[];
+  /** The readout outputs this variant's graph appended (empty without a readout). */
+  readonly readouts: readonly string[];
 }
 
 /** A non-CPU session failed while running: forward() switches the model to the CPU and retries once. */
@@ -280,28 +303,24 @@ export class HookedGPT2 {
     return this.hookTable;
   }
 
-  async run(tokens: readonly number[] | Int32Array, opts: { signal?: AbortSignal; logitsAt?: LogitsAt } = {}): Promise<Tensor> {
+  async run(tokens: TokenInput, opts: { signal?: AbortSignal; logitsAt?: LogitsAt } = {}): Promise<Tensor> {
     return (await this.forward(tokens, opts)).logits;
   }
 
   async runWithCache(
-    tokens: readonly number[] | Int32Array,
+    tokens: TokenInput,
     opts: { names?: NamesFilter; signal?: AbortSignal } = {},
   ): Promise<{ logits: Tensor; cache: ActivationCache }> {
     const r = await this.forward(tokens, { names: opts.names ?? (() => true), ...(opts.signal ? { signal: opts.signal } : {}) });
     return { logits: r.logits, cache: this.cacheOf(r) };
   }
 
-  async runWithHooks(
-    tokens: readonly number[] | Int32Array,
-    hooks: readonly HookFn[],
-    opts: { signal?: AbortSignal } = {},
-  ): Promise<Tensor> {
+  async runWithHooks(tokens: TokenInput, hooks: readonly HookFn[], opts: { signal?: AbortSignal } = {}): Promise<Tensor> {
     return (await this.forward(tokens, { hooks, ...opts })).logits;
   }
 
   async runWithInterventions(
-    tokens: readonly number[] | Int32Array,
+    tokens: TokenInput,
     interventions: readonly Intervention[],
     opts: { names?: NamesFilter; signal?: AbortSignal } = {},
   ): Promise<{ logits: Tensor; cache: ActivationCache }> {
@@ -314,6 +333,26 @@ export class HookedGPT2 {
     return forwardIncremental(this, newTokens, past, opts);
   }
 
+  /**
+   * Runs the forward graph with `readout`'s nodes appended and returns only their outputs (by
+   * name), never the logits: a batched sweep fetches one number per batch entry. Interventions
+   * apply as in runWithInterventions, to every batch entry unless they select entries themselves.
+   */
+  async runReadout(
+    tokens: TokenInput,
+    readout: GraphReadout,
+    opts: { interventions?: readonly Intervention[]; logitsAt?: LogitsAt; signal?: AbortSignal } = {},
+  ): Promise<ReadonlyMap<string, Tensor>> {
+    const run = (): Promise<Ran> => this.forwardOnce(tokens, opts, readout);
+    try {
+      return (await run()).readouts;
+    } catch (err) {
+      if (!(err instanceof ProviderRunError) || this.disposed) throw err;
+      await this.switchToCpu(err);
+      return (await run()).readouts;
+    }
+  }
+
   private cacheOf(r: ForwardResult): ActivationCache {
     return new ActivationCache(new Map(r.activations), this.cfg, this.weights);
   }
@@ -323,13 +362,18 @@ export class HookedGPT2 {
    * fails while running, the model releases its sessions, moves to the CPU for good, says so in
    * `notice`, and runs the request once more there; a failure on the CPU propagates.
    */
-  async forward(tokens: readonly number[] | Int32Array, opts: ForwardOptions = {}): Promise<ForwardResult> {
+  async forward(tokens: TokenInput, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    const withLogits = (r: Ran): ForwardResult => ({
+      logits: r.logits!,
+      activations: r.activations,
+      ...(r.present ? { present: r.present } : {}),
+    });
     try {
-      return await this.forwardOnce(tokens, opts);
+      return withLogits(await this.forwardOnce(tokens, opts, null));
     } catch (err) {
       if (!(err instanceof ProviderRunError) || this.disposed) throw err;
       await this.switchToCpu(err);
-      return this.forwardOnce(tokens, opts);
+      return withLogits(await this.forwardOnce(tokens, opts, null));
     }
   }
 
@@ -345,10 +389,11 @@ export class HookedGPT2 {
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
 
-  private async forwardOnce(tokens: readonly number[] | Int32Array, opts: ForwardOptions): Promise<ForwardResult> {
+  /** One forward pass; with a readout, its outputs are fetched instead of the logits (then null). */
+  private async forwardOnce(tokens: TokenInput, opts: ForwardOptions, readout: GraphReadout | null): Promise<Ran> {
     this.assertLive();
     const past = opts.past;
-    const ids = this.checkTokens(tokens, past?.length ?? 0);
+    const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
     if (opts.signal?.aborted) throw abortError();
     const allNames = this.hookTable.map((h) => h.name);
     const names = opts.names === undefined ? [] : resolveNames(opts.names, allNames);
@@ -370,15 +415,19 @@ export class HookedGPT2 {
       onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
       names.length === allNames.length ? null : names,
       past !== undefined,
+      readout,
     );
+    const readoutNames = new Set(variant.readouts);
 
     const pool = new Map<string, HostTensor>();
-    pool.set(TOKENS_INPUT, { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
-    for (const [k, v] of Object.entries(compiled.feeds(ids.length))) pool.set(k, v);
+    pool.set(TOKENS_INPUT, { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
+    for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) pool.set(k, v);
+    for (const [k, v] of Object.entries(readout?.feeds() ?? {})) pool.set(k, v);
     if (past) for (const [k, v] of Object.entries(pastFeeds(past))) pool.set(k, v);
     const wanted = new Set(past ? [...names, ...presentNames(this.cfg)] : names);
     const activations = new Map<string, Tensor>();
-    let logits: Tensor;
+    let logits: Tensor | null = null;
+    const readouts = new Map<string, Tensor>();
     let present: PastKeyValues | undefined;
     try {
       const segs = variant.segments;
@@ -386,7 +435,9 @@ export class HookedGPT2 {
         const seg = segs[s]!;
         if (opts.signal?.aborted) throw abortError();
         const laterInputs = new Set(segs.slice(s + 1).flatMap((x) => x.inputs));
-        const fetch = seg.outputs.filter((o) => o === seg.cut || o === LOGITS_OUTPUT || wanted.has(o) || laterInputs.has(o));
+        const fetch = seg.outputs.filter(
+          (o) => o === seg.cut || (o === LOGITS_OUTPUT && !readout) || readoutNames.has(o) || wanted.has(o) || laterInputs.has(o),
+        );
         const feeds: Record<string, HostTensor> = {};
         for (const i of seg.inputs) {
           const v = pool.get(i);
@@ -421,15 +472,16 @@ export class HookedGPT2 {
         }
       }
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
-      logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
-      if (onlyLast) logits = lastPosition(logits);
+      for (const n of readoutNames) readouts.set(n, toTensor(pool.get(n)!, n));
+      if (!readout) logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
+      if (logits && onlyLast) logits = lastPosition(logits);
       if (past) present = presentOf(this.cfg, (n) => toTensor(pool.get(n)!, n));
     } finally {
       // Per-call state only; nothing about these hooks outlives the call, even when one threw.
       pool.clear();
     }
     if (opts.signal?.aborted) throw abortError();
-    return { logits, activations, ...(present ? { present } : {}) };
+    return { logits, activations, readouts, ...(present ? { present } : {}) };
   }
 
   /**
@@ -468,7 +520,7 @@ export class HookedGPT2 {
     past: PastKeyValues | undefined,
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
-    const ids = this.checkTokens(tokens, past?.length ?? 0);
+    const { ids } = this.checkTokens(tokens, past?.length ?? 0);
     if (readouts.length === 0) throw new Error('readout: no readouts asked for');
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
     const lastOnly = readouts.filter((r) => r.logitsAt === 'last').length;
@@ -512,7 +564,7 @@ export class HookedGPT2 {
     opts: { signal?: AbortSignal } = {},
   ): Promise<Map<string, ReadoutAnswer>> {
     this.assertLive();
-    const ids = this.checkTokens(tokens);
+    const { ids } = this.checkTokens(tokens);
     if (opts.signal?.aborted) throw abortError();
     const key = `reader#${readoutSetKey(readouts)}`;
     const session = await this.readoutSessions.get(key, () => this.openQuietSession(buildReaderGraph(this.cfg, this.weights, readouts)));
@@ -646,8 +698,21 @@ export class HookedGPT2 {
     if (this.disposed) throw new Error('this model was disposed');
   }
 
-  private checkTokens(tokens: readonly number[] | Int32Array, pastLength = 0): number[] {
-    const ids = Array.from(tokens);
+  /** Flattens one prompt or a batch of equal-length prompts to row-major ids, checking each. */
+  private checkTokens(tokens: TokenInput, pastLength = 0): { ids: number[]; batch: number; pos: number } {
+    const rows = isTokenBatch(tokens) ? tokens.map((r) => Array.from(r)) : [Array.from(tokens as readonly number[] | Int32Array)];
+    rows.forEach((r, k) => {
+      if (r.length !== rows[0]!.length) {
+        throw new Error(
+          `prompt ${k} of the batch is ${r.length} tokens, prompt 0 is ${rows[0]!.length}; a batch needs prompts of one length`,
+        );
+      }
+      this.checkIds(r, pastLength);
+    });
+    return { ids: rows.flat(), batch: rows.length, pos: rows[0]!.length };
+  }
+
+  private checkIds(ids: readonly number[], pastLength: number): void {
     if (ids.length === 0) throw new Error('no tokens to run (an empty sequence)');
     if (pastLength + ids.length > this.cfg.n_ctx) {
       const what = pastLength === 0 ? `${ids.length} tokens` : `${pastLength} cached + ${ids.length} new tokens`;
@@ -658,14 +723,20 @@ export class HookedGPT2 {
         throw new Error(`token ${i} is ${t}, not an id in 0..${this.cfg.d_vocab - 1}`);
       }
     });
-    return ids;
   }
 
-  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt, withPast: boolean): ModelGraph {
-    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}`;
+  private graphFor(
+    ivKey: string,
+    interventions: readonly Intervention[],
+    logitsAt: LogitsAt,
+    withPast: boolean,
+    readout: GraphReadout | null,
+  ): ModelGraph {
+    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}|${readout?.key ?? ''}`;
     let g = this.graphs.get(key);
     if (g === undefined) {
-      g = buildModelGraph(this.cfg, this.weights, compileInterventions(this.cfg, interventions).transforms, logitsAt, { withPast });
+      const { transforms } = compileInterventions(this.cfg, interventions);
+      g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast, graphReadout: readout });
       // A half-precision model's graphs hold float32 arrays decoded for building; not kept, they would be a second copy.
       if (this.half === null) this.graphs.set(key, g);
     }
@@ -684,15 +755,16 @@ export class HookedGPT2 {
     logitsAt: LogitsAt = 'all',
     outputs: readonly string[] | null = [],
     withPast = false,
+    readout: GraphReadout | null = null,
   ): Promise<Variant> {
-    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast);
+    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast, readout);
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast, readout);
     this.variants.set(key, made);
     made.catch(() => {
       // Only this promise's own entry: after a switch to the CPU the key may hold a newer variant.
@@ -717,10 +789,11 @@ export class HookedGPT2 {
     logitsAt: LogitsAt,
     outputs: readonly string[] | null,
     withPast: boolean,
+    readout: GraphReadout | null,
   ): Promise<Variant> {
-    const { graph } = this.graphFor(ivKey, interventions, logitsAt, withPast);
+    const { graph, readouts } = this.graphFor(ivKey, interventions, logitsAt, withPast, readout);
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
-    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
+    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...readouts, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
     const device = this.device;
     const opened: OpenSegment[] = [];
     try {
@@ -739,14 +812,14 @@ export class HookedGPT2 {
         opened.push({ inputs: seg.inputs, outputs: seg.outputs, cut: seg.cut, session });
       }
     } catch (err) {
-      await releaseVariant({ segments: opened });
+      await releaseVariant({ segments: opened, readouts });
       throw err;
     }
     if (this.disposed) {
-      await releaseVariant({ segments: opened });
+      await releaseVariant({ segments: opened, readouts });
       throw new Error('this model was disposed');
     }
-    return { segments: opened };
+    return { segments: opened, readouts };
   }
 }
 
@@ -755,14 +828,15 @@ function variantKey(
   cuts: readonly string[],
   logitsAt: LogitsAt,
   outputs: readonly string[] | null,
-  withPast = false,
+  withPast: boolean,
+  readout: GraphReadout | null,
 ): string {
-  const key = [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(',')].join('#');
+  const key = [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(','), readout?.key ?? ''].join('#');
   return withPast ? `${key}#past` : key;
 }
 
 /** run()'s session: no interventions, no cuts, all positions, logits only. */
-const MAIN_VARIANT = variantKey('', [], 'all', []);
+const MAIN_VARIANT = variantKey('', [], 'all', [], false, null);
 
 async function releaseVariant(v: Variant | null): Promise<void> {
   if (v === null) return;

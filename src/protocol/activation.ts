@@ -6,7 +6,7 @@ import { hostSchemas, is, webviewSchemas, type FieldCheck, type PanelProtocol, t
 import { readySchema, type ReadyNotification } from './common';
 
 export const ACTIVATION_VIEW_TYPE = 'modelLens.activation';
-export const ACTIVATION_VIEWS = ['attention', 'neurons', 'logitLens', 'residual', 'loss'] as const;
+export const ACTIVATION_VIEWS = ['attention', 'neurons', 'logitLens', 'residual', 'loss', 'experiment'] as const;
 export type ActivationView = (typeof ACTIVATION_VIEWS)[number];
 
 /** Ablations the panel applies (the engine's declarative interventions). */
@@ -80,6 +80,51 @@ export interface ActPng {
   readonly view: ActivationView;
   /** data:image/png;base64,… from canvas.toDataURL */
   readonly dataUrl: string;
+}
+
+/** One heatmap of an experiment: rows × cols values, row-major. */
+export interface ExperimentMap {
+  readonly title: string;
+  readonly values: Float32Array;
+  /** Signed values get the diverging scale centred on 0; unsigned ones viridis over [0, max]. */
+  readonly signed: boolean;
+  /** Where the colour scale saturates (|value| for signed maps). */
+  readonly scale: number;
+}
+
+/** An experiment's result to show (activation patching, head detection): one or more heatmaps on one grid. */
+export interface ActExperiment {
+  readonly type: 'act/experiment';
+  readonly title: string;
+  /** Prompts, metric, baselines: one line under the title. */
+  readonly subtitle: string;
+  readonly rowLabel: string;
+  readonly colLabel: string;
+  readonly rowNames: readonly string[];
+  readonly colNames: readonly string[];
+  readonly maps: readonly ExperimentMap[];
+  /** The hover text's second value per cell, e.g. the raw metric under the normalised one (empty: none). */
+  readonly detail: Float32Array;
+  readonly detailLabel: string;
+  /** True when clicking a cell can ask for that patch's top next tokens (act/patchTop). */
+  readonly cellTop: boolean;
+}
+
+export interface ActExportExperiment {
+  readonly type: 'act/exportExperiment';
+  readonly format: 'json' | 'csv';
+}
+
+export interface PatchTopRequest {
+  readonly type: 'act/patchTop';
+  readonly cell: number;
+}
+export interface PatchTopReply {
+  readonly type: 'act/patchTopData';
+  readonly cell: number;
+  readonly ids: Int32Array;
+  readonly probs: Float32Array;
+  readonly strings: readonly string[];
 }
 
 export interface ActSetView {
@@ -165,13 +210,15 @@ export interface DlaReply {
 }
 
 export interface ActivationProtocol extends PanelProtocol {
-  readonly toWebview: ActRun | ActStatus | ActBusy | ActWantPng;
-  readonly toHost: ReadyNotification | ActPng | ActSetView | ActAblate | ActReset | ActExportCache | ActCancel | ActRerun;
+  readonly toWebview: ActRun | ActStatus | ActBusy | ActWantPng | ActExperiment;
+  readonly toHost:
+    ReadyNotification | ActPng | ActSetView | ActAblate | ActReset | ActExportCache | ActCancel | ActRerun | ActExportExperiment;
   readonly requests: {
     readonly 'act/pattern': RequestSpec<PatternRequest, PatternReply>;
     readonly 'act/neurons': RequestSpec<NeuronsRequest, NeuronsReply>;
     readonly 'act/logitLens': RequestSpec<LogitLensRequest, LogitLensReply>;
     readonly 'act/dla': RequestSpec<DlaRequest, DlaReply>;
+    readonly 'act/patchTop': RequestSpec<PatchTopRequest, PatchTopReply>;
   };
 }
 
@@ -216,6 +263,25 @@ const toWebview: SchemaTable<ActivationProtocol['toWebview']> = {
   'act/status': { message: is.string, error: is.boolean },
   'act/busy': { label: is.string, phase: is.oneOf('idle', 'loading', 'running') },
   'act/wantPng': { requestId: is.uint },
+  'act/experiment': {
+    title: is.string,
+    subtitle: is.string,
+    rowLabel: is.string,
+    colLabel: is.string,
+    rowNames: is.stringArray,
+    colNames: is.stringArray,
+    maps: (v) =>
+      Array.isArray(v) &&
+      v.length > 0 &&
+      v.every((m: unknown) => {
+        if (typeof m !== 'object' || m === null) return false;
+        const x = m as Record<string, unknown>;
+        return is.string(x.title) && f32(x.values) && is.boolean(x.signed) && number(x.scale);
+      }),
+    detail: f32,
+    detailLabel: is.string,
+    cellTop: is.boolean,
+  },
 };
 
 export const activationHostSchemas = hostSchemas<ActivationProtocol>(toWebview, {
@@ -232,6 +298,7 @@ export const activationHostSchemas = hostSchemas<ActivationProtocol>(toWebview, 
     strings: is.stringArray,
   },
   'act/dlaData': { pos: is.uint, token: is.uint, tokenText: is.string, labels: is.stringArray, values: f32 },
+  'act/patchTopData': { cell: is.uint, ids: i32, probs: f32, strings: is.stringArray },
 });
 
 /** 32 MB of base64: a 4096×4096 PNG fits. */
@@ -251,12 +318,14 @@ export const activationWebviewSchemas = webviewSchemas<ActivationProtocol>(
     'act/exportCache': {},
     'act/cancel': {},
     'act/rerun': {},
+    'act/exportExperiment': { format: is.oneOf('json', 'csv') },
   },
   {
     'act/pattern': { runId: is.uint, layer: is.uint, head: is.uint },
     'act/neurons': { runId: is.uint, layer: is.uint, neuron: is.nullable(is.uint) },
     'act/logitLens': { runId: is.uint, from: is.uint, to: is.uint },
     'act/dla': { runId: is.uint, pos: is.uint, token: is.uint },
+    'act/patchTop': { cell: is.uint },
   },
 );
 

@@ -34,6 +34,13 @@ export interface RefRun {
 }
 
 /**
+ * Changes a hook's value in place as it fires (dims as TransformerLens's, batch 1): the reference's
+ * way to patch, ablate or steer by hand, as a TransformerLens hook function does. Everything
+ * downstream reads the changed array, and the cache records the changed value.
+ */
+export type RefEdit = (name: string, data: Float64Array, dims: readonly number[]) => void;
+
+/**
  * Runs GPT-2 on one token sequence. Weights are used as given: LayerNorm is TL's `LN` when
  * the block carries ln weights and `LNPre` when they were folded away (null).
  */
@@ -43,6 +50,7 @@ export function referenceRun(
   tokens: readonly number[],
   flags: RefFlags = DEFAULT_FLAGS,
   tlVersion: RefTLVersion = '3.x',
+  edit?: RefEdit,
 ): RefRun {
   const { d_model, n_heads, d_head, d_mlp, d_vocab } = cfg;
   const P = tokens.length;
@@ -51,6 +59,7 @@ export function referenceRun(
     if (!Number.isInteger(t) || t < 0 || t >= d_vocab) throw new Error(`reference: token ${t} outside 0..${d_vocab - 1}`);
   const cache = new Map<string, T64>();
   const hook = (name: string, dims: number[], data: Float64Array): Float64Array => {
+    edit?.(name, data, dims);
     cache.set(name, { dims, data: data.slice() });
     return data;
   };

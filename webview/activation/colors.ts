@@ -51,3 +51,16 @@ export function themeColor(name: string, fallback: string): string {
   const v = getComputedStyle(document.body).getPropertyValue(name).trim();
   return v || fallback;
 }
+
+/**
+ * A 256-entry RGBA table of a scale, computed once, for heatmaps drawn as ImageData: a cell is a
+ * table lookup, not a CSS string per cell. 'viridis' maps 0..1, 'diverging' maps −1..1.
+ */
+export function colorTable(scale: 'viridis' | 'diverging'): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(256 * 4);
+  for (let i = 0; i < 256; i++) {
+    const [r, g, b] = ramp(scale === 'viridis' ? VIRIDIS : DIVERGING, i / 255);
+    out.set([r, g, b, 255], i * 4);
+  }
+  return out;
+}

@@ -15,6 +15,7 @@ import { fmt, onRender, panel, saveState } from './state';
 import { hostBusy, onHostBusyChange, showHostBusy } from './progress';
 import { renderStrip } from './tokenStrip';
 import { VIEWS } from './views/registry';
+import { renderExperiment, setExperiment } from './views/experiment';
 
 /** Actions that need a run on screen (and no run being made): disabled until there is one. */
 const runActions = [
@@ -67,6 +68,10 @@ onHostMessage((msg) => {
     case 'act/wantPng':
       sendPng(msg.requestId);
       break;
+    case 'act/experiment':
+      setExperiment(msg);
+      setView('experiment');
+      break;
     default:
       assertNever(msg, 'activation message');
   }
@@ -118,6 +123,11 @@ function render(): void {
   viewRoot.replaceChildren();
   panel.mainCanvas = undefined;
   const run = panel.run;
+  if (panel.view === 'experiment') {
+    viewRoot.dataset.view = panel.view;
+    renderExperiment(); // its own data, not the run's (there may be no run yet)
+    return;
+  }
   if (!run) return;
   viewRoot.dataset.view = panel.view;
   void VIEWS[panel.view].render(run);

@@ -16,6 +16,7 @@ import type { Intervention } from '../interventions';
 import { ortEnvironmentForWorkers } from '../ort/environment';
 import { closeNativeGate, createNativeGate } from '../ort/nativeGate';
 import type { Tensor } from '../types';
+import type { ExperimentOp, ExperimentResult } from './experimentCompute';
 import type { PanelOp, PanelResult } from './panelCompute';
 import type { GenerateProgress, GenerateReply, WireGenerateOptions } from './generationProtocol';
 import type { TensorOp, TensorResult } from './tensorOps';
@@ -450,6 +451,11 @@ export class EngineClient {
   }
 
   /** An activation-panel request served in the worker (see panelCompute.ts). */
+  /** A batched experiment (patching sweep, head detection) on the loaded model; cancellable between its session calls. */
+  async experiment(op: ExperimentOp, signal?: AbortSignal): Promise<ExperimentResult> {
+    return (await this.request({ type: 'experiment', op }, signal)).result;
+  }
+
   async panel(op: PanelOp, signal?: AbortSignal): Promise<PanelResult> {
     return (await this.request({ type: 'panel', op }, signal)).result;
   }

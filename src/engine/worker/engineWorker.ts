@@ -8,6 +8,7 @@ import { DocumentCaches } from './documentCaches';
 import { generate } from '../generate';
 import { handleTensorOp, tensorTransfer } from './tensorOps';
 import { predict } from './predictCompute';
+import { experimentTransfer, handleExperimentOp } from './experimentCompute';
 import { ABORT_ERROR_NAME, abortError } from '../../common/errors';
 import type {
   ErrorReply,
@@ -179,6 +180,12 @@ async function handle(job: Job): Promise<void> {
         r,
         [r.topIds, r.topProbs, r.loss, r.nextProb, r.nextRank].map((a) => a.buffer as ArrayBuffer),
       );
+      return;
+    }
+    case 'experiment': {
+      const result = await handleExperimentOp(model, body.op, job.abort.signal);
+      if (job.abort.signal.aborted) throw abortError();
+      reply(job.id, { type: 'experiment', result }, experimentTransfer(result));
       return;
     }
     case 'cancel':

@@ -17,6 +17,7 @@ import type { TensorOp, TensorResult } from './tensorOps';
 import type { PredictReply, PredictRequest } from './predictCompute';
 
 export type { PredictReply, PredictRequest } from './predictCompute';
+import type { ExperimentOp, ExperimentResult } from './experimentCompute';
 
 export interface WireTensor {
   readonly dims: readonly number[];
@@ -56,6 +57,8 @@ export type WorkerRequest =
   | { readonly type: 'panel'; readonly op: PanelOp }
   /** The tensor view's and the sidebar's requests (tensorOps.ts): held tensors, slices, nearest tokens, memory. */
   | { readonly type: 'tensor'; readonly op: TensorOp }
+  /** Batched experiments (experimentCompute.ts): patching sweeps, head detection. */
+  | { readonly type: 'experiment'; readonly op: ExperimentOp }
   | { readonly type: 'dispose' }
   /** Generation and per-document incremental next-token logits (generationProtocol.ts). */
   | GenerateRequest
@@ -119,6 +122,11 @@ export interface PanelReply {
   readonly result: PanelResult;
 }
 
+export interface ExperimentReply {
+  readonly type: 'experiment';
+  readonly result: ExperimentResult;
+}
+
 export interface TensorReply {
   readonly type: 'tensor';
   readonly result: TensorResult;
@@ -126,6 +134,7 @@ export interface TensorReply {
 
 export type WorkerReply =
   | TensorReply
+  | ExperimentReply
   | PredictReply
   | PanelReply
   | LoadedReply
@@ -179,5 +188,6 @@ export interface ReplyFor {
   forgetDocument: { readonly type: 'forgotten' };
   tensor: TensorReply;
   predict: PredictReply;
+  experiment: ExperimentReply;
   fault: never;
 }

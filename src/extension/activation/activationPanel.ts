@@ -14,6 +14,7 @@ import {
   type ActivationPanelState,
   type ActivationProtocol,
   type ActivationView,
+  type ActExperiment,
   type ActRun,
   type PanelAblation,
 } from '../../protocol/activation';
@@ -53,6 +54,16 @@ interface Input {
 
 type Run = Extract<PanelResult, { op: 'run' }>;
 
+/** An experiment on show: its message, what Export writes, and how a clicked cell gets its top next tokens. */
+export interface ShownExperiment {
+  readonly msg: ActExperiment;
+  readonly json: unknown;
+  readonly csv: string;
+  /** A file name stem for the save dialog, e.g. "patching-resid_pre". */
+  readonly fileStem: string;
+  readonly patchTop?: (cell: number) => Promise<{ ids: Int32Array; probs: Float32Array }>;
+}
+
 export class ActivationPanelController implements vscode.Disposable {
   private session: PanelSession<ActivationProtocol> | undefined;
   private ready = false;
@@ -71,6 +82,7 @@ export class ActivationPanelController implements vscode.Disposable {
   private view: ActivationView = 'attention';
   private pngWaiters = new Map<number, (msg: { view: ActivationView; dataUrl: string }) => void>();
   private nextPng = 1;
+  private experiment: ShownExperiment | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -194,6 +206,38 @@ export class ActivationPanelController implements vscode.Disposable {
     return target;
   }
 
+  /** Shows an experiment's heatmaps in the panel's Experiment view (opening the panel if needed). */
+  showExperiment(e: ShownExperiment): void {
+    this.experiment = e;
+    this.view = 'experiment';
+    this.ensurePanel();
+    if (this.ready) void this.session?.channel.post(e.msg);
+  }
+
+  /** The experiment on show, for tests: its title and first map's values. */
+  get shownExperiment(): { title: string; values: number[] } | undefined {
+    const e = this.experiment;
+    return e && { title: e.msg.title, values: Array.from(e.msg.maps[0]!.values) };
+  }
+
+  /** Writes the experiment's numbers (with prompts, metric and token ids) as JSON or CSV. */
+  async exportExperiment(format: 'json' | 'csv', path?: unknown): Promise<string | undefined> {
+    const checked = path === undefined ? undefined : exportPathFrom(path, `.${format}`);
+    const e = this.experiment;
+    if (!e) throw new Error('no experiment to export: run "Model Lens: Activation Patching…" or "Model Lens: Detect Heads" first');
+    const target =
+      checked ??
+      (
+        await vscode.window.showSaveDialog({
+          filters: format === 'json' ? { JSON: ['json'] } : { CSV: ['csv'] },
+          defaultUri: vscode.Uri.file(`${e.fileStem}.${format}`),
+        })
+      )?.fsPath;
+    if (!target) return undefined;
+    await writeFileAtomic(target, Buffer.from(format === 'json' ? `${JSON.stringify(e.json, null, 1)}\n` : e.csv, 'utf8'));
+    return target;
+  }
+
   dispose(): void {
     this.inflight?.abort();
     this.session?.dispose();
@@ -269,6 +313,18 @@ export class ActivationPanelController implements vscode.Disposable {
               values: r.values,
             };
           },
+          'act/patchTop': async (req) => {
+            const top = this.experiment?.patchTop;
+            if (!top) throw new Error('this experiment has no per-cell runs');
+            const r = await top(req.cell);
+            return {
+              type: 'act/patchTopData',
+              cell: req.cell,
+              ids: r.ids,
+              probs: r.probs,
+              strings: Array.from(r.ids, (id) => tokenDisplay(id)),
+            };
+          },
         },
         onNotification: (msg) => this.onNotification(msg),
         log: this.log,
@@ -330,6 +386,7 @@ export class ActivationPanelController implements vscode.Disposable {
         if (this.lastStatus) void this.session?.channel.post({ type: 'act/status', ...this.lastStatus });
         if (this.lastBusy.phase !== 'idle') void this.session?.channel.post({ type: 'act/busy', ...this.lastBusy });
         if (this.latest) void this.session?.channel.post(this.latest);
+        if (this.experiment) void this.session?.channel.post(this.experiment.msg);
         break;
       case 'act/png':
         this.pngWaiters.get(msg.requestId)?.({ view: msg.view, dataUrl: msg.dataUrl });
@@ -352,6 +409,11 @@ export class ActivationPanelController implements vscode.Disposable {
         break;
       case 'act/rerun':
         void this.run();
+        break;
+      case 'act/exportExperiment':
+        void this.exportExperiment(msg.format).catch(
+          (e: unknown) => void vscode.window.showErrorMessage(`Model Lens: ${(e as Error).message}`),
+        );
         break;
       default:
         assertNever(msg, 'activation panel message');

@@ -9,6 +9,7 @@ import { LossHighlighter } from '../lossHighlight/lossHighlight';
 import { registerContinueText } from '../generate/register';
 import { ActivationPanelController } from './activationPanel';
 import { EngineService } from './engineService';
+import { registerExperimentCommands } from './experimentCommands';
 import { ProviderStatus } from './providerStatus';
 import { ModelLensSidebar } from '../sidebar/sidebar';
 import { registerTensorView } from '../tensorView/register';
@@ -70,6 +71,7 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     vscode.commands.registerCommand(c.engineState, () => providerStatus.snapshot),
     vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new PredictionHoverProvider(engine)),
     ...registerContinueText(engine),
+    ...registerExperimentCommands(engine, panel),
     vscode.window.registerWebviewPanelSerializer(ACTIVATION_VIEW_TYPE, {
       deserializeWebviewPanel: (p, state) => panel.revive(p, state),
     }),

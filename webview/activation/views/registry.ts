@@ -3,6 +3,7 @@
 // (src/protocol/activation.ts), write views/<name>.ts, and add its entry here.
 import type { ActivationView, ActRun } from '../../../src/protocol/activation';
 import { renderAttention } from './attentionGrid';
+import { renderExperiment } from './experiment';
 import { resetHeadPattern } from './headPattern';
 import { renderLogitLens, resetLogitLens } from './logitLens';
 import { renderLoss } from './loss';
@@ -23,4 +24,6 @@ export const VIEWS: Record<ActivationView, ViewEntry> = {
   logitLens: { title: 'Logit lens', render: renderLogitLens, reset: resetLogitLens },
   residual: { title: 'Residual stream', render: renderResidual },
   loss: { title: 'Loss', render: renderLoss },
+  // Drawn from the last act/experiment, not from the run: it shows even before any run.
+  experiment: { title: 'Experiment', render: renderExperiment },
 };

@@ -1,0 +1,95 @@
+// Experiments through the engine worker: the worker's result equals the in-process engine's
+// (the float64 checks are in patching.test.ts and headDetector.test.ts), one cell's top tokens,
+// and a cancelled sweep rejects as an abort.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isAbortError } from '../../src/common/errors';
+import { detectHeads, repeatedRandomTokens } from '../../src/engine/experiments/headDetector';
+import { activationPatching } from '../../src/engine/experiments/patching';
+import { HookedGPT2 } from '../../src/engine/model';
+import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { EngineClient } from '../../src/engine/worker/engineClient';
+import * as tokenizer from '../../src/tokenizer';
+
+const WORKER = join(__dirname, 'helpers/engineWorker.ts.cjs');
+const CLEAN = [50256, ...tokenizer.encode('Mary and John went out. John gave it to')];
+const CORRUPTED = [50256, ...tokenizer.encode('Mary and John went out. Mary gave it to')];
+const METRIC = { kind: 'logitDiff', answer: 38487, wrong: 7586 } as const;
+
+describe('experiments in the engine worker', { timeout: 120_000 }, () => {
+  let dir: string;
+  let client: EngineClient;
+  let model: HookedGPT2;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'model-lens-exp-worker-'));
+    await generateTinyGpt2(dir, { seed: 3 });
+    client = new EngineClient({ workerPath: WORKER });
+    await client.load(dir, { threads: 1 });
+    model = await HookedGPT2.fromPretrained(dir, { threads: 1 });
+  });
+  after(async () => {
+    await client.dispose();
+    await model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a patching sweep returns the grid the engine computes in-process', async () => {
+    const r = await client.experiment({
+      op: 'patching',
+      clean: Int32Array.from(CLEAN),
+      corrupted: Int32Array.from(CORRUPTED),
+      metric: METRIC,
+      sweep: 'head_out',
+    });
+    assert.equal(r.op, 'patching');
+    if (r.op !== 'patching') return;
+    const local = await activationPatching(model, { clean: CLEAN, corrupted: CORRUPTED, metric: METRIC, sweep: 'head_out' });
+    assert.equal(r.rows, 2);
+    assert.equal(r.cols, 4);
+    for (let k = 0; k < r.raw.length; k++) assert.ok(Math.abs(r.raw[k]! - local.raw[k]!) < 1e-5, `cell ${k}`);
+    assert.ok(Math.abs(r.normalized[0]! - local.normalized![0]!) < 1e-4);
+  });
+
+  it("one cell's patched run gives its top next tokens with probabilities", async () => {
+    const r = await client.experiment({
+      op: 'patchTop',
+      clean: Int32Array.from(CLEAN),
+      corrupted: Int32Array.from(CORRUPTED),
+      sweep: 'resid_pre',
+      cell: 7,
+      k: 5,
+    });
+    assert.equal(r.op, 'patchTop');
+    if (r.op !== 'patchTop') return;
+    assert.equal(r.ids.length, 5);
+    for (let i = 1; i < 5; i++) assert.ok(r.probs[i - 1]! >= r.probs[i]!);
+    assert.ok(r.probs[0]! > 0 && r.probs[0]! <= 1);
+  });
+
+  it('head detection returns every kind for every head, as in-process', async () => {
+    const toks = repeatedRandomTokens(0, 10, 50257);
+    const r = await client.experiment({ op: 'detectHeads', tokens: Int32Array.from(toks) });
+    assert.equal(r.op, 'detectHeads');
+    if (r.op !== 'detectHeads') return;
+    const local = await detectHeads(model, toks);
+    assert.deepEqual(r.kinds, ['previous_token_head', 'duplicate_token_head', 'induction_head']);
+    r.kinds.forEach((k, i) => {
+      for (let j = 0; j < 8; j++) assert.ok(Math.abs(r.scores[i * 8 + j]! - local.scores[k][j]!) < 1e-6);
+    });
+  });
+
+  it('a cancelled sweep rejects as an abort and the worker keeps serving', async () => {
+    const abort = new AbortController();
+    const p = client.experiment(
+      { op: 'patching', clean: Int32Array.from(CLEAN), corrupted: Int32Array.from(CORRUPTED), metric: METRIC, sweep: 'resid_pre' },
+      abort.signal,
+    );
+    abort.abort();
+    await assert.rejects(p, (e) => isAbortError(e));
+    const again = await client.experiment({ op: 'detectHeads', tokens: Int32Array.from(CLEAN) });
+    assert.equal(again.op, 'detectHeads');
+  });
+});

@@ -3,6 +3,7 @@
 // back at the loaded model's level within 50 MiB. The worker is real, the model a tiny GPT-2 with
 // GPT-2's vocabulary, so the [1024, 50257] logits the loss and top-k read make the run measurable.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,24 @@ const MiB = 2 ** 20;
 
 const rss = (): number => process.memoryUsage().rss / MiB;
 
-describe('activation panel memory', { timeout: 300_000 }, () => {
+// glibc keeps freed heap memory in the process below its trim threshold (it is reused by the
+// next run, not lost), which would hide whether the engine let go of the run. So the measurement
+// runs in a child process whose glibc returns what is freed to the system (MALLOC_TRIM_THRESHOLD_
+// and MALLOC_MMAP_THRESHOLD_ at 128 KiB): RSS then shows what the engine itself still holds.
+const GLIBC_RETURNS_MEMORY = process.env.MALLOC_TRIM_THRESHOLD_ !== undefined;
+
+if (!GLIBC_RETURNS_MEMORY) {
+  describe('activation panel memory', { timeout: 600_000 }, () => {
+    it('measured in a child process whose glibc returns freed memory (see above)', () => {
+      const env = { ...process.env, MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', __filename], { env, encoding: 'utf8', timeout: 580_000 });
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /# pass 2/, 'the child ran both measurements');
+    });
+  });
+}
+
+describe('activation panel memory', { timeout: 300_000, skip: !GLIBC_RETURNS_MEMORY && 'runs in the child process above' }, () => {
   let dir: string;
   let client: EngineClient;
   before(async () => {

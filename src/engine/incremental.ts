@@ -42,6 +42,7 @@ export function checkIncrementalInterventions(cfg: HookedGPT2Config, interventio
     };
     switch (iv.kind) {
       case 'patch':
+      case 'patchEntries':
         return refuse('patches positions of another run');
       case 'addVector':
         if (iv.positions) refuse('is limited to some positions');

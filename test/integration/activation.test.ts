@@ -12,7 +12,7 @@ import { ACTIVATION_COMMANDS as C } from '../../src/extension/activation/registe
 import type { InlineLogitsState } from '../../src/extension/inlineLogits/inlineLogits';
 import type { LossHighlightOutcome } from '../../src/extension/lossHighlight/lossHighlight';
 import { openText, useTinyModel, type TinyModel } from '../support/inHostModel';
-import { waitUntil as until } from '../support/waitUntil';
+import { waitFor, waitUntil as until } from '../support/waitUntil';
 
 const TEXT = 'The quick brown fox jumps over the lazy dog because it can.';
 
@@ -117,6 +117,32 @@ describe('Model Lens activation panel and inline logits', function () {
     >;
     assert.deepEqual(header['blocks.1.attn.hook_pattern']!.shape, [1, 4, 1024, 1024]);
     assert.deepEqual(header['blocks.0.mlp.hook_post']!.shape, [1, 1024, 256]);
+  });
+
+  it("closing the panel releases its run in the engine; the host's memory returns within 100 MB of its level with the model loaded", async () => {
+    interface EngineMemory {
+      readonly rss: number;
+      readonly heldRuns: number;
+    }
+    const memory = (): Thenable<EngineMemory> => vscode.commands.executeCommand<EngineMemory>(C.engineMemory);
+    const MB = 1e6;
+    // The model loaded, and no panel open: the level to return to.
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await waitFor('no run held before the panel opens', async () => (await memory()).heldRuns === 0);
+    const loaded = await memory();
+    const editor = await openText('token '.repeat(1100));
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    const out = await vscode.commands.executeCommand<ActivationOutcome>(C.openActivationPanel, editor.document.uri);
+    assert.equal(out.tokens.length, 1024);
+    const open = await memory();
+    assert.equal(open.heldRuns, 1, 'the open panel holds its run');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    // The panel's dispose sends the release; the engine answers once it has dropped the run.
+    await waitFor('the closed panel released its run', async () => (await memory()).heldRuns === 0);
+    const closed = await memory();
+    const report = `RSS ${(loaded.rss / MB).toFixed(0)} MB loaded, ${(open.rss / MB).toFixed(0)} MB with the panel, ${(closed.rss / MB).toFixed(0)} MB after closing it`;
+    console.log(`      ${report}`);
+    assert.ok(closed.rss - loaded.rss <= 100 * MB, report);
   });
 
   it('inline logits appear after the cursor, go away on an edit, and never show a stale result', async () => {

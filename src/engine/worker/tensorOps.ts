@@ -71,6 +71,8 @@ export type TensorResult =
       readonly heapUsed: number;
       readonly external: number;
       readonly arrayBuffers: number;
+      /** Activation-panel runs the model holds (HookedGPT2.runs): 0 once every panel closed. */
+      readonly heldRuns: number;
     }
   | { readonly op: 'release' };
 
@@ -200,7 +202,14 @@ export async function handleTensorOp(model: HookedGPT2 | null, op: TensorOp, sig
     }
     case 'memory': {
       const m = process.memoryUsage();
-      return { op: 'memory', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+      return {
+        op: 'memory',
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+        heldRuns: model?.runs.size ?? 0,
+      };
     }
     case 'release':
       held.delete(op.key);

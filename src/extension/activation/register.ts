@@ -29,6 +29,8 @@ export const ACTIVATION_COMMANDS = {
   inlineLogitsState: 'modelLens.inlineLogits.state',
   /** The execution provider status (ProviderStatusSnapshot). */
   engineState: 'modelLens.engine.state',
+  /** The engine's own memory report (the worker's process.memoryUsage() and the panel runs it holds). */
+  engineMemory: 'modelLens.engine.memory',
 } as const;
 
 export function registerActivationFeatures(context: vscode.ExtensionContext, log: (line: string) => void): vscode.Disposable[] {
@@ -69,6 +71,7 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     vscode.commands.registerCommand(c.panelState, () => panel.current),
     vscode.commands.registerCommand(c.inlineLogitsState, () => inline.state),
     vscode.commands.registerCommand(c.engineState, () => providerStatus.snapshot),
+    vscode.commands.registerCommand(c.engineMemory, async () => (await engine.get()).client.tensor({ op: 'memory' })),
     vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new PredictionHoverProvider(engine)),
     ...registerContinueText(engine),
     ...registerExperimentCommands(engine, panel),

@@ -1,14 +1,6 @@
 /**
  * The seeded generator every randomized test, fixture and bench uses, so a failure replays from
- * its seed: mulberry32 (32-bit state, uniform in [0, 1)). Not for anything secret.
+ * its seed: the engine's own mulberry32 (src/engine/prng.ts, which seeds generation), one
+ * definition for both. Not for anything secret.
  */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as seededRandom } from '../../src/engine/prng';

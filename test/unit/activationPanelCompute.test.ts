@@ -1,16 +1,14 @@
 // The activation panel's worker requests (src/engine/worker/panelCompute.ts) through a real
 // EngineClient and worker thread, checked against HookedGPT2 run directly in this thread.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HookedGPT2 } from '../../src/engine/model';
-import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
-import { EngineClient } from '../../src/engine/worker/engineClient';
+import type { HookedGPT2 } from '../../src/engine/model';
+import type { EngineClient } from '../../src/engine/worker/engineClient';
+import { workerWithTinyModel, type WorkerFixture } from './helpers/workerFixture';
 import type { PanelResult } from '../../src/engine/worker/panelCompute';
 
-const WORKER = join(__dirname, 'helpers/engineWorker.ts.cjs');
 const TOKENS = [50256, 464, 2068, 7586, 21831, 625, 262, 16931, 3290];
 
 function logSoftmaxAt(logits: Float32Array, V: number, p: number, id: number): number {
@@ -27,21 +25,15 @@ function expectOp<K extends PanelResult['op']>(r: PanelResult, op: K): Extract<P
 }
 
 describe('activation panel requests in the engine worker', { timeout: 120_000 }, () => {
+  let fx: WorkerFixture;
   let dir: string;
   let client: EngineClient;
   let model: HookedGPT2;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'model-lens-panel-'));
-    await generateTinyGpt2(dir, { seed: 5 });
-    client = new EngineClient({ workerPath: WORKER });
-    await client.load(dir, { threads: 1 });
-    model = await HookedGPT2.fromPretrained(dir, { threads: 1 });
+    fx = await workerWithTinyModel('panel', 5);
+    ({ dir, client, model } = fx);
   });
-  after(async () => {
-    await client.dispose();
-    await model.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => fx.close());
 
   it('summarises a run: per-token loss, top-k, thumbnails, residual norms', async () => {
     const r = expectOp(await client.panel({ op: 'run', tokens: Int32Array.from(TOKENS), interventions: [], topK: 5, thumb: 4 }), 'run');

@@ -2,39 +2,28 @@
 // (the float64 checks are in patching.test.ts and headDetector.test.ts), one cell's top tokens,
 // and a cancelled sweep rejects as an abort.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isAbortError } from '../../src/common/errors';
 import { detectHeads, repeatedRandomTokens } from '../../src/engine/experiments/headDetector';
 import { activationPatching } from '../../src/engine/experiments/patching';
-import { HookedGPT2 } from '../../src/engine/model';
-import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
-import { EngineClient } from '../../src/engine/worker/engineClient';
+import type { HookedGPT2 } from '../../src/engine/model';
+import type { EngineClient } from '../../src/engine/worker/engineClient';
+import { workerWithTinyModel, type WorkerFixture } from './helpers/workerFixture';
 import * as tokenizer from '../../src/tokenizer';
 
-const WORKER = join(__dirname, 'helpers/engineWorker.ts.cjs');
 const CLEAN = [50256, ...tokenizer.encode('Mary and John went out. John gave it to')];
 const CORRUPTED = [50256, ...tokenizer.encode('Mary and John went out. Mary gave it to')];
 const METRIC = { kind: 'logitDiff', answer: 38487, wrong: 7586 } as const;
 
 describe('experiments in the engine worker', { timeout: 120_000 }, () => {
-  let dir: string;
+  let fx: WorkerFixture;
   let client: EngineClient;
   let model: HookedGPT2;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'model-lens-exp-worker-'));
-    await generateTinyGpt2(dir, { seed: 3 });
-    client = new EngineClient({ workerPath: WORKER });
-    await client.load(dir, { threads: 1 });
-    model = await HookedGPT2.fromPretrained(dir, { threads: 1 });
+    fx = await workerWithTinyModel('exp-worker', 3);
+    ({ client, model } = fx);
   });
-  after(async () => {
-    await client.dispose();
-    await model.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => fx.close());
 
   it('a patching sweep returns the grid the engine computes in-process', async () => {
     const r = await client.experiment({

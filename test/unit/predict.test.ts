@@ -2,15 +2,11 @@
 // worker thread, its answers agree with the logits of HookedGPT2 run directly (softmax in float64
 // here), and it returns only rows the features show.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HookedGPT2 } from '../../src/engine/model';
-import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
-import { EngineClient } from '../../src/engine/worker/engineClient';
+import type { HookedGPT2 } from '../../src/engine/model';
+import type { EngineClient } from '../../src/engine/worker/engineClient';
+import { workerWithTinyModel, type WorkerFixture } from './helpers/workerFixture';
 
-const WORKER = join(__dirname, 'helpers/engineWorker.ts.cjs');
 const TOKENS = [50256, 464, 2068, 7586, 21831, 625, 262, 16931, 3290];
 const V = 50257;
 
@@ -29,23 +25,16 @@ function argmaxAt(logits: Float32Array, p: number): number {
 }
 
 describe('next-token predictions answered in the graph', { timeout: 120_000 }, () => {
-  let dir: string;
+  let fx: WorkerFixture;
   let client: EngineClient;
   let model: HookedGPT2;
   let logits: Float32Array;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'model-lens-predict-'));
-    await generateTinyGpt2(dir, { seed: 8 });
-    client = new EngineClient({ workerPath: WORKER });
-    await client.load(dir, { threads: 1 });
-    model = await HookedGPT2.fromPretrained(dir, { threads: 1 });
+    fx = await workerWithTinyModel('predict', 8);
+    ({ client, model } = fx);
     logits = (await model.run(TOKENS)).data;
   });
-  after(async () => {
-    await client.dispose();
-    await model.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => fx.close());
 
   it('every position: the loss of the token that follows (NaN at the last), rank and top-1', async () => {
     const r = await client.predict(TOKENS, { topK: 1, at: 'every' });

@@ -112,6 +112,18 @@ export type ModelOptions = Partial<ProcessingOptions> & {
   readonly faultInjection?: { readonly failRunsOn: ExecutionProviderName };
 };
 
+/**
+ * How far fromPretrained has got, for a caller that shows a load's progress: 'read' as
+ * model.safetensors is read (bytes done of total), then 'process' once every weight is in and
+ * processing starts, then 'sessions' as the main onnxruntime session is built, and 'sessions' with
+ * done = total = 1 when it is open.
+ */
+export interface LoadProgress {
+  readonly stage: 'read' | 'process' | 'sessions';
+  readonly done?: number;
+  readonly total?: number;
+}
+
 /** The processing a model's weights went through (HookedGPT2.processing). */
 export interface AppliedProcessing {
   readonly options: ProcessingOptions;
@@ -250,11 +262,22 @@ export class HookedGPT2 {
   }
 
   /** Loads a Hugging Face GPT-2 folder and processes it as TransformerLens's from_pretrained does. */
-  static async fromPretrained(folder: string, opts: ModelOptions = {}): Promise<HookedGPT2> {
-    const { cfg, weights, warnings } = await loadCheckpoint(folder);
+  /** `onProgress` hears each stage of the load (LoadProgress); it is not kept after the load. */
+  static async fromPretrained(folder: string, opts: ModelOptions = {}, onProgress?: (p: LoadProgress) => void): Promise<HookedGPT2> {
+    const { cfg, weights, warnings } = await loadCheckpoint(
+      folder,
+      onProgress ? { onRead: (done, total) => onProgress({ stage: 'read', done, total }) } : {},
+    );
+    onProgress?.({ stage: 'process' });
     const processing = resolveProcessing(opts);
     const processed = processWeights(cfg, weights, processing);
-    const model = await HookedGPT2.create(processed.cfg, processed.weights, opts, { options: processing, warnings: processed.warnings });
+    const model = await HookedGPT2.create(
+      processed.cfg,
+      processed.weights,
+      opts,
+      { options: processing, warnings: processed.warnings },
+      onProgress,
+    );
     model.loadWarnings = warnings;
     return model;
   }
@@ -269,6 +292,7 @@ export class HookedGPT2 {
     weights: GPT2Weights,
     opts: ModelOptions,
     processing: AppliedProcessing | null,
+    onProgress?: (p: LoadProgress) => void,
   ): Promise<HookedGPT2> {
     const withFlags: HookedGPT2Config = {
       ...cfg,
@@ -284,8 +308,10 @@ export class HookedGPT2 {
     // fp16: the float32 arrays are garbage once this returns; the model keeps the float16 copy only.
     const half = dtype === 'fp16' ? new HalfWeights(weights) : null;
     const model = new HookedGPT2(withFlags, half?.weights ?? weights, opts, processing, half);
+    onProgress?.({ stage: 'sessions', done: 0, total: 1 });
     try {
       await model.variant('', [], []); // build and open the main session now, so load errors surface here
+      onProgress?.({ stage: 'sessions', done: 1, total: 1 });
     } catch (err) {
       await model.dispose(); // removes the weights folder the failed model already made
       throw err;

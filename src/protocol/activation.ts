@@ -66,6 +66,10 @@ export interface ActBusy {
   readonly type: 'act/busy';
   readonly label: string;
   readonly phase: 'idle' | 'loading' | 'running';
+  /** What the work is at now, when the engine says (a load: "reading weights 120 / 548 MB"). */
+  readonly detail?: string;
+  /** How far the work is, 0..1, when known: the bar is then determinate. */
+  readonly fraction?: number;
 }
 
 /** The host asks for a PNG of the current view (the webview answers with act/png). */
@@ -261,7 +265,12 @@ const toWebview: SchemaTable<ActivationProtocol['toWebview']> = {
     savedText: is.string,
   },
   'act/status': { message: is.string, error: is.boolean },
-  'act/busy': { label: is.string, phase: is.oneOf('idle', 'loading', 'running') },
+  'act/busy': {
+    label: is.string,
+    phase: is.oneOf('idle', 'loading', 'running'),
+    detail: is.optional(is.stringWithin(200)),
+    fraction: is.optional((v) => is.finite(v) && (v as number) >= 0 && (v as number) <= 1),
+  },
   'act/wantPng': { requestId: is.uint },
   'act/experiment': {
     title: is.string,

@@ -2,7 +2,8 @@
  * What the user sees while the model works, in a real VS Code (code-server) on a long-line
  * document (12 lines of about 80 words): a generated GPT-2 large enough that loading and running
  * take seconds on a CPU (4 layers, 12 heads, d_model 384; random weights, no network).
- * - the panel shows the work moving (a bar, the label, elapsed seconds that change), the header
+ * - the panel shows the work moving (a bar, the label, elapsed seconds that change; while loading,
+ *   the engine's stage, "reading weights N / M MB", with a bar that fills and never goes back), the header
  *   holds no empty pill, and the actions that need a run are disabled until there is one;
  * - Cancel stops the run and leaves the panel usable ("Run again" gives the full result);
  * - the attention grid fits a narrow panel (no horizontal overflow);
@@ -68,23 +69,51 @@ export const suite: E2ESuite = {
         for (const id of ['reset', 'export-cache', 'export-png']) {
           assert.notEqual(await w.locator(`[data-testid=${id}]`).getAttribute('disabled'), null, `${id} is enabled before a run`);
         }
+        // Every label and bar position seen until the run starts, to check the load's steps below.
+        const label = w.locator('[data-testid=busy-label]');
+        const bar = w.locator('.busy-bar');
+        const seen: { label: string; percent: string | null }[] = [];
+        const sample = async (): Promise<string> => {
+          const [t, percent] = await Promise.all([label.textContent(), bar.getAttribute('aria-valuenow')]);
+          seen.push({ label: t ?? '', percent });
+          return t ?? '';
+        };
         // The elapsed time moves.
         const first = await elapsedOf(w);
-        await waitFor('the elapsed time to change', async () => (await elapsedOf(w)) !== first && (await busy.isVisible()), {
-          timeoutMs: 30000,
-        });
+        await waitFor(
+          'the elapsed time to change',
+          async () => {
+            await sample();
+            return (await elapsedOf(w)) !== first && (await busy.isVisible());
+          },
+          { timeoutMs: 30000 },
+        );
         await s.screenshot('waiting-panel-loading');
         // Running: the label says how many tokens of the text, + BOS; cancel then.
-        const label = w.locator('[data-testid=busy-label]');
         const running = await waitUntil(
           'the running label',
           async () => {
-            const t = (await label.textContent()) ?? '';
+            const t = await sample();
             return /^Running/.test(t) ? t : undefined;
           },
           { timeoutMs: 90000 },
         );
         assert.match(running, /on [\d.,\s\u202f]+ tokens \+ BOS/);
+        // While loading, the label said the engine's stage (bytes read, for the reading) and the bar
+        // filled, never going back.
+        const stages = seen.filter((x) => x.label.startsWith('Loading the model: '));
+        // Which stages show depends on how soon the webview is up (with the file in the page cache
+        // the reading can be over by then), so any stage counts; a reading shown must give bytes.
+        assert.ok(stages.length > 0, `no load stage was shown: ${JSON.stringify(seen.map((x) => x.label))}`);
+        for (const x of stages) {
+          assert.match(
+            x.label,
+            /^Loading the model: (reading weights [\d.,\u202f]+ \/ [\d.,\u202f]+ MB|processing weights|building sessions)…$/,
+          );
+          assert.ok(x.percent !== null && Number(x.percent) >= 0 && Number(x.percent) <= 100, `bar at ${x.percent} for ${x.label}`);
+        }
+        const percents = stages.map((x) => Number(x.percent));
+        for (let i = 1; i < percents.length; i++) assert.ok(percents[i]! >= percents[i - 1]!, `the bar went back: ${percents.join(', ')}`);
         await s.screenshot('waiting-panel-running');
         await w.locator('[data-testid=busy-cancel]').click();
         await w.locator('[data-testid=cancelled]').waitFor({ state: 'visible', timeout: 10000 });

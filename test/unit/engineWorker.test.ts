@@ -1,11 +1,11 @@
 // EngineClient ↔ engine worker thread with a real model: load, run with names and
 // interventions, cancellation by AbortSignal, errors as rejections, disposal.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { EngineClient } from '../../src/engine/worker/engineClient';
+import { EngineClient, type LoadProgress } from '../../src/engine/worker/engineClient';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { readSafetensors } from '../../src/engine/safetensors/read';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../../src/engine/safetensors/write';
@@ -36,6 +36,25 @@ describe('engine worker', { timeout: 60_000 }, () => {
     assert.ok(r.logits.data instanceof Float32Array);
     assert.deepEqual([...r.activations.keys()], ['hook_embed', 'blocks.0.attn.hook_pattern', 'blocks.1.attn.hook_pattern']);
     assert.deepEqual(r.activations.get('blocks.0.attn.hook_pattern')!.dims, [1, 4, TOKENS.length, TOKENS.length]);
+  });
+
+  it('reports a load in stages: bytes of model.safetensors read, rising to its size, then processing, then the main session', async () => {
+    const seen: LoadProgress[] = [];
+    await client.load(dir, { threads: 1 }, undefined, (p) => seen.push(p));
+    const size = statSync(join(dir, 'model.safetensors')).size;
+    const reads = seen.filter((p) => p.stage === 'read');
+    assert.ok(reads.length > 2, `only ${reads.length} read reports`);
+    for (const r of reads) assert.equal(r.total, size);
+    for (let i = 1; i < reads.length; i++)
+      assert.ok(reads[i]!.done! > reads[i - 1]!.done!, `read ${i} did not advance: ${JSON.stringify(reads)}`);
+    assert.ok(reads[0]!.done! > 0 && reads[0]!.done! < size, 'the first report is the header alone');
+    assert.equal(reads.at(-1)!.done, size);
+    // Every read comes first; the later stages follow in order, once each.
+    assert.deepEqual(seen.slice(reads.length), [
+      { stage: 'process' },
+      { stage: 'sessions', done: 0, total: 1 },
+      { stage: 'sessions', done: 1, total: 1 },
+    ]);
   });
 
   it("logitsAt 'last' crosses the thread: one position, equal to the last row of the full logits", async () => {

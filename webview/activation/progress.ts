@@ -1,5 +1,6 @@
-// What the panel is waiting for, moving: a bar that runs while work is in flight, what the work
-// is, the seconds since it began, and Cancel. Host work (finding and loading the model, running
+// What the panel is waiting for, moving: a bar that runs while work is in flight (filling up
+// instead when the host says how far it is, as a model load does), what the work is, the seconds
+// since it began, and Cancel. Host work (finding and loading the model, running
 // it) comes as act/busy; the views' own requests (a head's pattern, the logit lens, …) are
 // tracked here with `track`. Cancel stops all of it in the engine (act/cancel).
 import type { ActBusy } from '../../src/protocol/activation';
@@ -12,6 +13,8 @@ const SHOW_AFTER_MS = 300;
 
 interface Task {
   readonly label: string;
+  /** 0..1 when known (the host's load): the bar fills instead of sliding. */
+  readonly fraction?: number;
   readonly started: number;
   readonly cancel: () => void;
 }
@@ -69,6 +72,17 @@ function update(): void {
     label.textContent = t.label;
     elapsed.textContent = seconds(Date.now() - t.started);
   }
+  const fraction = t?.fraction;
+  bar.classList.toggle('determinate', fraction !== undefined);
+  if (fraction !== undefined) {
+    bar.style.setProperty('--fraction', String(fraction));
+    bar.setAttribute('aria-valuemin', '0');
+    bar.setAttribute('aria-valuemax', '100');
+    bar.setAttribute('aria-valuenow', String(Math.round(fraction * 100)));
+  } else {
+    bar.style.removeProperty('--fraction');
+    bar.removeAttribute('aria-valuenow');
+  }
   const any = host !== undefined || views.size > 0;
   if (any && ticker === undefined) ticker = setInterval(update, 200);
   if (!any && ticker !== undefined) {
@@ -89,7 +103,9 @@ export function showHostBusy(msg: ActBusy): void {
   } else {
     cancelled.hidden = true;
     host = {
-      label: msg.label,
+      // The engine's step, when it says one: "Loading the model: reading weights 120 / 548 MB…".
+      label: msg.detail ? `${msg.label.replace(/…$/, '')}: ${msg.detail}…` : msg.label,
+      ...(msg.fraction !== undefined ? { fraction: msg.fraction } : {}),
       phase: msg.phase,
       // A new label within the same wait (loading, then running) keeps the clock going.
       started: host?.started ?? Date.now(),

@@ -15,6 +15,12 @@ export { CheckpointError } from './config';
 export interface LoadCheckpointOptions {
   /** cfg.model_name; defaults to the folder's name. */
   readonly modelName?: string;
+  /**
+   * Told how much of model.safetensors has been read: after the header and after each tensor, and
+   * once more with done = total when every tensor used is in (tensors skipped, such as causal-mask
+   * buffers or a tied lm_head, count as passed over).
+   */
+  readonly onRead?: (done: number, total: number) => void;
 }
 
 /** What the loader found, for display and diagnostics. */
@@ -66,6 +72,10 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
     throw new CheckpointError(`${weightsPath}: ${missingText(err, 'model.safetensors')}`);
   }
   const file = await readSafetensors(weightsPath);
+  const totalBytes = (await fs.stat(weightsPath)).size;
+  // The header and its length prefix are read by now: everything before the first tensor's data.
+  let bytesRead = totalBytes - [...file.tensors.values()].reduce((sum, t) => sum + (t.end - t.begin), 0);
+  opts.onRead?.(bytesRead, totalBytes);
   const keys = resolveKeys(file, weightsPath);
   // Before anything is sized from config.json: a lying config (n_layer: 1000000) must fail here,
   // not after building a million layers' worth of expectations.
@@ -75,7 +85,11 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
 
   const nonFinite: NonFiniteTensor[] = [];
   const get = async (name: string): Promise<Float32Array> => {
-    const data = await file.getTensorF32(keys.get(name)!);
+    const stored = keys.get(name)!;
+    const data = await file.getTensorF32(stored);
+    const span = file.tensors.get(stored)!;
+    bytesRead += span.end - span.begin;
+    opts.onRead?.(bytesRead, totalBytes);
     const count = countNonFinite(data);
     if (count.nan + count.inf > 0) nonFinite.push({ name: keys.get(name)!, ...count });
     return data;
@@ -132,6 +146,7 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   const W_U: Tensor = { dims: [d_model, d_vocab], data: transpose(lmHead, d_vocab, d_model) };
   const b_U: Tensor = { dims: [d_vocab], data: new Float32Array(d_vocab) };
 
+  if (bytesRead < totalBytes) opts.onRead?.(totalBytes, totalBytes);
   const demo = (configJson as Record<string, unknown>)['model_lens_demo'] === true;
   return {
     cfg,

@@ -30,12 +30,24 @@ import type {
   ReplyEnvelope,
   ReplyFor,
   WorkerModelOptions,
+  WorkerProgress,
   WorkerReply,
   WorkerRequest,
 } from './protocol';
+import type { LoadProgress } from '../model';
 import { abortError, isAbortError } from '../../common/errors';
 
 export type { LoadedReply, PredictReply, ProviderEvent, WorkerModelOptions } from './protocol';
+export type { LoadProgress } from '../model';
+
+/** A load's progress message without its wire tag. */
+function loadStage(p: Extract<WorkerProgress, { type: 'load' }>): LoadProgress {
+  return {
+    stage: p.stage,
+    ...(p.done !== undefined ? { done: p.done } : {}),
+    ...(p.total !== undefined ? { total: p.total } : {}),
+  };
+}
 
 /** Why the worker thread ended without being asked to, as handed to onWorkerDied. */
 export interface WorkerDeath {
@@ -104,7 +116,7 @@ interface Call {
   /** The id it has on the thread it was last sent to. */
   id: number;
   /** Receives the request's progress messages (a generation's tokens), if it has any. */
-  readonly onProgress?: (p: GenerateProgress) => void;
+  readonly onProgress?: (p: WorkerProgress) => void;
 }
 
 /** One worker thread and what it holds. */
@@ -314,7 +326,7 @@ export class EngineClient {
     thread: Thread,
     body: WorkerRequest,
     signal: AbortSignal | undefined,
-    onProgress?: (p: GenerateProgress) => void,
+    onProgress?: (p: WorkerProgress) => void,
   ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const call: Call = {
@@ -388,7 +400,7 @@ export class EngineClient {
   private async request<T extends WorkerRequest>(
     body: T,
     signal?: AbortSignal,
-    onProgress?: (p: GenerateProgress) => void,
+    onProgress?: (p: WorkerProgress) => void,
   ): Promise<ReplyFor[T['type']]> {
     if (this.disposed) throw new Error('the engine was disposed; its worker exited');
     if (signal?.aborted) throw abortError();
@@ -400,9 +412,19 @@ export class EngineClient {
     return this.send<ReplyFor[T['type']]>(thread, body, signal, onProgress);
   }
 
-  async load(folder: string, options: WorkerModelOptions = {}, signal?: AbortSignal): Promise<LoadedReply> {
+  /**
+   * Loads a model folder in the worker; `onProgress` hears each stage (reading the checkpoint in
+   * bytes, processing, building the main session; see LoadProgress) before the reply.
+   */
+  async load(
+    folder: string,
+    options: WorkerModelOptions = {},
+    signal?: AbortSignal,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<LoadedReply> {
     try {
-      const reply = await this.request({ type: 'load', folder, options }, signal);
+      const listener = onProgress ? (p: WorkerProgress): void => (p.type === 'load' ? onProgress(loadStage(p)) : undefined) : undefined;
+      const reply = await this.request({ type: 'load', folder, options }, signal, listener);
       this.lastLoad = { folder, options };
       return reply;
     } catch (e) {
@@ -469,7 +491,9 @@ export class EngineClient {
     options: WireGenerateOptions,
     opts: { onToken?: (p: GenerateProgress) => void; signal?: AbortSignal } = {},
   ): Promise<GenerateReply> {
-    return this.request({ type: 'generate', tokens: Int32Array.from(tokens), options }, opts.signal, opts.onToken);
+    const { onToken } = opts;
+    const listener = onToken ? (p: WorkerProgress): void => (p.type === 'token' ? onToken(p) : undefined) : undefined;
+    return this.request({ type: 'generate', tokens: Int32Array.from(tokens), options }, opts.signal, listener);
   }
 
   /**

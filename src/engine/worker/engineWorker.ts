@@ -98,7 +98,10 @@ async function handle(job: Job): Promise<void> {
       documentCaches.clear();
       if (model !== null) await model.dispose();
       model = null;
-      model = await HookedGPT2.fromPretrained(body.folder, body.options);
+      model = await HookedGPT2.fromPretrained(body.folder, body.options, (p) => {
+        const env: ProgressEnvelope = { inReplyTo: job.id, progress: { type: 'load', ...p } };
+        port!.postMessage(env);
+      });
       reported = { provider: model.provider, notice: model.notice };
       reply(job.id, {
         type: 'loaded',

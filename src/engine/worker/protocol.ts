@@ -1,7 +1,7 @@
 // Messages between EngineClient (extension host, CLI) and the engine worker thread. Tensors
 // travel as Float32Array with their dims, moved with transfer lists, never as JSON numbers.
 import type { HookDecl } from '../hookPoints';
-import type { AppliedProcessing, WeightDtype } from '../model';
+import type { AppliedProcessing, LoadProgress, WeightDtype } from '../model';
 import type { Intervention } from '../interventions';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
@@ -170,10 +170,16 @@ export interface EventEnvelope {
   readonly event: ProviderEvent;
 }
 
-/** Sent by the worker while a request runs, before its reply: one generated token (a `generate` request's stream). */
+/** A `load` request's progress: one stage of HookedGPT2.fromPretrained (LoadProgress). */
+export type LoadProgressMessage = { readonly type: 'load' } & LoadProgress;
+
+/** What a request reports while it runs: a generation's tokens, a load's stages. */
+export type WorkerProgress = GenerateProgress | LoadProgressMessage;
+
+/** Sent by the worker while a request runs, before its reply (a `generate` request's tokens, a `load` request's stages). */
 export interface ProgressEnvelope {
   readonly inReplyTo: number;
-  readonly progress: GenerateProgress;
+  readonly progress: WorkerProgress;
 }
 
 /** Which reply a request type resolves to. */

@@ -14,6 +14,7 @@ import {
   type ActivationPanelState,
   type ActivationProtocol,
   type ActivationView,
+  type ActBusy,
   type ActExperiment,
   type ActRun,
   type PanelAblation,
@@ -28,6 +29,7 @@ import { exportPathFrom } from '../pathPolicy';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 import { besideColumn, createPanel, PanelSession, restorePanel, type PanelKind } from '../panel';
 import type { EngineService, LoadedEngine } from './engineService';
+import type { LoadProgressText } from './loadProgressText';
 
 /** workspaceState key of the last text the panel ran on (see the constructor). */
 const LAST_INPUT_KEY = 'modelLens.activation.lastInput';
@@ -72,7 +74,7 @@ export class ActivationPanelController implements vscode.Disposable {
   // before the page has loaded, and a first-use download can take minutes.
   private lastStatus: { message: string; error: boolean } | undefined;
   /** The work in progress the panel shows moving, replayed on ready like lastStatus. */
-  private lastBusy: { label: string; phase: 'idle' | 'loading' | 'running' } = { label: '', phase: 'idle' };
+  private lastBusy: Omit<ActBusy, 'type'> = { label: '', phase: 'idle' };
   /** Aborts the views' engine requests (pattern, neurons, logit lens, DLA) on Cancel. */
   private viewAbort = new AbortController();
   private input: Input | undefined;
@@ -420,9 +422,9 @@ export class ActivationPanelController implements vscode.Disposable {
     }
   }
 
-  private busy(label: string, phase: 'idle' | 'loading' | 'running'): void {
-    this.lastBusy = { label, phase };
-    if (this.ready) void this.session?.channel.post({ type: 'act/busy', label, phase });
+  private busy(label: string, phase: 'idle' | 'loading' | 'running', progress?: LoadProgressText): void {
+    this.lastBusy = { label, phase, ...(progress ? { detail: progress.detail, fraction: progress.fraction } : {}) };
+    if (this.ready) void this.session?.channel.post({ type: 'act/busy', ...this.lastBusy });
   }
 
   private status(message: string, error: boolean): void {
@@ -441,7 +443,11 @@ export class ActivationPanelController implements vscode.Disposable {
     try {
       this.status('', false);
       this.busy('Loading the model…', 'loading');
-      const engine = await untilAborted(this.engine.get(), abort.signal);
+      // The engine's steps while it loads (bytes read, processing, sessions), for this run only.
+      const loadProgress = this.engine.onLoadProgress((p) => {
+        if (this.inflight === abort && this.lastBusy.phase === 'loading') this.busy('Loading the model…', 'loading', p);
+      });
+      const engine = await untilAborted(this.engine.get(), abort.signal).finally(() => loadProgress.dispose());
       if (abort.signal.aborted) return undefined;
       const nCtx = engine.cfg.n_ctx;
       const head = headInput((a, b) => input.text.slice(a, b), input.text.length, nCtx);

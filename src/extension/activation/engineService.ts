@@ -14,6 +14,7 @@ import { describeModel, type ResolvedModel } from '../../engine/hub';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config } from '../../engine/types';
 import { EngineClient, type WorkerDeath } from '../../engine/worker/engineClient';
 import { acquireModel } from '../model/acquire';
+import { describeLoadProgress, type LoadProgressText } from './loadProgressText';
 import {
   affectsModelSetting,
   PROCESSING_SETTING,
@@ -83,6 +84,9 @@ export class EngineService implements vscode.Disposable {
   private readonly providerChanged = new vscode.EventEmitter<ProviderState | undefined>();
   /** Fires with the new state when a model loads or changes provider, and with undefined when it is unloaded. */
   readonly onDidChangeProvider = this.providerChanged.event;
+  private readonly loadProgressed = new vscode.EventEmitter<LoadProgressText>();
+  /** Fires as the worker reads, processes and builds the model being loaded (the panel's busy line shows it). */
+  readonly onLoadProgress = this.loadProgressed.event;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -216,13 +220,23 @@ export class EngineService implements vscode.Disposable {
     const info = await withLoadProgress(
       describeModel(model),
       () => this.cancelLoad(),
-      () =>
-        client.load(model.folder, {
-          device: requested,
-          transformerLensVersion: readTransformerLensVersion(),
-          dtype: readWeightDtype(),
-          ...readProcessingSetting(),
-        }),
+      (onProgress) =>
+        client.load(
+          model.folder,
+          {
+            device: requested,
+            transformerLensVersion: readTransformerLensVersion(),
+            dtype: readWeightDtype(),
+            ...readProcessingSetting(),
+          },
+          undefined,
+          (p) => {
+            if (this.clientLoading !== client) return; // a cancelled load's last words
+            const text = describeLoadProgress(p, vscode.env.language);
+            onProgress(text);
+            this.loadProgressed.fire(text);
+          },
+        ),
     ).finally(() => {
       if (this.clientLoading === client) this.clientLoading = null;
     });
@@ -280,21 +294,32 @@ export class EngineService implements vscode.Disposable {
     clearTimeout(this.idleTimer);
     this.subscription.dispose();
     this.changed.dispose();
+    this.loadProgressed.dispose();
     void this.unload().finally(() => this.providerChanged.dispose());
   }
 }
+
+/** How often the notification's bytes-read figure may change (the worker reports every tensor). */
+const REPORT_EVERY_MS = 200;
 
 /** Loads shorter than this show no notification (the demo model loads in a blink). */
 const LOAD_NOTICE_AFTER_MS = 500;
 
 /**
- * Runs `load` with a cancellable notification, shown once it has taken LOAD_NOTICE_AFTER_MS,
- * that counts the seconds: loading serves every feature, so it is said where every feature's
- * user sees it. The engine does not report its steps while it reads the weights, so the count
- * is the progress.
+ * Runs `load` with a cancellable notification, shown once it has taken LOAD_NOTICE_AFTER_MS: the
+ * stage the engine reports (bytes of weights read, processing, building sessions), a bar that
+ * follows it, and the seconds so far. Loading serves every feature, so it is said where every
+ * feature's user sees it.
  */
-async function withLoadProgress<T>(what: string, cancel: () => void, load: () => Promise<T>): Promise<T> {
+async function withLoadProgress<T>(
+  what: string,
+  cancel: () => void,
+  load: (onProgress: (p: LoadProgressText) => void) => Promise<T>,
+): Promise<T> {
   const started = Date.now();
+  let latest: LoadProgressText | undefined;
+  let report: (() => void) | undefined;
+  let lastReport = 0;
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
   const timer = setTimeout(() => {
@@ -302,16 +327,33 @@ async function withLoadProgress<T>(what: string, cancel: () => void, load: () =>
       { location: vscode.ProgressLocation.Notification, title: `Model Lens: loading ${what}`, cancellable: true },
       async (progress, token) => {
         token.onCancellationRequested(cancel);
-        const tick = (): void => progress.report({ message: `${Math.round((Date.now() - started) / 1000).toLocaleString()} s` });
-        tick();
-        const every = setInterval(tick, 1000);
+        // The notification's bar only takes increments (percent); `shown` is how far it is.
+        let shown = 0;
+        report = (): void => {
+          const secs = `${Math.round((Date.now() - started) / 1000).toLocaleString()} s`;
+          const target = Math.round((latest?.fraction ?? 0) * 100);
+          const increment = Math.max(0, target - shown);
+          shown += increment;
+          progress.report({ message: latest ? `${latest.detail} · ${secs}` : secs, ...(increment > 0 ? { increment } : {}) });
+        };
+        report();
+        const every = setInterval(report, 1000);
         await done;
         clearInterval(every);
+        report = undefined;
       },
     );
   }, LOAD_NOTICE_AFTER_MS);
   try {
-    return await load();
+    return await load((p) => {
+      const stageChanged = latest?.detail.split(' ')[0] !== p.detail.split(' ')[0];
+      latest = p;
+      // A new stage is said at once; bytes read (a message per tensor) at most every REPORT_EVERY_MS.
+      if (stageChanged || Date.now() - lastReport >= REPORT_EVERY_MS) {
+        lastReport = Date.now();
+        report?.();
+      }
+    });
   } finally {
     clearTimeout(timer);
     finish();

@@ -179,7 +179,10 @@ export async function runInHost(opts: { extensionPath?: string; testsDir?: strin
       extensionPath,
       extensionTests: { path: runner, resultsFile, testsDir: opts.testsDir },
     });
-    const { exitCode, results } = await session.waitForExtensionTests(Number(process.env.MODEL_LENS_INHOST_TIMEOUT ?? 300000));
+    // The whole in-host suite's budget: each test has its own timeout (MODEL_LENS_TEST_TIMEOUT, 60 s,
+    // one retry) that catches a hang; this one only bounds the total. Twelve suites on a shared 2-core
+    // machine took over 5 minutes, so it is 15.
+    const { exitCode, results } = await session.waitForExtensionTests(Number(process.env.MODEL_LENS_INHOST_TIMEOUT ?? 900_000));
     const c: Counts = results
       ? { passed: results.passed, failed: results.failed, skipped: results.skipped, retried: results.retried.length }
       : { ...zero(), failed: 1 };

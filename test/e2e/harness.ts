@@ -464,7 +464,8 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
       async openFile(relPath) {
         await quickPick('Control+P', '', relPath);
         const base = relPath.split('/').pop() ?? relPath;
-        await page.locator('.tabs-container .tab.active', { hasText: base }).waitFor();
+        // The file may already be open in a second editor group (beside a panel): any active tab of it will do.
+        await page.locator('.tabs-container .tab.active', { hasText: base }).first().waitFor();
         await page.locator('.editor-instance .view-lines').first().waitFor();
         lastFile = relPath;
       },

@@ -155,8 +155,26 @@ export class EngineService implements vscode.Disposable {
         throw e;
       });
       this.loading = loading;
+      void loading.then(
+        (e) => {
+          if (this.loading === loading) this.settled = e;
+        },
+        () => undefined,
+      );
     }
     return this.loading;
+  }
+
+  /** The model once its load has finished; undefined while none is loaded or one is still loading. */
+  private settled: LoadedEngine | undefined;
+
+  /**
+   * The loaded model, without waiting: for features that must stay instant (hovers). peek() waits
+   * for a load in progress, which may be waiting on the user (a model to pick, a download to
+   * allow); a hover must not.
+   */
+  loadedNow(): LoadedEngine | undefined {
+    return this.loading === null ? undefined : this.settled;
   }
 
   /** True while the weights are being read into the worker (after the model was found). */
@@ -286,6 +304,7 @@ export class EngineService implements vscode.Disposable {
     this.client = null;
     this.clientLoading = null;
     this.loading = null;
+    this.settled = undefined;
     if (this.providerState !== undefined) this.setProvider(undefined);
     if (c) await c.dispose().catch(() => 0);
   }

@@ -18,7 +18,8 @@ export class PredictionHoverProvider implements vscode.HoverProvider {
     position: vscode.Position,
     token: vscode.CancellationToken,
   ): Promise<vscode.Hover | undefined> {
-    const engine = await this.engine.peek();
+    // Only a model already loaded: a load in progress may wait on the user, and a hover must not.
+    const engine = this.engine.loadedNow();
     if (!engine || token.isCancellationRequested) return undefined;
     const offset = doc.offsetAt(position);
     const from = readableOffset(doc, Math.max(0, offset - CONTEXT_CHARS));

@@ -13,6 +13,9 @@ export const MAX_WINDOW_ROWS = 256;
 export const MAX_WINDOW_COLS = 1024;
 /** Tokens listed per direction in the top-tokens table. */
 export const MAX_RANKED = 100;
+/** Singular directions of a head's circuit, and tokens per end of each side, one request may ask for. */
+export const MAX_DIRECTIONS = 16;
+export const MAX_DIRECTION_TOKENS = 50;
 
 export interface WireStats {
   readonly count: number;
@@ -42,6 +45,8 @@ export interface TensorShowMessage {
   readonly histCounts: Uint32Array;
   /** Whether "Export" can write this tensor to a .safetensors file. */
   readonly canExport: boolean;
+  /** Set when the tensor is one head's OV or QK circuit: the view then offers its singular directions. */
+  readonly circuit: 'OV' | 'QK' | null;
 }
 
 export interface TensorStatusMessage {
@@ -91,6 +96,36 @@ export interface TensorRankReply {
   readonly bottomTokens: readonly string[];
 }
 
+/** The top singular directions of the open OV/QK circuit (only for a circuit). */
+export interface TensorDirectionsRequest {
+  readonly type: 'tensor/directions';
+  readonly k: number;
+  readonly tokens: number;
+}
+
+/** A token at one end of one side of a direction: its id, display text and dot product with the direction. */
+export interface WireToken {
+  readonly id: number;
+  readonly text: string;
+  readonly value: number;
+}
+
+export interface WireDirection {
+  readonly sigma: number;
+  /** OV: tokens whose embedding (W_E row) lies most along / against u_i; QK: the query side, the same way. */
+  readonly inputTop: readonly WireToken[];
+  readonly inputBottom: readonly WireToken[];
+  /** OV: the tokens whose logit (W_U column) v_i raises / lowers most; QK: key-side tokens via W_E. */
+  readonly outputTop: readonly WireToken[];
+  readonly outputBottom: readonly WireToken[];
+}
+
+export interface TensorDirectionsReply {
+  readonly type: 'tensor/directionsData';
+  readonly which: 'OV' | 'QK';
+  readonly directions: readonly WireDirection[];
+}
+
 /** Asks the host to write the tensor to a .safetensors file (it shows the save dialog). */
 export interface TensorExportNotification {
   readonly type: 'tensor/export';
@@ -110,6 +145,7 @@ export interface TensorProtocol extends PanelProtocol {
   readonly requests: CommonRequests & {
     readonly 'tensor/slice': RequestSpec<TensorSliceRequest, TensorSliceReply>;
     readonly 'tensor/rank': RequestSpec<TensorRankRequest, TensorRankReply>;
+    readonly 'tensor/directions': RequestSpec<TensorDirectionsRequest, TensorDirectionsReply>;
   };
 }
 
@@ -128,6 +164,18 @@ const stats: FieldCheck = (v) =>
   maybeFinite(v.max) &&
   maybeFinite(v.mean) &&
   maybeFinite(v.std);
+const tokenList: FieldCheck = (v) =>
+  Array.isArray(v) &&
+  v.length <= MAX_DIRECTION_TOKENS &&
+  v.every((t) => isRecord(t) && is.uint(t.id) && typeof t.text === 'string' && is.finite(t.value));
+const direction: FieldCheck = (v) =>
+  isRecord(v) &&
+  is.finite(v.sigma) &&
+  (v.sigma as number) >= 0 &&
+  tokenList(v.inputTop) &&
+  tokenList(v.inputBottom) &&
+  tokenList(v.outputTop) &&
+  tokenList(v.outputBottom);
 const windowSize =
   (max: number): FieldCheck =>
   (v) =>
@@ -147,6 +195,7 @@ export const tensorHostSchemas = hostSchemas<TensorProtocol>(
       histHi: is.finite,
       histCounts: is.uint32Array,
       canExport: is.boolean,
+      circuit: is.nullable(is.oneOf('OV', 'QK')),
     },
     'tensor/status': { message: is.string, error: is.boolean },
   },
@@ -171,6 +220,10 @@ export const tensorHostSchemas = hostSchemas<TensorProtocol>(
       bottomValues: f32,
       bottomTokens: is.stringArray,
     },
+    'tensor/directionsData': {
+      which: is.oneOf('OV', 'QK'),
+      directions: (v) => Array.isArray(v) && v.length <= MAX_DIRECTIONS && v.every(direction),
+    },
   },
 );
 
@@ -192,5 +245,6 @@ export const tensorWebviewSchemas = webviewSchemas<TensorProtocol>(
       colCount: windowSize(MAX_WINDOW_COLS),
     },
     'tensor/rank': { index: uintArray, k: windowSize(MAX_RANKED) },
+    'tensor/directions': { k: windowSize(MAX_DIRECTIONS), tokens: windowSize(MAX_DIRECTION_TOKENS) },
   },
 );

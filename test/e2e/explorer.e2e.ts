@@ -3,7 +3,8 @@
  * .safetensors header view (one row per tensor, grouped by module, metadata shown), and the
  * Model Lens activity-bar container shows its three views with the Load action; a tensor
  * clicked in the header view opens in the tensor view, and a weight clicked in the Weights
- * tree does too (statistics, heatmap with hover values, top tokens); screenshots, dark and light.
+ * tree does too (statistics, heatmap with hover values, top tokens); a head's OV circuit lists its
+ * singular directions with input and output tokens; screenshots, dark, light and high contrast.
  */
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import type { E2ESuite } from './harness';
 import { writeSafetensors } from '../../src/engine/safetensors/write';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { seededRandom } from '../support/random';
-import { setTheme } from './tokenize.e2e';
+import { closeAll, setTheme } from './tokenize.e2e';
 
 let workspace = '';
 let modelDir = '';
@@ -177,6 +178,36 @@ export const suite: E2ESuite = {
         await rows.filter({ hasText: 'cos ' }).first().waitFor({ timeout: 10000 });
         await s.screenshot('nearest-tokens');
         await s.page.keyboard.press('Escape');
+      },
+    },
+    {
+      name: "a head's OV circuit from the Weights tree lists its singular directions with input and output tokens",
+      timeoutMs: 120000,
+      async fn(s) {
+        // The circuits come last in the Weights tree: focus it, go to the end, expand, open head 2 of layer 1.
+        await s.runCommand('Focus on Weights View');
+        // Rows: … Factored circuits ▸ blocks.0.attn.OV, blocks.0.attn.QK, blocks.1.attn.OV ▸ head 0–3, blocks.1.attn.QK.
+        for (const key of ['End', 'ArrowRight', 'End', 'ArrowUp', 'ArrowRight', 'End', 'ArrowUp', 'ArrowUp']) {
+          await s.page.keyboard.press(key);
+          await s.page.waitForTimeout(150);
+        }
+        await s.page.locator('.monaco-list-row.focused', { hasText: /^head 2/ }).click();
+        const w = await s.webview('blocks.1.attn.OV[2]');
+        const section = w.locator('[data-testid=tv-directions]');
+        await w.locator('[data-testid=tv-dir-7]').waitFor({ timeout: 60000 });
+        assert.equal(await w.locator('[data-testid^=tv-dir-]').filter({ hasText: 'σ' }).count(), 8);
+        const dir0 = w.locator('[data-testid=tv-dir-0]');
+        assert.match(await dir0.innerText(), /σ1 = \d/);
+        // Four lists per direction (both ends of the input and output sides), 8 tokens each.
+        assert.equal(await dir0.locator('table').count(), 4);
+        assert.equal(await dir0.locator('table').first().locator('tr').count(), 8);
+        assert.match(await dir0.innerText(), /input tokens \(W_E · u\)[\s\S]*output logits \(v · W_U\)/);
+        await section.locator('h2').scrollIntoViewIfNeeded();
+        await s.screenshot('tensor-view-ov-directions-dark');
+        await setTheme(s, 'Default High Contrast');
+        await s.screenshot('tensor-view-ov-directions-hc');
+        await setTheme(s, 'Default Dark Modern');
+        await closeAll(s);
       },
     },
   ],

@@ -19,7 +19,10 @@ let workspace = '';
  * Switches the colour theme through the theme picker (Ctrl+K Ctrl+T). Call it while the
  * workbench, not a webview, has focus (e.g. right after openFile).
  */
-export async function setTheme(s: VSCodeSession, theme: 'Default Dark Modern' | 'Default Light Modern'): Promise<void> {
+export async function setTheme(
+  s: VSCodeSession,
+  theme: 'Default Dark Modern' | 'Default Light Modern' | 'Default High Contrast',
+): Promise<void> {
   await s.page.keyboard.press('Control+K');
   await s.page.keyboard.press('Control+T');
   const input = s.page.locator('.quick-input-widget .quick-input-box input');
@@ -29,7 +32,7 @@ export async function setTheme(s: VSCodeSession, theme: 'Default Dark Modern' | 
   const row = s.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: theme }).first();
   await row.waitFor({ timeout: 40000 });
   await row.click();
-  const cls = theme.includes('Dark') ? 'vs-dark' : 'vs';
+  const cls = theme.includes('High Contrast') ? 'hc-black' : theme.includes('Dark') ? 'vs-dark' : 'vs';
   // A string expression: this project compiles tests without the DOM lib.
   await s.page.waitForFunction(`document.querySelector('.monaco-workbench')?.classList.contains('${cls}')`, undefined, {
     timeout: 15000,

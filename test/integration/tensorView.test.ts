@@ -69,6 +69,42 @@ describe('tensor view and tree actions', function () {
     const circuit = await vscode.commands.executeCommand<TensorViewState>(TENSOR_COMMANDS.openWeight, ov.children![2]);
     assert.deepEqual(circuit!.dims, [64, 64]);
     assert.equal((await drawn('blocks.1.attn.OV[2]')).rendered!.rows, 64);
+
+    // The circuit's view asks for its singular directions as it opens: σ₁ equals the spectral norm of
+    // the dense W_V[2]·W_O[2] made here in float64 (power iteration), and the σ² sum within ‖M‖²_F.
+    const dirs = (
+      await until('the OV view to list its singular directions', async () =>
+        (await views()).find((v) => v.title === 'blocks.1.attn.OV[2]' && v.directions !== undefined),
+      )
+    ).directions!;
+    assert.equal(dirs.which, 'OV');
+    assert.equal(dirs.directions.length, 8);
+    const [, d, dh] = weights.blocks[1]!.W_V.dims as [number, number, number];
+    const V = weights.blocks[1]!.W_V.data;
+    const O = weights.blocks[1]!.W_O.data;
+    const M = new Float64Array(d * d);
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j < d; j++) for (let k = 0; k < dh; k++) M[i * d + j]! += V[(2 * d + i) * dh + k]! * O[(2 * dh + k) * d + j]!;
+    let x = Float64Array.from({ length: d }, (_, i) => 1 + (i % 7));
+    let sigma1 = 0;
+    for (let it = 0; it < 500; it++) {
+      const y = Float64Array.from({ length: d }, (_, i) => x.reduce((a, xj, j) => a + M[i * d + j]! * xj, 0));
+      const z = Float64Array.from({ length: d }, (_, j) => y.reduce((a, yi, i) => a + M[i * d + j]! * yi, 0));
+      const n = Math.hypot(...z);
+      sigma1 = Math.sqrt(n);
+      x = z.map((e) => e / n);
+    }
+    const s1 = dirs.directions[0]!.sigma;
+    assert.ok(Math.abs(s1 - sigma1) < 1e-6 * sigma1, `σ₁ ${s1} vs power iteration ${sigma1}`);
+    const frob = M.reduce((a, e) => a + e * e, 0);
+    const sumSq = dirs.directions.reduce((a, e) => a + e.sigma ** 2, 0);
+    assert.ok(sumSq <= frob * (1 + 1e-9), `Σσ² ${sumSq} within ‖M‖²_F ${frob}`);
+    for (const [i, e] of dirs.directions.entries()) {
+      if (i > 0) assert.ok(e.sigma <= dirs.directions[i - 1]!.sigma);
+      assert.equal(e.inputTop.length, 8);
+      assert.ok(e.outputTop.every((t, j) => j === 0 || t.value <= e.outputTop[j - 1]!.value));
+      assert.ok(e.inputTop[0]!.value > e.inputBottom[0]!.value);
+    }
   });
 
   it('a hook opens and exports for the selection; the exported tensor opens from its file with the same statistics', async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadCheckpoint } from '../../src/engine/checkpoint/load';
+import { circuitSvd } from '../../src/engine/inspect/circuitSvd';
 import { axisNamesFor, vocabAxisOf } from '../../src/engine/inspect/axisNames';
 import { cosineToAll, histogram, rankAlong, slice2d, strides, tensorStats } from '../../src/engine/inspect/tensorMath';
 import { processWeights, resolveProcessing } from '../../src/engine/processing';
@@ -236,6 +237,38 @@ describe('tensor requests in the engine worker', { timeout: 120_000 }, () => {
           worst = Math.max(worst, Math.abs(s.data[i * d + j]! - ref));
         }
         assert.ok(worst < 1e-5, `max abs diff ${worst}`);
+      });
+
+      it("a head's OV and QK singular directions: σ and the tokens at each end equal the engine's SVD and a direct sort", async () => {
+        for (const which of ['OV', 'QK'] as const) {
+          const r = await client.tensor({ op: 'directions', which, layer: 1, head: 2, k: 3, tokens: 6 });
+          const b = weights.blocks[1]!;
+          const ref = which === 'OV' ? circuitSvd('OV', b.W_V, b.W_O, 2, 3) : circuitSvd('QK', b.W_Q, b.W_K, 2, 3);
+          assert.equal(r.tokens, 6);
+          assert.deepEqual([...r.sigma], [...ref.sigma]);
+          for (let i = 0; i < 3; i++) {
+            const sortBy = (m: Tensor, rows: boolean, dir: Float64Array, sign: 1 | -1): number[] => {
+              const [nr, nc] = m.dims as [number, number];
+              const n = rows ? nr : nc;
+              const d = rows ? nc : nr;
+              const score = Array.from({ length: n }, (_, v) => {
+                let s = 0;
+                for (let j = 0; j < d; j++) s += (rows ? m.data[v * nc + j]! : m.data[j * nc + v]!) * dir[j]!;
+                return Math.fround(s);
+              });
+              return [...score.keys()].sort((x, y) => sign * (score[y]! - score[x]!) || x - y).slice(0, 6);
+            };
+            const out: [Tensor, boolean] = which === 'OV' ? [weights.W_U, false] : [weights.W_E, true];
+            assert.deepEqual([...r.inputTopIds.subarray(i * 6, i * 6 + 6)], sortBy(weights.W_E, true, ref.left[i]!, 1));
+            assert.deepEqual([...r.inputBottomIds.subarray(i * 6, i * 6 + 6)], sortBy(weights.W_E, true, ref.left[i]!, -1));
+            assert.deepEqual([...r.outputTopIds.subarray(i * 6, i * 6 + 6)], sortBy(...out, ref.right[i]!, 1));
+            assert.deepEqual([...r.outputBottomIds.subarray(i * 6, i * 6 + 6)], sortBy(...out, ref.right[i]!, -1));
+          }
+        }
+        await assert.rejects(
+          client.tensor({ op: 'directions', which: 'OV', layer: 9, head: 0, k: 2, tokens: 3 }),
+          /layer 9 is out of range/,
+        );
       });
 
       it('a hook opens for tokens with its shape and axis names', async () => {

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { validateEnvelope } from '../../src/protocol/envelope';
-import { MAX_WINDOW_ROWS, tensorHostSchemas, tensorWebviewSchemas } from '../../src/protocol/tensor';
+import { MAX_DIRECTIONS, MAX_WINDOW_ROWS, tensorHostSchemas, tensorWebviewSchemas } from '../../src/protocol/tensor';
 
 const slice = { type: 'tensor/slice', rowAxis: 0, colAxis: 2, index: [0, 3, 0], rowFrom: 0, rowCount: 16, colFrom: 0, colCount: 64 };
 const stats = { count: 4, nan: 1, posInf: 0, negInf: 0, min: -1, max: 2, mean: 0.5, std: 1.2 };
@@ -20,7 +20,12 @@ const show = {
   histHi: 2,
   histCounts: Uint32Array.of(1, 2, 0),
   canExport: true,
+  circuit: null,
 };
+
+const tok = { id: 464, text: ' The', value: 0.25 };
+const direction = { sigma: 3.5, inputTop: [tok], inputBottom: [tok], outputTop: [tok], outputBottom: [] };
+const directions = { type: 'tensor/directionsData', which: 'OV', directions: [direction] };
 
 describe('tensor view protocol', () => {
   it('accepts a slice request, a slice reply and a description', () => {
@@ -45,6 +50,15 @@ describe('tensor view protocol', () => {
     assert.equal(validateEnvelope({ id: 4, body: { ...show, stats: empty } }, tensorHostSchemas).body.type, 'tensor/show');
   });
 
+  it("accepts a circuit's description, a directions request and its reply", () => {
+    assert.equal(validateEnvelope({ id: 1, body: { ...show, circuit: 'OV' } }, tensorHostSchemas).body.type, 'tensor/show');
+    assert.equal(
+      validateEnvelope({ id: 1, body: { type: 'tensor/directions', k: 8, tokens: 10 } }, tensorWebviewSchemas).body.type,
+      'tensor/directions',
+    );
+    assert.equal(validateEnvelope({ id: 2, inReplyTo: 1, body: directions }, tensorHostSchemas).body.type, 'tensor/directionsData');
+  });
+
   it('refuses oversized windows, negative or fractional indices, JSON number arrays and NaN statistics', () => {
     const cases: [unknown, typeof tensorHostSchemas | typeof tensorWebviewSchemas, RegExp][] = [
       [{ ...slice, rowCount: MAX_WINDOW_ROWS + 1 }, tensorWebviewSchemas, /rowCount/],
@@ -54,6 +68,13 @@ describe('tensor view protocol', () => {
       [{ ...show, histCounts: [1, 2] }, tensorHostSchemas, /histCounts/],
       [{ ...show, stats: { ...stats, mean: NaN } }, tensorHostSchemas, /stats/],
       [{ type: 'tensor/rendered', rows: 1, cols: 1, index: 'x' }, tensorWebviewSchemas, /index/],
+      [{ ...show, circuit: 'QKV' }, tensorHostSchemas, /circuit/],
+      [{ type: 'tensor/directions', k: MAX_DIRECTIONS + 1, tokens: 5 }, tensorWebviewSchemas, /field k/],
+      [{ type: 'tensor/directions', k: 2, tokens: -1 }, tensorWebviewSchemas, /tokens/],
+      [{ ...directions, which: 'QKV' }, tensorHostSchemas, /which/],
+      [{ ...directions, directions: [{ ...direction, sigma: -1 }] }, tensorHostSchemas, /directions/],
+      [{ ...directions, directions: [{ ...direction, inputTop: [{ id: 1, text: 'a', value: NaN }] }] }, tensorHostSchemas, /directions/],
+      [{ ...directions, directions: Array.from({ length: MAX_DIRECTIONS + 1 }, () => direction) }, tensorHostSchemas, /directions/],
     ];
     for (const [body, table, re] of cases) assert.throws(() => validateEnvelope({ id: 1, body }, table as never), re);
   });

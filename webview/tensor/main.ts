@@ -5,6 +5,8 @@
 import '../../media/tensor.css';
 import { assertNever } from '../../src/protocol/envelope';
 import {
+  MAX_DIRECTION_TOKENS,
+  MAX_DIRECTIONS,
   MAX_RANKED,
   MAX_WINDOW_COLS,
   MAX_WINDOW_ROWS,
@@ -12,6 +14,7 @@ import {
   type TensorProtocol,
   type TensorShowMessage,
   type TensorSliceReply,
+  type WireToken,
 } from '../../src/protocol/tensor';
 import { WebviewChannel } from '../shared/messaging';
 import { button, el } from '../shared/ui';
@@ -79,6 +82,7 @@ function render(show: TensorShowMessage): void {
   const heat = el('div', 'tv-heat');
   app.append(heat);
   if (show.vocabAxis !== null) app.append(rankSection(v));
+  if (show.circuit !== null) app.append(directionsSection(show.circuit));
   buildControls(v, controls);
   void requestSlice();
 }
@@ -491,6 +495,90 @@ async function runRank(v: View, results: HTMLElement): Promise<void> {
       el('p', 'summary', `${v.show.title}[${at}]`),
       table('largest', r.topIds, r.topValues, r.topTokens),
       table('smallest', r.bottomIds, r.bottomValues, r.bottomTokens),
+    );
+  } catch (e) {
+    results.replaceChildren(el('p', 'status error', (e as Error).message));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A head's OV/QK circuit: its top singular directions and the tokens at each end of each side
+
+/** What each side of a circuit's direction means, in the words of the OV/QK reading. */
+const SIDES = {
+  OV: { input: 'input tokens (W_E · u)', output: 'output logits (v · W_U)' },
+  QK: { input: 'query tokens (W_E · u)', output: 'key tokens (W_E · v)' },
+} as const;
+
+function directionsSection(circuit: 'OV' | 'QK'): HTMLElement {
+  const section = el('section', 'tv-dirs');
+  section.dataset.testid = 'tv-directions';
+  section.append(el('h2', undefined, 'Singular directions'));
+  section.append(
+    el(
+      'p',
+      'summary',
+      circuit === 'OV'
+        ? 'M = W_V·W_O = Σ σᵢ uᵢ vᵢᵀ. A token whose embedding lies along uᵢ makes the head write along vᵢ, raising the logits at the same end. ' +
+            'A pair’s sign is arbitrary; the + ends go together, as do the − ends.'
+        : 'M = W_Q·W_Kᵀ = Σ σᵢ uᵢ vᵢᵀ. A query token along uᵢ attends to key tokens along vᵢ at the same end (+ with +, − with −); a pair’s sign is arbitrary.',
+    ),
+  );
+  const fields = el('div', 'tv-rank-fields');
+  const count = el('input', 'tv-num');
+  count.type = 'number';
+  count.min = '1';
+  count.max = String(MAX_DIRECTIONS);
+  count.value = '8';
+  count.dataset.testid = 'tv-dirs-k';
+  const label = el('label', 'tv-axis');
+  label.append(el('span', 'tv-axis-name', 'directions'), count);
+  const results = el('div', 'tv-dirs-results');
+  results.dataset.testid = 'tv-dirs-results';
+  const run = (): void => void runDirections(circuit, Math.max(1, Math.min(MAX_DIRECTIONS, Math.floor(Number(count.value)) || 1)), results);
+  fields.append(label, button('Compute', run, { testId: 'tv-dirs-run' }));
+  section.append(fields, results);
+  run();
+  return section;
+}
+
+function tokenList(title: string, tokens: readonly WireToken[]): HTMLElement {
+  const t = el('table', 'tv-tokens');
+  t.append(el('caption', undefined, title));
+  for (const tok of tokens) {
+    const tr = el('tr');
+    tr.title = `token ${tok.id}`;
+    tr.append(el('td', 'tok', JSON.stringify(tok.text)), el('td', 'num', fmt(tok.value)));
+    t.append(tr);
+  }
+  return t;
+}
+
+async function runDirections(circuit: 'OV' | 'QK', k: number, results: HTMLElement): Promise<void> {
+  results.replaceChildren(el('p', 'status', 'Computing the singular directions…'));
+  try {
+    const r = await channel.request({ type: 'tensor/directions', k, tokens: Math.min(8, MAX_DIRECTION_TOKENS) });
+    const sides = SIDES[circuit];
+    // ‖M‖²_F = Σσ² over all directions, recovered from the dense circuit's statistics: Σx² = (n−1)·std² + n·mean².
+    const st = view?.show.stats;
+    const frob = st && st.std !== null && st.mean !== null ? (st.count - 1) * st.std ** 2 + st.count * st.mean ** 2 : null;
+    results.replaceChildren(
+      ...r.directions.map((d, i) => {
+        const box = el('div', 'tv-dir');
+        box.dataset.testid = `tv-dir-${i}`;
+        const head = el('p', 'tv-dir-head');
+        head.append(el('strong', undefined, `σ${i + 1} = ${fmt(d.sigma)}`));
+        if (frob) head.append(el('span', 'summary', ` · ${((100 * d.sigma * d.sigma) / frob).toFixed(1)}% of ‖M‖²_F`));
+        const lists = el('div', 'tv-rank-results');
+        lists.append(
+          tokenList(`+ ${sides.input}`, d.inputTop),
+          tokenList(`+ ${sides.output}`, d.outputTop),
+          tokenList(`− ${sides.input}`, d.inputBottom),
+          tokenList(`− ${sides.output}`, d.outputBottom),
+        );
+        box.append(head, lists);
+        return box;
+      }),
     );
   } catch (e) {
     results.replaceChildren(el('p', 'status error', (e as Error).message));

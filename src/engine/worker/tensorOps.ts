@@ -22,6 +22,7 @@ import {
   type SliceRequest,
   type TensorStats,
 } from '../inspect/tensorMath';
+import { circuitSvd, tokensAlong } from '../inspect/circuitSvd';
 import { abortError } from '../../common/errors';
 
 /** Where a tensor comes from. */
@@ -40,6 +41,15 @@ export type TensorOp =
   | ({ readonly op: 'slice'; readonly key: number } & SliceRequest)
   | { readonly op: 'rank'; readonly key: number; readonly vocabAxis: number; readonly index: readonly number[]; readonly k: number }
   | { readonly op: 'nearest'; readonly matrix: 'W_E' | 'W_U'; readonly token: number; readonly k: number }
+  /** The top `k` singular directions of one head's OV or QK circuit, with `tokens` tokens at each end of each side. */
+  | {
+      readonly op: 'directions';
+      readonly which: 'OV' | 'QK';
+      readonly layer: number;
+      readonly head: number;
+      readonly k: number;
+      readonly tokens: number;
+    }
   | { readonly op: 'export'; readonly key: number; readonly path: string; readonly name: string }
   | { readonly op: 'memory' }
   | { readonly op: 'release'; readonly key: number };
@@ -63,6 +73,7 @@ export type TensorResult =
   | ({ readonly op: 'slice' } & ReturnType<typeof slice2d>)
   | ({ readonly op: 'rank' } & ReturnType<typeof rankAlong>)
   | { readonly op: 'nearest'; readonly matrix: 'W_E' | 'W_U'; readonly token: number; readonly ids: Int32Array; readonly cos: Float32Array }
+  | CircuitDirections
   | { readonly op: 'export'; readonly path: string }
   | {
       readonly op: 'memory';
@@ -75,6 +86,70 @@ export type TensorResult =
       readonly heldRuns: number;
     }
   | { readonly op: 'release' };
+
+/**
+ * σ₁..σ_k of a head's circuit and, per direction i, the tokens at either end of each side, flattened
+ * [k, tokens]. Input side: OV's u_i read through W_E rows (the tokens whose embedding the head reads);
+ * QK's query side, the same. Output side: OV's v_i through W_U columns (the logits its write raises and
+ * lowers); QK's key side through W_E. A singular pair's sign is arbitrary but shared: an input token at
+ * the top end sends the output side's top end up (OV), or attends to the key side's top end (QK).
+ */
+export interface CircuitDirections {
+  readonly op: 'directions';
+  readonly which: 'OV' | 'QK';
+  readonly sigma: Float64Array;
+  readonly tokens: number;
+  readonly inputTopIds: Int32Array;
+  readonly inputTopValues: Float32Array;
+  readonly inputBottomIds: Int32Array;
+  readonly inputBottomValues: Float32Array;
+  readonly outputTopIds: Int32Array;
+  readonly outputTopValues: Float32Array;
+  readonly outputBottomIds: Int32Array;
+  readonly outputBottomValues: Float32Array;
+}
+
+/** At most this many directions and tokens per end: the view lists them, not a matrix. */
+export const MAX_DIRECTIONS = 16;
+export const MAX_DIRECTION_TOKENS = 50;
+
+function circuitDirections(model: HookedGPT2, op: Extract<TensorOp, { op: 'directions' }>): CircuitDirections {
+  const w = model.processedWeights;
+  const block = w.blocks[op.layer];
+  if (block === undefined) throw new Error(`layer ${op.layer} is out of range 0..${model.cfg.n_layers - 1}`);
+  const k = Math.max(1, Math.min(MAX_DIRECTIONS, Math.floor(op.k)));
+  const t = Math.max(1, Math.min(MAX_DIRECTION_TOKENS, Math.floor(op.tokens)));
+  const svd = op.which === 'OV' ? circuitSvd('OV', block.W_V, block.W_O, op.head, k) : circuitSvd('QK', block.W_Q, block.W_K, op.head, k);
+  const n = svd.sigma.length;
+  const flat = (): { ids: Int32Array; values: Float32Array } => ({ ids: new Int32Array(n * t), values: new Float32Array(n * t) });
+  const [inTop, inBottom, outTop, outBottom] = [flat(), flat(), flat(), flat()];
+  const put = (into: { ids: Int32Array; values: Float32Array }, i: number, ids: Int32Array, values: Float32Array): void => {
+    into.ids.set(ids.subarray(0, t), i * t);
+    into.values.set(values.subarray(0, t), i * t);
+  };
+  for (let i = 0; i < n; i++) {
+    const input = tokensAlong(w.W_E, true, svd.left[i]!, t);
+    const output = op.which === 'OV' ? tokensAlong(w.W_U, false, svd.right[i]!, t) : tokensAlong(w.W_E, true, svd.right[i]!, t);
+    put(inTop, i, input.topIds, input.topValues);
+    put(inBottom, i, input.bottomIds, input.bottomValues);
+    put(outTop, i, output.topIds, output.topValues);
+    put(outBottom, i, output.bottomIds, output.bottomValues);
+  }
+  return {
+    op: 'directions',
+    which: op.which,
+    sigma: svd.sigma,
+    tokens: t,
+    inputTopIds: inTop.ids,
+    inputTopValues: inTop.values,
+    inputBottomIds: inBottom.ids,
+    inputBottomValues: inBottom.values,
+    outputTopIds: outTop.ids,
+    outputTopValues: outTop.values,
+    outputBottomIds: outBottom.ids,
+    outputBottomValues: outBottom.values,
+  };
+}
 
 interface HeldTensor {
   readonly tensor: Tensor;
@@ -191,6 +266,8 @@ export async function handleTensorOp(model: HookedGPT2 | null, op: TensorOp, sig
           : nearestTokens(w.W_U, false, op.token, Math.min(200, op.k));
       return { op: 'nearest', matrix: op.matrix, token: op.token, ids: r.ids, cos: r.cos };
     }
+    case 'directions':
+      return circuitDirections(requireModel(model), op);
     case 'export': {
       const h = heldTensor(op.key, model);
       await writeSafetensors(op.path, [{ name: op.name, dims: h.tensor.dims, dtype: 'F32', data: h.tensor.data }], {

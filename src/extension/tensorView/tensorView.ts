@@ -15,11 +15,13 @@ import {
   TENSOR_VIEW_TYPE,
   tensorWebviewSchemas,
   type TensorProtocol,
+  type TensorDirectionsReply,
   type TensorRankReply,
   type TensorShowMessage,
   type TensorSliceReply,
   type TensorSliceRequest,
   type WireStats,
+  type WireToken,
 } from '../../protocol/tensor';
 import { tokenDisplay } from '../../tokenizer';
 import type { EngineService } from '../activation/engineService';
@@ -46,6 +48,8 @@ export interface TensorViewState {
   readonly vocabAxis: number | null;
   /** Set once the webview has drawn a heatmap window. */
   readonly rendered?: { readonly rows: number; readonly cols: number; readonly index: readonly number[] };
+  /** A circuit's singular directions as last sent to the webview (σ and the tokens at each end). */
+  readonly directions?: TensorDirectionsReply;
 }
 
 const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
@@ -78,6 +82,7 @@ class TensorPanel implements vscode.Disposable {
   private opening: Promise<OpenedTensor> | undefined;
   private ready = false;
   rendered: TensorViewState['rendered'];
+  private lastDirections: TensorDirectionsReply | undefined;
 
   constructor(
     panel: vscode.WebviewPanel,
@@ -100,6 +105,7 @@ class TensorPanel implements vscode.Disposable {
           },
           'tensor/slice': (req) => this.slice(req),
           'tensor/rank': (req) => this.rank(req.index, req.k),
+          'tensor/directions': (req) => this.directions(req.k, req.tokens),
         },
         onNotification: (msg) => {
           switch (msg.type) {
@@ -138,6 +144,7 @@ class TensorPanel implements vscode.Disposable {
       stats: this.wireStats(o),
       vocabAxis: o.vocabAxis,
       ...(this.rendered ? { rendered: this.rendered } : {}),
+      ...(this.lastDirections ? { directions: this.lastDirections } : {}),
     };
   }
 
@@ -186,6 +193,7 @@ class TensorPanel implements vscode.Disposable {
         // A copy: the description is kept for re-shows, and a posted array may be transferred.
         histCounts: o.histogram.counts.slice(),
         canExport: true,
+        circuit: this.target.source.kind === 'circuit' ? this.target.source.which : null,
       };
       await channel.post(msg);
     } catch (e) {
@@ -240,6 +248,30 @@ class TensorPanel implements vscode.Disposable {
       bottomValues: r.bottomValues,
       bottomTokens: [...r.bottomIds].map(tokenText),
     };
+  }
+
+  /** The top singular directions of a head's circuit, computed in the worker from the head's factors. */
+  async directions(k: number, tokens: number): Promise<TensorDirectionsReply> {
+    const source = this.target.source;
+    if (source.kind !== 'circuit') throw new Error(`${titleOf(source)} is not a head's OV or QK circuit`);
+    const { which, layer, head } = source;
+    const r = await (await this.client()).tensor({ op: 'directions', which, layer, head, k, tokens });
+    const t = r.tokens;
+    const side = (ids: Int32Array, values: Float32Array, i: number): WireToken[] =>
+      [...ids.subarray(i * t, (i + 1) * t)].map((id, j) => ({ id, text: tokenText(id), value: values[i * t + j]! }));
+    const reply: TensorDirectionsReply = {
+      type: 'tensor/directionsData',
+      which: r.which,
+      directions: [...r.sigma].map((sigma, i) => ({
+        sigma,
+        inputTop: side(r.inputTopIds, r.inputTopValues, i),
+        inputBottom: side(r.inputBottomIds, r.inputBottomValues, i),
+        outputTop: side(r.outputTopIds, r.outputTopValues, i),
+        outputBottom: side(r.outputBottomIds, r.outputBottomValues, i),
+      })),
+    };
+    this.lastDirections = reply;
+    return reply;
   }
 
   /** Writes the tensor to a .safetensors file (a save dialog when no path is given). */

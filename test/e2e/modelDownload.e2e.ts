@@ -102,7 +102,8 @@ export const suite: E2ESuite = {
         assert.ok(hub.cdnBytesSent < weights.length, `the screenshot (${shot}) was taken after the download had finished`);
         // Meanwhile the panel says what it is waiting for (not a blank page).
         const w = await s.webview('Activations');
-        await w.locator('[data-testid=status]').filter({ hasText: 'Loading the model' }).waitFor({ timeout: 10_000 });
+        // (the progress line: label, moving bar, seconds, Cancel; webview/activation/progress.ts)
+        await w.locator('[data-testid=busy-label]').filter({ hasText: 'Loading the model' }).waitFor({ timeout: 10_000 });
         assert.ok(hub.cdnBytesSent < weights.length, 'the download finished before the panel said it was loading');
         await s.screenshot('model-download-progress-panel');
 

@@ -111,9 +111,16 @@ export const suite: E2ESuite = {
         const save = s.page.locator('.quick-input-widget .quick-input-box input');
         await save.waitFor({ state: 'visible' });
         await save.fill(path);
+        // The simple save dialog validates the typed path before it takes Enter; an Enter that
+        // arrives first is dropped and the dialog stays (seen under load). So accept again while
+        // the dialog is still open, until the file is there.
+        const ok = s.page.locator('.quick-input-widget .monaco-button', { hasText: /^OK$/ });
         await s.page.keyboard.press('Enter');
         const end = Date.now() + 30000;
-        while (!existsSync(path) && Date.now() < end) await s.page.waitForTimeout(200);
+        while (!existsSync(path) && Date.now() < end) {
+          await s.page.waitForTimeout(1000);
+          if (!existsSync(path) && (await save.isVisible()) && (await ok.count()) > 0) await ok.first().click();
+        }
         assert.ok(existsSync(path), `the cache was not written to ${path}`);
         await s.openFile('activation_cache.safetensors');
         const header = await s.webview('activation_cache.safetensors');

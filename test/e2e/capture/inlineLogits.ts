@@ -25,6 +25,8 @@ const KEY_MS = 90;
 const HINT_MS = 1200;
 const LAST_MS = 2500;
 /** How long to wait for the hint after a word (the first one includes loading the model). */
+/** How long an unchanged screen must hold after a keystroke to count as showing that keystroke's hint. */
+const STILL_ENOUGH_MS = 1500;
 const HINT_TIMEOUT_MS = 60_000;
 const POLL_MS = 150;
 
@@ -53,17 +55,20 @@ async function editorClip(s: VSCodeSession): Promise<Clip> {
 
 /**
  * Screenshots until the editor shows something other than `before` and then holds still for two
- * polls: the hint for the text typed so far has been drawn.
+ * polls: the hint for the text typed so far has been drawn. With the key/value cache the hint can
+ * already be on screen in `before` (drawn within the keystroke's frame), so a screen that has held
+ * still since `before` for STILL_ENOUGH_MS counts as drawn too.
  */
 async function waitForNewHint(s: VSCodeSession, clip: Clip, before: Buffer, after: string): Promise<Buffer> {
-  const deadline = Date.now() + HINT_TIMEOUT_MS;
+  const start = Date.now();
+  const deadline = start + HINT_TIMEOUT_MS;
   let last = before;
   let still = 0;
   while (Date.now() < deadline) {
     await s.page.waitForTimeout(POLL_MS);
     const now = await s.page.screenshot({ clip });
-    if (!now.equals(before) && now.equals(last)) {
-      if (++still >= 2) return now;
+    if (now.equals(last)) {
+      if (++still >= 2 && (!now.equals(before) || Date.now() - start >= STILL_ENOUGH_MS)) return now;
     } else still = 0;
     last = now;
   }

@@ -4,6 +4,7 @@
 // engine worker; only these answers cross.
 import { hostSchemas, is, webviewSchemas, type FieldCheck, type PanelProtocol, type RequestSpec } from './envelope';
 import { copiedSchema, copyTextSchema, readySchema, type CommonRequests, type ReadyNotification } from './common';
+import { MAX_DIRECTIONS, MAX_DIRECTION_TOKENS } from '../engine/inspect/directionLimits';
 
 export const TENSOR_VIEW_TYPE = 'modelLens.tensor';
 
@@ -13,9 +14,8 @@ export const MAX_WINDOW_ROWS = 256;
 export const MAX_WINDOW_COLS = 1024;
 /** Tokens listed per direction in the top-tokens table. */
 export const MAX_RANKED = 100;
-/** Singular directions of a head's circuit, and tokens per end of each side, one request may ask for. */
-export const MAX_DIRECTIONS = 16;
-export const MAX_DIRECTION_TOKENS = 50;
+// The engine clamps to the same limits: one definition for both.
+export { MAX_DIRECTIONS, MAX_DIRECTION_TOKENS };
 
 export interface WireStats {
   readonly count: number;

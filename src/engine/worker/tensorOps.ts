@@ -24,6 +24,7 @@ import {
 } from '../inspect/tensorMath';
 import { circuitSvd, tokensAlong } from '../inspect/circuitSvd';
 import { abortError } from '../../common/errors';
+import { MAX_DIRECTIONS, MAX_DIRECTION_TOKENS } from '../inspect/directionLimits';
 
 /** Where a tensor comes from. */
 export type TensorSource =
@@ -110,8 +111,7 @@ export interface CircuitDirections {
 }
 
 /** At most this many directions and tokens per end: the view lists them, not a matrix. */
-export const MAX_DIRECTIONS = 16;
-export const MAX_DIRECTION_TOKENS = 50;
+export { MAX_DIRECTIONS, MAX_DIRECTION_TOKENS };
 
 function circuitDirections(model: HookedGPT2, op: Extract<TensorOp, { op: 'directions' }>): CircuitDirections {
   const w = model.processedWeights;

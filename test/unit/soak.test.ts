@@ -112,10 +112,15 @@ describe('soak: 1,000 runs without memory growth', { timeout: 120_000 }, () => {
       };
       const WARM = 60;
       for (let i = 0; i < WARM; i++) await step(i);
-      const m0 = settle();
+      // The worker thread shares this process's RSS but collects its own heap: both are collected
+      // before each reading, so what is compared is what is held, not when V8 last ran.
+      const settleBoth = async (): Promise<{ rss: number }> => {
+        await client.tensor({ op: 'memory', settle: true });
+        return settle();
+      };
+      const m0 = await settleBoth();
       for (let i = WARM; i < 300; i++) await step(i);
-      const m1 = settle();
-      // The worker thread shares this process's RSS; its heap is its own, so RSS is the measure.
+      const m1 = await settleBoth();
       const rss = m1.rss - m0.rss;
       console.log(`# EngineClient soak: rss ${rss.toFixed(1)} MB over ${300 - WARM} requests`);
       assert.ok(rss < RSS_BOUND_MB, `RSS grew ${rss.toFixed(1)} MB over ${300 - WARM} worker requests (bound ${RSS_BOUND_MB})`);

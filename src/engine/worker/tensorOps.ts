@@ -25,6 +25,7 @@ import {
 import { circuitSvd, tokensAlong } from '../inspect/circuitSvd';
 import { abortError } from '../../common/errors';
 import { MAX_DIRECTIONS, MAX_DIRECTION_TOKENS } from '../inspect/directionLimits';
+import { collectGarbage } from './collectGarbage';
 
 /** Where a tensor comes from. */
 export type TensorSource =
@@ -52,7 +53,11 @@ export type TensorOp =
       readonly tokens: number;
     }
   | { readonly op: 'export'; readonly key: number; readonly path: string; readonly name: string }
-  | { readonly op: 'memory' }
+  /**
+   * The process's memory; with `settle`, after a full garbage collection of this worker's heap, so
+   * that a before/after comparison measures what is held rather than when V8 last collected.
+   */
+  | { readonly op: 'memory'; readonly settle?: boolean }
   | { readonly op: 'release'; readonly key: number };
 
 export interface OpenedTensor {
@@ -278,6 +283,7 @@ export async function handleTensorOp(model: HookedGPT2 | null, op: TensorOp, sig
       return { op: 'export', path: op.path };
     }
     case 'memory': {
+      if (op.settle === true) collectGarbage();
       const m = process.memoryUsage();
       return {
         op: 'memory',

@@ -101,7 +101,9 @@ export class ActivationPanelController implements vscode.Disposable {
   ) {}
 
   /** Opens the panel on the editor's selection (the document when nothing is selected) and runs the model. */
-  async openOnEditor(editor = vscode.window.activeTextEditor): Promise<ActivationOutcome | undefined> {
+  async openOnEditor(
+    editor: Pick<vscode.TextEditor, 'document' | 'selection'> | undefined = vscode.window.activeTextEditor,
+  ): Promise<ActivationOutcome | undefined> {
     if (!editor) {
       void vscode.window.showInformationMessage('Model Lens: open a file and select some text for the activation panel.');
       return undefined;

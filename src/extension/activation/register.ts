@@ -54,13 +54,10 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     panel,
     inline,
     loss,
-    // The editor context menu passes the document's URI: run on that document's visible editor,
-    // not on whichever editor happens to be active when the command arrives (a webview may be).
-    vscode.commands.registerCommand(c.openActivationPanel, (uri?: unknown) => {
-      const target =
-        uri instanceof vscode.Uri ? vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString()) : undefined;
-      return panel.openOnEditor(target ?? vscode.window.activeTextEditor);
-    }),
+    // The editor context menu (and the Runs view) passes the document's URI: run on that document,
+    // never on whichever editor happens to be active when the command arrives (a webview may be,
+    // or the panel this command opened may have covered the editor it was given).
+    vscode.commands.registerCommand(c.openActivationPanel, (uri?: unknown) => panel.openOnEditor(editorFor(uri))),
     vscode.commands.registerCommand(c.exportActivationCache, (path?: unknown) => panel.exportCache(path ?? undefined).catch(fail)),
     vscode.commands.registerCommand(c.exportActivationView, (path?: unknown) => panel.exportPng(path ?? undefined).catch(fail)),
     vscode.commands.registerCommand(c.toggleInlineLogits, () => inline.toggle()),
@@ -79,4 +76,18 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
       deserializeWebviewPanel: (p, state) => panel.revive(p, state),
     }),
   ];
+}
+
+/**
+ * The editor (or document and selection) a command given `uri` runs on: that document's visible
+ * editor with its selection; the open document, whole, when no editor shows it; the active editor
+ * when no URI is given.
+ */
+function editorFor(uri: unknown): Pick<vscode.TextEditor, 'document' | 'selection'> | undefined {
+  if (!(uri instanceof vscode.Uri)) return vscode.window.activeTextEditor;
+  const key = uri.toString();
+  const visible = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === key);
+  if (visible) return visible;
+  const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+  return document && { document, selection: new vscode.Selection(0, 0, 0, 0) };
 }

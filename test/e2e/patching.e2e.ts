@@ -30,6 +30,49 @@ async function answerInputs(s: VSCodeSession, answers: readonly { readonly promp
   }
 }
 
+/**
+ * Runs a palette command that asks for input at once: the harness's runCommand waits for the
+ * quick input to close, which such a command keeps open (its first box replaces the palette).
+ */
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+}
+
+async function startCommand(s: VSCodeSession, title: string): Promise<void> {
+  const input = s.page.locator('.quick-input-widget .quick-input-box input');
+  await s.page.keyboard.press('F1');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  await s.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: title }).first().click();
+}
+
+// The steered next token is a second inlay hint at the cursor, e.g. steered 12.3% " x" (in the page: a string, these tests compile without DOM types).
+const FIND_STEERED = `(() => {
+  for (const e of document.querySelectorAll('.editor-instance .view-lines span')) {
+    if (e.children.length > 0) continue;
+    const t = (e.textContent || '').replace(/\u00a0/g, ' ').trim();
+    const pseudo = [getComputedStyle(e, '::before').content, getComputedStyle(e, '::after').content].find((c) => c && c.includes('steered '));
+    if (t.includes('steered ')) return t;
+    if (pseudo) return pseudo;
+  }
+  return '';
+})()`;
+
+async function waitForSteeredHint(s: VSCodeSession, present: boolean, timeoutMs = 60000): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  let text = '';
+  while (Date.now() < end) {
+    text = await s.page.evaluate<string>(FIND_STEERED);
+    if ((text !== '') === present && !text.startsWith('⋯')) return text;
+    await s.page.waitForTimeout(200);
+  }
+  throw new Error(`the steered hint is ${JSON.stringify(text)}, expected ${present ? 'one' : 'none'}`);
+}
+
 async function waitForHint(s: VSCodeSession, pattern: RegExp, what: string, timeoutMs = 60000): Promise<string> {
   const end = Date.now() + timeoutMs;
   let text = '';
@@ -126,7 +169,7 @@ function darkOnly(): E2ETest[] {
         // About 300 tokens, twice, one name swapped: a 2 × 300 sweep takes tens of seconds here.
         const long = 'When Mary and John went to the store, John gave a drink to Mary. '.repeat(19);
         const corrupted = long.replace('John gave', 'Mary gave');
-        await s.runCommand('Model Lens: Activation Patching…');
+        await startCommand(s, 'Model Lens: Activation Patching…');
         await answerInputs(s, [
           { prompt: 'Clean prompt', value: long },
           { prompt: 'Corrupted prompt', value: corrupted },
@@ -150,7 +193,7 @@ function darkOnly(): E2ETest[] {
         await s.runCommand('View: Close All Editors');
         await s.openFile('ioi.prompts');
         await s.selectText('When Mary and John went to the store, John');
-        await s.runCommand('Model Lens: Activation Patching…');
+        await startCommand(s, 'Model Lens: Activation Patching…');
         // The file gives the prompts and the answers: only the sweep is asked for.
         const row = s.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: "Every head's output" }).first();
         await row.waitFor();
@@ -168,28 +211,38 @@ function darkOnly(): E2ETest[] {
       timeoutMs: 240000,
       fn: async (s: VSCodeSession) => {
         await s.runCommand('View: Close All Editors');
+        // A retry starts without the first attempt's vector.
+        await s.runCommand('Model Lens: Remove Steering Vector');
         await s.openFile('hello.txt');
         await s.selectText('lazy dog');
-        await s.runCommand('Model Lens: Toggle Inline Logits');
-        const plain = await waitForHint(s, /^next: .*%/, 'no inline hint');
-        assert.doesNotMatch(plain, /with steering/);
-        await s.runCommand('Model Lens: Add Steering Vector…');
-        await answerInputs(s, [
-          { prompt: 'Steer towards', value: ' Love' },
-          { prompt: 'Steer away from', value: ' Hate' },
-          { prompt: 'Layer whose resid_pre', value: '1' },
-          { prompt: 'Coefficient', value: '40' },
-        ]);
-        const steered = await waitForHint(s, /^next: .*% .*· with steering: ".*" \d/, 'no steered hint');
-        // The normal part of the hint is the same prediction; the steered one is its own.
-        assert.ok(steered.startsWith(plain.replace(/ …$/, '')), `${steered} vs ${plain}`);
+        // A retry may find them on still (the setting is the user's): toggle only when no hint shows.
+        await s.page.waitForTimeout(3000);
+        if ((await inlineHint(s.page)) === undefined) await s.runCommand('Model Lens: Toggle Inline Logits');
+        const plain = await waitForHint(s, /next: .*%/, 'no inline hint');
+        await waitForSteeredHint(s, false, 5000);
+        await startCommand(s, 'Model Lens: Add Steering Vector…');
+        await step('the steering inputs', () =>
+          answerInputs(s, [
+            { prompt: 'Steer towards', value: ' Love' },
+            { prompt: 'Steer away from', value: ' Hate' },
+            { prompt: 'Layer whose resid_pre', value: '1' },
+            { prompt: 'Coefficient', value: '40' },
+          ]),
+        );
+        const steered = await waitForSteeredHint(s, true);
+        assert.match(steered, /steered \d+(\.\d)?% "/);
+        // The normal hint beside it is the same prediction as before (without its "…": the line's hints share a length budget).
+        const normal = await waitForHint(s, /next: .*%/, 'no inline hint');
+        assert.equal(normal.replace(/ …$/, ''), plain.replace(/ …$/, ''));
         await s.screenshot('inline-logits-steering');
 
         await s.runCommand('Model Lens: Open Activation Panel');
         const w = await s.webview('Activations');
-        await w.locator('[data-testid=ablations]').filter({ hasText: 'Steering: 40' }).waitFor({ timeout: 60000 });
+        await step("the panel's run with the vector", () =>
+          w.locator('[data-testid=ablations]').filter({ hasText: 'Steering: 40' }).waitFor({ timeout: 60000 }),
+        );
         await w.locator('[data-testid=tab-steering]').click();
-        await w.locator('[data-testid=steer-with] tr').nth(10).waitFor({ timeout: 60000 });
+        await step("the steering view's tables", () => w.locator('[data-testid=steer-with] tr').nth(10).waitFor({ timeout: 60000 }));
         await w.locator('[data-testid=steer-without] tr').nth(10).waitFor({ timeout: 60000 });
         const cells = async (which: string): Promise<string[]> => w.locator(`[data-testid=steer-${which}] td.num`).allTextContents();
         assert.notDeepEqual(await cells('with'), await cells('without'), 'the two distributions are the same');
@@ -197,13 +250,16 @@ function darkOnly(): E2ETest[] {
 
         await w.locator('[data-testid=tab-compare]').click();
         await w.locator('[data-testid=compare-run]').click();
-        await w.locator('[data-testid=compare-lens]').waitFor({ timeout: 60000 });
+        await step("the compare view's lens map", () => w.locator('[data-testid=compare-lens]').waitFor({ timeout: 60000 }));
         await w.locator('[data-testid=compare-pattern]').waitFor({ timeout: 60000 });
         await s.screenshot('compare-dark');
 
         await s.runCommand('Model Lens: Remove Steering Vector');
-        await w.locator('[data-testid=ablations]').filter({ hasNotText: 'Steering' }).waitFor({ timeout: 60000 });
+        await step("the panel's run without the vector", () =>
+          w.locator('[data-testid=ablations]').filter({ hasNotText: 'Steering' }).waitFor({ state: 'attached', timeout: 60000 }),
+        );
         await s.runCommand('Model Lens: Toggle Inline Logits');
+        assert.match(plain, /^next: /);
       },
     },
   ];

@@ -10,8 +10,8 @@
 // previous one stays at the cursor, marked stale ("⋯", tooltip says so). A result is shown as
 // current only for the document version and position it was computed for.
 //
-// While a steering vector is active (SteeringState), the hint also shows the next token with it
-// ("· with steering: …"), from a second, steered forward (steeredNext.ts).
+// While a steering vector is active (SteeringState), a second hint beside it shows the next token
+// with the vector ("steered 20.1% ' love'"), from a second, steered forward (steeredNext.ts).
 import * as vscode from 'vscode';
 import { isAbortError } from '../../common/errors';
 import type { EngineService } from '../activation/engineService';
@@ -276,7 +276,12 @@ export class InlineLogits implements vscode.Disposable, vscode.InlayHintsProvide
       // After the editor has laid the hint out: its width then counts in how far the editor may scroll.
       setTimeout(() => this.makeRoom(target, hint.label as string), MAKE_ROOM_AFTER_MS);
     }
-    return [hint];
+    const steered = steeredLabel(last);
+    if (steered === undefined) return [hint];
+    const second = new vscode.InlayHint(at, current ? steered : `⋯ ${steered}`);
+    second.paddingLeft = true;
+    second.tooltip = hint.tooltip;
+    return [hint, second];
   }
 
   dispose(): void {
@@ -294,9 +299,20 @@ function percent(p: number): string {
 function hintLabel(r: Result): string {
   const best = r.top[0];
   if (r.error || !best) return r.text;
-  const steeredBest = r.steered?.[0];
-  const steered = steeredBest ? ` · with steering: ${JSON.stringify(steeredBest.display)} ${percent(steeredBest.probability)}` : '';
-  return `next: ${JSON.stringify(best.display)} ${percent(best.probability)}${r.top.length > 1 ? ' …' : ''}${steered}`;
+  // With a steering hint beside it the ellipsis goes: the line's hints share one length budget.
+  const more = r.top.length > 1 && !r.steered ? ' …' : '';
+  return `next: ${JSON.stringify(best.display)} ${percent(best.probability)}${more}`;
+}
+
+/**
+ * The second hint while a steering vector is active: "steered 20.1% ' love'". The editor cuts the
+ * hints of a line together at editor.inlayHints.maximumLength (43 characters by default), so it is
+ * short and puts the probability before the token, whose tail is what a cut loses (the tooltip has
+ * the whole top-k with and without steering).
+ */
+function steeredLabel(r: Result): string | undefined {
+  const best = r.error ? undefined : r.steered?.[0];
+  return best && `steered ${percent(best.probability)} ${JSON.stringify(best.display)}`;
 }
 
 /** "with steering: ' love' 20.1% · ' like' 9.3%" */

@@ -42,7 +42,8 @@ export function renderCompare(r: ActRun): void {
     value: `${Math.floor(k / r.nHeads)}.${k % r.nHeads}`,
     label: `head L${Math.floor(k / r.nHeads)}H${k % r.nHeads}`,
   }));
-  const head = dropdown(heads, form.head || heads[0]!.value, (v) => (form.head = v), 'compare-head');
+  // The last layer's first head by default: every intervention upstream of it can show there.
+  const head = dropdown(heads, form.head || heads[heads.length - r.nHeads]!.value, (v) => (form.head = v), 'compare-head');
   const out = el('div', 'compare-out');
   out.dataset.testid = 'compare-out';
   const go = button(

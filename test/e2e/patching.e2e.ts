@@ -211,6 +211,8 @@ function darkOnly(): E2ETest[] {
       timeoutMs: 240000,
       fn: async (s: VSCodeSession) => {
         await s.runCommand('View: Close All Editors');
+        // The cancel test's toast would sit on the screenshots.
+        await s.runCommand('Notifications: Clear All Notifications');
         // A retry starts without the first attempt's vector.
         await s.runCommand('Model Lens: Remove Steering Vector');
         await s.openFile('hello.txt');

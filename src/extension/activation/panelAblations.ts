@@ -29,7 +29,9 @@ export class PanelAblations {
   /** Adds one ablation; the same head or neuron again replaces its method. */
   add(a: PanelAblation): void {
     const same = (x: PanelAblation): boolean => x.kind === a.kind && x.layer === a.layer && x.index === a.index;
-    this.list = [...this.list.filter((x) => !same(x)), { kind: a.kind, layer: a.layer, index: a.index, method: a.method ?? 'zero' }];
+    // Zero is the default and stays unsaid (an ablation without a method is a zero-ablation).
+    const method = a.method && a.method !== 'zero' ? { method: a.method } : {};
+    this.list = [...this.list.filter((x) => !same(x)), { kind: a.kind, layer: a.layer, index: a.index, ...method }];
   }
 
   clear(): void {

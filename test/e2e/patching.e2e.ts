@@ -207,6 +207,37 @@ function darkOnly(): E2ETest[] {
       },
     },
     {
+      name: 'mean ablation from the panel: the method chosen in the action bar, the head ablated with it',
+      timeoutMs: 180000,
+      fn: async (s: VSCodeSession) => {
+        await s.runCommand('View: Close All Editors');
+        await s.openFile('hello.txt');
+        await s.selectText('The quick brown fox jumps over the lazy dog.');
+        await s.runCommand('Model Lens: Open Activation Panel');
+        const w = await s.webview('Activations');
+        const loss = w.locator('[data-testid=mean-loss]');
+        await step('the first run', () => loss.filter({ hasText: 'mean loss' }).waitFor({ timeout: 60000 }));
+        const before = await loss.textContent();
+        await w.locator('[data-testid=ablation-method]').click();
+        await w.locator('vscode-option', { hasText: 'Ablate: mean' }).click();
+        await step('the mean source', () =>
+          w.locator('[data-testid=mean-source]').filter({ hasText: "this prompt's positions" }).waitFor(),
+        );
+        await w.locator('[data-testid=tab-attention]').click();
+        await w.locator('[data-testid=head-cell]').nth(1).click();
+        await w.locator('[data-testid=ablate-head]').click();
+        await step('the mean-ablated run', () =>
+          w.locator('[data-testid=ablations]').filter({ hasText: 'L0H1 (mean)' }).waitFor({ timeout: 60000 }),
+        );
+        assert.notEqual(await loss.textContent(), before, 'the mean ablation did not change the loss');
+        await s.screenshot('activation-ablation-mean');
+        await w.locator('[data-testid=reset]').click();
+        await step('the run without ablations', () =>
+          w.locator('[data-testid=ablations]').filter({ hasNotText: 'L0H1' }).waitFor({ state: 'attached', timeout: 60000 }),
+        );
+      },
+    },
+    {
       name: 'a steering vector changes the inline logits; the Steering and Compare views show it',
       timeoutMs: 240000,
       fn: async (s: VSCodeSession) => {

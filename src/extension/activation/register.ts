@@ -10,6 +10,8 @@ import { registerContinueText } from '../generate/register';
 import { ActivationPanelController } from './activationPanel';
 import { EngineService } from './engineService';
 import { registerExperimentCommands } from './experimentCommands';
+import { SteeringState } from './steering';
+import { registerSteeringCommands } from './steeringCommands';
 import { ProviderStatus } from './providerStatus';
 import { ModelLensSidebar } from '../sidebar/sidebar';
 import { registerTensorView } from '../tensorView/register';
@@ -36,8 +38,9 @@ export const ACTIVATION_COMMANDS = {
 export function registerActivationFeatures(context: vscode.ExtensionContext, log: (line: string) => void): vscode.Disposable[] {
   const engine = new EngineService(context, log);
   const runs = new RecentRuns();
-  const panel = new ActivationPanelController(context.extensionUri, engine, log, context.workspaceState, (r) => runs.record(r));
-  const inline = new InlineLogits(engine);
+  const steering = new SteeringState(engine);
+  const panel = new ActivationPanelController(context.extensionUri, engine, log, context.workspaceState, (r) => runs.record(r), steering);
+  const inline = new InlineLogits(engine, steering);
   const loss = new LossHighlighter(engine);
   const providerStatus = new ProviderStatus(engine, log);
   const fail = (e: unknown): undefined => {
@@ -51,6 +54,7 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     new ModelLensSidebar(engine),
     runs,
     ...registerTensorView(context.extensionUri, engine, log).disposables,
+    steering,
     panel,
     inline,
     loss,
@@ -72,6 +76,7 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new PredictionHoverProvider(engine)),
     ...registerContinueText(engine),
     ...registerExperimentCommands(engine, panel),
+    ...registerSteeringCommands(steering),
     vscode.window.registerWebviewPanelSerializer(ACTIVATION_VIEW_TYPE, {
       deserializeWebviewPanel: (p, state) => panel.revive(p, state),
     }),

@@ -174,6 +174,13 @@ export interface ToTokensResult {
   readonly notice: string | null;
 }
 
+/**
+ * Readout runs over more positions than this that unembed every position run in a session of
+ * their own, released after the run, so its arena does not keep the [pos, d_vocab] peak; shorter
+ * ones (and pruned views: a head's pattern, a layer's neurons) keep their session for the next ask.
+ */
+const KEPT_READOUT_MAX_POS = 256;
+
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
 
@@ -234,6 +241,8 @@ export class HookedGPT2 {
   private weightFileInst: WeightFile | null = null;
   /** Sessions of "forward + readouts" graphs (readout()), one per intervention structure × readout set. */
   private readonly readoutSessions = new ReadoutSessions();
+  /** Whether a readout session key's graph unembeds every position (then a wide run gets its own session). */
+  private readonly readoutUnembeds = new Map<string, boolean>();
   /** What the activation panel keeps between a run and its detail views; bounded, cleared on dispose. */
   readonly runs = new RunStates();
   /** Why the requested execution provider was not used, when it was not. */
@@ -555,11 +564,25 @@ export class HookedGPT2 {
     const logitsAt: LogitsAt = lastOnly > 0 ? 'last' : 'all';
     const withPast = past !== undefined;
     const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}`;
+    const graphOf = (): GraphIR => {
+      const { transforms } = compileInterventions(this.cfg, opts.interventions ?? []);
+      return buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast }).graph;
+    };
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
-      const session = await this.readoutSessions.get(key, () =>
-        this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt, withPast),
-      );
+      // A run that unembeds many positions leaves its session's arena at that run's peak (about
+      // 800 MiB at 1,024 tokens for GPT-2 small): it gets a session of its own, released after it.
+      let graph: GraphIR | null = null;
+      let unembeds = this.readoutUnembeds.get(key);
+      if (unembeds === undefined && logitsAt === 'all' && ids.length > KEPT_READOUT_MAX_POS) {
+        graph = graphOf();
+        unembeds = unembedsEveryPosition(graph);
+        this.readoutUnembeds.set(key, unembeds);
+      }
+      const ownSession = unembeds === true && logitsAt === 'all' && ids.length > KEPT_READOUT_MAX_POS;
+      const session = ownSession
+        ? await this.openReadoutSession(graph ?? graphOf())
+        : await this.readoutSessions.get(key, () => this.openReadoutSession(graph ?? graphOf()));
       const feeds: Record<string, HostTensor> = {
         [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
         ...readoutFeeds(readouts, session.inputNames),
@@ -574,6 +597,8 @@ export class HookedGPT2 {
       } catch (err) {
         if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
         await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
+      } finally {
+        if (ownSession) await session.release();
       }
     }
   }
@@ -593,7 +618,7 @@ export class HookedGPT2 {
     const { ids } = this.checkTokens(tokens);
     if (opts.signal?.aborted) throw abortError();
     const key = `reader#${readoutSetKey(readouts)}`;
-    const session = await this.readoutSessions.get(key, () => this.openQuietSession(buildReaderGraph(this.cfg, this.weights, readouts)));
+    const session = await this.readoutSessions.get(key, () => this.openReadoutSession(buildReaderGraph(this.cfg, this.weights, readouts)));
     const feeds: Record<string, HostTensor> = {
       [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
       ...readoutFeeds(readouts, session.inputNames),
@@ -609,19 +634,15 @@ export class HookedGPT2 {
     return readoutAnswers(readouts, out);
   }
 
-  private async openReadoutSession(
-    interventions: readonly Intervention[],
-    readouts: readonly Readout[],
-    logitsAt: LogitsAt,
-    withPast: boolean,
-  ): Promise<EngineSession> {
-    const { transforms } = compileInterventions(this.cfg, interventions);
-    return this.openQuietSession(buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast }).graph);
-  }
-
-  /** A readout's logits and patterns are large but its answers small: nothing stays grown after the run. */
-  private async openQuietSession(graph: GraphIR): Promise<EngineSession> {
-    return (await this.openSession(graph, this.device, { memArena: false })).session;
+  /**
+   * A readout session keeps onnxruntime's CPU arena, like every other session: without it each
+   * intermediate tensor is its own malloc, and glibc, once such buffers are freed, raises its mmap
+   * threshold and keeps later ones in its heaps for good (measured: +378 MiB after one 1,024-token
+   * panel, not given back even after dispose). An arena's memory goes back when its session is
+   * released (the panel's close, or runReadouts' own session for a wide run).
+   */
+  private async openReadoutSession(graph: GraphIR): Promise<EngineSession> {
+    return (await this.openSession(graph, this.device)).session;
   }
 
   /**
@@ -867,4 +888,9 @@ const MAIN_VARIANT = variantKey('', [], 'all', [], false, null);
 async function releaseVariant(v: Variant | null): Promise<void> {
   if (v === null) return;
   await Promise.all(v.segments.map((s) => s.session.release()));
+}
+
+/** Whether a (pruned) graph still computes the logits, which are [pos, d_vocab]: the largest tensor of a run. */
+function unembedsEveryPosition(graph: GraphIR): boolean {
+  return graph.nodes.some((n) => n.outputs.includes(LOGITS_OUTPUT));
 }

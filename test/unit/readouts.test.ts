@@ -18,7 +18,7 @@ import { topNeurons } from '../../kernels/readouts/topNeurons';
 import { logitLens } from '../../kernels/readouts/logitLens';
 import { dla } from '../../kernels/readouts/dla';
 import { nextToken } from '../../kernels/readouts/nextToken';
-import { held } from '../../kernels/readouts/held';
+import { held, heldActivations } from '../../kernels/readouts/held';
 import { relErr } from '../support/compare';
 import { referenceRun, type RefRun } from '../reference/gpt2Float64';
 import { loadReferenceModel, processReferenceWeights, type RefConfig, type RefWeights, type T64 } from '../reference/gpt2Weights64';
@@ -108,9 +108,9 @@ describe('readouts in the graph equal the float64 reference from full activation
   /** The same readout answered by a reader graph from held copies of the hooks it reads (readoutFrom). */
   async function askHeld(mode: 'processed' | 'raw', r: Readout): Promise<ReadoutAnswer> {
     const model = engine[mode]!;
-    const keep = held(r.reads!(model.cfg));
-    const kept = (await model.readout(TOKENS, [keep])).get(keep.key)!;
-    const acts = new Map(Object.entries(kept).map(([k, v]) => [k, { dims: v.dims, data: v.data as Float32Array }] as const));
+    const hooks = r.reads!(model.cfg);
+    const keep = held(hooks);
+    const acts = heldActivations(hooks, (await model.readout(TOKENS, [keep])).get(keep.key)!);
     return (await model.readoutFrom(TOKENS, acts, [r])).get(r.key)!;
   }
 

@@ -49,10 +49,11 @@ export interface SessionOptions {
    */
   readonly boundInputs?: ReadonlyMap<string, HostTensor>;
   /**
-   * false: no CPU memory arena, so buffers go back to the allocator after each run instead of
-   * staying with the session at their peak: readout sessions, whose answers are small but whose
-   * logits are not (HookedGPT2.readout), and half-precision models, whose float32 casts of the
-   * weights are per-run buffers as large as the weights. Default true.
+   * false: no CPU memory arena, so each tensor is its own malloc and is freed after the run
+   * instead of staying with the session at the run's peak. Only half-precision models use it
+   * (their float32 casts of the weights are per-run buffers as large as the weights): glibc keeps
+   * what such runs free in its heaps, so other sessions keep the arena and are released when
+   * their memory should go back (docs/ARCHITECTURE.md, "Memory given back"). Default true.
    */
   readonly memArena?: boolean;
 }

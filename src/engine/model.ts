@@ -11,10 +11,12 @@ import { ActivationCache } from './activationCache';
 import { loadCheckpoint } from './checkpoint/load';
 import { cutGraph, type Segment } from './cut';
 import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
-import { pastFeeds, presentOf, type PastKeyValues } from './kvCache';
+import { PastElsewhereError, pastFeeds, presentOf, type PastKeyValues, type PastTensor } from './kvCache';
 import { checkIncrementalInterventions, forwardIncremental, type IncrementalOptions, type IncrementalResult } from './incremental';
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
+import { emitPastSlice, PAST_KEEP_INPUT } from '../../kernels/kvCache';
+import { GraphBuilder } from './onnx/builder';
 import { compileInterventions, type Intervention } from './interventions';
 import type { GraphReadout } from './graphReadout';
 import { resolveNames } from './names';
@@ -23,7 +25,15 @@ import { encodeModel } from './onnx/encode';
 import type { GraphIR } from './onnx/ir';
 import { WeightFile } from './onnx/weightFile';
 import { createSharedWeightsSession } from './ort/graphSession';
-import { createSession, type CreatedSession, type EngineSession, type HostTensor, type SessionOptions } from './ort/session';
+import {
+  createSession,
+  isDeviceTensor,
+  type CreatedSession,
+  type EngineSession,
+  type HostTensor,
+  type SessionOptions,
+  type SessionTensor,
+} from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
 import {
   buildReaderGraph,
@@ -104,6 +114,12 @@ export type ModelOptions = Partial<ProcessingOptions> & {
    * computed in float32; always 'inputs' storage). 'bf16' is refused with the reason (weightDtype.ts).
    */
   readonly dtype?: WeightDtype;
+  /**
+   * Keep the key/value cache on the device between incremental steps where the provider allows
+   * it (webgpu: the `present` outputs stay in gpu buffers and are fed back; see kvCache.ts).
+   * Default true; false copies them to the host each step, as the CPU provider always does.
+   */
+  readonly keepPastOnDevice?: boolean;
   /**
    * FOR TESTS ONLY: makes every run of a session on this provider throw, to exercise the run-time
    * fallback (a GPU provider that starts but fails while running) where no real failure can be
@@ -207,6 +223,7 @@ function withInjectedFault(session: EngineSession): EngineSession {
     provider: session.provider,
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    deviceOutputs: session.deviceOutputs,
     run: () => Promise.reject(new Error(`injected fault: runs on ${session.provider} fail (ModelOptions.faultInjection)`)),
     release: () => session.release(),
   };
@@ -220,9 +237,27 @@ function lastPosition(t: Tensor): Tensor {
   return { dims: [batch, 1, d], data };
 }
 
-function toTensor(h: HostTensor, name: string): Tensor {
+function toTensor(h: SessionTensor, name: string): Tensor {
+  if (isDeviceTensor(h)) throw new Error(`internal: '${name}' was left on the device`);
   if (!(h.data instanceof Float32Array)) throw new Error(`internal: '${name}' is not float32`);
   return { dims: [...h.dims], data: h.data };
+}
+
+/** A present output as a past tensor: device buffers as they are, host arrays as Tensor. */
+function toPastTensor(h: SessionTensor, name: string): PastTensor {
+  return isDeviceTensor(h) ? h : toTensor(h, name);
+}
+
+/** The host outputs of a run (readout answers); a device output there is an engine bug. */
+function hostOutputs(out: Record<string, SessionTensor>): Record<string, HostTensor> {
+  const host: Record<string, HostTensor> = {};
+  for (const [k, v] of Object.entries(out)) if (!isDeviceTensor(v)) host[k] = v;
+  return host;
+}
+
+/** Frees the device buffers among `values` that are not in `keep` (a failed or aborted run's outputs). */
+function disposeDeviceOutputs(values: Iterable<SessionTensor>, keep: ReadonlySet<SessionTensor> = new Set()): void {
+  for (const v of values) if (isDeviceTensor(v) && !keep.has(v)) v.dispose();
 }
 
 export class HookedGPT2 {
@@ -444,12 +479,16 @@ export class HookedGPT2 {
       readout,
     );
     const readoutNames = new Set(variant.readouts);
+    const elsewhere = variant.segments.find((sg) => sg.session.provider !== 'webgpu');
+    if (past?.location === 'gpu-buffer' && elsewhere) throw new PastElsewhereError(elsewhere.session.provider);
 
-    const pool = new Map<string, HostTensor>();
+    const pool = new Map<string, SessionTensor>();
+    const fed = new Set<SessionTensor>(); // what the caller owns; anything else on the device is this call's
     pool.set(TOKENS_INPUT, { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
     for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) pool.set(k, v);
     for (const [k, v] of Object.entries(readout?.feeds() ?? {})) pool.set(k, v);
     if (past) for (const [k, v] of Object.entries(pastFeeds(past))) pool.set(k, v);
+    for (const v of pool.values()) fed.add(v);
     const wanted = new Set(past ? [...names, ...presentNames(this.cfg)] : names);
     const activations = new Map<string, Tensor>();
     let logits: Tensor | null = null;
@@ -464,13 +503,13 @@ export class HookedGPT2 {
         const fetch = seg.outputs.filter(
           (o) => o === seg.cut || (o === LOGITS_OUTPUT && !readout) || readoutNames.has(o) || wanted.has(o) || laterInputs.has(o),
         );
-        const feeds: Record<string, HostTensor> = {};
+        const feeds: Record<string, SessionTensor> = {};
         for (const i of seg.inputs) {
           const v = pool.get(i);
           if (v === undefined) throw new Error(`internal: segment ${s} needs '${i}', which no earlier segment produced`);
           feeds[i] = v;
         }
-        let out: Record<string, HostTensor>;
+        let out: Record<string, SessionTensor>;
         try {
           out = await seg.session.run(feeds, fetch);
         } catch (err) {
@@ -501,12 +540,17 @@ export class HookedGPT2 {
       for (const n of readoutNames) readouts.set(n, toTensor(pool.get(n)!, n));
       if (!readout) logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
       if (logits && onlyLast) logits = lastPosition(logits);
-      if (past) present = presentOf(this.cfg, (n) => toTensor(pool.get(n)!, n));
+      if (past) present = presentOf(this.cfg, (n) => toPastTensor(pool.get(n)!, n), this.slicePast);
+      if (opts.signal?.aborted) throw abortError();
+    } catch (err) {
+      // The device buffers this call made (presents, tensors between segments) have no other owner.
+      disposeDeviceOutputs(pool.values(), fed);
+      throw err;
     } finally {
       // Per-call state only; nothing about these hooks outlives the call, even when one threw.
       pool.clear();
     }
-    if (opts.signal?.aborted) throw abortError();
+    // Between segments a present may also have been an input of a later one; only the returned ones stay.
     return { logits, activations, readouts, ...(present ? { present } : {}) };
   }
 
@@ -560,7 +604,8 @@ export class HookedGPT2 {
       const session = await this.readoutSessions.get(key, () =>
         this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt, withPast),
       );
-      const feeds: Record<string, HostTensor> = {
+      if (past?.location === 'gpu-buffer' && session.provider !== 'webgpu') throw new PastElsewhereError(session.provider);
+      const feeds: Record<string, SessionTensor> = {
         [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
         ...readoutFeeds(readouts, session.inputNames),
         ...(past ? pastFeeds(past) : {}),
@@ -568,9 +613,12 @@ export class HookedGPT2 {
       for (const [k, v] of Object.entries(compiled.feeds(ids.length))) if (session.inputNames.includes(k)) feeds[k] = v;
       try {
         const out = await session.run(feeds, session.outputNames);
-        if (opts.signal?.aborted) throw abortError();
-        const present = past ? presentOf(this.cfg, (n) => toTensor(out[n]!, n)) : undefined;
-        return { answers: readoutAnswers(readouts, out), present };
+        if (opts.signal?.aborted) {
+          disposeDeviceOutputs(Object.values(out));
+          throw abortError();
+        }
+        const present = past ? presentOf(this.cfg, (n) => toPastTensor(out[n]!, n), this.slicePast) : undefined;
+        return { answers: readoutAnswers(readouts, hostOutputs(out)), present };
       } catch (err) {
         if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
         await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
@@ -604,7 +652,7 @@ export class HookedGPT2 {
       if (t === undefined) throw new Error(`readoutFrom: the held activations lack '${name}'`);
       feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
     }
-    const out = await session.run(feeds, session.outputNames);
+    const out = hostOutputs(await session.run(feeds, session.outputNames));
     if (opts.signal?.aborted) throw abortError();
     return readoutAnswers(readouts, out);
   }
@@ -616,13 +664,40 @@ export class HookedGPT2 {
     withPast: boolean,
   ): Promise<EngineSession> {
     const { transforms } = compileInterventions(this.cfg, interventions);
-    return this.openQuietSession(buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast }).graph);
+    const graph = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast }).graph;
+    return this.openQuietSession(graph, withPast ? this.pastOutputs(presentNames(this.cfg)) : []);
   }
 
   /** A readout's logits and patterns are large but its answers small: nothing stays grown after the run. */
-  private async openQuietSession(graph: GraphIR): Promise<EngineSession> {
-    return (await this.openSession(graph, this.device, { memArena: false })).session;
+  private async openQuietSession(graph: GraphIR, deviceOutputs: readonly string[] = []): Promise<EngineSession> {
+    return (await this.openSession(graph, this.device, { memArena: false, deviceOutputs })).session;
   }
+
+  /** Of `outputs`, the present keys and values a session should leave on the device (keepPastOnDevice). */
+  private pastOutputs(outputs: readonly string[]): string[] {
+    if (this.options.keepPastOnDevice === false) return [];
+    const present = new Set(presentNames(this.cfg));
+    return outputs.filter((o) => present.has(o));
+  }
+
+  /**
+   * A device past's first `n` positions, sliced on the device by a small session of its own
+   * (kernels/kvCache.ts emitPastSlice); the past itself is left as it was (its owner frees it).
+   */
+  private readonly slicePast = async (past: PastKeyValues, n: number): Promise<PastKeyValues> => {
+    this.assertLive();
+    const session = await this.readoutSessions.get('past-slice', async () => {
+      const b = new GraphBuilder('past_slice');
+      emitPastSlice(b, this.cfg.n_layers, this.cfg.n_heads, this.cfg.d_head);
+      return (await this.openSession(b.build(), this.device, { memArena: false, deviceOutputs: presentNames(this.cfg) })).session;
+    });
+    if (session.provider !== 'webgpu') throw new PastElsewhereError(session.provider);
+    const out = await session.run(
+      { ...pastFeeds(past), [PAST_KEEP_INPUT]: { type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(n)) } },
+      session.outputNames,
+    );
+    return presentOf(this.cfg, (name) => toPastTensor(out[name]!, name), this.slicePast);
+  };
 
   /**
    * A session on this model's weights, stored as weightStorageFor(device) says: CPU sessions are
@@ -824,7 +899,8 @@ export class HookedGPT2 {
     const opened: OpenSegment[] = [];
     try {
       for (const seg of segments) {
-        const created = await this.openSession(seg.graph, device);
+        const deviceOutputs = withPast ? this.pastOutputs(seg.outputs) : [];
+        const created = await this.openSession(seg.graph, device, { deviceOutputs });
         if (device !== this.device) {
           // The model moved to the CPU while this session was being made: it must not be used.
           await created.session.release();

@@ -147,6 +147,24 @@ describe('key/value cache on the webgpu device', { timeout: TIMEOUT }, () => {
     }
   });
 
+  it('a cache disposed while a step reads it frees its buffers only after the step', async (t) => {
+    if (gpu === null) return t.skip(why);
+    const cache = new KeyValueCache(cfg);
+    await advanceCache(gpu, cache, TOKENS.slice(0, 10));
+    const held = cache.past;
+    const step = cache.using(gpu.forwardIncremental([TOKENS[10]!], held));
+    cache.dispose(); // as the worker does when the model is replaced mid-request
+    const first = held.layers[0]!.key;
+    assert.ok(isDeviceTensor(first) && !first.disposed, 'still readable by the running step');
+    const r = await step;
+    assert.ok(relErr(r.logits.data, (await cpu.run(TOKENS.slice(0, 11), { logitsAt: 'last' })).data) < TOL);
+    await new Promise((res) => setImmediate(res));
+    assert.ok(first.disposed, 'freed once the step finished');
+    assert.throws(() => cache.extend([TOKENS[10]!], r.present), /disposed/);
+    const p = r.present.layers[0]!.key;
+    assert.ok(isDeviceTensor(p) && p.disposed, 'a present handed to a disposed cache is freed, not leaked');
+  });
+
   it('keepPastOnDevice: false copies the cache to the host on webgpu too', async (t) => {
     if (gpu === null) return t.skip(why);
     const m = await HookedGPT2.fromWeights(cfg, weights, { device: 'webgpu', threads: 1, keepPastOnDevice: false });

@@ -17,6 +17,7 @@ import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { emitPastSlice, PAST_KEEP_INPUT } from '../../kernels/kvCache';
 import { GraphBuilder } from './onnx/builder';
+import { DeviceWeights } from './deviceWeights';
 import { compileInterventions, type Intervention } from './interventions';
 import type { GraphReadout } from './graphReadout';
 import { resolveNames } from './names';
@@ -105,9 +106,11 @@ export type ModelOptions = Partial<ProcessingOptions> & {
    * How sessions get the weights. 'inputs' (the default on the CPU): they are graph inputs fed from
    * the model's one set of arrays, so any number of sessions adds no copy. 'file' (the default on
    * a GPU provider, which must upload them to the device anyway): ONNX external data in one
-   * weights.bin that each session reads. See docs/ARCHITECTURE.md, "One copy of the weights".
+   * weights.bin that each session reads. 'device' (the default on webgpu, fp32): graph inputs fed
+   * from one copy of the weights uploaded to the device once per model (deviceWeights.ts), so a
+   * new variant uploads nothing. See docs/ARCHITECTURE.md, "One copy of the weights".
    */
-  readonly weightStorage?: 'inputs' | 'file';
+  readonly weightStorage?: 'inputs' | 'file' | 'device';
   /**
    * How the weights are stored, as TransformerLens's `dtype`: 'fp32' (default), or 'fp16' (half the
    * memory; each weight rounded once to float16 and cast back inside the graph, so activations are
@@ -278,6 +281,10 @@ export class HookedGPT2 {
   provider: ExecutionProviderName = 'cpu';
   /** The provider new sessions are asked for: options.device until a run-time failure forces 'cpu'. */
   private device: DeviceOption;
+  /** The weights on the webgpu device ('device' storage), made with the first such session. */
+  private deviceWeights: DeviceWeights | null = null;
+  /** Why 'device' storage could not be used (then webgpu sessions read weights.bin), or null. */
+  private deviceWeightsFailure: string | null = null;
 
   private constructor(
     readonly cfg: HookedGPT2Config,
@@ -446,6 +453,7 @@ export class HookedGPT2 {
     this.variants.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
     await this.readoutSessions.releaseAll();
+    await this.releaseDeviceWeights();
     this.provider = 'cpu';
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
@@ -713,8 +721,23 @@ export class HookedGPT2 {
     };
     // The .onnx holds nodes and small constants; the session is fed the model's own arrays (a
     // half-precision model's float16 arrays, cast in the graph, with no arena to keep the casts).
-    if (this.weightStorageFor(device) === 'inputs') {
+    const storage = this.weightStorageFor(device);
+    if (storage === 'inputs') {
       return createSharedWeightsSession(graph, this.half ? { ...sessionOpts, bind: this.half.bind, memArena: false } : sessionOpts);
+    }
+    if (storage === 'device') {
+      try {
+        const weights = this.weightsOnDevice();
+        await weights.ensure([...graph.initializers.values()].filter(WeightFile.isExternal), async (g, deviceOutputs) => {
+          return (await createSession(encodeModel(g), { ...sessionOpts, device: 'webgpu', deviceOutputs, memArena: false })).session;
+        });
+        return await createSharedWeightsSession(graph, { ...sessionOpts, device: 'webgpu', bind: weights.bind });
+      } catch (err) {
+        if (this.disposed) throw err;
+        // From now on this model's webgpu sessions read weights.bin (and may fall back to the CPU);
+        // weights already uploaded stay for the sessions that read them, until dispose.
+        this.deviceWeightsFailure = firstLine(err);
+      }
     }
     // Weights go to the model's weights.bin once; this session's .onnx holds only the nodes.
     const path = this.weightFile.writeModel(encodeModel(graph, this.weightFile));
@@ -758,6 +781,7 @@ export class HookedGPT2 {
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
     this.runs.clear();
     await this.readoutSessions.releaseAll();
+    await this.releaseDeviceWeights();
     this.weightFileInst?.dispose();
   }
 
@@ -780,9 +804,33 @@ export class HookedGPT2 {
   }
 
   /** Where this device's sessions get their weights (ModelOptions.weightStorage). */
-  private weightStorageFor(device: DeviceOption): 'inputs' | 'file' {
+  private weightStorageFor(device: DeviceOption): 'inputs' | 'file' | 'device' {
     if (this.half !== null) return 'inputs'; // weights.bin would take the decoded float32 arrays
-    return this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : 'file');
+    // 'auto' resolves with the first session, which then reads weights.bin; later ones share the device copy.
+    const onWebgpu = device === 'webgpu' || (device === 'auto' && this.provider === 'webgpu');
+    const want = this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : onWebgpu ? 'device' : 'file');
+    if (want === 'device' && (!onWebgpu || this.deviceWeightsFailure !== null)) return 'file';
+    return want;
+  }
+
+  private weightsOnDevice(): DeviceWeights {
+    this.deviceWeights ??= new DeviceWeights();
+    return this.deviceWeights;
+  }
+
+  private async releaseDeviceWeights(): Promise<void> {
+    const w = this.deviceWeights;
+    this.deviceWeights = null;
+    await w?.dispose();
+  }
+
+  /**
+   * Where the weights of this model's sessions are: 'device' with the bytes uploaded once to
+   * webgpu, or the storage its sessions read ('inputs', 'file'), and why 'device' was not used.
+   */
+  get weightPlacement(): { readonly storage: 'inputs' | 'file' | 'device'; readonly deviceBytes: number; readonly note: string | null } {
+    const storage = this.deviceWeights !== null && this.deviceWeights.count > 0 ? 'device' : this.weightStorageFor(this.device);
+    return { storage, deviceBytes: this.deviceWeights?.bytes ?? 0, note: this.deviceWeightsFailure };
   }
 
   /** Number of open onnxruntime sessions (for tests and memory views). */

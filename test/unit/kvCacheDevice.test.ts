@@ -147,6 +147,22 @@ describe('key/value cache on the webgpu device', { timeout: TIMEOUT }, () => {
     }
   });
 
+  it('a cache outlives the release of the session that made its buffers (a panel closing releases readout sessions)', async (t) => {
+    if (gpu === null) return t.skip(why);
+    const onGpu = new DocumentCaches();
+    try {
+      await onGpu.nextToken(gpu, 'doc', TOKENS.slice(0, 14), 5);
+      await gpu.releaseReadouts(); // the session whose outputs the cache holds is released…
+      const a = await onGpu.nextToken(gpu, 'doc', TOKENS.slice(0, 15), 5); // …and its buffers are still fed
+      assert.equal(a.reused, 14);
+      const want = await cpu.run(TOKENS.slice(0, 15), { logitsAt: 'last' });
+      const best = want.data.indexOf(Math.max(...want.data));
+      assert.equal(a.topIds[0], best, 'the top token after the release equals the CPU full forward');
+    } finally {
+      onGpu.clear();
+    }
+  });
+
   it('a cache disposed while a step reads it frees its buffers only after the step', async (t) => {
     if (gpu === null) return t.skip(why);
     const cache = new KeyValueCache(cfg);

@@ -58,7 +58,7 @@ export interface SessionOptions {
    * Inputs fed on every run from these tensors (a model's weights as graph inputs, see
    * onnx/weightInputs.ts). They are wrapped once, without a copy, and left out of `inputNames`.
    */
-  readonly boundInputs?: ReadonlyMap<string, HostTensor>;
+  readonly boundInputs?: ReadonlyMap<string, SessionTensor>;
   /**
    * false: no CPU memory arena, so buffers go back to the allocator after each run instead of
    * staying with the session at their peak: readout sessions, whose answers are small but whose
@@ -96,13 +96,18 @@ function toOrt(name: string, t: SessionTensor): ort.Tensor {
 /**
  * An onnxruntime gpu-buffer tensor (a session output left on the device). onnxruntime-node 1.30
  * cannot read one back: its `getData()` ends the process (the binding's download throws a C
- * string), so the engine never calls it and only feeds it to another run or disposes it.
+ * string), so the engine never calls it and only feeds it to another run or disposes it. Its
+ * buffer must not outlive the session that made it (feeding it afterwards aborted the process on
+ * lavapipe), so that session's release waits for it (OrtEngineSession.release).
  */
 class OrtDeviceTensor implements DeviceTensor {
   readonly location = 'gpu-buffer';
   readonly dims: readonly number[];
   readonly type: ElemType;
-  constructor(readonly inner: ort.Tensor) {
+  constructor(
+    readonly inner: ort.Tensor,
+    private readonly onDispose: () => void,
+  ) {
     this.dims = [...inner.dims];
     const type = inner.type;
     if (type !== 'float32' && type !== 'float16' && type !== 'int64' && type !== 'bool')
@@ -113,13 +118,15 @@ class OrtDeviceTensor implements DeviceTensor {
     return this.inner.location === 'none';
   }
   dispose(): void {
-    if (!this.disposed) this.inner.dispose();
+    if (this.disposed) return;
+    this.inner.dispose();
+    this.onDispose();
   }
 }
 
-function fromOrt(name: string, v: ort.OnnxValue): SessionTensor {
+function fromOrt(name: string, v: ort.OnnxValue, onDeviceDispose: () => void): SessionTensor {
   if (!(v instanceof ort.Tensor)) throw new Error(`output '${name}' is not a tensor`);
-  if (v.location === 'gpu-buffer') return new OrtDeviceTensor(v);
+  if (v.location === 'gpu-buffer') return new OrtDeviceTensor(v, onDeviceDispose);
   const type = v.type;
   if (type !== 'float32' && type !== 'int64' && type !== 'bool') throw new Error(`output '${name}' has unsupported type ${type}`);
   return { type, dims: [...v.dims], data: v.data as TensorData };
@@ -127,12 +134,15 @@ function fromOrt(name: string, v: ort.OnnxValue): SessionTensor {
 
 class OrtEngineSession implements EngineSession {
   private released = false;
+  /** Device tensors this session made that are not disposed yet: the native session outlives them. */
+  private liveDeviceOutputs = 0;
+  private nativeReleased = false;
   /** The bound inputs as onnxruntime tensors, made once: each wraps the caller's buffer. */
   private readonly bound: Readonly<Record<string, ort.Tensor>>;
   constructor(
     private readonly inner: ort.InferenceSession,
     readonly provider: ExecutionProviderName,
-    boundInputs: ReadonlyMap<string, HostTensor> | undefined,
+    boundInputs: ReadonlyMap<string, SessionTensor> | undefined,
     readonly deviceOutputs: ReadonlySet<string>,
   ) {
     const bound: Record<string, ort.Tensor> = {};
@@ -158,14 +168,27 @@ class OrtEngineSession implements EngineSession {
     for (const name of fetch) {
       const v = out[name];
       if (v === undefined) throw new Error(`session did not return '${name}'`);
-      result[name] = fromOrt(name, v);
+      if (v instanceof ort.Tensor && v.location === 'gpu-buffer') this.liveDeviceOutputs++;
+      result[name] = fromOrt(name, v, () => this.deviceOutputDisposed());
     }
     return result;
   }
 
+  /** No more runs; the native session goes now, or with the last device tensor it made. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    await this.releaseNativeWhenFree();
+  }
+
+  private deviceOutputDisposed(): void {
+    this.liveDeviceOutputs--;
+    if (this.released) this.releaseNativeWhenFree().catch(() => undefined); // nothing waits on it
+  }
+
+  private async releaseNativeWhenFree(): Promise<void> {
+    if (this.liveDeviceOutputs > 0 || this.nativeReleased) return;
+    this.nativeReleased = true;
     await gated(() => this.inner.release());
   }
 }
@@ -178,7 +201,10 @@ class OrtEngineSession implements EngineSession {
  */
 export async function createSession(model: Uint8Array | string, opts: SessionOptions = {}): Promise<CreatedSession> {
   const device = opts.device ?? 'cpu';
-  const { order, skipped } = candidates(device);
+  const planned = candidates(device);
+  // Inputs bound to device buffers (weights kept on webgpu) can only be read there: no fallback.
+  const onDevice = [...(opts.boundInputs?.values() ?? [])].some(isDeviceTensor);
+  const { order, skipped } = onDevice ? { order: planned.order.slice(0, 1), skipped: planned.skipped } : planned;
   const failures: string[] = [];
   for (const provider of order) {
     try {

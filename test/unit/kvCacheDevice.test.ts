@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { generate } from '../../src/engine/generate';
 import { advanceCache, advanceCacheWith } from '../../src/engine/incremental';
 import { emptyPast, KeyValueCache, PastElsewhereError, type PastKeyValues } from '../../src/engine/kvCache';
 import { HookedGPT2 } from '../../src/engine/model';
@@ -179,6 +180,19 @@ describe('key/value cache on the webgpu device', { timeout: TIMEOUT }, () => {
     assert.throws(() => cache.extend([TOKENS[10]!], r.present), /disposed/);
     const p = r.present.layers[0]!.key;
     assert.ok(isDeviceTensor(p) && p.disposed, 'a present handed to a disposed cache is freed, not leaked');
+  });
+
+  it('greedy generation on the device cache picks the argmax of the CPU full forward at every step', async (t) => {
+    if (gpu === null) return t.skip(why);
+    const prompt = TOKENS.slice(0, 6);
+    const r = await generate(gpu, prompt, { maxNewTokens: 12, temperature: 0, stopAtEndOfText: false });
+    assert.equal(r.tokens.length, 12);
+    const seq = [...prompt];
+    for (const tok of r.tokens) {
+      const full = await cpu.run(seq, { logitsAt: 'last' });
+      assert.equal(tok.id, full.data.indexOf(Math.max(...full.data)), `step ${seq.length - prompt.length}`);
+      seq.push(tok.id);
+    }
   });
 
   it('keepPastOnDevice: false copies the cache to the host on webgpu too', async (t) => {

@@ -83,10 +83,34 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   const expected = expectedShapes(cfg);
   checkNamesAndShapes(file, keys, expected, weightsPath);
 
+  // Which matrix unembeds follows transformers (see W_U below); known now, so the read-ahead knows
+  // whether lm_head.weight is read.
+  const tied = (configJson as Record<string, unknown>)['tie_word_embeddings'] !== false;
+  if (!tied && !keys.has('lm_head.weight')) {
+    throw new CheckpointError(`${folder}: config.json sets tie_word_embeddings false but model.safetensors has no "lm_head.weight"`);
+  }
+  // Reads run ahead of their use: the file is read in the thread pool while this thread checks,
+  // splits and transposes what has come in (one after the other, the two took their sum).
+  const order = readOrder(cfg.n_layers, tied);
+  const reading = new Map<string, Promise<Float32Array>>();
+  const startRead = (name: string): Promise<Float32Array> => {
+    let p = reading.get(name);
+    if (p === undefined) {
+      p = file.getTensorF32(keys.get(name)!);
+      // A failure surfaces where the tensor is awaited (get), not as an unhandled rejection if loading stopped earlier.
+      p.catch(() => undefined);
+      reading.set(name, p);
+    }
+    return p;
+  };
   const nonFinite: NonFiniteTensor[] = [];
   const get = async (name: string): Promise<Float32Array> => {
     const stored = keys.get(name)!;
-    const data = await file.getTensorF32(stored);
+    const pending = startRead(name);
+    const at = order.indexOf(name);
+    for (let i = at + 1; at >= 0 && i <= at + READ_AHEAD && i < order.length; i++) void startRead(order[i]!);
+    const data = await pending;
+    reading.delete(name);
     const span = file.tensors.get(stored)!;
     bytesRead += span.end - span.begin;
     opts.onRead?.(bytesRead, totalBytes);
@@ -98,6 +122,8 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
 
   const wte = await get('wte.weight'); // [d_vocab, d_model]
   const W_E: Tensor = { dims: [d_vocab, d_model], data: wte };
+  // Tied (see W_U below): transposed now, while the reads ahead go on.
+  const tiedW_U = tied ? transpose(wte, d_vocab, d_model) : null;
   const W_pos: Tensor = { dims: [n_ctx, d_model], data: await get('wpe.weight') };
 
   const blocks: BlockWeights[] = [];
@@ -139,12 +165,7 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   // ties lm_head to wte after loading and a stored lm_head.weight is discarded, so we use wte
   // too; only an explicit `false` makes lm_head.weight count (and then it must be there).
   // GPT-2's unembedding has no bias: b_U is zero.
-  const tied = (configJson as Record<string, unknown>)['tie_word_embeddings'] !== false;
-  if (!tied && !keys.has('lm_head.weight')) {
-    throw new CheckpointError(`${folder}: config.json sets tie_word_embeddings false but model.safetensors has no "lm_head.weight"`);
-  }
-  const lmHead = tied ? wte : await get('lm_head.weight'); // [d_vocab, d_model]
-  const W_U: Tensor = { dims: [d_model, d_vocab], data: transpose(lmHead, d_vocab, d_model) };
+  const W_U: Tensor = { dims: [d_model, d_vocab], data: tiedW_U ?? transpose(await get('lm_head.weight'), d_vocab, d_model) }; // lm_head: [d_vocab, d_model]
   const b_U: Tensor = { dims: [d_vocab], data: new Float32Array(d_vocab) };
 
   if (bytesRead < totalBytes) opts.onRead?.(totalBytes, totalBytes);
@@ -162,6 +183,25 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
     },
     warnings: nonFinite.length > 0 ? [nonFiniteWarning(weightsPath, nonFinite)] : [],
   };
+}
+
+/** Tensor reads in flight beyond the one being awaited (each holds a file handle until read). */
+const READ_AHEAD = 16;
+
+/** The canonical names in the order loadCheckpoint uses them, which the read-ahead follows. */
+function readOrder(nLayers: number, tied: boolean): string[] {
+  const names = ['wte.weight', 'wpe.weight'];
+  for (let l = 0; l < nLayers; l++) {
+    for (const t of ['attn.c_attn.weight', 'attn.c_attn.bias', 'ln_1.weight', 'ln_1.bias', 'attn.c_proj.weight', 'attn.c_proj.bias']) {
+      names.push(`h.${l}.${t}`);
+    }
+    for (const t of ['ln_2.weight', 'ln_2.bias', 'mlp.c_fc.weight', 'mlp.c_fc.bias', 'mlp.c_proj.weight', 'mlp.c_proj.bias']) {
+      names.push(`h.${l}.${t}`);
+    }
+  }
+  names.push('ln_f.weight', 'ln_f.bias');
+  if (!tied) names.push('lm_head.weight');
+  return names;
 }
 
 /** A tensor holding NaN or ±Inf values, and how many of each. */

@@ -18,7 +18,8 @@ const BOUND_BYTES = { fp32: 2.5e9, fp16: 1.5e9 } as const;
 interface ChildResult {
   readonly load_s: number;
   readonly loaded_mib: number;
-  readonly peak_mib: number;
+  readonly run_peak_mib: number;
+  readonly panel_peak_mib: number;
   readonly run_ms: number;
   readonly panel_ms: number;
   readonly panel_mib: number;
@@ -52,16 +53,24 @@ export async function run(): Promise<BenchRow[]> {
     );
     const r = JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
     const boundMiB = BOUND_BYTES[dtype] / 2 ** 20;
+    const bound = { name: `issue 12 bound (${BOUND_BYTES[dtype] / 1e9} GB)`, value: boundMiB };
     rows.push({
       group: GROUP,
-      name: `gpt2-medium shape ${dtype}: peak resident, load + run + panel at 1,024 tokens`,
-      value: r.peak_mib,
+      name: `gpt2-medium shape ${dtype}: peak resident, load + run at 1,024 tokens`,
+      value: r.run_peak_mib,
       unit: 'MiB',
-      peer: { name: `issue 12 bound (${BOUND_BYTES[dtype] / 1e9} GB)`, value: boundMiB },
-      speedup: boundMiB / r.peak_mib,
-      note:
-        `${r.peak_mib <= boundMiB ? 'met' : 'missed'}; after load ${r.loaded_mib.toFixed(0)} MiB; load ${r.load_s.toFixed(1)} s, ` +
-        `run ${(r.run_ms / 1000).toFixed(1)} s, panel ${(r.panel_ms / 1000).toFixed(1)} s (${r.panel_mib.toFixed(0)} MiB of activations returned); ${threads} thread(s)`,
+      peer: bound,
+      speedup: boundMiB / r.run_peak_mib,
+      note: `${r.run_peak_mib <= boundMiB ? 'met' : 'missed'}; after load ${r.loaded_mib.toFixed(0)} MiB; load ${r.load_s.toFixed(1)} s, run ${(r.run_ms / 1000).toFixed(1)} s; ${threads} thread(s)`,
+    });
+    rows.push({
+      group: GROUP,
+      name: `gpt2-medium shape ${dtype}: peak resident, runWithCache of the panel's hooks at 1,024 tokens`,
+      value: r.panel_peak_mib,
+      unit: 'MiB',
+      peer: bound,
+      speedup: boundMiB / r.panel_peak_mib,
+      note: `${r.panel_peak_mib <= boundMiB ? 'met' : 'missed'}; ${(r.panel_ms / 1000).toFixed(1)} s; returns ${r.panel_mib.toFixed(0)} MiB of activations (every layer's pattern), more than the bound by itself`,
     });
   }
   rows.push({

@@ -2,11 +2,11 @@
 // so the peak resident memory it reports is this configuration's alone: load, one forward of
 // 1,024 tokens (logits of every position), then the activation panel's hooks over the same tokens.
 //   node --import tsx bench/mediumChild.ts FOLDER fp32|fp16 THREADS
-// Prints one JSON line: load_s, rss after load, the peak RSS of the whole process, run and panel ms.
+// Prints one JSON line: load_s, RSS after load, the peak RSS of load + run, the panel's peak, run and panel ms.
 import { performance } from 'node:perf_hooks';
 import { HookedGPT2, type WeightDtype } from '../src/engine/model';
 import { PANEL_NAMES } from './engine.bench';
-import { collectGarbage, peakRssMiB, rssMiB } from './procMemory';
+import { collectGarbage, peakRssMiB, resetPeakRss, rssMiB } from './procMemory';
 
 async function main(): Promise<void> {
   const [folder, dtype, threads] = process.argv.slice(2) as [string, WeightDtype, string];
@@ -19,6 +19,10 @@ async function main(): Promise<void> {
   t0 = performance.now();
   await model.run(tokens);
   const runMs = performance.now() - t0;
+  // Load + run's peak, then the panel hooks' own (its returned activations alone are about 2 GB at 1,024 tokens).
+  const runPeakMiB = peakRssMiB();
+  collectGarbage();
+  resetPeakRss();
   t0 = performance.now();
   const panel = await model.runWithCache(tokens, { names: PANEL_NAMES });
   const panelMs = performance.now() - t0;
@@ -27,7 +31,8 @@ async function main(): Promise<void> {
   const out = {
     load_s: loadS,
     loaded_mib: loadedMiB,
-    peak_mib: peakRssMiB(),
+    run_peak_mib: runPeakMiB,
+    panel_peak_mib: peakRssMiB(),
     run_ms: runMs,
     panel_ms: panelMs,
     panel_mib: panelBytes / 2 ** 20,

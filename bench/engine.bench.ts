@@ -29,7 +29,7 @@ const PLAN: Record<number, { warmup: number; reps: number }> = {
 };
 
 /** What an activation panel asks for: patterns, residual stream, neurons, final LN scale (logit lens). */
-const PANEL_NAMES = (n: string): boolean =>
+export const PANEL_NAMES = (n: string): boolean =>
   /^blocks\.\d+\.(attn\.hook_pattern|hook_resid_post|mlp\.hook_post)$/.test(n) || n === 'ln_final.hook_scale';
 
 /**

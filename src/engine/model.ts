@@ -321,7 +321,8 @@ export class HookedGPT2 {
     );
     onProgress?.({ stage: 'process' });
     const processing = resolveProcessing(opts);
-    const processed = processWeights(cfg, weights, processing);
+    // The loaded arrays are this call's own: processed where they lie, no second copy.
+    const processed = processWeights(cfg, weights, processing, { inPlace: true });
     const model = await HookedGPT2.create(
       processed.cfg,
       processed.weights,

@@ -6,7 +6,10 @@
 // stream has no component along the all-ones direction (which LayerNorm removes anyway), and
 // value biases, whose effect is constant because attention patterns sum to 1, move into b_O.
 //
-// Inputs are never written to: every changed tensor is a new array; unchanged tensors are shared.
+// Inputs are never written to (every changed tensor is a new array; unchanged tensors are
+// shared) unless the caller owns them and asks for `inPlace`: fromPretrained does, for weights it
+// has just read, because a new array per changed tensor touched about 900 MB of fresh pages at
+// gpt2-small's size, and first touches dominated loading. Both ways compute the same floats.
 // Sums over d_model or d_vocab accumulate in float64 (a float32 running sum over 50,257 terms
 // loses digits).
 
@@ -29,13 +32,25 @@ export interface ProcessedWeights {
   readonly warnings: readonly string[];
 }
 
-export function processWeights(cfg: HookedGPT2Config, weights: GPT2Weights, opts: ProcessingOptions): ProcessedWeights {
+/** `inPlace`: overwrite the input arrays that change instead of making new ones (the caller owns them). */
+export interface ProcessWeightsMode {
+  readonly inPlace?: boolean;
+}
+
+export function processWeights(
+  cfg: HookedGPT2Config,
+  weights: GPT2Weights,
+  opts: ProcessingOptions,
+  mode: ProcessWeightsMode = {},
+): ProcessedWeights {
+  const out: Output = mode.inPlace === true ? (t) => t.data : (t) => new Float32Array(t.data.length);
+  const centerRows = (t: Tensor): Tensor => centerRowsInto(t, out(t));
   let c = cfg;
   let w: GPT2Weights = { ...weights, blocks: weights.blocks.map((b) => ({ ...b })) };
   const warnings: string[] = [];
   if (opts.fold_ln) {
     if (c.normalization_type === 'LN') {
-      w = foldLayerNorm(c, w);
+      w = foldLayerNorm(c, w, out);
       c = { ...c, normalization_type: 'LNPre' };
     } else {
       // TransformerLens warns and skips when the state dict has no LayerNorm weights left
@@ -47,8 +62,8 @@ export function processWeights(cfg: HookedGPT2Config, weights: GPT2Weights, opts
   }
   // For LN/LNPre models TransformerLens centres whether or not fold_ln ran
   // (weight_processing.py:1604-1608@v3.5.1), and centres the unembedding unconditionally (:1609).
-  if (opts.center_writing_weights) w = centerWritingWeights(w);
-  if (opts.center_unembed) w = centerUnembed(w);
+  if (opts.center_writing_weights) w = centerWritingWeights(w, centerRows);
+  if (opts.center_unembed) w = centerUnembed(w, centerRows);
   if (opts.fold_value_biases) {
     w = foldValueBiases(c, w);
     // TransformerLens centres b_O again after folding (weight_processing.py:1613-1627@v3.5.1). With
@@ -118,28 +133,29 @@ export function presetOf(p: ProcessingOptions): ProcessingPreset | undefined {
  * reader's bias. Then, because n sums to zero over d_model, W's mean over d_model can be
  * subtracted without changing the result (TransformerLens does this as part of folding).
  */
-function foldLayerNorm(cfg: HookedGPT2Config, w: GPT2Weights): GPT2Weights {
+function foldLayerNorm(cfg: HookedGPT2Config, w: GPT2Weights, out: Output): GPT2Weights {
   const { d_model, n_heads, d_head, d_mlp, d_vocab } = cfg;
   const blocks = w.blocks.map((b, l): BlockWeights => {
     const ln1w = need(b.ln1_w, `blocks.${l}.ln1.w`);
     const ln1b = need(b.ln1_b, `blocks.${l}.ln1.b`);
     const ln2w = need(b.ln2_w, `blocks.${l}.ln2.w`);
     const ln2b = need(b.ln2_b, `blocks.${l}.ln2.b`);
-    const [W_Q, b_Q] = foldIntoReader(b.W_Q, b.b_Q, ln1w, ln1b, n_heads, d_model, d_head);
-    const [W_K, b_K] = foldIntoReader(b.W_K, b.b_K, ln1w, ln1b, n_heads, d_model, d_head);
-    const [W_V, b_V] = foldIntoReader(b.W_V, b.b_V, ln1w, ln1b, n_heads, d_model, d_head);
-    const [W_in, b_in] = foldIntoReader(b.W_in, b.b_in, ln2w, ln2b, 1, d_model, d_mlp);
+    const [W_Q, b_Q] = foldIntoReader(b.W_Q, b.b_Q, ln1w, ln1b, n_heads, d_model, d_head, out);
+    const [W_K, b_K] = foldIntoReader(b.W_K, b.b_K, ln1w, ln1b, n_heads, d_model, d_head, out);
+    const [W_V, b_V] = foldIntoReader(b.W_V, b.b_V, ln1w, ln1b, n_heads, d_model, d_head, out);
+    const [W_in, b_in] = foldIntoReader(b.W_in, b.b_in, ln2w, ln2b, 1, d_model, d_mlp, out);
     return { ...b, W_Q, b_Q, W_K, b_K, W_V, b_V, W_in, b_in, ln1_w: null, ln1_b: null, ln2_w: null, ln2_b: null };
   });
   const lnfw = need(w.ln_final_w, 'ln_final.w');
   const lnfb = need(w.ln_final_b, 'ln_final.b');
-  const [W_U, b_U] = foldIntoReader(w.W_U, w.b_U, lnfw, lnfb, 1, d_model, d_vocab);
+  const [W_U, b_U] = foldIntoReader(w.W_U, w.b_U, lnfw, lnfb, 1, d_model, d_vocab, out);
   return { ...w, blocks, W_U, b_U, ln_final_w: null, ln_final_b: null };
 }
 
 /**
  * W: [outer, d_model, inner] (outer = n_heads for Q/K/V, 1 for W_in and W_U), bias: [outer, inner].
  * Returns W' = centre_over_d_model(lnw[m] * W[o, m, i]) and bias' = bias + sum_m lnb[m] * W[o, m, i].
+ * In place is safe: each element of W (and of bias) is read before its own slot is written.
  */
 function foldIntoReader(
   W: Tensor,
@@ -149,9 +165,10 @@ function foldIntoReader(
   outer: number,
   d_model: number,
   inner: number,
+  out: Output,
 ): [Tensor, Tensor] {
-  const Wn = new Float32Array(W.data.length); // [outer, d_model, inner]
-  const bn = new Float32Array(bias.data.length); // [outer, inner]
+  const Wn = out(W); // [outer, d_model, inner]
+  const bn = out(bias); // [outer, inner]
   const bAcc = new Float64Array(inner);
   const colSum = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
@@ -185,7 +202,7 @@ function foldIntoReader(
 }
 
 /** Residual writers lose their mean over d_model: W_E, W_pos, W_O, b_O, W_out, b_out. */
-function centerWritingWeights(w: GPT2Weights): GPT2Weights {
+function centerWritingWeights(w: GPT2Weights, centerRows: (t: Tensor) => Tensor): GPT2Weights {
   return {
     ...w,
     W_E: centerRows(w.W_E),
@@ -204,7 +221,7 @@ function centerWritingWeights(w: GPT2Weights): GPT2Weights {
  * Softmax ignores a constant added to every logit, so W_U loses each row's mean over the
  * vocabulary and b_U its mean: logits shift, log-probs do not.
  */
-function centerUnembed(w: GPT2Weights): GPT2Weights {
+function centerUnembed(w: GPT2Weights, centerRows: (t: Tensor) => Tensor): GPT2Weights {
   return { ...w, W_U: centerRows(w.W_U), b_U: centerRows(w.b_U) };
 }
 
@@ -231,15 +248,18 @@ function foldValueBiases(cfg: HookedGPT2Config, w: GPT2Weights): GPT2Weights {
   };
 }
 
-/** Subtracts the mean over the last dimension from every row. */
-function centerRows(t: Tensor): Tensor {
+/** Where a changed tensor's values go: a new array, or the tensor's own (ProcessWeightsMode.inPlace). */
+type Output = (t: Tensor) => Float32Array;
+
+/** Subtracts the mean over the last dimension from every row, writing into `out` (t's own array is allowed). */
+function centerRowsInto(t: Tensor, out: Float32Array): Tensor {
   const n = t.dims[t.dims.length - 1]!;
-  const out = new Float32Array(t.data.length);
-  for (let r = 0; r < t.data.length; r += n) {
+  const data = t.data;
+  for (let r = 0; r < data.length; r += n) {
     let s = 0;
-    for (let i = 0; i < n; i++) s += t.data[r + i]!;
+    for (let i = 0; i < n; i++) s += data[r + i]!;
     const mean = s / n;
-    for (let i = 0; i < n; i++) out[r + i] = t.data[r + i]! - mean;
+    for (let i = 0; i < n; i++) out[r + i] = data[r + i]! - mean;
   }
   return { dims: t.dims, data: out };
 }

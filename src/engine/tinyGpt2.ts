@@ -14,8 +14,11 @@ import { writeSafetensors, type SafetensorsTensorToWrite } from './safetensors/w
 import type { FloatDtype } from './safetensors/dtypes';
 
 export interface TinyGpt2Options {
-  /** Shape preset; explicit n_layer/n_embd/n_head/n_inner override it. 'gpt2-small' is the real 124M shape (about 500 MB in F32). */
-  readonly preset?: 'tiny' | 'gpt2-small';
+  /**
+   * Shape preset; explicit n_layer/n_embd/n_head/n_inner override it. 'gpt2-small' is the real 124M
+   * shape (about 500 MB in F32), 'gpt2-medium' the real 355M shape (about 1.4 GB in F32).
+   */
+  readonly preset?: 'tiny' | 'gpt2-small' | 'gpt2-medium';
   readonly n_layer?: number;
   readonly n_embd?: number;
   readonly n_head?: number;
@@ -41,9 +44,10 @@ interface Shape {
   n_inner: number | null;
 }
 
-const PRESETS: Record<'tiny' | 'gpt2-small', Shape> = {
+const PRESETS: Record<'tiny' | 'gpt2-small' | 'gpt2-medium', Shape> = {
   tiny: { n_layer: 2, n_embd: 64, n_head: 4, n_inner: null },
   'gpt2-small': { n_layer: 12, n_embd: 768, n_head: 12, n_inner: null },
+  'gpt2-medium': { n_layer: 24, n_embd: 1024, n_head: 16, n_inner: null },
 };
 
 export interface GeneratedGpt2 {

@@ -1,11 +1,15 @@
 // In-host tests of "Model Lens: Continue Text" against the tiny generated GPT-2: tokens stream
 // into the document (greedy equals the argmax of HookedGPT2 run directly), the whole continuation
-// is one undo step, a generated token has its hover until the text is edited, and cancelling or
-// editing during generation stops it with nothing written afterwards.
+// is one undo step, a generated token has its hover until the text is edited, and cancelling,
+// editing or switching the model during generation stops it with nothing written afterwards.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { HookedGPT2 } from '../../src/engine/model';
 import type { ContinueOutcome } from '../../src/extension/generate/continueText';
+import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { encode } from '../../src/tokenizer';
 import { openText, useTinyModel, type TinyModel } from '../support/inHostModel';
 import { waitUntil as until } from '../support/waitUntil';
@@ -146,5 +150,46 @@ describe('Model Lens: Continue Text', function () {
     assert.ok(text.startsWith(`EDIT ${PROMPT}`), text.slice(0, 80));
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(doc.getText(), text, 'no token landed after the edit');
+  });
+
+  it('switching the model during generation stops it cleanly: nothing more lands, no error dialog', async () => {
+    await setGenerate('temperature', 1);
+    await setGenerate('maxNewTokens', 1000);
+    const other = mkdtempSync(join(tmpdir(), 'model-lens-tiny-other-'));
+    await generateTinyGpt2(other, { seed: 6 });
+    const errors: string[] = [];
+    const showErrorMessage = vscode.window.showErrorMessage;
+    // The extension's vscode API object is this one (the tests are loaded from the extension's folder).
+    (vscode.window as { showErrorMessage: unknown }).showErrorMessage = (message: string, ...rest: unknown[]) => {
+      errors.push(message);
+      return (showErrorMessage as (m: string, ...r: unknown[]) => Thenable<unknown>)(message, ...rest);
+    };
+    try {
+      const editor = await openText(PROMPT);
+      const doc = editor.document;
+      // The spy sees the extension's dialogs: a bad setting's error is one.
+      await setGenerate('maxNewTokens', 0);
+      await vscode.commands.executeCommand(CONTINUE);
+      assert.equal(errors.length, 1, `the spy did not see the bad setting's error: ${JSON.stringify(errors)}`);
+      errors.length = 0;
+      await setGenerate('maxNewTokens', 1000);
+
+      editor.selection = new vscode.Selection(doc.positionAt(PROMPT.length), doc.positionAt(PROMPT.length));
+      const running = vscode.commands.executeCommand<ContinueOutcome>(CONTINUE);
+      await until('the first tokens', () => (doc.getText().length > PROMPT.length ? true : undefined));
+      await vscode.workspace.getConfiguration('modelLens').update('model', other, vscode.ConfigurationTarget.Global);
+      const out = await running;
+      assert.equal(out.stop, 'modelChanged', `stopped with '${out.stop}'${out.message ? `: ${out.message}` : ''}`);
+      assert.ok(out.tokens.length > 0 && out.tokens.length < 1000, `${out.tokens.length} tokens`);
+      const text = doc.getText();
+      assert.equal(text, PROMPT + out.text, 'the document holds the prompt and what streamed before the switch');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(doc.getText(), text, 'no token landed after the switch');
+      assert.deepEqual(errors, [], 'no error dialog');
+    } finally {
+      (vscode.window as { showErrorMessage: unknown }).showErrorMessage = showErrorMessage;
+      await vscode.workspace.getConfiguration('modelLens').update('model', tiny.dir, vscode.ConfigurationTarget.Global);
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 });

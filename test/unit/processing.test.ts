@@ -217,3 +217,40 @@ test('all switches (from_pretrained defaults) keep log-probs; the input weights 
   assert.equal(none.weights.blocks[1]!.W_V, raw.blocks[1]!.W_V);
   assert.equal(none.cfg.normalization_type, 'LN');
 });
+
+test('in place (what fromPretrained does with the arrays it read) gives the very floats of the copying mode, in the input arrays', async () => {
+  for (const opts of [
+    DEFAULT_PROCESSING,
+    only('fold_ln'),
+    only('center_writing_weights'),
+    only('center_unembed'),
+    only('fold_value_biases'),
+  ]) {
+    const copied = processWeights(cfg, raw, opts).weights;
+    const own = (await loadCheckpoint(dir)).weights; // arrays of this test's own, overwritten below
+    const inPlace = processWeights(cfg, own, opts, { inPlace: true }).weights;
+    const pairs = (w: GPT2Weights): [string, Tensor | null][] => [
+      ['W_E', w.W_E],
+      ['W_pos', w.W_pos],
+      ['W_U', w.W_U],
+      ['b_U', w.b_U],
+      ...w.blocks.flatMap((b, l) => Object.entries(b).map(([k, t]) => [`blocks.${l}.${k}`, t as Tensor | null] as [string, Tensor | null])),
+    ];
+    const want = new Map(pairs(copied));
+    for (const [name, t] of pairs(inPlace)) {
+      const c = want.get(name);
+      if (t === null || c === null || c === undefined) {
+        assert.equal(t, c ?? null, name);
+        continue;
+      }
+      assert.deepEqual(t.dims, c.dims, name);
+      assert.ok(
+        t.data.every((v, i) => Object.is(v, c.data[i])),
+        `${name} differs from the copying mode`,
+      );
+    }
+    // The big matrices were changed where they lay: no second copy.
+    if (opts.fold_ln) assert.equal(inPlace.blocks[0]!.W_Q.data, own.blocks[0]!.W_Q.data);
+    if (opts.center_writing_weights) assert.equal(inPlace.W_E.data, own.W_E.data);
+  }
+});

@@ -83,10 +83,34 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   const expected = expectedShapes(cfg);
   checkNamesAndShapes(file, keys, expected, weightsPath);
 
+  // Which matrix unembeds follows transformers (see W_U below); known now, so the read-ahead knows
+  // whether lm_head.weight is read.
+  const tied = (configJson as Record<string, unknown>)['tie_word_embeddings'] !== false;
+  if (!tied && !keys.has('lm_head.weight')) {
+    throw new CheckpointError(`${folder}: config.json sets tie_word_embeddings false but model.safetensors has no "lm_head.weight"`);
+  }
+  // Reads run ahead of their use: the file is read in the thread pool while this thread checks,
+  // splits and transposes what has come in (one after the other, the two took their sum).
+  const order = readOrder(cfg.n_layers, tied);
+  const reading = new Map<string, Promise<Float32Array>>();
+  const startRead = (name: string): Promise<Float32Array> => {
+    let p = reading.get(name);
+    if (p === undefined) {
+      p = file.getTensorF32(keys.get(name)!);
+      // A failure surfaces where the tensor is awaited (get), not as an unhandled rejection if loading stopped earlier.
+      p.catch(() => undefined);
+      reading.set(name, p);
+    }
+    return p;
+  };
   const nonFinite: NonFiniteTensor[] = [];
   const get = async (name: string): Promise<Float32Array> => {
     const stored = keys.get(name)!;
-    const data = await file.getTensorF32(stored);
+    const pending = startRead(name);
+    const at = order.indexOf(name);
+    for (let i = at + 1; at >= 0 && i <= at + READ_AHEAD && i < order.length; i++) void startRead(order[i]!);
+    const data = await pending;
+    reading.delete(name);
     const span = file.tensors.get(stored)!;
     bytesRead += span.end - span.begin;
     opts.onRead?.(bytesRead, totalBytes);
@@ -98,14 +122,17 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
 
   const wte = await get('wte.weight'); // [d_vocab, d_model]
   const W_E: Tensor = { dims: [d_vocab, d_model], data: wte };
+  // Tied (see W_U below): transposed now, while the reads ahead go on.
+  const tiedW_U = tied ? transpose(wte, d_vocab, d_model) : null;
   const W_pos: Tensor = { dims: [n_ctx, d_model], data: await get('wpe.weight') };
 
   const blocks: BlockWeights[] = [];
+  const qkvScratch = new Float32Array(3 * d_model * d_model);
   for (let l = 0; l < cfg.n_layers; l++) {
     const p = `h.${l}.`;
     const cAttnW = await get(`${p}attn.c_attn.weight`); // [d_model, 3 * d_model]
     const cAttnB = await get(`${p}attn.c_attn.bias`); // [3 * d_model]
-    const [W_Q, W_K, W_V] = splitQkvWeight(cAttnW, d_model, n_heads, d_head);
+    const [W_Q, W_K, W_V] = splitQkvWeight(cAttnW, d_model, n_heads, d_head, qkvScratch);
     const [b_Q, b_K, b_V] = splitQkvBias(cAttnB, d_model, n_heads, d_head);
     blocks.push({
       ln1_w: { dims: [d_model], data: await get(`${p}ln_1.weight`) },
@@ -138,12 +165,7 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   // ties lm_head to wte after loading and a stored lm_head.weight is discarded, so we use wte
   // too; only an explicit `false` makes lm_head.weight count (and then it must be there).
   // GPT-2's unembedding has no bias: b_U is zero.
-  const tied = (configJson as Record<string, unknown>)['tie_word_embeddings'] !== false;
-  if (!tied && !keys.has('lm_head.weight')) {
-    throw new CheckpointError(`${folder}: config.json sets tie_word_embeddings false but model.safetensors has no "lm_head.weight"`);
-  }
-  const lmHead = tied ? wte : await get('lm_head.weight'); // [d_vocab, d_model]
-  const W_U: Tensor = { dims: [d_model, d_vocab], data: transpose(lmHead, d_vocab, d_model) };
+  const W_U: Tensor = { dims: [d_model, d_vocab], data: tiedW_U ?? transpose(await get('lm_head.weight'), d_vocab, d_model) }; // lm_head: [d_vocab, d_model]
   const b_U: Tensor = { dims: [d_vocab], data: new Float32Array(d_vocab) };
 
   if (bytesRead < totalBytes) opts.onRead?.(totalBytes, totalBytes);
@@ -163,6 +185,25 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   };
 }
 
+/** Tensor reads in flight beyond the one being awaited (each holds a file handle until read). */
+const READ_AHEAD = 16;
+
+/** The canonical names in the order loadCheckpoint uses them, which the read-ahead follows. */
+function readOrder(nLayers: number, tied: boolean): string[] {
+  const names = ['wte.weight', 'wpe.weight'];
+  for (let l = 0; l < nLayers; l++) {
+    for (const t of ['attn.c_attn.weight', 'attn.c_attn.bias', 'ln_1.weight', 'ln_1.bias', 'attn.c_proj.weight', 'attn.c_proj.bias']) {
+      names.push(`h.${l}.${t}`);
+    }
+    for (const t of ['ln_2.weight', 'ln_2.bias', 'mlp.c_fc.weight', 'mlp.c_fc.bias', 'mlp.c_proj.weight', 'mlp.c_proj.bias']) {
+      names.push(`h.${l}.${t}`);
+    }
+  }
+  names.push('ln_f.weight', 'ln_f.bias');
+  if (!tied) names.push('lm_head.weight');
+  return names;
+}
+
 /** A tensor holding NaN or ±Inf values, and how many of each. */
 export interface NonFiniteTensor {
   readonly name: string;
@@ -170,8 +211,24 @@ export interface NonFiniteTensor {
   readonly inf: number;
 }
 
-/** NaN and ±Inf counts of one tensor; one pass, no allocation. */
+/** NaN and ±Inf counts of one tensor; no allocation. */
 export function countNonFinite(data: Float32Array): { nan: number; inf: number } {
+  // The common case first: a float64 sum of float32 values cannot overflow, so a finite sum means
+  // no NaN or Inf. Four running sums keep the loop free of one long dependency chain (about twice
+  // as fast as the test-per-element loop below, which then runs only on a tensor that has them).
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const n4 = data.length & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    s0 += data[i]!;
+    s1 += data[i + 1]!;
+    s2 += data[i + 2]!;
+    s3 += data[i + 3]!;
+  }
+  for (let i = n4; i < data.length; i++) s0 += data[i]!;
+  if (Number.isFinite(s0 + s1 + s2 + s3)) return { nan: 0, inf: 0 };
   let nan = 0;
   let inf = 0;
   for (let i = 0; i < data.length; i++) {
@@ -320,20 +377,31 @@ function checkNamesAndShapes(file: SafetensorsFile, keys: Map<string, string>, e
  * HF Conv1D stores c_attn as [in, out] = [d_model, 3 * d_model]: the output columns are Q, K
  * and V side by side, and within each, head h owns columns h * d_head .. (h + 1) * d_head.
  * TransformerLens keeps one [d_model, d_head] matrix per head: W_X[h, m, k] = c_attn[m, X * d_model + h * d_head + k].
+ *
+ * Rearranged in place, through `scratch` (at least w.length floats, reused across layers): W_Q,
+ * W_K and W_V are views of thirds of `w`'s buffer. New arrays would be 85 MB of fresh pages at
+ * gpt2-small's size, and a fresh page costs a fault (most of a load's time on a small VM).
  */
-export function splitQkvWeight(w: Float32Array, d_model: number, n_heads: number, d_head: number): [Tensor, Tensor, Tensor] {
-  const out: Tensor[] = [];
+export function splitQkvWeight(
+  w: Float32Array,
+  d_model: number,
+  n_heads: number,
+  d_head: number,
+  scratch: Float32Array = new Float32Array(w.length),
+): [Tensor, Tensor, Tensor] {
+  const n = n_heads * d_model * d_head;
+  if (w.length !== 3 * n || scratch.length < w.length) throw new Error('internal: splitQkvWeight sizes');
+  scratch.set(w);
   for (let x = 0; x < 3; x++) {
-    const t = new Float32Array(n_heads * d_model * d_head); // [n_heads, d_model, d_head]
     for (let h = 0; h < n_heads; h++) {
       for (let m = 0; m < d_model; m++) {
         const src = m * 3 * d_model + x * d_model + h * d_head;
-        t.set(w.subarray(src, src + d_head), (h * d_model + m) * d_head);
+        w.set(scratch.subarray(src, src + d_head), x * n + (h * d_model + m) * d_head);
       }
     }
-    out.push({ dims: [n_heads, d_model, d_head], data: t });
   }
-  return out as [Tensor, Tensor, Tensor];
+  const view = (x: number): Tensor => ({ dims: [n_heads, d_model, d_head], data: w.subarray(x * n, (x + 1) * n) });
+  return [view(0), view(1), view(2)];
 }
 
 /** c_attn.bias [3 * d_model] -> b_Q, b_K, b_V [n_heads, d_head], the same column order as the weight. */
@@ -345,12 +413,22 @@ export function splitQkvBias(b: Float32Array, d_model: number, n_heads: number, 
   return out as [Tensor, Tensor, Tensor];
 }
 
-/** [rows, cols] -> [cols, rows]. */
+/**
+ * [rows, cols] -> [cols, rows], in tiles: a plain row-by-row transpose of wte (50,257 × 768)
+ * writes each output row 4 bytes at a time across 768 pages, which the cache cannot hold.
+ */
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = a[base + c]!;
+  const TILE = 64;
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(rows, r0 + TILE);
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const c1 = Math.min(cols, c0 + TILE);
+      for (let c = c0; c < c1; c++) {
+        const o = c * rows;
+        for (let r = r0; r < r1; r++) out[o + r] = a[r * cols + c]!;
+      }
+    }
   }
   return out;
 }

@@ -135,7 +135,8 @@ export function encodeFromF32(dtype: FloatDtype, data: Float32Array): Uint8Array
   }
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** This machine stores numbers little-endian, as safetensors does. */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 let f16TableCache: Float32Array | null = null;
 function f16Table(): Float32Array {

@@ -80,6 +80,13 @@ export class EngineService implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires when the model was unloaded (setting changed): cached results are stale. */
   readonly onDidChangeModel = this.changed.event;
+  private readonly changing = new vscode.EventEmitter<void>();
+  /**
+   * Fires when a setting change is about to unload the model, before the worker ends: a feature
+   * whose request is in flight (Continue Text) hears why it stops before the request fails with
+   * the worker's AbortError, and without waiting for the unload as onDidChangeModel does.
+   */
+  readonly onWillChangeModel = this.changing.event;
   private providerState: ProviderState | undefined;
   private readonly providerChanged = new vscode.EventEmitter<ProviderState | undefined>();
   /** Fires with the new state when a model loads or changes provider, and with undefined when it is unloaded. */
@@ -102,6 +109,7 @@ export class EngineService implements vscode.Disposable {
         e.affectsConfiguration(DTYPE_SETTING) ||
         e.affectsConfiguration(PROCESSING_SETTING)
       ) {
+        this.changing.fire();
         this.unloading = this.unload();
         void this.unloading.then(() => this.changed.fire());
       }
@@ -313,6 +321,7 @@ export class EngineService implements vscode.Disposable {
     clearTimeout(this.idleTimer);
     this.subscription.dispose();
     this.changed.dispose();
+    this.changing.dispose();
     this.loadProgressed.dispose();
     void this.unload().finally(() => this.providerChanged.dispose());
   }

@@ -148,7 +148,8 @@ export class ContinueText implements vscode.Disposable {
       vscode.workspace.onDidCloseTextDocument((d) => {
         if (d === doc) stopWith('closed')();
       }),
-      this.engine.onDidChangeModel(stopWith('modelChanged')),
+      // Before the unload ends the worker (which fails the request with an AbortError), so the stop says why.
+      this.engine.onWillChangeModel(stopWith('modelChanged')),
     ];
     // Writes are serialized: each replaces what was inserted so far with the text of every token so far.
     let writing: Promise<void> = Promise.resolve();

@@ -1,0 +1,84 @@
+// gpt2-medium's shape (355 M parameters, generated in the bench cache as the small shape is): the
+// peak resident memory of loading it, one 1,024-token forward and the activation panel's hooks
+// over the same tokens, in fp32 and fp16, each in a process of its own (bench/mediumChild.ts),
+// against issue 12's bounds (2.5 GB in fp32, 1.5 GB in fp16). Minutes of work on 2 cores and a
+// 1.4 GB checkpoint, so it runs only when asked: MODEL_LENS_BENCH_MEDIUM=1 npm run bench -- medium.
+import { execFile } from 'node:child_process';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { ensureTinyGpt2 } from '../src/engine/tinyGpt2';
+import type { BenchRow } from './types';
+
+const GROUP = 'medium';
+/** Issue 12's bounds, in decimal gigabytes as it states them. */
+const BOUND_BYTES = { fp32: 2.5e9, fp16: 1.5e9 } as const;
+
+interface ChildResult {
+  readonly load_s: number;
+  readonly loaded_mib: number;
+  readonly run_peak_mib: number;
+  readonly panel_peak_mib: number;
+  readonly run_ms: number;
+  readonly panel_ms: number;
+  readonly panel_mib: number;
+}
+
+export async function run(): Promise<BenchRow[]> {
+  if (process.env.MODEL_LENS_BENCH_MEDIUM !== '1') {
+    return [
+      {
+        group: GROUP,
+        name: 'gpt2-medium shape',
+        value: Number.NaN,
+        unit: '',
+        note: 'skipped: set MODEL_LENS_BENCH_MEDIUM=1 (minutes, a 1.4 GB checkpoint)',
+      },
+    ];
+  }
+  const rows: BenchRow[] = [];
+  const loadStart = loadavg()[0]!;
+  const threads = Number(process.env.MODEL_LENS_BENCH_THREADS) || availableParallelism();
+  const cacheDir = process.env.MODEL_LENS_BENCH_CACHE ?? join(tmpdir(), 'model-lens-bench');
+  const t0 = performance.now();
+  const folder = await ensureTinyGpt2(cacheDir, { preset: 'gpt2-medium', tiedLmHead: true });
+  console.error(`[medium] checkpoint ${folder} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  for (const dtype of ['fp32', 'fp16'] as const) {
+    console.error(`[medium] ${dtype}: load, run and panel at 1,024 tokens`);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, 'mediumChild.ts'), folder, dtype, String(threads)],
+      { maxBuffer: 1 << 20, timeout: 20 * 60_000 },
+    );
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
+    const boundMiB = BOUND_BYTES[dtype] / 2 ** 20;
+    const bound = { name: `issue 12 bound (${BOUND_BYTES[dtype] / 1e9} GB)`, value: boundMiB };
+    rows.push({
+      group: GROUP,
+      name: `gpt2-medium shape ${dtype}: peak resident, load + run at 1,024 tokens`,
+      value: r.run_peak_mib,
+      unit: 'MiB',
+      peer: bound,
+      speedup: boundMiB / r.run_peak_mib,
+      note: `${r.run_peak_mib <= boundMiB ? 'met' : 'missed'}; after load ${r.loaded_mib.toFixed(0)} MiB; load ${r.load_s.toFixed(1)} s, run ${(r.run_ms / 1000).toFixed(1)} s; ${threads} thread(s)`,
+    });
+    rows.push({
+      group: GROUP,
+      name: `gpt2-medium shape ${dtype}: peak resident, runWithCache of the panel's hooks at 1,024 tokens`,
+      value: r.panel_peak_mib,
+      unit: 'MiB',
+      peer: bound,
+      speedup: boundMiB / r.panel_peak_mib,
+      note: `${r.panel_peak_mib <= boundMiB ? 'met' : 'missed'}; ${(r.panel_ms / 1000).toFixed(1)} s; returns ${r.panel_mib.toFixed(0)} MiB of activations (every layer's pattern), more than the bound by itself`,
+    });
+  }
+  rows.push({
+    group: GROUP,
+    name: 'machine load average (1 min) at start → end',
+    value: loadavg()[0]!,
+    unit: '',
+    note: `${loadStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
+  });
+  return rows;
+}

@@ -85,6 +85,11 @@ export interface GraphShape {
   /** When given, the graph's outputs are only these readouts' answers, and nodes they do not need are dropped. */
   readonly readouts?: readonly Readout[];
   /**
+   * With readouts: hook points fed as graph inputs (copies held from an earlier run of the same
+   * tokens and interventions) instead of computed; the nodes only they needed are dropped.
+   */
+  readonly given?: ReadonlySet<string>;
+  /**
    * A metric appended after the unembedding of the full forward (batched sweeps, runMetricBatch):
    * its outputs join the graph's, and the variant fetches them instead of the logits.
    */
@@ -151,6 +156,6 @@ export function buildModelGraph(
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
   // With a past, the present keys and values stay outputs beside the answers (the cache needs them).
-  const graph = answers === null ? b.build() : pruneGraph(b.build(), [...answers, ...(past ? presentNames(cfg) : [])]);
+  const graph = answers === null ? b.build() : pruneGraph(b.build(), [...answers, ...(past ? presentNames(cfg) : [])], shape.given);
   return { graph, hooks, readouts: appended.map((o) => o.name) };
 }

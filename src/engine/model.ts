@@ -25,16 +25,8 @@ import { WeightFile } from './onnx/weightFile';
 import { createSharedWeightsSession } from './ort/graphSession';
 import { createSession, type CreatedSession, type EngineSession, type HostTensor, type SessionOptions } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
-import {
-  buildReaderGraph,
-  readoutAnswers,
-  readoutFeeds,
-  ReadoutSessions,
-  readoutSetKey,
-  type Readout,
-  type ReadoutAnswer,
-} from './readouts';
-import { RunStates } from './runState';
+import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import { RunStates, type HeldActivations } from './runState';
 import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
@@ -514,11 +506,15 @@ export class HookedGPT2 {
    * The forward pass with `readouts` (kernels/readouts/) appended: the session fetches only their
    * answers, by readout key, never a whole activation. One session per intervention structure ×
    * readout set; parameters (positions, tokens, heads) are inputs, so asking again is a run only.
+   * `held`: hook points kept from an earlier run of the same tokens and interventions (the `held`
+   * readout's answers). The graph takes them as inputs and drops what only they needed, so a
+   * readout that reads layer 5's resid_pre runs layer 5 alone, and one that reads only held hook
+   * points (the logit lens, DLA) runs no transformer block at all.
    */
   async readout(
     tokens: readonly number[] | Int32Array,
     readouts: readonly Readout[],
-    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal; held?: HeldActivations } = {},
   ): Promise<Map<string, ReadoutAnswer>> {
     return (await this.runReadouts(tokens, readouts, opts, undefined)).answers;
   }
@@ -542,23 +538,27 @@ export class HookedGPT2 {
   private async runReadouts(
     tokens: readonly number[] | Int32Array,
     readouts: readonly Readout[],
-    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal },
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal; held?: HeldActivations },
     past: PastKeyValues | undefined,
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
     const { ids } = this.checkTokens(tokens, past?.length ?? 0);
     if (readouts.length === 0) throw new Error('readout: no readouts asked for');
+    if (past !== undefined && opts.held !== undefined) throw new Error('internal: held activations with a past');
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
     const lastOnly = readouts.filter((r) => r.logitsAt === 'last').length;
     if (lastOnly !== 0 && lastOnly !== readouts.length)
       throw new Error('readout: last-position readouts cannot share a request with every-position ones');
     const logitsAt: LogitsAt = lastOnly > 0 ? 'last' : 'all';
     const withPast = past !== undefined;
-    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}`;
+    const held = opts.held ?? new Map<string, never>();
+    const given = new Set(held.keys());
+    const heldKey = given.size > 0 ? `#held:${[...given].sort().join(',')}` : '';
+    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}`;
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
       const session = await this.readoutSessions.get(key, () =>
-        this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt, withPast),
+        this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt, withPast, given),
       );
       const feeds: Record<string, HostTensor> = {
         [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
@@ -566,6 +566,10 @@ export class HookedGPT2 {
         ...(past ? pastFeeds(past) : {}),
       };
       for (const [k, v] of Object.entries(compiled.feeds(ids.length))) if (session.inputNames.includes(k)) feeds[k] = v;
+      for (const name of session.inputNames) {
+        const t = held.get(name);
+        if (t !== undefined) feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
+      }
       try {
         const out = await session.run(feeds, session.outputNames);
         if (opts.signal?.aborted) throw abortError();
@@ -578,45 +582,15 @@ export class HookedGPT2 {
     }
   }
 
-  /**
-   * Readouts answered from held copies of the hook points they read (`held`, by hook name, as
-   * the `held` readout returned them) instead of a forward pass: a small reader graph (no
-   * transformer blocks) takes them as inputs. Only readouts that declare `reads` qualify.
-   */
-  async readoutFrom(
-    tokens: readonly number[] | Int32Array,
-    held: ReadonlyMap<string, { readonly dims: readonly number[]; readonly data: Float32Array }>,
-    readouts: readonly Readout[],
-    opts: { signal?: AbortSignal } = {},
-  ): Promise<Map<string, ReadoutAnswer>> {
-    this.assertLive();
-    const { ids } = this.checkTokens(tokens);
-    if (opts.signal?.aborted) throw abortError();
-    const key = `reader#${readoutSetKey(readouts)}`;
-    const session = await this.readoutSessions.get(key, () => this.openQuietSession(buildReaderGraph(this.cfg, this.weights, readouts)));
-    const feeds: Record<string, HostTensor> = {
-      [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
-      ...readoutFeeds(readouts, session.inputNames),
-    };
-    for (const name of session.inputNames) {
-      if (name in feeds) continue;
-      const t = held.get(name);
-      if (t === undefined) throw new Error(`readoutFrom: the held activations lack '${name}'`);
-      feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
-    }
-    const out = await session.run(feeds, session.outputNames);
-    if (opts.signal?.aborted) throw abortError();
-    return readoutAnswers(readouts, out);
-  }
-
   private async openReadoutSession(
     interventions: readonly Intervention[],
     readouts: readonly Readout[],
     logitsAt: LogitsAt,
     withPast: boolean,
+    given: ReadonlySet<string>,
   ): Promise<EngineSession> {
     const { transforms } = compileInterventions(this.cfg, interventions);
-    return this.openQuietSession(buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast }).graph);
+    return this.openQuietSession(buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast, given }).graph);
   }
 
   /** A readout's logits and patterns are large but its answers small: nothing stays grown after the run. */

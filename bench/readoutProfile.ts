@@ -29,6 +29,7 @@ import type { Readout } from '../kernels/readouts/readout';
 interface ProfileEvent {
   readonly cat: string;
   readonly name: string;
+  readonly ts: number;
   readonly dur: number;
   readonly args?: { readonly op_name?: string };
 }
@@ -38,10 +39,11 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-/** The summed kernel time of the last run in a profile, by op type and by node-name prefix. */
+/** The summed kernel time of the last run in a profile (earlier runs grow the arena), by op type and by node. */
 function summarise(file: string, runs: number): void {
   const events = JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[];
-  const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  const lastRun = Math.max(...events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => e.ts));
+  const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.ts >= lastRun);
   const byOp = new Map<string, number>();
   const byNode = new Map<string, number>();
   for (const e of nodes) {
@@ -79,16 +81,23 @@ async function profileGraph(label: string, graph: GraphIR, feeds: Record<string,
   const created = performance.now() - t0;
   const all = { ...bound, ...feeds };
   const times: number[] = [];
+  const faults: number[] = [];
   for (let r = 0; r <= reps; r++) {
     const t = performance.now();
+    const f = process.resourceUsage().minorPageFault;
     await plain.run(all);
     if (r > 0) times.push(performance.now() - t);
+    if (r > 0) faults.push(process.resourceUsage().minorPageFault - f);
   }
   await plain.release();
+  // Minor page faults count the fresh pages a run touches (4 KiB each): a run without an arena pays them for every large buffer.
   console.log(
-    `${label}: session ${created.toFixed(0)} ms; run median ${median(times).toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')})`,
+    `${label}: session ${created.toFixed(0)} ms; run median ${median(times).toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')}); ` +
+      `fresh pages per run ${faults.map((f) => `${((f * 4) / 1024).toFixed(0)} MiB`).join(', ')}`,
   );
+  if (process.env.MODEL_LENS_PROFILE_NODES === '0') return;
   const prof = await ort.InferenceSession.create(bytes, opts(true));
+  await prof.run(all);
   await prof.run(all);
   prof.endProfiling();
   await prof.release();
@@ -139,7 +148,8 @@ async function main(): Promise<void> {
         if (graph.inputs.some((i) => i.name === input))
           feeds[input] = new ort.Tensor('int64', BigInt64Array.from(p.values, BigInt), [p.values.length]);
       }
-    await profileGraph(w, graph, feeds, reps, false);
+    // The engine opens readout sessions without a memory arena (model.ts openQuietSession); ARENA=1 compares.
+    await profileGraph(w, graph, feeds, reps, process.env.MODEL_LENS_PROFILE_ARENA === '1');
   }
 }
 

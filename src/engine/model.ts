@@ -510,11 +510,18 @@ export class HookedGPT2 {
    * readout's answers). The graph takes them as inputs and drops what only they needed, so a
    * readout that reads layer 5's resid_pre runs layer 5 alone, and one that reads only held hook
    * points (the logit lens, DLA) runs no transformer block at all.
+   * `once`: a session of its own for this call, with a CPU memory arena, released after the run.
+   * Without an arena every large buffer is fresh memory the kernel must fault in (at 1,024 tokens
+   * each layer's four [heads, pos, pos] attention tensors and the [pos, d_vocab] logits work),
+   * which made a whole forward with readouts about 1.8× a plain one; with the arena a buffer is
+   * reused within the run, and releasing the session keeps nothing grown after it. It pays the
+   * session's creation each call, so it suits a whole-length forward asked once (the panel's
+   * first view), not the small repeated questions.
    */
   async readout(
     tokens: readonly number[] | Int32Array,
     readouts: readonly Readout[],
-    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal; held?: HeldActivations } = {},
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal; held?: HeldActivations; once?: boolean } = {},
   ): Promise<Map<string, ReadoutAnswer>> {
     return (await this.runReadouts(tokens, readouts, opts, undefined)).answers;
   }
@@ -538,7 +545,7 @@ export class HookedGPT2 {
   private async runReadouts(
     tokens: readonly number[] | Int32Array,
     readouts: readonly Readout[],
-    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal; held?: HeldActivations },
+    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal; held?: HeldActivations; once?: boolean },
     past: PastKeyValues | undefined,
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
@@ -557,9 +564,9 @@ export class HookedGPT2 {
     const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}`;
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
-      const session = await this.readoutSessions.get(key, () =>
-        this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt, withPast, given),
-      );
+      const open = (arena: boolean): Promise<EngineSession> =>
+        this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt, withPast, given, arena);
+      const session = opts.once ? await open(true) : await this.readoutSessions.get(key, () => open(false));
       const feeds: Record<string, HostTensor> = {
         [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
         ...readoutFeeds(readouts, session.inputNames),
@@ -578,6 +585,8 @@ export class HookedGPT2 {
       } catch (err) {
         if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
         await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
+      } finally {
+        if (opts.once) await session.release();
       }
     }
   }
@@ -588,9 +597,11 @@ export class HookedGPT2 {
     logitsAt: LogitsAt,
     withPast: boolean,
     given: ReadonlySet<string>,
+    arena: boolean,
   ): Promise<EngineSession> {
     const { transforms } = compileInterventions(this.cfg, interventions);
-    return this.openQuietSession(buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast, given }).graph);
+    const graph = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast, given }).graph;
+    return arena ? (await this.openSession(graph, this.device)).session : this.openQuietSession(graph);
   }
 
   /** A readout's logits and patterns are large but its answers small: nothing stays grown after the run. */

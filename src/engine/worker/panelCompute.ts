@@ -231,7 +231,8 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
   const K = Math.max(1, Math.min(op.topK, cfg.d_vocab_out));
   const t = Math.max(1, Math.min(op.thumb, pos));
   const first = [lossAndTopK(K), thumbnails(t), residualNorms(), held(heldHooks(cfg))];
-  const answers = await model.readout(op.tokens, first, { interventions: op.interventions, signal });
+  // A whole-length forward asked once per run: a session with an arena, released after it (readout's `once`).
+  const answers = await model.readout(op.tokens, first, { interventions: op.interventions, signal, once: true });
   if (signal.aborted) throw abortError();
   const next = answer(answers, first[0]!.key);
   const loss = f32(next, 'loss');

@@ -11,7 +11,6 @@ import { listHookPoints, symbolicShape } from './hookPoints';
 import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
 import { emitReadouts, pruneGraph, type Readout } from './readouts';
-import type { GraphReadout } from './graphReadout';
 import { DEFAULT_TL_VERSION, type GPT2Weights, type HookedGPT2Config } from './types';
 
 export const TOKENS_INPUT = 'tokens';
@@ -21,8 +20,6 @@ export interface ModelGraph {
   readonly graph: GraphIR;
   /** Hook points as emitted, in execution order, with the node that produces each. */
   readonly hooks: readonly EmittedHook[];
-  /** The outputs a readout appended (empty without one). */
-  readonly readouts: readonly string[];
 }
 
 /** Asserts the weights match the config, naming the first offender. */
@@ -89,11 +86,6 @@ export interface GraphShape {
    * tokens and interventions) instead of computed; the nodes only they needed are dropped.
    */
   readonly given?: ReadonlySet<string>;
-  /**
-   * A metric appended after the unembedding of the full forward (batched sweeps, runMetricBatch):
-   * its outputs join the graph's, and the variant fetches them instead of the logits.
-   */
-  readonly graphReadout?: GraphReadout | null;
 }
 
 /** The `present` outputs of an incremental graph, key then value per layer. */
@@ -131,8 +123,6 @@ export function buildModelGraph(
   const answers = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts) : null;
 
   if (answers === null) b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
-  const appended = shape.graphReadout?.emit(b, LOGITS_OUTPUT, tokens) ?? [];
-  for (const o of appended) b.output(o.name, o.dims);
   // A graph that unembeds only the last position has no full-size logits for unembed.hook_out.
   const expected = declared.filter((h) => logitsAt === 'all' || h.name !== UNEMBED_HOOK_OUT);
   const expectedNames = new Set(expected.map((h) => h.name));
@@ -157,5 +147,5 @@ export function buildModelGraph(
   }
   // With a past, the present keys and values stay outputs beside the answers (the cache needs them).
   const graph = answers === null ? b.build() : pruneGraph(b.build(), [...answers, ...(past ? presentNames(cfg) : [])], shape.given);
-  return { graph, hooks, readouts: appended.map((o) => o.name) };
+  return { graph, hooks };
 }

@@ -16,7 +16,6 @@ import { checkIncrementalInterventions, forwardIncremental, type IncrementalOpti
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { compileInterventions, type Intervention } from './interventions';
-import type { GraphReadout } from './graphReadout';
 import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
@@ -57,11 +56,22 @@ function isTokenBatch(t: TokenInput): t is readonly (readonly number[])[] {
   return Array.isArray(t) && t.length > 0 && Array.isArray(t[0]);
 }
 
-/** What one forward pass fetched: logits unless a readout replaced them. */
+/** How HookedGPT2.readout runs its question (see there). */
+export interface ReadoutOptions {
+  readonly interventions?: readonly Intervention[];
+  readonly signal?: AbortSignal;
+  /** Hook points held from an earlier run of the same tokens and interventions, fed instead of computed. */
+  readonly held?: HeldActivations;
+  /** A session with an arena for this call alone, released after it. */
+  readonly once?: boolean;
+  /** The cached session keeps its arena between calls. */
+  readonly arena?: boolean;
+}
+
+/** What one forward pass fetched. */
 interface Ran {
-  readonly logits: Tensor | null;
+  readonly logits: Tensor;
   readonly activations: ReadonlyMap<string, Tensor>;
-  readonly readouts: ReadonlyMap<string, Tensor>;
   /** With ForwardOptions.past: the past keys and values followed by the new ones. */
   readonly present?: PastKeyValues;
 }
@@ -174,8 +184,6 @@ type OpenSegment = Omit<Segment, 'graph'> & { readonly session: EngineSession };
 
 interface Variant {
   readonly segments: readonly OpenSegment[];
-  /** The readout outputs this variant's graph appended (empty without a readout). */
-  readonly readouts: readonly string[];
 }
 
 /** A non-CPU session failed while running: forward() switches the model to the CPU and retries once. */
@@ -351,26 +359,6 @@ export class HookedGPT2 {
     return forwardIncremental(this, newTokens, past, opts);
   }
 
-  /**
-   * Runs the forward graph with `readout`'s nodes appended and returns only their outputs (by
-   * name), never the logits: a batched sweep fetches one number per batch entry. Interventions
-   * apply as in runWithInterventions, to every batch entry unless they select entries themselves.
-   */
-  async runReadout(
-    tokens: TokenInput,
-    readout: GraphReadout,
-    opts: { interventions?: readonly Intervention[]; logitsAt?: LogitsAt; signal?: AbortSignal } = {},
-  ): Promise<ReadonlyMap<string, Tensor>> {
-    const run = (): Promise<Ran> => this.forwardOnce(tokens, opts, readout);
-    try {
-      return (await run()).readouts;
-    } catch (err) {
-      if (!(err instanceof ProviderRunError) || this.disposed) throw err;
-      await this.switchToCpu(err);
-      return (await run()).readouts;
-    }
-  }
-
   private cacheOf(r: ForwardResult): ActivationCache {
     return new ActivationCache(new Map(r.activations), this.cfg, this.weights);
   }
@@ -381,17 +369,12 @@ export class HookedGPT2 {
    * `notice`, and runs the request once more there; a failure on the CPU propagates.
    */
   async forward(tokens: TokenInput, opts: ForwardOptions = {}): Promise<ForwardResult> {
-    const withLogits = (r: Ran): ForwardResult => ({
-      logits: r.logits!,
-      activations: r.activations,
-      ...(r.present ? { present: r.present } : {}),
-    });
     try {
-      return withLogits(await this.forwardOnce(tokens, opts, null));
+      return await this.forwardOnce(tokens, opts);
     } catch (err) {
       if (!(err instanceof ProviderRunError) || this.disposed) throw err;
       await this.switchToCpu(err);
-      return withLogits(await this.forwardOnce(tokens, opts, null));
+      return await this.forwardOnce(tokens, opts);
     }
   }
 
@@ -407,8 +390,8 @@ export class HookedGPT2 {
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
 
-  /** One forward pass; with a readout, its outputs are fetched instead of the logits (then null). */
-  private async forwardOnce(tokens: TokenInput, opts: ForwardOptions, readout: GraphReadout | null): Promise<Ran> {
+  /** One forward pass. */
+  private async forwardOnce(tokens: TokenInput, opts: ForwardOptions): Promise<Ran> {
     this.assertLive();
     const past = opts.past;
     const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
@@ -433,19 +416,15 @@ export class HookedGPT2 {
       onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
       names.length === allNames.length ? null : names,
       past !== undefined,
-      readout,
     );
-    const readoutNames = new Set(variant.readouts);
 
     const pool = new Map<string, HostTensor>();
     pool.set(TOKENS_INPUT, { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
     for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) pool.set(k, v);
-    for (const [k, v] of Object.entries(readout?.feeds() ?? {})) pool.set(k, v);
     if (past) for (const [k, v] of Object.entries(pastFeeds(past))) pool.set(k, v);
     const wanted = new Set(past ? [...names, ...presentNames(this.cfg)] : names);
     const activations = new Map<string, Tensor>();
-    let logits: Tensor | null = null;
-    const readouts = new Map<string, Tensor>();
+    let logits: Tensor;
     let present: PastKeyValues | undefined;
     try {
       const segs = variant.segments;
@@ -453,9 +432,7 @@ export class HookedGPT2 {
         const seg = segs[s]!;
         if (opts.signal?.aborted) throw abortError();
         const laterInputs = new Set(segs.slice(s + 1).flatMap((x) => x.inputs));
-        const fetch = seg.outputs.filter(
-          (o) => o === seg.cut || (o === LOGITS_OUTPUT && !readout) || readoutNames.has(o) || wanted.has(o) || laterInputs.has(o),
-        );
+        const fetch = seg.outputs.filter((o) => o === seg.cut || o === LOGITS_OUTPUT || wanted.has(o) || laterInputs.has(o));
         const feeds: Record<string, HostTensor> = {};
         for (const i of seg.inputs) {
           const v = pool.get(i);
@@ -490,16 +467,15 @@ export class HookedGPT2 {
         }
       }
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
-      for (const n of readoutNames) readouts.set(n, toTensor(pool.get(n)!, n));
-      if (!readout) logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
-      if (logits && onlyLast) logits = lastPosition(logits);
+      logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
+      if (onlyLast) logits = lastPosition(logits);
       if (past) present = presentOf(this.cfg, (n) => toTensor(pool.get(n)!, n));
     } finally {
       // Per-call state only; nothing about these hooks outlives the call, even when one threw.
       pool.clear();
     }
     if (opts.signal?.aborted) throw abortError();
-    return { logits, activations, readouts, ...(present ? { present } : {}) };
+    return { logits, activations, ...(present ? { present } : {}) };
   }
 
   /**
@@ -516,13 +492,12 @@ export class HookedGPT2 {
    * which made a whole forward with readouts about 1.8× a plain one; with the arena a buffer is
    * reused within the run, and releasing the session keeps nothing grown after it. It pays the
    * session's creation each call, so it suits a whole-length forward asked once (the panel's
-   * first view), not the small repeated questions.
+   * first view), not the small repeated questions. `arena`: the cached session keeps an arena
+   * grown to its largest run until the readout sessions are released: for many calls of one shape
+   * (a sweep's chunks, runMetricBatch). A batch of prompts ([batch][pos]) runs as one call; each
+   * answer keeps the batch axis.
    */
-  async readout(
-    tokens: readonly number[] | Int32Array,
-    readouts: readonly Readout[],
-    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal; held?: HeldActivations; once?: boolean } = {},
-  ): Promise<Map<string, ReadoutAnswer>> {
+  async readout(tokens: TokenInput, readouts: readonly Readout[], opts: ReadoutOptions = {}): Promise<Map<string, ReadoutAnswer>> {
     return (await this.runReadouts(tokens, readouts, opts, undefined)).answers;
   }
 
@@ -543,13 +518,13 @@ export class HookedGPT2 {
   }
 
   private async runReadouts(
-    tokens: readonly number[] | Int32Array,
+    tokens: TokenInput,
     readouts: readonly Readout[],
-    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal; held?: HeldActivations; once?: boolean },
+    opts: ReadoutOptions,
     past: PastKeyValues | undefined,
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
-    const { ids } = this.checkTokens(tokens, past?.length ?? 0);
+    const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
     if (readouts.length === 0) throw new Error('readout: no readouts asked for');
     if (past !== undefined && opts.held !== undefined) throw new Error('internal: held activations with a past');
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
@@ -561,18 +536,18 @@ export class HookedGPT2 {
     const held = opts.held ?? new Map<string, never>();
     const given = new Set(held.keys());
     const heldKey = given.size > 0 ? `#held:${[...given].sort().join(',')}` : '';
-    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}`;
+    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}${opts.arena ? '#arena' : ''}`;
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
       const open = (arena: boolean): Promise<EngineSession> =>
         this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt, withPast, given, arena);
-      const session = opts.once ? await open(true) : await this.readoutSessions.get(key, () => open(false));
+      const session = opts.once ? await open(true) : await this.readoutSessions.get(key, () => open(opts.arena === true));
       const feeds: Record<string, HostTensor> = {
-        [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+        [TOKENS_INPUT]: { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
         ...readoutFeeds(readouts, session.inputNames),
         ...(past ? pastFeeds(past) : {}),
       };
-      for (const [k, v] of Object.entries(compiled.feeds(ids.length))) if (session.inputNames.includes(k)) feeds[k] = v;
+      for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) if (session.inputNames.includes(k)) feeds[k] = v;
       for (const name of session.inputNames) {
         const t = held.get(name);
         if (t !== undefined) feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
@@ -736,18 +711,12 @@ export class HookedGPT2 {
     });
   }
 
-  private graphFor(
-    ivKey: string,
-    interventions: readonly Intervention[],
-    logitsAt: LogitsAt,
-    withPast: boolean,
-    readout: GraphReadout | null,
-  ): ModelGraph {
-    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}|${readout?.key ?? ''}`;
+  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt, withPast: boolean): ModelGraph {
+    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}`;
     let g = this.graphs.get(key);
     if (g === undefined) {
       const { transforms } = compileInterventions(this.cfg, interventions);
-      g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast, graphReadout: readout });
+      g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast });
       // A half-precision model's graphs hold float32 arrays decoded for building; not kept, they would be a second copy.
       if (this.half === null) this.graphs.set(key, g);
     }
@@ -766,16 +735,15 @@ export class HookedGPT2 {
     logitsAt: LogitsAt = 'all',
     outputs: readonly string[] | null = [],
     withPast = false,
-    readout: GraphReadout | null = null,
   ): Promise<Variant> {
-    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast, readout);
+    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast);
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast, readout);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast);
     this.variants.set(key, made);
     made.catch(() => {
       // Only this promise's own entry: after a switch to the CPU the key may hold a newer variant.
@@ -800,11 +768,10 @@ export class HookedGPT2 {
     logitsAt: LogitsAt,
     outputs: readonly string[] | null,
     withPast: boolean,
-    readout: GraphReadout | null,
   ): Promise<Variant> {
-    const { graph, readouts } = this.graphFor(ivKey, interventions, logitsAt, withPast, readout);
+    const { graph } = this.graphFor(ivKey, interventions, logitsAt, withPast);
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
-    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...readouts, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
+    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
     const device = this.device;
     const opened: OpenSegment[] = [];
     try {
@@ -823,14 +790,14 @@ export class HookedGPT2 {
         opened.push({ inputs: seg.inputs, outputs: seg.outputs, cut: seg.cut, session });
       }
     } catch (err) {
-      await releaseVariant({ segments: opened, readouts });
+      await releaseVariant({ segments: opened });
       throw err;
     }
     if (this.disposed) {
-      await releaseVariant({ segments: opened, readouts });
+      await releaseVariant({ segments: opened });
       throw new Error('this model was disposed');
     }
-    return { segments: opened, readouts };
+    return { segments: opened };
   }
 }
 
@@ -840,14 +807,13 @@ function variantKey(
   logitsAt: LogitsAt,
   outputs: readonly string[] | null,
   withPast: boolean,
-  readout: GraphReadout | null,
 ): string {
-  const key = [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(','), readout?.key ?? ''].join('#');
+  const key = [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(',')].join('#');
   return withPast ? `${key}#past` : key;
 }
 
 /** run()'s session: no interventions, no cuts, all positions, logits only. */
-const MAIN_VARIANT = variantKey('', [], 'all', [], false, null);
+const MAIN_VARIANT = variantKey('', [], 'all', [], false);
 
 async function releaseVariant(v: Variant | null): Promise<void> {
   if (v === null) return;

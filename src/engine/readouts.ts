@@ -1,7 +1,8 @@
 // "Forward + these readouts" as one graph: the readouts of kernels/readouts/ are appended to the
 // forward graph, the graph's outputs become only their answers, and every node that no answer
 // needs is dropped (a layer-0 head pattern runs layer 0 only; no readout that skips the logits
-// pays for the unembedding). HookedGPT2.readout() opens one session per readout set
+// pays for the unembedding); hook points held from an earlier run can be given as inputs, and
+// then nothing before them runs. HookedGPT2.readout() opens one session per readout set
 // (ReadoutSessions) and fetches only the answers.
 import type { ReadoutAnswer, Readout, ReadoutGraph } from '../../kernels/readouts/readout';
 import type { GraphBuilder } from './onnx/builder';

@@ -7,8 +7,9 @@
 //   - each view switch: the request that view makes (one head's pattern, one layer's neurons,
 //     the logit lens, one DLA): the first time (which opens that readout's session) and again
 //     with other parameters (another head, layer window, position: the session is reused);
-//     each against the plain forward, since every view is answered by a forward pass with its
-//     readout appended (kernels/readouts/), pruned to the layers it reads.
+//     each against the plain forward. Every view is its readout (kernels/readouts/) on the
+//     forward graph fed the hook points the first view held, pruned to what its answer needs
+//     beyond them (one layer for a pattern or neurons, no block for the lens and DLA).
 //   - bytes crossing to the extension host per message (typed arrays' byteLength plus strings).
 //   - extension-host heap held by the run message (heapUsed delta in this process).
 // Peer: a plain forward pass (logits only) of the same tokens on the same worker.
@@ -137,8 +138,10 @@ export async function run(): Promise<BenchRow[]> {
           note: `${(bytesOf(r) / 1024).toFixed(1)} KiB to host`,
         });
       }
-      // The panel run again (a new ablation, the same tokens): its readout session is open now,
-      // so this is the forward with the first view's readouts against the forward alone.
+      // The panel run again (a new ablation, the same tokens). The first view's session is made
+      // for each run and released after it (HookedGPT2.readout's `once`: a memory arena for the
+      // run, nothing kept grown), so this repeats the first row's work; the row keeps its name
+      // and BENCH_JSON key for comparison with earlier tables.
       const [again, rerun] = await timed(() =>
         client.panel({ op: 'run', tokens: Int32Array.from(ids), interventions: [], topK: 10, thumb: 24 }),
       );

@@ -58,12 +58,12 @@ export async function run(): Promise<BenchRow[]> {
     for (const added of [1, 5]) {
       const seq = context.slice(0, 1000 + added);
       await model.run(seq, { logitsAt: 'last' }); // warm both sessions
-      cache.truncateTo(1000);
+      await cache.truncateTo(1000);
       await advanceCache(model, cache, seq);
       const inc: number[] = [];
       const full: number[] = [];
       for (let r = 0; r < reps; r++) {
-        cache.truncateTo(1000);
+        await cache.truncateTo(1000);
         inc.push((await time(() => advanceCache(model, cache, seq))).ms);
         full.push((await time(() => model.run(seq, { logitsAt: 'last' }))).ms);
       }

@@ -66,7 +66,7 @@ async function profileGraph(label: string, graph: GraphIR, feeds: Record<string,
   const lifted = liftWeights(graph);
   const bytes = encodeModel(lifted.graph);
   const bound: Record<string, ort.Tensor> = {};
-  for (const [k, v] of lifted.weights) bound[k] = new ort.Tensor(v.type, v.data, v.dims);
+  for (const [k, v] of lifted.weights) if ('data' in v) bound[k] = new ort.Tensor(v.type, v.data, v.dims); // CPU: host arrays only
   const opts = (profile: boolean): ort.InferenceSession.SessionOptions => ({
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'basic',

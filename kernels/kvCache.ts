@@ -82,3 +82,27 @@ export function appendPast(b: GraphBuilder, past: string, fresh: string, present
   const byHead = b.op('Transpose', [fresh], { perm: { ints: [0, 2, 1, 3] } }); // [batch, head_index, pos, d_head]
   return b.op('Concat', [past, byHead], { axis: { i: 2 } }, { out: presentName }); // [batch, n_heads, past + pos, d_head]
 }
+
+/** The slice graph's input: int64 [1], how many leading positions to keep. */
+export const PAST_KEEP_INPUT = 'past_keep';
+
+/**
+ * The first `past_keep` positions of every layer's past, as `present` outputs: how a cache whose
+ * tensors stay on the device is truncated after an edit (they cannot be read back and cut in
+ * JavaScript, so the cut runs where they are).
+ */
+export function emitPastSlice(b: GraphBuilder, nLayers: number, nHeads: number, dHead: number): void {
+  const keep = b.input(PAST_KEEP_INPUT, 'int64', [1]);
+  const zero = b.ints([0]);
+  const axis = b.ints([2]);
+  for (let L = 0; L < nLayers; L++) {
+    for (const [from, to] of [
+      [pastKeyName(L), presentKeyName(L)],
+      [pastValueName(L), presentValueName(L)],
+    ] as const) {
+      const past = b.input(from, 'float32', ['batch', nHeads, 'past', dHead]);
+      b.op('Slice', [past, zero, keep, axis], undefined, { out: to });
+      b.output(to, ['batch', nHeads, 'keep', dHead]);
+    }
+  }
+}

@@ -1,63 +1,35 @@
 // `model-lens generate`: continues a prompt with src/engine/generate.ts and prints each new token
 // with its probability, rank and the model's top alternatives (or the JSON in generateUsage.ts).
-import { parseArgs } from 'node:util';
 import { generate, type StopReason } from '../engine/generate';
 import { resolveModelForCli } from '../engine/hub';
 import { HookedGPT2 } from '../engine/model';
-import type { DeviceOption } from '../engine/types';
 import * as tokenizer from '../tokenizer';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { deviceFlag, numberFlag, parseFlags, tokenIdsFlag } from './flags';
 import { GENERATE_SUMMARY, GENERATE_USAGE } from './generateUsage';
 import { processingFromFlags, SWITCH_OPTIONS, tlVersionFromFlag } from './processingFlags';
 
-const DEVICES: readonly DeviceOption[] = ['cpu', 'webgpu', 'cuda', 'auto'];
-
-/** A flag's number, or a UsageError naming the flag and what it got. */
-function numberFlag(flag: string, value: string | undefined, fallback: number, whole: boolean): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || (whole && !Number.isInteger(n))) {
-    throw new UsageError(`${flag} must be ${whole ? 'a whole number' : 'a number'}, got '${value}'`);
-  }
-  return n;
-}
-
 function parse(args: readonly string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        model: { type: 'string' },
-        text: { type: 'string' },
-        tokens: { type: 'string' },
-        'no-bos': { type: 'boolean', default: false },
-        'max-new-tokens': { type: 'string' },
-        temperature: { type: 'string' },
-        'top-k': { type: 'string' },
-        'top-p': { type: 'string' },
-        seed: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'no-processing': { type: 'boolean', default: false },
-        ...SWITCH_OPTIONS,
-        device: { type: 'string' },
-        'tl-version': { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const { values } = parseFlags(args, {
+    model: { type: 'string' },
+    text: { type: 'string' },
+    tokens: { type: 'string' },
+    'no-bos': { type: 'boolean', default: false },
+    'max-new-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'no-processing': { type: 'boolean', default: false },
+    ...SWITCH_OPTIONS,
+    device: { type: 'string' },
+    'tl-version': { type: 'string' },
+  });
   if (values.model === undefined) throw new UsageError('--model DIR is required');
   if ((values.text === undefined) === (values.tokens === undefined)) throw new UsageError('give exactly one of --text or --tokens');
-  const tokens = values.tokens?.split(',').map((s, i) => {
-    const t = s.trim();
-    if (!/^\d+$/.test(t)) throw new UsageError(`--tokens: item ${i + 1} ('${s}') is not a token id`);
-    return Number(t);
-  });
-  const device = (values.device ?? 'cpu') as DeviceOption;
-  if (!DEVICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got '${values.device}'`);
+  const tokens = values.tokens === undefined ? undefined : tokenIdsFlag(values.tokens);
+  const device = deviceFlag(values.device);
   const sampling = {
     maxNewTokens: numberFlag('--max-new-tokens', values['max-new-tokens'], 32, true),
     temperature: numberFlag('--temperature', values.temperature, 1, false),

@@ -2,7 +2,6 @@
 // the config as print(model.cfg), the parameter count, the module tree with every hook point's
 // name and shape, and the weights with their shapes. Reads config.json only: no weights, no
 // onnxruntime.
-import { parseArgs } from 'node:util';
 import { resolveModelForCli } from '../engine/hub';
 import {
   configAsJson,
@@ -20,6 +19,7 @@ import type { ExecutionProviderName, TransformerLensVersion } from '../engine/ty
 import { processingCall } from '../engine/processing';
 import type { ProcessingOptions } from '../engine/types';
 import { ExitCode, UsageError, type CliCommand } from './command';
+import { parseFlags } from './flags';
 import { SWITCH_OPTIONS, processingFromFlags, tlVersionFromFlag } from './processingFlags';
 
 const usage = `usage: model-lens info --model DIR|ID [--no-processing | --[no-]fold-ln --[no-]center-writing-weights
@@ -49,25 +49,15 @@ interface InfoArgs {
 }
 
 function parse(args: readonly string[]): InfoArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        model: { type: 'string' },
-        'no-processing': { type: 'boolean', default: false },
-        ...SWITCH_OPTIONS,
-        tokens: { type: 'string' },
-        'tl-version': { type: 'string' },
-        device: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const { values } = parseFlags(args, {
+    model: { type: 'string' },
+    'no-processing': { type: 'boolean', default: false },
+    ...SWITCH_OPTIONS,
+    tokens: { type: 'string' },
+    'tl-version': { type: 'string' },
+    device: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
   if (values.model === undefined) throw new UsageError('--model DIR|ID is required');
   let tokens: number | undefined;
   if (values.tokens !== undefined) {

@@ -1,6 +1,5 @@
 // `model-lens run`: one forward pass of a GPT-2 folder, printing the next-token top-k and/or
 // writing the activations (TransformerLens names and shapes) to a safetensors file Python can load.
-import { parseArgs } from 'node:util';
 import { BF16_UNAVAILABLE, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from '../engine/weightDtype';
 import { HookedGPT2 } from '../engine/model';
 import { resolveModelForCli } from '../engine/hub';
@@ -9,6 +8,7 @@ import { processingCall, processingMetadata } from '../engine/processing';
 import { type DeviceOption, type ProcessingOptions, type Tensor, type TransformerLensVersion } from '../engine/types';
 import { tokenDisplay } from '../tokenizer';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { deviceFlag, parseFlags, tokenIdsFlag } from './flags';
 import { RUN_SUMMARY, RUN_USAGE } from './runUsage';
 import { unreadableReason } from './tokenizeCommand';
 import { firstTokens, readUtf8Chunks } from './tokenStream';
@@ -35,53 +35,33 @@ interface RunArgs {
   dtype: WeightDtype;
 }
 
-const DEVICES: readonly DeviceOption[] = ['cpu', 'webgpu', 'cuda', 'auto'];
-
 function parse(args: readonly string[]): RunArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        model: { type: 'string' },
-        text: { type: 'string' },
-        file: { type: 'string' },
-        tokens: { type: 'string' },
-        'no-bos': { type: 'boolean', default: false },
-        'no-processing': { type: 'boolean', default: false },
-        ...SWITCH_OPTIONS,
-        'attn-result': { type: 'boolean', default: false },
-        names: { type: 'string', multiple: true },
-        out: { type: 'string' },
-        'top-k': { type: 'string' },
-        device: { type: 'string' },
-        'tl-version': { type: 'string' },
-        dtype: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const { values } = parseFlags(args, {
+    model: { type: 'string' },
+    text: { type: 'string' },
+    file: { type: 'string' },
+    tokens: { type: 'string' },
+    'no-bos': { type: 'boolean', default: false },
+    'no-processing': { type: 'boolean', default: false },
+    ...SWITCH_OPTIONS,
+    'attn-result': { type: 'boolean', default: false },
+    names: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    'top-k': { type: 'string' },
+    device: { type: 'string' },
+    'tl-version': { type: 'string' },
+    dtype: { type: 'string' },
+  });
   if (values.model === undefined) throw new UsageError('--model DIR is required');
   const inputs = [values.text, values.file, values.tokens].filter((v) => v !== undefined).length;
   if (inputs !== 1) throw new UsageError('give exactly one of --text, --file or --tokens');
-  let tokens: number[] | undefined;
-  if (values.tokens !== undefined) {
-    tokens = values.tokens.split(',').map((s, i) => {
-      const t = s.trim();
-      if (!/^\d+$/.test(t)) throw new UsageError(`--tokens: item ${i + 1} ('${s}') is not a token id`);
-      return Number(t);
-    });
-  }
+  const tokens = values.tokens === undefined ? undefined : tokenIdsFlag(values.tokens);
   let topK = values.out === undefined ? 5 : 0;
   if (values['top-k'] !== undefined) {
     if (!/^\d+$/.test(values['top-k'])) throw new UsageError(`--top-k must be a whole number, got '${values['top-k']}'`);
     topK = Number(values['top-k']);
   }
-  const device = (values.device ?? 'cpu') as DeviceOption;
-  if (!DEVICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got '${values.device}'`);
+  const device = deviceFlag(values.device);
   // '2', '2.x', '3', '3.x' (also '2.9.1', '3.5'): only the major release matters (docs/HOOKS.md).
   const tlVersion = tlVersionFromFlag(values['tl-version']);
   const dtype = values.dtype ?? 'fp32';

@@ -2,9 +2,9 @@
 // Input of any size: the file is read and tokenized in pieces (tokenStream.ts) and the output is
 // written in batches as the tokens come, so memory stays bounded by a piece, not by the file.
 import { stat } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { tokenDisplay } from '../tokenizer';
 import { BatchedOutput, ExitCode, UsageError, type CliCommand } from './command';
+import { parseFlags } from './flags';
 import { readUtf8Chunks, tokenizePieces } from './tokenStream';
 
 const usage = `usage: model-lens tokenize (--file FILE | --text TEXT) [--json]
@@ -16,17 +16,7 @@ GPT-2 tokens of the text (the file is read as UTF-8), with UTF-16 offsets [start
 `;
 
 function parse(args: readonly string[]): { file?: string; text?: string; json: boolean } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: { file: { type: 'string' }, text: { type: 'string' }, json: { type: 'boolean', default: false } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const { values } = parseFlags(args, { file: { type: 'string' }, text: { type: 'string' }, json: { type: 'boolean', default: false } });
   if ((values.file === undefined) === (values.text === undefined)) throw new UsageError('give exactly one of --file or --text');
   return { file: values.file, text: values.text, json: values.json ?? false };
 }

@@ -1,7 +1,7 @@
 // `model-lens vocab QUERY [--mode substring|regex|prefix|id] [--limit N] [--json]`.
-import { parseArgs } from 'node:util';
 import { DEFAULT_SEARCH_LIMIT, Vocabulary, type VocabSearchMode } from '../tokenizer';
 import { ExitCode, UsageError, type CliCommand } from './command';
+import { parseFlags } from './flags';
 
 const MODES: readonly VocabSearchMode[] = ['substring', 'regex', 'prefix', 'id'];
 
@@ -19,18 +19,11 @@ export const vocabCommand: CliCommand = {
   summary: "search GPT-2's vocabulary by text, regex, prefix or id",
   usage,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        options: { mode: { type: 'string', default: 'substring' }, limit: { type: 'string' }, json: { type: 'boolean', default: false } },
-        strict: true,
-        allowPositionals: true,
-      });
-    } catch (err) {
-      throw new UsageError(err instanceof Error ? err.message : String(err));
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseFlags(
+      args,
+      { mode: { type: 'string', default: 'substring' }, limit: { type: 'string' }, json: { type: 'boolean', default: false } },
+      true,
+    );
     if (positionals.length !== 1) throw new UsageError('give exactly one QUERY (quote it if it has spaces)');
     const mode = values.mode as VocabSearchMode;
     if (!MODES.includes(mode)) throw new UsageError(`unknown --mode '${values.mode}' (use ${MODES.join(', ')})`);

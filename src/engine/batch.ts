@@ -94,10 +94,8 @@ export async function runMetricBatch(
     const interventions = hookList.map((hook) => entryPatch(hook, chunk, shapeOf(hook)));
     // A chunk of unpatched runs has no patched hook to widen the batch: feed one row per set.
     const widens = chunk.some((set) => set.length > 0);
-    // The sweep's chunks share one shape: a session that keeps its arena between them (released with the model's readouts).
     const r = await model.readout(widens ? tokens : chunk.map(() => tokens), [readout], {
       interventions,
-      arena: true,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const got = r.get(readout.key)![METRIC_OUTPUT]!.data;

@@ -8,7 +8,7 @@
 // run does not see. Those are refused with a specific error.
 import { listHookPoints } from './hookPoints';
 import type { Intervention } from './interventions';
-import { commonPrefix, type KeyValueCache, type PastKeyValues } from './kvCache';
+import { commonPrefix, PastElsewhereError, type KeyValueCache, type PastKeyValues } from './kvCache';
 import type { ForwardResult, HookFn, HookedGPT2, LogitsAt } from './model';
 import type { HookedGPT2Config, NamesFilter, Tensor } from './types';
 
@@ -109,9 +109,17 @@ export async function advanceCacheWith<R extends { readonly present: PastKeyValu
 ): Promise<R & { readonly reused: number }> {
   if (tokens.length === 0) throw new Error('no tokens to run (an empty sequence)');
   const reused = Math.min(commonPrefix(cache.tokens, tokens), tokens.length - 1);
-  cache.truncateTo(reused);
+  await cache.truncateTo(reused);
   const fresh = tokens.slice(reused);
-  const r = await run(fresh, cache.past);
-  cache.extend(fresh, r.present);
-  return { ...r, reused };
+  try {
+    const r = await cache.using(run(fresh, cache.past));
+    cache.extend(fresh, r.present);
+    return { ...r, reused };
+  } catch (err) {
+    if (!(err instanceof PastElsewhereError) || reused === 0) throw err;
+    await cache.truncateTo(0);
+    const r = await cache.using(run(tokens, cache.past));
+    cache.extend(tokens, r.present);
+    return { ...r, reused: 0 };
+  }
 }

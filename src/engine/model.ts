@@ -11,10 +11,13 @@ import { ActivationCache } from './activationCache';
 import { loadCheckpoint } from './checkpoint/load';
 import { cutGraph, type Segment } from './cut';
 import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
-import { pastFeeds, presentOf, type PastKeyValues } from './kvCache';
+import { PastElsewhereError, pastFeeds, presentOf, type PastKeyValues, type PastTensor } from './kvCache';
 import { checkIncrementalInterventions, forwardIncremental, type IncrementalOptions, type IncrementalResult } from './incremental';
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
+import { emitPastSlice, PAST_KEEP_INPUT } from '../../kernels/kvCache';
+import { GraphBuilder } from './onnx/builder';
+import { DeviceWeights } from './deviceWeights';
 import { compileInterventions, type Intervention } from './interventions';
 import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
@@ -22,7 +25,15 @@ import { encodeModel } from './onnx/encode';
 import type { GraphIR } from './onnx/ir';
 import { WeightFile } from './onnx/weightFile';
 import { createSharedWeightsSession } from './ort/graphSession';
-import { createSession, type CreatedSession, type EngineSession, type HostTensor, type SessionOptions } from './ort/session';
+import {
+  createSession,
+  isDeviceTensor,
+  type CreatedSession,
+  type EngineSession,
+  type HostTensor,
+  type SessionOptions,
+  type SessionTensor,
+} from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
 import { RunStates, type HeldActivations } from './runState';
@@ -62,10 +73,6 @@ export interface ReadoutOptions {
   readonly signal?: AbortSignal;
   /** Hook points held from an earlier run of the same tokens and interventions, fed instead of computed. */
   readonly held?: HeldActivations;
-  /** A session with an arena for this call alone, released after it. */
-  readonly once?: boolean;
-  /** The cached session keeps its arena between calls. */
-  readonly arena?: boolean;
 }
 
 /** What one forward pass fetched. */
@@ -97,15 +104,23 @@ export type ModelOptions = Partial<ProcessingOptions> & {
    * How sessions get the weights. 'inputs' (the default on the CPU): they are graph inputs fed from
    * the model's one set of arrays, so any number of sessions adds no copy. 'file' (the default on
    * a GPU provider, which must upload them to the device anyway): ONNX external data in one
-   * weights.bin that each session reads. See docs/ARCHITECTURE.md, "One copy of the weights".
+   * weights.bin that each session reads. 'device' (the default on webgpu, fp32): graph inputs fed
+   * from one copy of the weights uploaded to the device once per model (deviceWeights.ts), so a
+   * new variant uploads nothing. See docs/ARCHITECTURE.md, "One copy of the weights".
    */
-  readonly weightStorage?: 'inputs' | 'file';
+  readonly weightStorage?: 'inputs' | 'file' | 'device';
   /**
    * How the weights are stored, as TransformerLens's `dtype`: 'fp32' (default), or 'fp16' (half the
    * memory; each weight rounded once to float16 and cast back inside the graph, so activations are
    * computed in float32; always 'inputs' storage). 'bf16' is refused with the reason (weightDtype.ts).
    */
   readonly dtype?: WeightDtype;
+  /**
+   * Keep the key/value cache on the device between incremental steps where the provider allows
+   * it (webgpu: the `present` outputs stay in gpu buffers and are fed back; see kvCache.ts).
+   * Default true; false copies them to the host each step, as the CPU provider always does.
+   */
+  readonly keepPastOnDevice?: boolean;
   /**
    * FOR TESTS ONLY: makes every run of a session on this provider throw, to exercise the run-time
    * fallback (a GPU provider that starts but fails while running) where no real failure can be
@@ -176,6 +191,13 @@ export interface ToTokensResult {
   readonly notice: string | null;
 }
 
+/**
+ * Readout runs over more positions than this that unembed every position run in a session of
+ * their own, released after the run, so its arena does not keep the [pos, d_vocab] peak; shorter
+ * ones (and pruned views: a head's pattern, a layer's neurons) keep their session for the next ask.
+ */
+const KEPT_READOUT_MAX_POS = 256;
+
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
 
@@ -207,6 +229,7 @@ function withInjectedFault(session: EngineSession): EngineSession {
     provider: session.provider,
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    deviceOutputs: session.deviceOutputs,
     run: () => Promise.reject(new Error(`injected fault: runs on ${session.provider} fail (ModelOptions.faultInjection)`)),
     release: () => session.release(),
   };
@@ -220,9 +243,27 @@ function lastPosition(t: Tensor): Tensor {
   return { dims: [batch, 1, d], data };
 }
 
-function toTensor(h: HostTensor, name: string): Tensor {
+function toTensor(h: SessionTensor, name: string): Tensor {
+  if (isDeviceTensor(h)) throw new Error(`internal: '${name}' was left on the device`);
   if (!(h.data instanceof Float32Array)) throw new Error(`internal: '${name}' is not float32`);
   return { dims: [...h.dims], data: h.data };
+}
+
+/** A present output as a past tensor: device buffers as they are, host arrays as Tensor. */
+function toPastTensor(h: SessionTensor, name: string): PastTensor {
+  return isDeviceTensor(h) ? h : toTensor(h, name);
+}
+
+/** The host outputs of a run (readout answers); a device output there is an engine bug. */
+function hostOutputs(out: Record<string, SessionTensor>): Record<string, HostTensor> {
+  const host: Record<string, HostTensor> = {};
+  for (const [k, v] of Object.entries(out)) if (!isDeviceTensor(v)) host[k] = v;
+  return host;
+}
+
+/** Frees the device buffers among `values` that are not in `keep` (a failed or aborted run's outputs). */
+function disposeDeviceOutputs(values: Iterable<SessionTensor>, keep: ReadonlySet<SessionTensor> = new Set()): void {
+  for (const v of values) if (isDeviceTensor(v) && !keep.has(v)) v.dispose();
 }
 
 export class HookedGPT2 {
@@ -234,6 +275,8 @@ export class HookedGPT2 {
   private weightFileInst: WeightFile | null = null;
   /** Sessions of "forward + readouts" graphs (readout()), one per intervention structure × readout set. */
   private readonly readoutSessions = new ReadoutSessions();
+  /** Whether a readout session key's graph unembeds every position (then a wide run gets its own session). */
+  private readonly readoutUnembeds = new Map<string, boolean>();
   /** What the activation panel keeps between a run and its detail views; bounded, cleared on dispose. */
   readonly runs = new RunStates();
   /** Why the requested execution provider was not used, when it was not. */
@@ -243,6 +286,10 @@ export class HookedGPT2 {
   provider: ExecutionProviderName = 'cpu';
   /** The provider new sessions are asked for: options.device until a run-time failure forces 'cpu'. */
   private device: DeviceOption;
+  /** The weights on the webgpu device ('device' storage), made with the first such session. */
+  private deviceWeights: DeviceWeights | null = null;
+  /** Why 'device' storage could not be used (then webgpu sessions read weights.bin), or null. */
+  private deviceWeightsFailure: string | null = null;
 
   private constructor(
     readonly cfg: HookedGPT2Config,
@@ -386,6 +433,7 @@ export class HookedGPT2 {
     this.variants.clear();
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
     await this.readoutSessions.releaseAll();
+    await this.releaseDeviceWeights();
     this.provider = 'cpu';
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
@@ -417,11 +465,15 @@ export class HookedGPT2 {
       names.length === allNames.length ? null : names,
       past !== undefined,
     );
+    const elsewhere = variant.segments.find((sg) => sg.session.provider !== 'webgpu');
+    if (past?.location === 'gpu-buffer' && elsewhere) throw new PastElsewhereError(elsewhere.session.provider);
 
-    const pool = new Map<string, HostTensor>();
+    const pool = new Map<string, SessionTensor>();
+    const fed = new Set<SessionTensor>(); // what the caller owns; anything else on the device is this call's
     pool.set(TOKENS_INPUT, { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
     for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) pool.set(k, v);
     if (past) for (const [k, v] of Object.entries(pastFeeds(past))) pool.set(k, v);
+    for (const v of pool.values()) fed.add(v);
     const wanted = new Set(past ? [...names, ...presentNames(this.cfg)] : names);
     const activations = new Map<string, Tensor>();
     let logits: Tensor;
@@ -433,13 +485,13 @@ export class HookedGPT2 {
         if (opts.signal?.aborted) throw abortError();
         const laterInputs = new Set(segs.slice(s + 1).flatMap((x) => x.inputs));
         const fetch = seg.outputs.filter((o) => o === seg.cut || o === LOGITS_OUTPUT || wanted.has(o) || laterInputs.has(o));
-        const feeds: Record<string, HostTensor> = {};
+        const feeds: Record<string, SessionTensor> = {};
         for (const i of seg.inputs) {
           const v = pool.get(i);
           if (v === undefined) throw new Error(`internal: segment ${s} needs '${i}', which no earlier segment produced`);
           feeds[i] = v;
         }
-        let out: Record<string, HostTensor>;
+        let out: Record<string, SessionTensor>;
         try {
           out = await seg.session.run(feeds, fetch);
         } catch (err) {
@@ -469,12 +521,17 @@ export class HookedGPT2 {
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
       logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
       if (onlyLast) logits = lastPosition(logits);
-      if (past) present = presentOf(this.cfg, (n) => toTensor(pool.get(n)!, n));
+      if (past) present = presentOf(this.cfg, (n) => toPastTensor(pool.get(n)!, n), this.slicePast);
+      if (opts.signal?.aborted) throw abortError();
+    } catch (err) {
+      // The device buffers this call made (presents, tensors between segments) have no other owner.
+      disposeDeviceOutputs(pool.values(), fed);
+      throw err;
     } finally {
       // Per-call state only; nothing about these hooks outlives the call, even when one threw.
       pool.clear();
     }
-    if (opts.signal?.aborted) throw abortError();
+    // Between segments a present may also have been an input of a later one; only the returned ones stay.
     return { logits, activations, ...(present ? { present } : {}) };
   }
 
@@ -486,15 +543,8 @@ export class HookedGPT2 {
    * readout's answers). The graph takes them as inputs and drops what only they needed, so a
    * readout that reads layer 5's resid_pre runs layer 5 alone, and one that reads only held hook
    * points (the logit lens, DLA) runs no transformer block at all.
-   * `once`: a session of its own for this call, with a CPU memory arena, released after the run.
-   * Without an arena every large buffer is fresh memory the kernel must fault in (at 1,024 tokens
-   * each layer's four [heads, pos, pos] attention tensors and the [pos, d_vocab] logits work),
-   * which made a whole forward with readouts about 1.8× a plain one; with the arena a buffer is
-   * reused within the run, and releasing the session keeps nothing grown after it. It pays the
-   * session's creation each call, so it suits a whole-length forward asked once (the panel's
-   * first view), not the small repeated questions. `arena`: the cached session keeps an arena
-   * grown to its largest run until the readout sessions are released: for many calls of one shape
-   * (a sweep's chunks, runMetricBatch). A batch of prompts ([batch][pos]) runs as one call; each
+   * Sessions keep their arena; a run that unembeds every position of a long prompt gets a
+   * session of its own, released after it. A batch of prompts ([batch][pos]) runs as one call; each
    * answer keeps the batch axis.
    */
   async readout(tokens: TokenInput, readouts: readonly Readout[], opts: ReadoutOptions = {}): Promise<Map<string, ReadoutAnswer>> {
@@ -536,13 +586,28 @@ export class HookedGPT2 {
     const held = opts.held ?? new Map<string, never>();
     const given = new Set(held.keys());
     const heldKey = given.size > 0 ? `#held:${[...given].sort().join(',')}` : '';
-    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}${opts.arena ? '#arena' : ''}`;
+    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}`;
+    const graphOf = (): GraphIR => {
+      const { transforms } = compileInterventions(this.cfg, opts.interventions ?? []);
+      return buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast, given }).graph;
+    };
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
-      const open = (arena: boolean): Promise<EngineSession> =>
-        this.openReadoutSession(opts.interventions ?? [], readouts, logitsAt, withPast, given, arena);
-      const session = opts.once ? await open(true) : await this.readoutSessions.get(key, () => open(opts.arena === true));
-      const feeds: Record<string, HostTensor> = {
+      // A run that unembeds many positions leaves its session's arena at that run's peak (about
+      // 800 MiB at 1,024 tokens for GPT-2 small): it gets a session of its own, released after it.
+      let graph: GraphIR | null = null;
+      let unembeds = this.readoutUnembeds.get(key);
+      if (unembeds === undefined && logitsAt === 'all' && pos > KEPT_READOUT_MAX_POS) {
+        graph = graphOf();
+        unembeds = unembedsEveryPosition(graph);
+        this.readoutUnembeds.set(key, unembeds);
+      }
+      const ownSession = unembeds === true && logitsAt === 'all' && pos > KEPT_READOUT_MAX_POS;
+      const session = ownSession
+        ? await this.openReadoutSession(graph ?? graphOf(), withPast)
+        : await this.readoutSessions.get(key, () => this.openReadoutSession(graph ?? graphOf(), withPast));
+      if (past?.location === 'gpu-buffer' && session.provider !== 'webgpu') throw new PastElsewhereError(session.provider);
+      const feeds: Record<string, SessionTensor> = {
         [TOKENS_INPUT]: { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
         ...readoutFeeds(readouts, session.inputNames),
         ...(past ? pastFeeds(past) : {}),
@@ -554,35 +619,59 @@ export class HookedGPT2 {
       }
       try {
         const out = await session.run(feeds, session.outputNames);
-        if (opts.signal?.aborted) throw abortError();
-        const present = past ? presentOf(this.cfg, (n) => toTensor(out[n]!, n)) : undefined;
-        return { answers: readoutAnswers(readouts, out), present };
+        if (opts.signal?.aborted) {
+          disposeDeviceOutputs(Object.values(out));
+          throw abortError();
+        }
+        const present = past ? presentOf(this.cfg, (n) => toPastTensor(out[n]!, n), this.slicePast) : undefined;
+        return { answers: readoutAnswers(readouts, hostOutputs(out)), present };
       } catch (err) {
         if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
         await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
       } finally {
-        if (opts.once) await session.release();
+        if (ownSession) await session.release();
       }
     }
   }
 
-  private async openReadoutSession(
-    interventions: readonly Intervention[],
-    readouts: readonly Readout[],
-    logitsAt: LogitsAt,
-    withPast: boolean,
-    given: ReadonlySet<string>,
-    arena: boolean,
-  ): Promise<EngineSession> {
-    const { transforms } = compileInterventions(this.cfg, interventions);
-    const graph = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast, given }).graph;
-    return arena ? (await this.openSession(graph, this.device)).session : this.openQuietSession(graph);
+  /**
+   * A readout session keeps onnxruntime's CPU arena, like every other session: without it each
+   * intermediate tensor is its own malloc, and glibc, once such buffers are freed, raises its mmap
+   * threshold and keeps later ones in its heaps for good (measured: +378 MiB after one 1,024-token
+   * panel, not given back even after dispose). An arena's memory goes back when its session is
+   * released (the panel's close, or runReadouts' own session for a wide run). With a past, the
+   * present keys and values may stay on the device (keepPastOnDevice).
+   */
+  private async openReadoutSession(graph: GraphIR, withPast = false): Promise<EngineSession> {
+    return (await this.openSession(graph, this.device, { deviceOutputs: withPast ? this.pastOutputs(presentNames(this.cfg)) : [] }))
+      .session;
   }
 
-  /** A readout's logits and patterns are large but its answers small: nothing stays grown after the run. */
-  private async openQuietSession(graph: GraphIR): Promise<EngineSession> {
-    return (await this.openSession(graph, this.device, { memArena: false })).session;
+  /** Of `outputs`, the present keys and values a session should leave on the device (keepPastOnDevice). */
+  private pastOutputs(outputs: readonly string[]): string[] {
+    if (this.options.keepPastOnDevice === false) return [];
+    const present = new Set(presentNames(this.cfg));
+    return outputs.filter((o) => present.has(o));
   }
+
+  /**
+   * A device past's first `n` positions, sliced on the device by a small session of its own
+   * (kernels/kvCache.ts emitPastSlice); the past itself is left as it was (its owner frees it).
+   */
+  private readonly slicePast = async (past: PastKeyValues, n: number): Promise<PastKeyValues> => {
+    this.assertLive();
+    const session = await this.readoutSessions.get('past-slice', async () => {
+      const b = new GraphBuilder('past_slice');
+      emitPastSlice(b, this.cfg.n_layers, this.cfg.n_heads, this.cfg.d_head);
+      return (await this.openSession(b.build(), this.device, { memArena: false, deviceOutputs: presentNames(this.cfg) })).session;
+    });
+    if (session.provider !== 'webgpu') throw new PastElsewhereError(session.provider);
+    const out = await session.run(
+      { ...pastFeeds(past), [PAST_KEEP_INPUT]: { type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(n)) } },
+      session.outputNames,
+    );
+    return presentOf(this.cfg, (name) => toPastTensor(out[name]!, name), this.slicePast);
+  };
 
   /**
    * A session on this model's weights, stored as weightStorageFor(device) says: CPU sessions are
@@ -598,8 +687,23 @@ export class HookedGPT2 {
     };
     // The .onnx holds nodes and small constants; the session is fed the model's own arrays (a
     // half-precision model's float16 arrays, cast in the graph, with no arena to keep the casts).
-    if (this.weightStorageFor(device) === 'inputs') {
+    const storage = this.weightStorageFor(device);
+    if (storage === 'inputs') {
       return createSharedWeightsSession(graph, this.half ? { ...sessionOpts, bind: this.half.bind, memArena: false } : sessionOpts);
+    }
+    if (storage === 'device') {
+      try {
+        const weights = this.weightsOnDevice();
+        await weights.ensure([...graph.initializers.values()].filter(WeightFile.isExternal), async (g, deviceOutputs) => {
+          return (await createSession(encodeModel(g), { ...sessionOpts, device: 'webgpu', deviceOutputs, memArena: false })).session;
+        });
+        return await createSharedWeightsSession(graph, { ...sessionOpts, device: 'webgpu', bind: weights.bind });
+      } catch (err) {
+        if (this.disposed) throw err;
+        // From now on this model's webgpu sessions read weights.bin (and may fall back to the CPU);
+        // weights already uploaded stay for the sessions that read them, until dispose.
+        this.deviceWeightsFailure = firstLine(err);
+      }
     }
     // Weights go to the model's weights.bin once; this session's .onnx holds only the nodes.
     const path = this.weightFile.writeModel(encodeModel(graph, this.weightFile));
@@ -643,6 +747,7 @@ export class HookedGPT2 {
     await Promise.all(variants.map(async (p) => releaseVariant(await p.catch(() => null))));
     this.runs.clear();
     await this.readoutSessions.releaseAll();
+    await this.releaseDeviceWeights();
     this.weightFileInst?.dispose();
   }
 
@@ -665,9 +770,33 @@ export class HookedGPT2 {
   }
 
   /** Where this device's sessions get their weights (ModelOptions.weightStorage). */
-  private weightStorageFor(device: DeviceOption): 'inputs' | 'file' {
+  private weightStorageFor(device: DeviceOption): 'inputs' | 'file' | 'device' {
     if (this.half !== null) return 'inputs'; // weights.bin would take the decoded float32 arrays
-    return this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : 'file');
+    // 'auto' resolves with the first session, which then reads weights.bin; later ones share the device copy.
+    const onWebgpu = device === 'webgpu' || (device === 'auto' && this.provider === 'webgpu');
+    const want = this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : onWebgpu ? 'device' : 'file');
+    if (want === 'device' && (!onWebgpu || this.deviceWeightsFailure !== null)) return 'file';
+    return want;
+  }
+
+  private weightsOnDevice(): DeviceWeights {
+    this.deviceWeights ??= new DeviceWeights();
+    return this.deviceWeights;
+  }
+
+  private async releaseDeviceWeights(): Promise<void> {
+    const w = this.deviceWeights;
+    this.deviceWeights = null;
+    await w?.dispose();
+  }
+
+  /**
+   * Where the weights of this model's sessions are: 'device' with the bytes uploaded once to
+   * webgpu, or the storage its sessions read ('inputs', 'file'), and why 'device' was not used.
+   */
+  get weightPlacement(): { readonly storage: 'inputs' | 'file' | 'device'; readonly deviceBytes: number; readonly note: string | null } {
+    const storage = this.deviceWeights !== null && this.deviceWeights.count > 0 ? 'device' : this.weightStorageFor(this.device);
+    return { storage, deviceBytes: this.deviceWeights?.bytes ?? 0, note: this.deviceWeightsFailure };
   }
 
   /** Number of open onnxruntime sessions (for tests and memory views). */
@@ -776,7 +905,8 @@ export class HookedGPT2 {
     const opened: OpenSegment[] = [];
     try {
       for (const seg of segments) {
-        const created = await this.openSession(seg.graph, device);
+        const deviceOutputs = withPast ? this.pastOutputs(seg.outputs) : [];
+        const created = await this.openSession(seg.graph, device, { deviceOutputs });
         if (device !== this.device) {
           // The model moved to the CPU while this session was being made: it must not be used.
           await created.session.release();
@@ -818,4 +948,9 @@ const MAIN_VARIANT = variantKey('', [], 'all', [], false);
 async function releaseVariant(v: Variant | null): Promise<void> {
   if (v === null) return;
   await Promise.all(v.segments.map((s) => s.session.release()));
+}
+
+/** Whether a (pruned) graph still computes the logits, which are [pos, d_vocab]: the largest tensor of a run. */
+function unembedsEveryPosition(graph: GraphIR): boolean {
+  return graph.nodes.some((n) => n.outputs.includes(LOGITS_OUTPUT));
 }

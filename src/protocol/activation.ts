@@ -6,15 +6,35 @@ import { hostSchemas, is, webviewSchemas, type FieldCheck, type PanelProtocol, t
 import { readySchema, type ReadyNotification } from './common';
 
 export const ACTIVATION_VIEW_TYPE = 'modelLens.activation';
-export const ACTIVATION_VIEWS = ['attention', 'neurons', 'logitLens', 'residual', 'loss', 'experiment'] as const;
+export const ACTIVATION_VIEWS = ['attention', 'neurons', 'logitLens', 'residual', 'loss', 'experiment', 'steering', 'compare'] as const;
 export type ActivationView = (typeof ACTIVATION_VIEWS)[number];
+
+export const ABLATION_METHODS = ['zero', 'mean', 'resample'] as const;
+/**
+ * zero; mean over the positions of the prompt (or of the file chosen as the mean's source);
+ * resample: the resample prompt's value at the same position.
+ */
+export type AblationMethod = (typeof ABLATION_METHODS)[number];
 
 /** Ablations the panel applies (the engine's declarative interventions). */
 export interface PanelAblation {
   readonly kind: 'head' | 'neuron';
   readonly layer: number;
   readonly index: number;
+  /** Absent: zero. */
+  readonly method?: AblationMethod;
 }
+
+/** A steering vector: coefficient × (mean resid_pre of `plus` − of `minus`) at `layer`, added at every position. */
+export interface PanelSteering {
+  readonly plus: string;
+  readonly minus: string;
+  readonly layer: number;
+  readonly coefficient: number;
+}
+
+/** The longest prompt the panel's own fields (resample, steering, compare) take. */
+export const MAX_FIELD_PROMPT = 4000;
 
 export interface ActRun {
   readonly type: 'act/run';
@@ -47,6 +67,12 @@ export interface ActRun {
   readonly residLabels: readonly string[];
   readonly residNorms: Float32Array; // [components, pos]
   readonly ablations: readonly PanelAblation[];
+  /** Where mean ablations take their mean: '' for this prompt's positions, else the file's name and token count. */
+  readonly meanSource: string;
+  /** The prompt resample ablations take values from ('' when none is set). */
+  readonly resamplePrompt: string;
+  /** The steering vector applied to this run, or null. */
+  readonly steering: PanelSteering | null;
   /** The input text (capped at MAX_SAVED_TEXT), persisted by the webview for revival. */
   readonly savedText: string;
 }
@@ -129,6 +155,74 @@ export interface PatchTopReply {
   readonly ids: Int32Array;
   readonly probs: Float32Array;
   readonly strings: readonly string[];
+}
+
+/** Top next tokens at the last position with and without the steering vector (the other interventions in both). */
+export interface SteerTopRequest {
+  readonly type: 'act/steerTop';
+  readonly runId: number;
+}
+export interface SteerTopReply {
+  readonly type: 'act/steerTopData';
+  readonly withIds: Int32Array;
+  readonly withProbs: Float32Array;
+  readonly withoutIds: Int32Array;
+  readonly withoutProbs: Float32Array;
+  readonly stringIds: Int32Array;
+  readonly strings: readonly string[];
+}
+
+/**
+ * Compare: A is the panel's prompt with its interventions; B is `other` (without interventions,
+ * and A then without them too) or, when other is null, the same prompt without the interventions.
+ */
+export interface CompareRequest {
+  readonly type: 'act/compare';
+  readonly runId: number;
+  readonly other: string | null;
+  readonly layer: number;
+  readonly head: number;
+}
+export interface CompareReply {
+  readonly type: 'act/compareData';
+  readonly labelA: string;
+  readonly labelB: string;
+  /** Lens rows, e.g. "0_pre" … "final_post". */
+  readonly layers: readonly string[];
+  readonly targets: Int32Array;
+  readonly lensA: Float32Array; // [layers, targets]
+  readonly lensB: Float32Array; // [layers, targets]
+  readonly layer: number;
+  readonly head: number;
+  /** Positions both prompts have; the patterns are [m, m]. */
+  readonly m: number;
+  readonly patternA: Float32Array;
+  readonly patternB: Float32Array;
+  readonly topIdsA: Int32Array;
+  readonly topProbsA: Float32Array;
+  readonly topIdsB: Int32Array;
+  readonly topProbsB: Float32Array;
+  /** Display text of the first m tokens of A and B (the pattern's axes). */
+  readonly tokensA: readonly string[];
+  readonly tokensB: readonly string[];
+  readonly stringIds: Int32Array;
+  readonly strings: readonly string[];
+}
+
+/** Where mean ablations take their mean: this prompt, or a file the host asks for. */
+export interface ActMeanSource {
+  readonly type: 'act/meanSource';
+  readonly from: 'prompt' | 'file';
+}
+/** The prompt resample ablations take values from. */
+export interface ActResamplePrompt {
+  readonly type: 'act/resamplePrompt';
+  readonly text: string;
+}
+/** Sets (or, with null, removes) the steering vector; the panel runs again with it. */
+export interface ActSteer {
+  readonly type: 'act/steer';
+  readonly steering: PanelSteering | null;
 }
 
 export interface ActSetView {
@@ -216,13 +310,26 @@ export interface DlaReply {
 export interface ActivationProtocol extends PanelProtocol {
   readonly toWebview: ActRun | ActStatus | ActBusy | ActWantPng | ActExperiment;
   readonly toHost:
-    ReadyNotification | ActPng | ActSetView | ActAblate | ActReset | ActExportCache | ActCancel | ActRerun | ActExportExperiment;
+    | ReadyNotification
+    | ActPng
+    | ActSetView
+    | ActAblate
+    | ActReset
+    | ActExportCache
+    | ActCancel
+    | ActRerun
+    | ActExportExperiment
+    | ActMeanSource
+    | ActResamplePrompt
+    | ActSteer;
   readonly requests: {
     readonly 'act/pattern': RequestSpec<PatternRequest, PatternReply>;
     readonly 'act/neurons': RequestSpec<NeuronsRequest, NeuronsReply>;
     readonly 'act/logitLens': RequestSpec<LogitLensRequest, LogitLensReply>;
     readonly 'act/dla': RequestSpec<DlaRequest, DlaReply>;
     readonly 'act/patchTop': RequestSpec<PatchTopRequest, PatchTopReply>;
+    readonly 'act/steerTop': RequestSpec<SteerTopRequest, SteerTopReply>;
+    readonly 'act/compare': RequestSpec<CompareRequest, CompareReply>;
   };
 }
 
@@ -232,7 +339,18 @@ const view: FieldCheck = is.oneOf(...ACTIVATION_VIEWS);
 const ablation: FieldCheck = (v) => {
   if (typeof v !== 'object' || v === null) return false;
   const a = v as Record<string, unknown>;
-  return (a.kind === 'head' || a.kind === 'neuron') && is.uint(a.layer) && is.uint(a.index);
+  return (
+    (a.kind === 'head' || a.kind === 'neuron') &&
+    is.uint(a.layer) &&
+    is.uint(a.index) &&
+    is.optional(is.oneOf(...ABLATION_METHODS))(a.method)
+  );
+};
+const prompt: FieldCheck = is.stringWithin(MAX_FIELD_PROMPT);
+const steering: FieldCheck = (v) => {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return prompt(s.plus) && prompt(s.minus) && is.uint(s.layer) && is.finite(s.coefficient) && Math.abs(s.coefficient as number) <= 1000;
 };
 const number: FieldCheck = (v) => typeof v === 'number';
 
@@ -262,6 +380,9 @@ const toWebview: SchemaTable<ActivationProtocol['toWebview']> = {
     residLabels: is.stringArray,
     residNorms: f32,
     ablations: (v) => Array.isArray(v) && v.every(ablation),
+    meanSource: is.string,
+    resamplePrompt: is.string,
+    steering: is.nullable(steering),
     savedText: is.string,
   },
   'act/status': { message: is.string, error: is.boolean },
@@ -308,6 +429,35 @@ export const activationHostSchemas = hostSchemas<ActivationProtocol>(toWebview, 
   },
   'act/dlaData': { pos: is.uint, token: is.uint, tokenText: is.string, labels: is.stringArray, values: f32 },
   'act/patchTopData': { cell: is.uint, ids: i32, probs: f32, strings: is.stringArray },
+  'act/steerTopData': {
+    withIds: i32,
+    withProbs: f32,
+    withoutIds: i32,
+    withoutProbs: f32,
+    stringIds: i32,
+    strings: is.stringArray,
+  },
+  'act/compareData': {
+    labelA: is.string,
+    labelB: is.string,
+    layers: is.stringArray,
+    targets: i32,
+    lensA: f32,
+    lensB: f32,
+    layer: is.uint,
+    head: is.uint,
+    m: is.uint,
+    patternA: f32,
+    patternB: f32,
+    topIdsA: i32,
+    topProbsA: f32,
+    topIdsB: i32,
+    topProbsB: f32,
+    tokensA: is.stringArray,
+    tokensB: is.stringArray,
+    stringIds: i32,
+    strings: is.stringArray,
+  },
 });
 
 /** 32 MB of base64: a 4096×4096 PNG fits. */
@@ -328,6 +478,9 @@ export const activationWebviewSchemas = webviewSchemas<ActivationProtocol>(
     'act/cancel': {},
     'act/rerun': {},
     'act/exportExperiment': { format: is.oneOf('json', 'csv') },
+    'act/meanSource': { from: is.oneOf('prompt', 'file') },
+    'act/resamplePrompt': { text: prompt },
+    'act/steer': { steering: is.nullable(steering) },
   },
   {
     'act/pattern': { runId: is.uint, layer: is.uint, head: is.uint },
@@ -335,6 +488,8 @@ export const activationWebviewSchemas = webviewSchemas<ActivationProtocol>(
     'act/logitLens': { runId: is.uint, from: is.uint, to: is.uint },
     'act/dla': { runId: is.uint, pos: is.uint, token: is.uint },
     'act/patchTop': { cell: is.uint },
+    'act/steerTop': { runId: is.uint },
+    'act/compare': { runId: is.uint, other: is.nullable(prompt), layer: is.uint, head: is.uint },
   },
 );
 

@@ -5,6 +5,7 @@
 import { hostSchemas, is, webviewSchemas, type FieldCheck, type PanelProtocol, type RequestSpec } from './envelope';
 import { copiedSchema, copyTextSchema, readySchema, type CommonRequests, type ReadyNotification } from './common';
 import { MAX_DIRECTIONS, MAX_DIRECTION_TOKENS } from '../engine/inspect/directionLimits';
+import type { SliceRequest } from '../engine/inspect/tensorMath';
 
 export const TENSOR_VIEW_TYPE = 'modelLens.tensor';
 
@@ -55,15 +56,9 @@ export interface TensorStatusMessage {
   readonly error: boolean;
 }
 
-export interface TensorSliceRequest {
+/** The engine's slice request (which axes are drawn, the other axes' indices, the window), as a message. */
+export interface TensorSliceRequest extends SliceRequest {
   readonly type: 'tensor/slice';
-  readonly rowAxis: number | null;
-  readonly colAxis: number | null;
-  readonly index: readonly number[];
-  readonly rowFrom: number;
-  readonly rowCount: number;
-  readonly colFrom: number;
-  readonly colCount: number;
 }
 
 export interface TensorSliceReply {

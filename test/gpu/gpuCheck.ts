@@ -4,12 +4,17 @@
 // torch_ref.py then times PyTorch CUDA on the same weights and checks our logits against
 // Hugging Face's. Runs on a CPU-only machine too (GPU providers then report their fallback).
 //
-//   node gpuCheck.js --work DIR [--out results.json] [--quick]
+//   node gpuCheck.js --work DIR [--out results.json] [--quick] [--readouts-only] [--readout-tokens N]
+//
+// --readouts-only skips the parity and the run/runWithCache timings and times only the panel's
+// first view and the incremental step (readoutTimings.ts), over --readout-tokens ids (default
+// 1,024; fewer where webgpu is a software adapter, which takes minutes a call at 1,024).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HookedGPT2, type ModelOptions } from '../../src/engine/model';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import type { ExecutionProviderName, Tensor } from '../../src/engine/types';
+import { readoutTimings, type ReadoutTimingRow } from './readoutTimings';
 
 interface ParityRow {
   provider: ExecutionProviderName;
@@ -164,6 +169,7 @@ async function main(): Promise<void> {
   const work = arg('--work') ?? 'gpu-work';
   const out = arg('--out');
   const quick = process.argv.includes('--quick');
+  const readoutsOnly = process.argv.includes('--readouts-only');
   mkdirSync(work, { recursive: true });
   const tiny = join(work, 'tiny');
   await generateTinyGpt2(tiny, {});
@@ -172,11 +178,13 @@ async function main(): Promise<void> {
   const timingModel = quick ? tiny : small;
 
   const parityRows: ParityRow[] = [];
-  for (const [provider, optimization] of [
-    ['webgpu', 'basic'],
-    ['webgpu', 'all'],
-    ['cuda', 'basic'],
-  ] as const) {
+  for (const [provider, optimization] of readoutsOnly
+    ? []
+    : ([
+        ['webgpu', 'basic'],
+        ['webgpu', 'all'],
+        ['cuda', 'basic'],
+      ] as const)) {
     for (const processing of [true, false]) {
       try {
         parityRows.push(await parity(tiny, provider, processing, optimization));
@@ -191,11 +199,13 @@ async function main(): Promise<void> {
   );
 
   const timingRows: TimingRow[] = [];
-  for (const [device, optimization] of [
-    ['cpu', 'basic'],
-    ['webgpu', 'basic'],
-    ['webgpu', 'all'],
-  ] as const) {
+  for (const [device, optimization] of readoutsOnly
+    ? []
+    : ([
+        ['cpu', 'basic'],
+        ['webgpu', 'basic'],
+        ['webgpu', 'all'],
+      ] as const)) {
     try {
       timingRows.push(...(await timings(timingModel, device, quick, work, optimization)));
     } catch (err) {
@@ -204,7 +214,28 @@ async function main(): Promise<void> {
   }
   console.log(`\nTimings (${quick ? 'tiny model, quick' : 'GPT-2-small shape, fp32, random weights'}), median ms`);
   console.table(timingRows.map((r) => ({ ...r, medianMs: Number(r.medianMs.toFixed(1)) })));
-  const result = { date: new Date().toISOString(), parity: parityRows, timings: timingRows, timingModel };
+
+  // The panel's first view and the incremental step at 1,024 tokens: webgpu as it is by default
+  // (weights uploaded once, cache kept on the device) and as it was (weights.bin per session, cache
+  // copied to the host each step); the CPU only in a quick run (it is the bench's business).
+  const readoutIds = seededTokens(Number(arg('--readout-tokens') ?? 1024), 11);
+  writeFileSync(join(work, `tokens_${readoutIds.length}.json`), JSON.stringify(readoutIds));
+  const readoutRows: ReadoutTimingRow[] = [];
+  const configs: ModelOptions[] = [
+    { device: 'webgpu' },
+    { device: 'webgpu', weightStorage: 'file', keepPastOnDevice: false },
+    ...(quick ? [{ device: 'cpu' } as const] : []),
+  ];
+  for (const options of configs) {
+    try {
+      readoutRows.push(...(await readoutTimings(timingModel, readoutIds, options, quick ? 2 : 5)));
+    } catch (err) {
+      console.error(`[gpu-check] readout timings on ${options.device ?? 'cpu'}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  console.log(`\nPanel first view and incremental step (${quick ? 'tiny model, quick' : 'GPT-2-small shape'}), median and first call, ms`);
+  console.table(readoutRows.map((r) => ({ ...r, medianMs: Number(r.medianMs.toFixed(1)), firstMs: Number(r.firstMs.toFixed(1)) })));
+  const result = { date: new Date().toISOString(), parity: parityRows, timings: timingRows, readouts: readoutRows, timingModel };
   if (out) writeFileSync(out, JSON.stringify(result, null, 2));
   console.log(`GPU_CHECK_JSON ${JSON.stringify(result)}`);
 }

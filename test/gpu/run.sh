@@ -17,4 +17,4 @@ tar -C "$work/node_modules" -xJf "$here/ort.tar.xz"
 cp "$here/gpuCheck.js" "$work/"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 (cd "$work" && ./bin/node gpuCheck.js --work "$work/data" --out "$out/gpu.json" "$@") 2>&1 | grep -v 'artificially reduced' | tee "$out/gpu.log"
-PYTHONUNBUFFERED=1 python3 "$here/torch_ref.py" --work "$work/data" --out "$out/torch.json" 2>&1 | tee "$out/torch.log"
+PYTHONUNBUFFERED=1 python3 "$here/torch_ref.py" --work "$work/data" --out "$out/torch.json" --ours "$out/gpu.json" 2>&1 | tee "$out/torch.log"

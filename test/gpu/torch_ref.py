@@ -5,7 +5,11 @@ GPT2LMHeadModel in fp32 on CUDA, times its forward on the same token ids, and ch
 (written by gpuCheck.js) against Hugging Face's as log-softmax, since TransformerLens's
 center_unembed shifts every position's logits by a constant.
 
-    python3 torch_ref.py --work DIR [--out torch.json]
+    python3 torch_ref.py --work DIR [--out torch.json] [--ours gpu.json]
+
+With --ours (gpuCheck.js's results), it also prints the panel's first view and the incremental
+step (+1 token after 1,000) on webgpu against their PyTorch CUDA peers: the plain forward of the
+1,024 tokens (the issue's yardstick for the panel) and a cached step with past_key_values.
 """
 import argparse
 import json
@@ -30,10 +34,43 @@ def timed(fn, runs):
     return statistics.median(ms)
 
 
+def cached_step(model, x, past_len):
+    """One new token after past_len cached ones (use_cache=True, as generate does), logits row to host."""
+    past = model(x[:, :past_len], use_cache=True).past_key_values
+    new = x[:, past_len:past_len + 1]
+
+    def step():
+        if hasattr(past, "crop"):  # a DynamicCache grows in place: back to past_len each time
+            past.crop(past_len)
+        return model(new, past_key_values=past, use_cache=True).logits[0, -1].cpu()
+
+    return step
+
+
+def comparison(ours_path, rows):
+    """The short table: webgpu (default placement) against PyTorch CUDA for the two paths."""
+    ours = json.load(open(ours_path)).get("readouts", [])
+    torch_ms = {(r["tokens"], r["what"]): r["medianMs"] for r in rows}
+    forward = torch_ms.get((1024, "HF forward (logits)"))
+    step = torch_ms.get((1001, "HF cached step (+1 after 1,000), logits row to host"))
+    lines = []
+    for r in ours:
+        peer = forward if r["what"].startswith("panel") or r["what"].startswith("forward") else step
+        if peer is None:
+            continue
+        lines.append((r["provider"], r["what"], r["medianMs"], r["firstMs"], peer, r["medianMs"] / peer))
+    print("\nwebgpu vs PyTorch CUDA fp32 (median ms; peer: HF forward of 1,024 tokens for the forward and the panel, HF cached step for +1)")
+    print(f"{'provider':52s} | {'what':44s} | {'ours':>8s} | {'first':>8s} | {'torch':>7s} | ratio")
+    for p, w, m, f, t, ratio in lines:
+        print(f"{p:52s} | {w:44s} | {m:8.1f} | {f:8.1f} | {t:7.2f} | {ratio:5.1f}x")
+    return [dict(zip(("provider", "what", "oursMs", "oursFirstMs", "torchMs", "ratio"), x)) for x in lines]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
     ap.add_argument("--out")
+    ap.add_argument("--ours", help="gpuCheck.js's results JSON, for the comparison table")
     args = ap.parse_args()
     folder = os.path.join(args.work, "gpt2-small-random")
     model = GPT2LMHeadModel.from_pretrained(folder).cuda().eval()
@@ -56,6 +93,12 @@ def main():
                 "what": "HF forward, logits copied to host",
                 "medianMs": timed(lambda: model(x).logits.cpu(), 10),
             })
+            if n == 1024:
+                rows.append({
+                    "tokens": 1001,
+                    "what": "HF cached step (+1 after 1,000), logits row to host",
+                    "medianMs": timed(cached_step(model, x, 1000), 20),
+                })
             if n == 128:
                 ref = torch.log_softmax(model(x).logits.double(), -1)[0].cpu().numpy()
                 for dev in ("cpu", "webgpu"):
@@ -66,8 +109,10 @@ def main():
                         parity[dev] = float(np.abs(ours - ref).max())
     result = {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0), "timings": rows, "logSoftmaxMaxAbsDiffVsHF": parity}
     for r in rows:
-        print(f"torch cuda fp32 | {r['tokens']:5d} | {r['what']:42s} | {r['medianMs']:8.2f} ms")
+        print(f"torch cuda fp32 | {r['tokens']:5d} | {r['what']:52s} | {r['medianMs']:8.2f} ms")
     print("log-softmax max |ours - HF| at 128 tokens:", parity)
+    if args.ours and os.path.exists(args.ours):
+        result["comparison"] = comparison(args.ours, rows)
     if args.out:
         json.dump(result, open(args.out, "w"), indent=2)
     print("TORCH_JSON " + json.dumps(result))

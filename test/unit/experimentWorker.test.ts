@@ -8,6 +8,8 @@ import { detectHeads, repeatedRandomTokens } from '../../src/engine/experiments/
 import { activationPatching } from '../../src/engine/experiments/patching';
 import type { HookedGPT2 } from '../../src/engine/model';
 import type { EngineClient } from '../../src/engine/worker/engineClient';
+import { panelInterventions } from '../../src/engine/experiments/panelInterventions';
+import { relErr } from '../support/compare';
 import { workerWithTinyModel, type WorkerFixture } from './helpers/workerFixture';
 import * as tokenizer from '../../src/tokenizer';
 
@@ -68,6 +70,48 @@ describe('experiments in the engine worker', { timeout: 120_000 }, () => {
     r.kinds.forEach((k, i) => {
       for (let j = 0; j < 8; j++) assert.ok(Math.abs(r.scores[i * 8 + j]! - local.scores[k][j]!) < 1e-6);
     });
+  });
+
+  it("the panel's ablations and steering come back as the interventions the engine builds in-process", async () => {
+    const req = {
+      tokens: CLEAN,
+      ablations: [
+        { target: 'head', layer: 1, index: 2, kind: 'resample' },
+        { target: 'head', layer: 1, index: 0, kind: 'resample' },
+        { target: 'neuron', layer: 0, index: 5, kind: 'mean' },
+        { target: 'head', layer: 0, index: 1, kind: 'zero' },
+      ],
+      resampleTokens: CORRUPTED,
+      meanTokens: [50256, ...tokenizer.encode('Another text to take the mean over')],
+      steering: { layer: 1, plus: [50256, ...tokenizer.encode(' Love')], minus: [50256, ...tokenizer.encode(' Hate')], coefficient: 4 },
+    } as const;
+    const r = await client.experiment({ op: 'interventions', ...req });
+    assert.equal(r.op, 'interventions');
+    if (r.op !== 'interventions') return;
+    const local = await panelInterventions(model, req);
+    assert.deepEqual(
+      r.interventions.map((i) => i.kind),
+      ['ablateHeads', 'ablateHeads', 'ablateNeurons', 'addVector'],
+    );
+    // The worker's interventions give the same logits as the in-process ones, and differ from a plain run.
+    const viaWorker = (await model.runWithInterventions(CLEAN, r.interventions)).logits.data;
+    const inProcess = (await model.runWithInterventions(CLEAN, local)).logits.data;
+    const plain = (await model.runWithInterventions(CLEAN, [])).logits.data;
+    assert.ok(relErr(viaWorker, inProcess) < 1e-6);
+    assert.ok(relErr(plain, inProcess) > 1e-4);
+
+    // Top next tokens with the steering vector: the steered run's own top-k, not the plain one's.
+    const steer = r.interventions.filter((i) => i.kind === 'addVector');
+    const top = await client.experiment({ op: 'nextTokens', tokens: Int32Array.from(CLEAN), interventions: steer, k: 5 });
+    assert.equal(top.op, 'nextTokens');
+    if (top.op !== 'nextTokens') return;
+    const steered = (await model.runWithInterventions(CLEAN, steer)).logits.data;
+    const V = steered.length / CLEAN.length;
+    const last = Array.from(steered.subarray(steered.length - V));
+    const order = Array.from(last.keys()).sort((a, b) => last[b]! - last[a]!);
+    assert.deepEqual(Array.from(top.ids), order.slice(0, 5));
+    const lse = Math.log(last.reduce((s, x) => s + Math.exp(x - last[order[0]!]!), 0)) + last[order[0]!]!;
+    top.ids.forEach((id, j) => assert.ok(Math.abs(top.probs[j]! - Math.exp(last[id]! - lse)) < 1e-5));
   });
 
   it('a cancelled sweep rejects as an abort and the worker keeps serving', async () => {

@@ -13,7 +13,7 @@ import { HookedGPT2 } from '../../src/engine/model';
 import { encodeModel } from '../../src/engine/onnx/encode';
 import type { GraphIR } from '../../src/engine/onnx/ir';
 import { INLINE_LIMIT_BYTES, WEIGHT_ALIGNMENT, WEIGHTS_FILE, WeightFile } from '../../src/engine/onnx/weightFile';
-import { createSession, type HostTensor } from '../../src/engine/ort/session';
+import { createSession, isDeviceTensor, type HostTensor } from '../../src/engine/ort/session';
 import { processWeights } from '../../src/engine/processing';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { DEFAULT_PROCESSING } from '../../src/engine/types';
@@ -28,8 +28,9 @@ async function logitsOf(model: Uint8Array | string): Promise<Float32Array> {
     const feeds: Record<string, HostTensor> = {
       [TOKENS_INPUT]: { type: 'int64', dims: [1, TOKENS.length], data: BigInt64Array.from(TOKENS, BigInt) },
     };
-    const out = await session.run(feeds, [LOGITS_OUTPUT]);
-    return out[LOGITS_OUTPUT]!.data as Float32Array;
+    const logits = (await session.run(feeds, [LOGITS_OUTPUT]))[LOGITS_OUTPUT]!;
+    assert.ok(!isDeviceTensor(logits), 'a CPU session returns host tensors');
+    return logits.data as Float32Array;
   } finally {
     await session.release();
   }

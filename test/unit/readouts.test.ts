@@ -18,7 +18,7 @@ import { topNeurons } from '../../kernels/readouts/topNeurons';
 import { logitLens } from '../../kernels/readouts/logitLens';
 import { dla } from '../../kernels/readouts/dla';
 import { nextToken } from '../../kernels/readouts/nextToken';
-import { held } from '../../kernels/readouts/held';
+import { held, heldActivations } from '../../kernels/readouts/held';
 import type { Intervention } from '../../src/engine/interventions';
 import type { HeldActivations } from '../../src/engine/runState';
 import { relErr } from '../support/compare';
@@ -114,8 +114,7 @@ describe('readouts in the graph equal the float64 reference from full activation
     interventions: readonly Intervention[] = [],
   ): Promise<HeldActivations> {
     const keep = held(hooks);
-    const kept = (await model.readout(TOKENS, [keep], { interventions })).get(keep.key)!;
-    return new Map(Object.entries(kept).map(([k, v]) => [k, { dims: v.dims, data: v.data as Float32Array }] as const));
+    return heldActivations(hooks, (await model.readout(TOKENS, [keep], { interventions })).get(keep.key)!);
   }
 
   /** The same readout answered from held copies of the hooks it reads: no transformer block runs. */

@@ -16,6 +16,7 @@ import { hostBusy, onHostBusyChange, showHostBusy } from './progress';
 import { renderStrip } from './tokenStrip';
 import { VIEWS } from './views/registry';
 import { renderExperiment, setExperiment } from './views/experiment';
+import { ablationControls, ablationText, showAblationSources } from './ablationControls';
 
 /** Actions that need a run on screen (and no run being made): disabled until there is one. */
 const runActions = [
@@ -26,7 +27,7 @@ const runActions = [
   }),
   button('Export PNG…', () => sendPng(0), { testId: 'export-png', title: 'Save this view as PNG' }),
 ];
-actions.append(ablationList, ...runActions);
+actions.append(ablationControls, ablationList, ...runActions);
 
 function updateActions(): void {
   const usable = panel.run !== undefined && !hostBusy();
@@ -99,9 +100,10 @@ function showRun(msg: ActRun): void {
   processingBadge.textContent = msg.processing;
   meanLoss.textContent = `mean loss ${fmt(msg.meanLoss)} nats`;
   notice.textContent = msg.truncation;
-  ablationList.textContent = msg.ablations.length
-    ? `Ablated: ${msg.ablations.map((a) => (a.kind === 'head' ? `L${a.layer}H${a.index}` : `L${a.layer} N${a.index}`)).join(', ')}`
-    : '';
+  const ablated = msg.ablations.length ? `Ablated: ${msg.ablations.map(ablationText).join(', ')}` : '';
+  const steered = msg.steering ? `Steering: ${msg.steering.coefficient} × at L${msg.steering.layer}` : '';
+  ablationList.textContent = [ablated, steered].filter((s) => s !== '').join(' · ');
+  showAblationSources(msg);
   saveState();
   renderStrip();
   updateActions();

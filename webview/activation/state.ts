@@ -1,7 +1,7 @@
 // The activation panel's shared state: the run on screen, the view chosen, and what every view
 // needs to read (token strings, the selected position, the canvas Export PNG saves). Views keep
 // their own per-run memos in their own modules and clear them in their `reset`.
-import { ACTIVATION_VIEWS, type ActivationView, type ActRun } from '../../src/protocol/activation';
+import { ACTIVATION_VIEWS, type AblationMethod, type ActivationView, type ActRun } from '../../src/protocol/activation';
 import { vscodeApi } from '../shared/messaging';
 
 /** Long requests may take a while on the CPU, and a request may wait behind another in the engine. */
@@ -19,12 +19,15 @@ export const panel: {
   selectedPos: number;
   /** What Export PNG saves: the view's main canvas, once drawn. */
   mainCanvas: HTMLCanvasElement | undefined;
+  /** How the Ablate buttons of the attention and neuron views ablate (ablationControls.ts). */
+  ablationMethod: AblationMethod;
 } = {
   run: undefined,
   view: saved?.view && ACTIVATION_VIEWS.includes(saved.view) ? saved.view : 'attention',
   strings: new Map(),
   selectedPos: 0,
   mainCanvas: undefined,
+  ablationMethod: 'zero',
 };
 
 /** A token id's display text. */

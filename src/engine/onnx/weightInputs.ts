@@ -6,15 +6,21 @@
 // Why not external data (weightFile.ts): onnxruntime maps the external file once per session, so
 // each variant added the whole weights again to the process's resident memory (measured in
 // docs/ARCHITECTURE.md, "One copy of the weights").
+import type { DeviceTensor } from '../ort/deviceTensor';
 import type { ElemType, GraphIR, InitializerDef, NodeDef, TensorData } from './ir';
 import { WeightFile } from './weightFile';
 
-/** What a lifted input is fed; a float16 tensor for a float32 weight gets a Cast to float32 in the graph. */
-export interface BoundTensor {
-  readonly type: ElemType;
-  readonly dims: readonly number[];
-  readonly data: TensorData;
-}
+/**
+ * What a lifted input is fed: host arrays, or the weight's copy on the device (deviceWeights.ts);
+ * a float16 tensor for a float32 weight gets a Cast to float32 in the graph.
+ */
+export type BoundTensor =
+  | {
+      readonly type: ElemType;
+      readonly dims: readonly number[];
+      readonly data: TensorData;
+    }
+  | DeviceTensor;
 
 export interface LiftedGraph {
   /** The graph with the lifted initializers declared as inputs (and a Cast after each half-precision one). */

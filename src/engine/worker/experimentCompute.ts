@@ -2,6 +2,10 @@
 // on the loaded model: the host sends token ids and the sweep, and gets back the grid of numbers.
 // Cancellation reaches the batched runs between session calls (runMetricBatch checks the signal).
 import { abortError } from '../../common/errors';
+import { nextToken } from '../../../kernels/readouts/nextToken';
+import { compareRuns, type CompareRequest, type CompareResult } from '../experiments/compare';
+import { panelInterventions, type PanelInterventionRequest } from '../experiments/panelInterventions';
+import type { Intervention } from '../interventions';
 import { detectHeads, type HeadKind } from '../experiments/headDetector';
 import type { Metric } from '../experiments/metric';
 import { activationPatching, sweepCells, type SweepKind } from '../experiments/patching';
@@ -26,7 +30,13 @@ export type ExperimentOp =
       readonly cell: number;
       readonly k: number;
     }
-  | { readonly op: 'detectHeads'; readonly tokens: Int32Array };
+  | { readonly op: 'detectHeads'; readonly tokens: Int32Array }
+  /** The panel's ablations (zero, mean, resample) and steering vector as interventions, mean and resampled values read here. */
+  | ({ readonly op: 'interventions' } & PanelInterventionRequest)
+  /** The top k next tokens at the last position with interventions (steering beside the inline logits, the panel's steering view). */
+  | { readonly op: 'nextTokens'; readonly tokens: Int32Array; readonly interventions: readonly Intervention[]; readonly k: number }
+  /** Two runs side by side (compare.ts). */
+  | ({ readonly op: 'compare' } & CompareRequest);
 
 export type ExperimentResult =
   | {
@@ -50,7 +60,10 @@ export type ExperimentResult =
       readonly kinds: readonly HeadKind[];
       /** [kinds, n_layers, n_heads] */
       readonly scores: Float32Array;
-    };
+    }
+  | { readonly op: 'interventions'; readonly interventions: Intervention[] }
+  | { readonly op: 'nextTokens'; readonly ids: Int32Array; readonly probs: Float32Array }
+  | ({ readonly op: 'compare' } & CompareResult);
 
 export async function handleExperimentOp(model: HookedGPT2 | null, op: ExperimentOp, signal: AbortSignal): Promise<ExperimentResult> {
   if (model === null) throw new Error('no model loaded');
@@ -112,6 +125,21 @@ export async function handleExperimentOp(model: HookedGPT2 | null, op: Experimen
       if (signal.aborted) throw abortError();
       return { op: 'detectHeads', nLayers: r.n_layers, nHeads: r.n_heads, kinds, scores };
     }
+    case 'interventions': {
+      const { op: _op, ...req } = op;
+      return { op: 'interventions', interventions: await panelInterventions(model, req, signal) };
+    }
+    case 'nextTokens': {
+      const k = Math.max(1, Math.min(Math.floor(op.k), model.cfg.d_vocab_out));
+      const r = nextToken(k, null);
+      const a = (await model.readout(op.tokens, [r], { interventions: op.interventions, signal })).get(r.key);
+      if (!a?.topIds || !a.topProbs) throw new Error('internal: nextToken answers missing');
+      return { op: 'nextTokens', ids: Int32Array.from(a.topIds.data, Number), probs: Float32Array.from(a.topProbs.data, Number) };
+    }
+    case 'compare': {
+      const { op: _op, ...req } = op;
+      return { op: 'compare', ...(await compareRuns(model, req, signal)) };
+    }
     default: {
       const exhaustive: never = op;
       throw new Error(`unknown experiment ${JSON.stringify(exhaustive)}`);
@@ -140,5 +168,10 @@ export function experimentTransfer(r: ExperimentResult): ArrayBuffer[] {
       return [r.ids.buffer as ArrayBuffer, r.probs.buffer as ArrayBuffer];
     case 'detectHeads':
       return [r.scores.buffer as ArrayBuffer];
+    case 'nextTokens':
+      return [r.ids.buffer as ArrayBuffer, r.probs.buffer as ArrayBuffer];
+    case 'interventions':
+    case 'compare':
+      return [];
   }
 }

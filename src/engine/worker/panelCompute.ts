@@ -19,7 +19,7 @@ import { headPattern } from '../../../kernels/readouts/headPattern';
 import { topNeurons } from '../../../kernels/readouts/topNeurons';
 import { logitLens, logitLensLabels } from '../../../kernels/readouts/logitLens';
 import { dla, dlaLabels } from '../../../kernels/readouts/dla';
-import { held } from '../../../kernels/readouts/held';
+import { held, heldActivations } from '../../../kernels/readouts/held';
 import { abortError } from '../../common/errors';
 
 export type PanelOp =
@@ -230,9 +230,9 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
   const pos = op.tokens.length;
   const K = Math.max(1, Math.min(op.topK, cfg.d_vocab_out));
   const t = Math.max(1, Math.min(op.thumb, pos));
-  const first = [lossAndTopK(K), thumbnails(t), residualNorms(), held(heldHooks(cfg))];
-  // A whole-length forward asked once per run: a session with an arena, released after it (readout's `once`).
-  const answers = await model.readout(op.tokens, first, { interventions: op.interventions, signal, once: true });
+  const keep = heldHooks(cfg);
+  const first = [lossAndTopK(K), thumbnails(t), residualNorms(), held(keep)];
+  const answers = await model.readout(op.tokens, first, { interventions: op.interventions, signal });
   if (signal.aborted) throw abortError();
   const next = answer(answers, first[0]!.key);
   const loss = f32(next, 'loss');
@@ -244,9 +244,7 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
   nextRank[pos - 1] = 0;
   let sum = 0;
   for (let p = 0; p + 1 < pos; p++) sum += loss[p]!;
-  const kept = answer(answers, first[3]!.key);
-  const heldActs = new Map(Object.entries(kept).map(([name, v]) => [name, { dims: v.dims, data: v.data as Float32Array }] as const));
-  const run = model.runs.add(op.tokens, op.interventions, heldActs);
+  const run = model.runs.add(op.tokens, op.interventions, heldActivations(keep, answer(answers, first[3]!.key)));
   return {
     op: 'run',
     runId: run.runId,

@@ -1,9 +1,9 @@
 // Messages between EngineClient (extension host, CLI) and the engine worker thread. Tensors
 // travel as Float32Array with their dims, moved with transfer lists, never as JSON numbers.
 import type { HookDecl } from '../hookPoints';
-import type { AppliedProcessing, LoadProgress, WeightDtype } from '../model';
+import type { AppliedProcessing, LoadProgress, ModelOptions } from '../model';
 import type { Intervention } from '../interventions';
-import type { DeviceOption, ExecutionProviderName, HookedGPT2Config, ProcessingOptions, TransformerLensVersion } from '../types';
+import type { ExecutionProviderName, HookedGPT2Config } from '../types';
 import type { PanelOp, PanelResult } from './panelCompute';
 import type {
   GenerateRequest,
@@ -24,22 +24,12 @@ export interface WireTensor {
   readonly data: Float32Array;
 }
 
-/** ModelOptions without anything that cannot cross a thread. */
-export type WorkerModelOptions = Partial<ProcessingOptions> & {
-  readonly processing?: boolean;
-  readonly use_attn_result?: boolean;
-  readonly use_split_qkv_input?: boolean;
-  readonly use_attn_in?: boolean;
-  readonly use_hook_mlp_in?: boolean;
-  /** See ModelOptions.transformerLensVersion. */
-  readonly transformerLensVersion?: TransformerLensVersion;
-  readonly device?: DeviceOption;
-  readonly threads?: number;
-  /** See ModelOptions.dtype. */
-  readonly dtype?: WeightDtype;
-  /** FOR TESTS ONLY: see ModelOptions.faultInjection. */
-  readonly faultInjection?: { readonly failRunsOn: ExecutionProviderName };
-};
+/**
+ * The load options a worker accepts: ModelOptions less the two the engine decides per provider
+ * (graph optimisation level and how sessions get the weights), so the extension cannot pick a
+ * combination that no test covers. Everything in it can cross a thread.
+ */
+export type WorkerModelOptions = Omit<ModelOptions, 'optimization' | 'weightStorage'>;
 
 export type WorkerRequest =
   | { readonly type: 'load'; readonly folder: string; readonly options: WorkerModelOptions }

@@ -1,6 +1,7 @@
 // "Model Lens: Open Activation Panel": runs the model on the selection in the engine worker and
 // shows attention, neurons, logit lens, residual stream and loss views. A new request or a
-// closed panel cancels the run in flight; ablations re-run with the engine's interventions.
+// closed panel cancels the run in flight; ablations (zero, mean, resample) and the steering
+// vector re-run it with the engine's interventions (panelAblations.ts, steering.ts).
 import * as vscode from 'vscode';
 import { tokenCount } from '../../common/counts';
 import { abortError, isAbortError } from '../../common/errors';
@@ -17,10 +18,13 @@ import {
   type ActBusy,
   type ActExperiment,
   type ActRun,
+  type CompareReply,
   type PanelAblation,
+  type PanelSteering,
+  type SteerTopReply,
 } from '../../protocol/activation';
 import { assertNever } from '../../protocol/envelope';
-import { tokenDisplay } from '../../tokenizer';
+import { END_OF_TEXT_ID, encode, tokenDisplay } from '../../tokenizer';
 import { documentLength, documentReader } from '../documentText';
 import { writeFileAtomic } from '../atomicWrite';
 import { headInput, MAX_INPUT_CHARS, truncationNotice } from '../modelInput';
@@ -30,6 +34,8 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 import { besideColumn, createPanel, PanelSession, restorePanel, type PanelKind } from '../panel';
 import type { EngineService, LoadedEngine } from './engineService';
 import type { LoadProgressText } from './loadProgressText';
+import { PanelAblations } from './panelAblations';
+import type { SteeringState } from './steering';
 
 /** workspaceState key of the last text the panel ran on (see the constructor). */
 const LAST_INPUT_KEY = 'modelLens.activation.lastInput';
@@ -78,7 +84,10 @@ export class ActivationPanelController implements vscode.Disposable {
   /** Aborts the views' engine requests (pattern, neurons, logit lens, DLA) on Cancel. */
   private viewAbort = new AbortController();
   private input: Input | undefined;
-  private ablations: PanelAblation[] = [];
+  private readonly abl = new PanelAblations();
+  /** The latest run's tokens and interventions (steering last, when set), for the steering and compare views. */
+  private lastRun: { readonly runId: number; readonly ids: readonly number[]; readonly interventions: readonly Intervention[] } | undefined;
+  private readonly steeringSub: vscode.Disposable | undefined;
   private inflight: AbortController | undefined;
   private runId = 0;
   private view: ActivationView = 'attention';
@@ -98,10 +107,18 @@ export class ActivationPanelController implements vscode.Disposable {
     private readonly memento?: vscode.Memento,
     /** Told of every run shown (the sidebar's Runs view, src/extension/sidebar/runsView.ts). */
     private readonly onRun?: (run: ActRun) => void,
-  ) {}
+    /** The steering vector shared with the inline logits; a change re-runs the open panel. */
+    private readonly steering?: SteeringState,
+  ) {
+    this.steeringSub = steering?.onDidChange(() => {
+      if (this.session && !this.session.isDisposed) void this.run();
+    });
+  }
 
   /** Opens the panel on the editor's selection (the document when nothing is selected) and runs the model. */
-  async openOnEditor(editor = vscode.window.activeTextEditor): Promise<ActivationOutcome | undefined> {
+  async openOnEditor(
+    editor: Pick<vscode.TextEditor, 'document' | 'selection'> | undefined = vscode.window.activeTextEditor,
+  ): Promise<ActivationOutcome | undefined> {
     if (!editor) {
       void vscode.window.showInformationMessage('Model Lens: open a file and select some text for the activation panel.');
       return undefined;
@@ -119,7 +136,7 @@ export class ActivationPanelController implements vscode.Disposable {
     this.input = { text: documentReader(doc, start)(0, end - start), source: `${name}, ${sel.isEmpty ? 'whole document' : lines}` };
     const saved: ActivationPanelState = { text: this.input.text.slice(0, MAX_SAVED_TEXT), source: this.input.source, view: this.view };
     void this.memento?.update(LAST_INPUT_KEY, saved);
-    this.ablations = [];
+    this.abl.clear();
     this.ensurePanel();
     return this.run();
   }
@@ -145,17 +162,54 @@ export class ActivationPanelController implements vscode.Disposable {
 
   /** The panel's state for tests: current view and last outcome. */
   get current(): { view: ActivationView; runId: number; ablations: readonly PanelAblation[] } {
-    return { view: this.view, runId: this.latest?.runId ?? 0, ablations: this.ablations };
+    return { view: this.view, runId: this.latest?.runId ?? 0, ablations: this.abl.ablations };
   }
 
   async ablate(a: PanelAblation): Promise<ActivationOutcome | undefined> {
-    if (!this.ablations.some((x) => x.kind === a.kind && x.layer === a.layer && x.index === a.index)) this.ablations.push(a);
+    this.abl.add(a);
     return this.run();
   }
 
   async reset(): Promise<ActivationOutcome | undefined> {
-    this.ablations = [];
+    this.abl.clear();
     return this.run();
+  }
+
+  /** Where mean ablations take their mean: the prompt, or a file chosen in an open dialog (its first n_ctx tokens). */
+  async chooseMeanSource(from: 'prompt' | 'file', file?: vscode.Uri): Promise<void> {
+    if (from === 'prompt') {
+      this.abl.setMeanSource(undefined);
+    } else {
+      const uri = file ?? (await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Take the mean over this file' }))?.[0];
+      if (!uri) {
+        if (this.latest) void this.session?.channel.post(this.latest); // the webview's choice goes back to what it was
+        return;
+      }
+      const engine = await this.engine.get();
+      const bytes = await vscode.workspace.fs.readFile(uri);
+      const text = Buffer.from(bytes.subarray(0, MAX_INPUT_CHARS)).toString('utf8');
+      const { ids } = headInput((a, b) => text.slice(a, b), text.length, engine.cfg.n_ctx);
+      this.abl.setMeanSource({ label: `${uri.path.split('/').pop() ?? uri.fsPath} (${ids.length} tokens)`, tokens: ids });
+    }
+    await this.run();
+  }
+
+  async setResamplePrompt(text: string): Promise<ActivationOutcome | undefined> {
+    this.abl.setResamplePrompt(text);
+    return this.run();
+  }
+
+  /** Sets or removes the steering vector (the change re-runs the panel). */
+  async steer(s: PanelSteering | null): Promise<void> {
+    if (!this.steering) throw new Error('steering is not available here');
+    try {
+      this.busy(s ? 'Computing the steering vector…' : 'Removing the steering vector…', 'running');
+      await this.steering.set(s);
+    } catch (e) {
+      this.status(`Steering: ${(e as Error).message}`, true);
+    } finally {
+      if (this.inflight === undefined) this.busy('', 'idle');
+    }
   }
 
   /** Writes the current run's cache (every hook point, TransformerLens names) as .safetensors. */
@@ -241,6 +295,7 @@ export class ActivationPanelController implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.steeringSub?.dispose();
     this.inflight?.abort();
     this.session?.dispose();
   }
@@ -315,6 +370,8 @@ export class ActivationPanelController implements vscode.Disposable {
               values: r.values,
             };
           },
+          'act/steerTop': (req) => this.steerTop(req.runId),
+          'act/compare': (req) => this.compare(req.runId, req.other, req.layer, req.head),
           'act/patchTop': async (req) => {
             const top = this.experiment?.patchTop;
             if (!top) throw new Error('this experiment has no per-cell runs');
@@ -412,6 +469,15 @@ export class ActivationPanelController implements vscode.Disposable {
       case 'act/rerun':
         void this.run();
         break;
+      case 'act/meanSource':
+        void this.chooseMeanSource(msg.from).catch((e: unknown) => this.status(`Mean ablation: ${(e as Error).message}`, true));
+        break;
+      case 'act/resamplePrompt':
+        void this.setResamplePrompt(msg.text);
+        break;
+      case 'act/steer':
+        void this.steer(msg.steering);
+        break;
       case 'act/exportExperiment':
         void this.exportExperiment(msg.format).catch(
           (e: unknown) => void vscode.window.showErrorMessage(`Model Lens: ${(e as Error).message}`),
@@ -430,6 +496,89 @@ export class ActivationPanelController implements vscode.Disposable {
   private status(message: string, error: boolean): void {
     this.lastStatus = { message, error };
     if (this.ready) void this.session?.channel.post({ type: 'act/status', message, error });
+  }
+
+  /** The run `runId` as the views last saw it; a newer run makes their request moot. */
+  private runFor(runId: number): { ids: readonly number[]; interventions: readonly Intervention[] } {
+    const last = this.lastRun;
+    if (!last || last.runId !== runId) throw new Error('the panel has run again since; ask again');
+    return last;
+  }
+
+  private async topAtLast(
+    ids: readonly number[],
+    interventions: readonly Intervention[],
+  ): Promise<{ ids: Int32Array; probs: Float32Array }> {
+    const engine = await this.engine.get();
+    const r = await engine.client.experiment(
+      { op: 'nextTokens', tokens: Int32Array.from(ids), interventions, k: TOP_K },
+      this.viewAbort.signal,
+    );
+    if (r.op !== 'nextTokens') throw new Error('unexpected engine reply');
+    return r;
+  }
+
+  /** Top next tokens at the last position with the steering vector and without it (other interventions kept in both). */
+  private async steerTop(runId: number): Promise<SteerTopReply> {
+    const run = this.runFor(runId);
+    const steer = this.steering?.intervention;
+    const withSteer = await this.topAtLast(run.ids, run.interventions);
+    const without = await this.topAtLast(
+      run.ids,
+      run.interventions.filter((i) => i !== steer),
+    );
+    return {
+      type: 'act/steerTopData',
+      withIds: withSteer.ids,
+      withProbs: withSteer.probs,
+      withoutIds: without.ids,
+      withoutProbs: without.probs,
+      ...displays([withSteer.ids, without.ids]),
+    };
+  }
+
+  /** The Compare view: this prompt with vs without its interventions, or this prompt vs another (neither with interventions). */
+  private async compare(runId: number, other: string | null, layer: number, head: number): Promise<CompareReply> {
+    const run = this.runFor(runId);
+    if (other === null && run.interventions.length === 0) {
+      throw new Error('nothing to compare: this run has no ablations or steering; add some, or type another prompt');
+    }
+    const engine = await this.engine.get();
+    const otherIds = other === null ? run.ids : [END_OF_TEXT_ID, ...encode(other)].slice(0, engine.cfg.n_ctx);
+    const r = await engine.client.experiment(
+      {
+        op: 'compare',
+        a: { tokens: run.ids, interventions: other === null ? run.interventions : [] },
+        b: { tokens: otherIds, interventions: [] },
+        layer,
+        head,
+        k: 5,
+      },
+      this.viewAbort.signal,
+    );
+    if (r.op !== 'compare') throw new Error('unexpected engine reply');
+    const shown = (ids: readonly number[]): string[] => ids.slice(0, r.m).map((id) => tokenDisplay(id));
+    return {
+      type: 'act/compareData',
+      labelA: other === null ? 'with the interventions' : 'this prompt',
+      labelB: other === null ? 'without them' : 'the other prompt',
+      layers: [...r.layers],
+      targets: r.targets,
+      lensA: r.lensA,
+      lensB: r.lensB,
+      layer,
+      head,
+      m: r.m,
+      patternA: r.patternA,
+      patternB: r.patternB,
+      topIdsA: r.topA.ids,
+      topProbsA: r.topA.probs,
+      topIdsB: r.topB.ids,
+      topProbsB: r.topB.probs,
+      tokensA: shown(run.ids),
+      tokensB: shown(otherIds),
+      ...displays([r.targets, r.topA.ids, r.topB.ids]),
+    };
   }
 
   private async run(): Promise<ActivationOutcome | undefined> {
@@ -453,13 +602,21 @@ export class ActivationPanelController implements vscode.Disposable {
       const head = headInput((a, b) => input.text.slice(a, b), input.text.length, nCtx);
       const { ids, truncated, charsTokenized } = head;
       this.busy(`Running ${engine.cfg.model_name} on ${tokenCount(ids.length - 1, vscode.env.language)} + BOS…`, 'running');
-      const interventions = toInterventions(this.ablations);
+      const steer = this.steering?.intervention;
+      const interventions = [...(await this.abl.resolve(engine, ids, abort.signal)), ...(steer ? [steer] : [])];
+      if (abort.signal.aborted) return undefined;
       const r = (await engine.client.panel(
         { op: 'run', tokens: Int32Array.from(ids), interventions, topK: TOP_K, thumb: THUMB },
         abort.signal,
       )) as Run;
       if (abort.signal.aborted || job !== this.runId || this.session !== session || !session || session.isDisposed) return undefined;
-      const msg = toRunMessage(r, Int32Array.from(ids), input, engine, truncated ? truncationNotice(nCtx) : '', this.ablations);
+      this.lastRun = { runId: r.runId, ids, interventions };
+      const msg = toRunMessage(r, Int32Array.from(ids), input, engine, truncated ? truncationNotice(nCtx) : '', {
+        ablations: [...this.abl.ablations],
+        meanSource: this.abl.meanSource,
+        resamplePrompt: this.abl.resamplePrompt,
+        steering: this.steering?.setting ?? null,
+      });
       this.latest = msg;
       this.onRun?.(msg);
       session.panel.title = `Activations: ${input.source.split(',')[0]}`;
@@ -491,19 +648,6 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function toInterventions(ablations: readonly PanelAblation[]): Intervention[] {
-  const heads = new Map<number, number[]>();
-  const neurons = new Map<number, number[]>();
-  for (const a of ablations) {
-    const m = a.kind === 'head' ? heads : neurons;
-    m.set(a.layer, [...(m.get(a.layer) ?? []), a.index]);
-  }
-  return [
-    ...[...heads].map(([layer, hs]): Intervention => ({ kind: 'ablateHeads', layer, heads: hs })),
-    ...[...neurons].map(([layer, ns]): Intervention => ({ kind: 'ablateNeurons', layer, neurons: ns })),
-  ];
-}
-
 /** Display strings once per distinct id. */
 function displays(arrays: readonly Int32Array[]): { stringIds: Int32Array; strings: string[] } {
   const seen = new Set<number>();
@@ -518,7 +662,7 @@ function toRunMessage(
   input: Input,
   engine: LoadedEngine,
   truncation: string,
-  ablations: readonly PanelAblation[],
+  interventions: Pick<ActRun, 'ablations' | 'meanSource' | 'resamplePrompt' | 'steering'>,
 ): ActRun {
   return {
     type: 'act/run',
@@ -544,7 +688,7 @@ function toRunMessage(
     thumbs: r.thumbs,
     residLabels: r.residLabels,
     residNorms: r.residNorms,
-    ablations: [...ablations],
+    ...interventions,
     savedText: input.text.slice(0, MAX_SAVED_TEXT),
   };
 }

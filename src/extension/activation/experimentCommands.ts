@@ -4,6 +4,7 @@
 // Both commands take an optional argument object so tests and keybindings can skip the prompts.
 import * as vscode from 'vscode';
 import { isAbortError } from '../../common/errors';
+import { parsePrompts, promptPairAt } from '../../common/promptsFile';
 import { repeatedRandomTokens } from '../../engine/experiments/headDetector';
 import { describeMetric, type Metric } from '../../engine/experiments/metric';
 import { answerToken, checkPromptPair, SWEEP_KINDS, type SweepKind } from '../../engine/experiments/patching';
@@ -38,6 +39,9 @@ export interface PatchingArgs {
   readonly wrong?: string;
   readonly sweep?: SweepKind;
   readonly head?: { readonly layer: number; readonly head: number };
+  /** A `.prompts` file (absolute path) and a 0-based line: that line's prompt is clean, the next prompt corrupted. */
+  readonly promptsFile?: string;
+  readonly line?: number;
 }
 
 export interface HeadsArgs {
@@ -50,6 +54,30 @@ function selectionText(): string | undefined {
   const ed = vscode.window.activeTextEditor;
   if (!ed || ed.selection.isEmpty) return undefined;
   return ed.document.getText(ed.selection);
+}
+
+/**
+ * Clean and corrupted prompts (and answers, when the clean line gives them) from a `.prompts` file:
+ * the one named in the arguments, or the active editor when it is one (the cursor's line and the next prompt).
+ */
+async function promptsFilePair(
+  args: PatchingArgs,
+): Promise<{ clean: string; corrupted: string; answers?: readonly [string, string] } | undefined> {
+  let doc: vscode.TextDocument | undefined;
+  let line = args.line ?? 0;
+  if (args.promptsFile !== undefined) {
+    doc = await vscode.workspace.openTextDocument(vscode.Uri.file(args.promptsFile));
+  } else if (args.clean === undefined) {
+    const ed = vscode.window.activeTextEditor;
+    if (ed?.document.uri.path.endsWith('.prompts')) {
+      doc = ed.document;
+      line = ed.selection.start.line;
+    }
+  }
+  if (!doc) return undefined;
+  const [clean, corrupted] = promptPairAt(parsePrompts(doc.getText()), line);
+  const answers = clean.answers ?? corrupted.answers;
+  return { clean: clean.text, corrupted: corrupted.text, ...(answers ? { answers } : {}) };
 }
 
 function withBos(text: string): number[] {
@@ -89,6 +117,15 @@ export function registerExperimentCommands(engineService: EngineService, panel: 
   async function activationPatching(
     args: PatchingArgs = {},
   ): Promise<{ rows: number; cols: number; raw: number[]; normalized: number[] } | undefined> {
+    const fromFile = await promptsFilePair(args);
+    if (fromFile) {
+      args = {
+        ...args,
+        clean: fromFile.clean,
+        corrupted: fromFile.corrupted,
+        ...(fromFile.answers && args.answer === undefined ? { answer: fromFile.answers[0], wrong: fromFile.answers[1] } : {}),
+      };
+    }
     const cleanText =
       args.clean ??
       selectionText() ??
@@ -108,7 +145,9 @@ export function registerExperimentCommands(engineService: EngineService, panel: 
       if (args.answer === undefined || args.wrong === undefined)
         throw new Error('give both answers (answer and wrong), or neither for the loss');
       answers = [args.answer, args.wrong];
-    } else if (args.clean !== undefined) {
+    } else if (args.clean !== undefined && (!fromFile || args.promptsFile !== undefined)) {
+      // Prompts given as arguments (tests, keybindings) without answers: the loss. From the editor's
+      // .prompts file without answers, the metric is asked for below.
       answers = null;
     } else {
       const typed = await vscode.window.showInputBox({

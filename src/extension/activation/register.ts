@@ -10,6 +10,8 @@ import { registerContinueText } from '../generate/register';
 import { ActivationPanelController } from './activationPanel';
 import { EngineService } from './engineService';
 import { registerExperimentCommands } from './experimentCommands';
+import { SteeringState } from './steering';
+import { registerSteeringCommands } from './steeringCommands';
 import { ProviderStatus } from './providerStatus';
 import { ModelLensSidebar } from '../sidebar/sidebar';
 import { registerTensorView } from '../tensorView/register';
@@ -36,8 +38,9 @@ export const ACTIVATION_COMMANDS = {
 export function registerActivationFeatures(context: vscode.ExtensionContext, log: (line: string) => void): vscode.Disposable[] {
   const engine = new EngineService(context, log);
   const runs = new RecentRuns();
-  const panel = new ActivationPanelController(context.extensionUri, engine, log, context.workspaceState, (r) => runs.record(r));
-  const inline = new InlineLogits(engine);
+  const steering = new SteeringState(engine);
+  const panel = new ActivationPanelController(context.extensionUri, engine, log, context.workspaceState, (r) => runs.record(r), steering);
+  const inline = new InlineLogits(engine, steering);
   const loss = new LossHighlighter(engine);
   const providerStatus = new ProviderStatus(engine, log);
   const fail = (e: unknown): undefined => {
@@ -51,16 +54,14 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     new ModelLensSidebar(engine),
     runs,
     ...registerTensorView(context.extensionUri, engine, log).disposables,
+    steering,
     panel,
     inline,
     loss,
-    // The editor context menu passes the document's URI: run on that document's visible editor,
-    // not on whichever editor happens to be active when the command arrives (a webview may be).
-    vscode.commands.registerCommand(c.openActivationPanel, (uri?: unknown) => {
-      const target =
-        uri instanceof vscode.Uri ? vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString()) : undefined;
-      return panel.openOnEditor(target ?? vscode.window.activeTextEditor);
-    }),
+    // The editor context menu (and the Runs view) passes the document's URI: run on that document,
+    // never on whichever editor happens to be active when the command arrives (a webview may be,
+    // or the panel this command opened may have covered the editor it was given).
+    vscode.commands.registerCommand(c.openActivationPanel, (uri?: unknown) => panel.openOnEditor(editorFor(uri))),
     vscode.commands.registerCommand(c.exportActivationCache, (path?: unknown) => panel.exportCache(path ?? undefined).catch(fail)),
     vscode.commands.registerCommand(c.exportActivationView, (path?: unknown) => panel.exportPng(path ?? undefined).catch(fail)),
     vscode.commands.registerCommand(c.toggleInlineLogits, () => inline.toggle()),
@@ -75,8 +76,23 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
     vscode.languages.registerHoverProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new PredictionHoverProvider(engine)),
     ...registerContinueText(engine),
     ...registerExperimentCommands(engine, panel),
+    ...registerSteeringCommands(steering),
     vscode.window.registerWebviewPanelSerializer(ACTIVATION_VIEW_TYPE, {
       deserializeWebviewPanel: (p, state) => panel.revive(p, state),
     }),
   ];
+}
+
+/**
+ * The editor (or document and selection) a command given `uri` runs on: that document's visible
+ * editor with its selection; the open document, whole, when no editor shows it; the active editor
+ * when no URI is given.
+ */
+function editorFor(uri: unknown): Pick<vscode.TextEditor, 'document' | 'selection'> | undefined {
+  if (!(uri instanceof vscode.Uri)) return vscode.window.activeTextEditor;
+  const key = uri.toString();
+  const visible = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === key);
+  if (visible) return visible;
+  const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+  return document && { document, selection: new vscode.Selection(0, 0, 0, 0) };
 }

@@ -9,11 +9,16 @@
 // for if the document or the cursor moved meanwhile. While the new answer is computed, the
 // previous one stays at the cursor, marked stale ("⋯", tooltip says so). A result is shown as
 // current only for the document version and position it was computed for.
+//
+// While a steering vector is active (SteeringState), a second hint beside it shows the next token
+// with the vector ("steered 20.1% ' love'"), from a second, steered forward (steeredNext.ts).
 import * as vscode from 'vscode';
 import { isAbortError } from '../../common/errors';
 import type { EngineService } from '../activation/engineService';
 import { NonFiniteLogitsError } from '../logitRows';
+import type { SteeringState } from '../activation/steering';
 import { topNextTokens, type NextToken } from './nextTokens';
+import { steeredNextTokens } from './steeredNext';
 
 export const INLINE_LOGITS_SETTING = 'modelLens.inlineLogits';
 /** Coalesces the events of one keystroke (the edit and the selection change); not a wait for typing to stop. */
@@ -59,6 +64,8 @@ interface Result {
   readonly target: Target;
   readonly text: string;
   readonly top: readonly NextToken[];
+  /** The next tokens with the steering vector, while one is active. */
+  readonly steered?: readonly NextToken[];
   readonly error: boolean;
 }
 
@@ -98,7 +105,18 @@ export class InlineLogits implements vscode.Disposable, vscode.InlayHintsProvide
   /** Fires whenever what is shown changes (tests wait on it). */
   readonly onDidChange = this.changed.event;
 
-  constructor(private readonly engine: EngineService) {
+  constructor(
+    private readonly engine: EngineService,
+    private readonly steering?: SteeringState,
+  ) {
+    if (steering) {
+      this.subscriptions.push(
+        steering.onDidChange(() => {
+          this.last = undefined;
+          this.schedule();
+        }),
+      );
+    }
     this.subscriptions.push(
       this.changed,
       this.hintsChanged,
@@ -187,6 +205,7 @@ export class InlineLogits implements vscode.Disposable, vscode.InlayHintsProvide
       if (doc.version !== target.version) return; // moved on before the request left: the loop asks again
       let text: string;
       let top: readonly NextToken[] = [];
+      let steered: readonly NextToken[] | undefined;
       let error = false;
       let engineMs = 0;
       let tokenizeMs = 0;
@@ -196,14 +215,16 @@ export class InlineLogits implements vscode.Disposable, vscode.InlayHintsProvide
         top = r.top;
         engineMs = r.engineMs;
         tokenizeMs = r.tokenizeMs;
-        text = formatHint(top, engine.model.isDemo);
+        const steer = this.steering?.intervention;
+        if (steer) steered = await steeredNextTokens(engine, doc, target.offset, readConfig().topK, steer, abort.signal);
+        text = formatHint(top, engine.model.isDemo) + (steered ? ` · ${formatSteered(steered)}` : '');
       } catch (e) {
         if (!(e instanceof NonFiniteLogitsError)) throw e;
         text = `next: unavailable (${e.message})`;
         error = true;
       }
       if (abort.signal.aborted) return;
-      this.last = { target, text, top, error };
+      this.last = { target, text, top, error, ...(steered ? { steered } : {}) };
       const total = performance.now() - keystroke;
       this.timing = { total, engine: engineMs, tokenize: tokenizeMs, queued, host: Math.max(0, total - engineMs - queued) };
       this.publish();
@@ -255,7 +276,12 @@ export class InlineLogits implements vscode.Disposable, vscode.InlayHintsProvide
       // After the editor has laid the hint out: its width then counts in how far the editor may scroll.
       setTimeout(() => this.makeRoom(target, hint.label as string), MAKE_ROOM_AFTER_MS);
     }
-    return [hint];
+    const steered = steeredLabel(last);
+    if (steered === undefined) return [hint];
+    const second = new vscode.InlayHint(at, current ? steered : `⋯ ${steered}`);
+    second.paddingLeft = true;
+    second.tooltip = hint.tooltip;
+    return [hint, second];
   }
 
   dispose(): void {
@@ -273,7 +299,25 @@ function percent(p: number): string {
 function hintLabel(r: Result): string {
   const best = r.top[0];
   if (r.error || !best) return r.text;
-  return `next: ${JSON.stringify(best.display)} ${percent(best.probability)}${r.top.length > 1 ? ' …' : ''}`;
+  // With a steering hint beside it the ellipsis goes: the line's hints share one length budget.
+  const more = r.top.length > 1 && !r.steered ? ' …' : '';
+  return `next: ${JSON.stringify(best.display)} ${percent(best.probability)}${more}`;
+}
+
+/**
+ * The second hint while a steering vector is active: "steered 20.1% ' love'". The editor cuts the
+ * hints of a line together at editor.inlayHints.maximumLength (43 characters by default), so it is
+ * short and puts the probability before the token, whose tail is what a cut loses (the tooltip has
+ * the whole top-k with and without steering).
+ */
+function steeredLabel(r: Result): string | undefined {
+  const best = r.error ? undefined : r.steered?.[0];
+  return best && `steered ${percent(best.probability)} ${JSON.stringify(best.display)}`;
+}
+
+/** "with steering: ' love' 20.1% · ' like' 9.3%" */
+function formatSteered(top: readonly NextToken[]): string {
+  return `with steering: ${top.map((t) => `${JSON.stringify(t.display)} ${percent(t.probability)}`).join(' · ')}`;
 }
 
 /** "next: ' the' 12.3% · ',' 8.1% …" */
@@ -293,6 +337,12 @@ function tooltip(r: Result, current: boolean): vscode.MarkdownString {
   r.top.forEach((t, i) =>
     md.appendMarkdown(`| ${i + 1} | \`${t.display.replace(/[`|]/g, (c) => `\\${c}`)}\` | ${percent(t.probability)} |\n`),
   );
+  if (r.steered) {
+    md.appendMarkdown('\n**With the steering vector**\n\n| # | token | probability |\n|--:|:--|--:|\n');
+    r.steered.forEach((t, i) =>
+      md.appendMarkdown(`| ${i + 1} | \`${t.display.replace(/[`|]/g, (c) => `\\${c}`)}\` | ${percent(t.probability)} |\n`),
+    );
+  }
   md.appendMarkdown('\nDouble-click the hint to insert the top token.');
   return md;
 }

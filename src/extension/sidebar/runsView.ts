@@ -26,7 +26,8 @@ export interface RecordedRun {
   readonly at: string;
 }
 
-const ablationText = (a: PanelAblation): string => (a.kind === 'head' ? `L${a.layer}H${a.index}` : `L${a.layer}N${a.index}`);
+const ablationText = (a: PanelAblation): string =>
+  `${a.kind === 'head' ? `L${a.layer}H${a.index}` : `L${a.layer}N${a.index}`}${a.method && a.method !== 'zero' ? ` (${a.method})` : ''}`;
 const sameRun = (a: RecordedRun, b: Omit<RecordedRun, 'id' | 'at'>): boolean =>
   a.text === b.text && a.modelLabel === b.modelLabel && JSON.stringify(a.ablations) === JSON.stringify(b.ablations);
 

@@ -3,6 +3,7 @@
 import type { ActRun } from '../../../src/protocol/activation';
 import { button, el } from '../../shared/ui';
 import { canvasGrid } from '../canvasGrid';
+import { ablationOf } from '../ablationControls';
 import { channel } from '../channel';
 import { themeColor, viridis } from '../colors';
 import { status } from '../layout';
@@ -84,10 +85,10 @@ export function drawPattern(detail: HTMLElement, r: ActRun): void {
   const head = el('h2', 'detail-title', `Layer ${o.layer}, head ${o.head}`);
   const ablate = button(
     `Ablate L${o.layer}H${o.head}`,
-    () => channel.notify({ type: 'act/ablate', ablation: { kind: 'head', layer: o.layer, index: o.head } }),
+    () => channel.notify({ type: 'act/ablate', ablation: ablationOf('head', o.layer, o.head) }),
     {
       testId: 'ablate-head',
-      title: 'Zero this head (hook_z) and run again',
+      title: 'Ablate this head (hook_z) the way chosen above (zero, mean, resample) and run again',
     },
   );
   detail.replaceChildren(

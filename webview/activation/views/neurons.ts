@@ -3,6 +3,7 @@
 import type { ActRun, NeuronsReply } from '../../../src/protocol/activation';
 import { button, el } from '../../shared/ui';
 import { canvasGrid } from '../canvasGrid';
+import { ablationOf } from '../ablationControls';
 import { channel } from '../channel';
 import { diverging } from '../colors';
 import { status, viewRoot } from '../layout';
@@ -98,7 +99,7 @@ function drawNeurons(body: HTMLElement, r: ActRun, d: NeuronsReply): void {
   });
   const ablate = button(
     `Ablate L${d.layer} N${d.neuron}`,
-    () => channel.notify({ type: 'act/ablate', ablation: { kind: 'neuron', layer: d.layer, index: d.neuron } }),
+    () => channel.notify({ type: 'act/ablate', ablation: ablationOf('neuron', d.layer, d.neuron) }),
     {
       testId: 'ablate-neuron',
     },

@@ -3,12 +3,14 @@
 // (src/protocol/activation.ts), write views/<name>.ts, and add its entry here.
 import type { ActivationView, ActRun } from '../../../src/protocol/activation';
 import { renderAttention } from './attentionGrid';
+import { renderCompare, resetCompare } from './compare';
 import { renderExperiment } from './experiment';
 import { resetHeadPattern } from './headPattern';
 import { renderLogitLens, resetLogitLens } from './logitLens';
 import { renderLoss } from './loss';
 import { renderNeurons, resetNeurons } from './neurons';
 import { renderResidual } from './residual';
+import { renderSteering } from './steering';
 
 export interface ViewEntry {
   readonly title: string;
@@ -26,4 +28,6 @@ export const VIEWS: Record<ActivationView, ViewEntry> = {
   loss: { title: 'Loss', render: renderLoss },
   // Drawn from the last act/experiment, not from the run: it shows even before any run.
   experiment: { title: 'Experiment', render: renderExperiment },
+  steering: { title: 'Steering', render: renderSteering },
+  compare: { title: 'Compare', render: renderCompare, reset: resetCompare },
 };

@@ -7,8 +7,9 @@
 //   - each view switch: the request that view makes (one head's pattern, one layer's neurons,
 //     the logit lens, one DLA): the first time (which opens that readout's session) and again
 //     with other parameters (another head, layer window, position: the session is reused);
-//     each against the plain forward, since every view is answered by a forward pass with its
-//     readout appended (kernels/readouts/), pruned to the layers it reads.
+//     each against the plain forward. Every view is its readout (kernels/readouts/) on the
+//     forward graph fed the hook points the first view held, pruned to what its answer needs
+//     beyond them (one layer for a pattern or neurons, no block for the lens and DLA).
 //   - bytes crossing to the extension host per message (typed arrays' byteLength plus strings).
 //   - extension-host heap held by the run message (heapUsed delta in this process).
 // Peer: a plain forward pass (logits only) of the same tokens on the same worker.

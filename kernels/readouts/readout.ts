@@ -44,9 +44,9 @@ export interface Readout {
    */
   readonly logitsAt?: 'last';
   /**
-   * The hook points the readout reads, when it can also be answered from held copies of them
-   * (a reader graph whose inputs they are: HookedGPT2.readoutFrom) instead of a forward pass.
-   * Absent for readouts that read the logits.
+   * The hook points the readout reads, so that a caller can hold copies of them from one run and
+   * answer later without a forward pass (HookedGPT2.readout's `held`: those hooks become graph
+   * inputs and nothing before them runs). Absent for readouts that read the logits.
    */
   reads?(cfg: HookedGPT2Config): string[];
   /** Appends the nodes; must call g.output for every answer. */

@@ -1,12 +1,12 @@
 // "Run these K intervention sets on this prompt and return this metric": the primitive that
 // activation patching, ablation sweeps and head scans stand on. The prompt is repeated as a
 // batch; each hook that any set touches gets one per-entry patch (`patchEntries`: a Where whose
-// selection has a batch axis), and the metric is computed in the graph (experiments/metric.ts),
+// selection has a batch axis), and the metric is computed in the graph (kernels/readouts/metric.ts),
 // so a sweep of N sets is ⌈N / maxBatch⌉ session calls that each return [batch] numbers.
 import { abortError } from '../common/errors';
 import type { HookedGPT2 } from './model';
 import type { Intervention, PatchSite } from './interventions';
-import { metricLogitsAt, metricReadout, METRIC_OUTPUT, type Metric } from './experiments/metric';
+import { metricReadout, METRIC_OUTPUT, type Metric } from './experiments/metric';
 import { hookShape } from './hookPoints';
 import type { Tensor } from './types';
 
@@ -94,12 +94,12 @@ export async function runMetricBatch(
     const interventions = hookList.map((hook) => entryPatch(hook, chunk, shapeOf(hook)));
     // A chunk of unpatched runs has no patched hook to widen the batch: feed one row per set.
     const widens = chunk.some((set) => set.length > 0);
-    const r = await model.runReadout(widens ? tokens : chunk.map(() => tokens), readout, {
+    const r = await model.readout(widens ? tokens : chunk.map(() => tokens), [readout], {
       interventions,
-      logitsAt: metricLogitsAt(metric),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    const got = r.get(METRIC_OUTPUT)!.data;
+    const got = r.get(readout.key)![METRIC_OUTPUT]!.data;
+    if (!(got instanceof Float32Array)) throw new Error('internal: the metric is not float32');
     if (got.length !== chunk.length) throw new Error(`internal: ${got.length} metric values for ${chunk.length} sets`);
     slice.forEach((x, i) => (out[x.k] = got[i]!));
     done += chunk.length;

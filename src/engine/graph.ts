@@ -11,7 +11,6 @@ import { listHookPoints, symbolicShape } from './hookPoints';
 import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
 import { emitReadouts, pruneGraph, type Readout } from './readouts';
-import type { GraphReadout } from './graphReadout';
 import { DEFAULT_TL_VERSION, type GPT2Weights, type HookedGPT2Config } from './types';
 
 export const TOKENS_INPUT = 'tokens';
@@ -21,8 +20,6 @@ export interface ModelGraph {
   readonly graph: GraphIR;
   /** Hook points as emitted, in execution order, with the node that produces each. */
   readonly hooks: readonly EmittedHook[];
-  /** The outputs a readout appended (empty without one). */
-  readonly readouts: readonly string[];
 }
 
 /** Asserts the weights match the config, naming the first offender. */
@@ -85,10 +82,10 @@ export interface GraphShape {
   /** When given, the graph's outputs are only these readouts' answers, and nodes they do not need are dropped. */
   readonly readouts?: readonly Readout[];
   /**
-   * A metric appended after the unembedding of the full forward (batched sweeps, runMetricBatch):
-   * its outputs join the graph's, and the variant fetches them instead of the logits.
+   * With readouts: hook points fed as graph inputs (copies held from an earlier run of the same
+   * tokens and interventions) instead of computed; the nodes only they needed are dropped.
    */
-  readonly graphReadout?: GraphReadout | null;
+  readonly given?: ReadonlySet<string>;
 }
 
 /** The `present` outputs of an incremental graph, key then value per layer. */
@@ -126,8 +123,6 @@ export function buildModelGraph(
   const answers = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts) : null;
 
   if (answers === null) b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
-  const appended = shape.graphReadout?.emit(b, LOGITS_OUTPUT, tokens) ?? [];
-  for (const o of appended) b.output(o.name, o.dims);
   // A graph that unembeds only the last position has no full-size logits for unembed.hook_out.
   const expected = declared.filter((h) => logitsAt === 'all' || h.name !== UNEMBED_HOOK_OUT);
   const expectedNames = new Set(expected.map((h) => h.name));
@@ -151,6 +146,6 @@ export function buildModelGraph(
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
   // With a past, the present keys and values stay outputs beside the answers (the cache needs them).
-  const graph = answers === null ? b.build() : pruneGraph(b.build(), [...answers, ...(past ? presentNames(cfg) : [])]);
-  return { graph, hooks, readouts: appended.map((o) => o.name) };
+  const graph = answers === null ? b.build() : pruneGraph(b.build(), [...answers, ...(past ? presentNames(cfg) : [])], shape.given);
+  return { graph, hooks };
 }

@@ -19,7 +19,6 @@ import { emitPastSlice, PAST_KEEP_INPUT } from '../../kernels/kvCache';
 import { GraphBuilder } from './onnx/builder';
 import { DeviceWeights } from './deviceWeights';
 import { compileInterventions, type Intervention } from './interventions';
-import type { GraphReadout } from './graphReadout';
 import { resolveNames } from './names';
 import { rmSync } from 'node:fs';
 import { encodeModel } from './onnx/encode';
@@ -36,16 +35,8 @@ import {
   type SessionTensor,
 } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
-import {
-  buildReaderGraph,
-  readoutAnswers,
-  readoutFeeds,
-  ReadoutSessions,
-  readoutSetKey,
-  type Readout,
-  type ReadoutAnswer,
-} from './readouts';
-import { RunStates } from './runState';
+import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import { RunStates, type HeldActivations } from './runState';
 import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
@@ -76,11 +67,18 @@ function isTokenBatch(t: TokenInput): t is readonly (readonly number[])[] {
   return Array.isArray(t) && t.length > 0 && Array.isArray(t[0]);
 }
 
-/** What one forward pass fetched: logits unless a readout replaced them. */
+/** How HookedGPT2.readout runs its question (see there). */
+export interface ReadoutOptions {
+  readonly interventions?: readonly Intervention[];
+  readonly signal?: AbortSignal;
+  /** Hook points held from an earlier run of the same tokens and interventions, fed instead of computed. */
+  readonly held?: HeldActivations;
+}
+
+/** What one forward pass fetched. */
 interface Ran {
-  readonly logits: Tensor | null;
+  readonly logits: Tensor;
   readonly activations: ReadonlyMap<string, Tensor>;
-  readonly readouts: ReadonlyMap<string, Tensor>;
   /** With ForwardOptions.past: the past keys and values followed by the new ones. */
   readonly present?: PastKeyValues;
 }
@@ -208,8 +206,6 @@ type OpenSegment = Omit<Segment, 'graph'> & { readonly session: EngineSession };
 
 interface Variant {
   readonly segments: readonly OpenSegment[];
-  /** The readout outputs this variant's graph appended (empty without a readout). */
-  readonly readouts: readonly string[];
 }
 
 /** A non-CPU session failed while running: forward() switches the model to the CPU and retries once. */
@@ -411,26 +407,6 @@ export class HookedGPT2 {
     return forwardIncremental(this, newTokens, past, opts);
   }
 
-  /**
-   * Runs the forward graph with `readout`'s nodes appended and returns only their outputs (by
-   * name), never the logits: a batched sweep fetches one number per batch entry. Interventions
-   * apply as in runWithInterventions, to every batch entry unless they select entries themselves.
-   */
-  async runReadout(
-    tokens: TokenInput,
-    readout: GraphReadout,
-    opts: { interventions?: readonly Intervention[]; logitsAt?: LogitsAt; signal?: AbortSignal } = {},
-  ): Promise<ReadonlyMap<string, Tensor>> {
-    const run = (): Promise<Ran> => this.forwardOnce(tokens, opts, readout);
-    try {
-      return (await run()).readouts;
-    } catch (err) {
-      if (!(err instanceof ProviderRunError) || this.disposed) throw err;
-      await this.switchToCpu(err);
-      return (await run()).readouts;
-    }
-  }
-
   private cacheOf(r: ForwardResult): ActivationCache {
     return new ActivationCache(new Map(r.activations), this.cfg, this.weights);
   }
@@ -441,17 +417,12 @@ export class HookedGPT2 {
    * `notice`, and runs the request once more there; a failure on the CPU propagates.
    */
   async forward(tokens: TokenInput, opts: ForwardOptions = {}): Promise<ForwardResult> {
-    const withLogits = (r: Ran): ForwardResult => ({
-      logits: r.logits!,
-      activations: r.activations,
-      ...(r.present ? { present: r.present } : {}),
-    });
     try {
-      return withLogits(await this.forwardOnce(tokens, opts, null));
+      return await this.forwardOnce(tokens, opts);
     } catch (err) {
       if (!(err instanceof ProviderRunError) || this.disposed) throw err;
       await this.switchToCpu(err);
-      return withLogits(await this.forwardOnce(tokens, opts, null));
+      return await this.forwardOnce(tokens, opts);
     }
   }
 
@@ -468,8 +439,8 @@ export class HookedGPT2 {
     this.notice = `${err.provider} failed while running (${err.reason}); switched to cpu`;
   }
 
-  /** One forward pass; with a readout, its outputs are fetched instead of the logits (then null). */
-  private async forwardOnce(tokens: TokenInput, opts: ForwardOptions, readout: GraphReadout | null): Promise<Ran> {
+  /** One forward pass. */
+  private async forwardOnce(tokens: TokenInput, opts: ForwardOptions): Promise<Ran> {
     this.assertLive();
     const past = opts.past;
     const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
@@ -494,9 +465,7 @@ export class HookedGPT2 {
       onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
       names.length === allNames.length ? null : names,
       past !== undefined,
-      readout,
     );
-    const readoutNames = new Set(variant.readouts);
     const elsewhere = variant.segments.find((sg) => sg.session.provider !== 'webgpu');
     if (past?.location === 'gpu-buffer' && elsewhere) throw new PastElsewhereError(elsewhere.session.provider);
 
@@ -504,13 +473,11 @@ export class HookedGPT2 {
     const fed = new Set<SessionTensor>(); // what the caller owns; anything else on the device is this call's
     pool.set(TOKENS_INPUT, { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
     for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) pool.set(k, v);
-    for (const [k, v] of Object.entries(readout?.feeds() ?? {})) pool.set(k, v);
     if (past) for (const [k, v] of Object.entries(pastFeeds(past))) pool.set(k, v);
     for (const v of pool.values()) fed.add(v);
     const wanted = new Set(past ? [...names, ...presentNames(this.cfg)] : names);
     const activations = new Map<string, Tensor>();
-    let logits: Tensor | null = null;
-    const readouts = new Map<string, Tensor>();
+    let logits: Tensor;
     let present: PastKeyValues | undefined;
     try {
       const segs = variant.segments;
@@ -518,9 +485,7 @@ export class HookedGPT2 {
         const seg = segs[s]!;
         if (opts.signal?.aborted) throw abortError();
         const laterInputs = new Set(segs.slice(s + 1).flatMap((x) => x.inputs));
-        const fetch = seg.outputs.filter(
-          (o) => o === seg.cut || (o === LOGITS_OUTPUT && !readout) || readoutNames.has(o) || wanted.has(o) || laterInputs.has(o),
-        );
+        const fetch = seg.outputs.filter((o) => o === seg.cut || o === LOGITS_OUTPUT || wanted.has(o) || laterInputs.has(o));
         const feeds: Record<string, SessionTensor> = {};
         for (const i of seg.inputs) {
           const v = pool.get(i);
@@ -555,9 +520,8 @@ export class HookedGPT2 {
         }
       }
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
-      for (const n of readoutNames) readouts.set(n, toTensor(pool.get(n)!, n));
-      if (!readout) logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
-      if (logits && onlyLast) logits = lastPosition(logits);
+      logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
+      if (onlyLast) logits = lastPosition(logits);
       if (past) present = presentOf(this.cfg, (n) => toPastTensor(pool.get(n)!, n), this.slicePast);
       if (opts.signal?.aborted) throw abortError();
     } catch (err) {
@@ -569,19 +533,22 @@ export class HookedGPT2 {
       pool.clear();
     }
     // Between segments a present may also have been an input of a later one; only the returned ones stay.
-    return { logits, activations, readouts, ...(present ? { present } : {}) };
+    return { logits, activations, ...(present ? { present } : {}) };
   }
 
   /**
    * The forward pass with `readouts` (kernels/readouts/) appended: the session fetches only their
    * answers, by readout key, never a whole activation. One session per intervention structure ×
    * readout set; parameters (positions, tokens, heads) are inputs, so asking again is a run only.
+   * `held`: hook points kept from an earlier run of the same tokens and interventions (the `held`
+   * readout's answers). The graph takes them as inputs and drops what only they needed, so a
+   * readout that reads layer 5's resid_pre runs layer 5 alone, and one that reads only held hook
+   * points (the logit lens, DLA) runs no transformer block at all.
+   * Sessions keep their arena; a run that unembeds every position of a long prompt gets a
+   * session of its own, released after it. A batch of prompts ([batch][pos]) runs as one call; each
+   * answer keeps the batch axis.
    */
-  async readout(
-    tokens: readonly number[] | Int32Array,
-    readouts: readonly Readout[],
-    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
-  ): Promise<Map<string, ReadoutAnswer>> {
+  async readout(tokens: TokenInput, readouts: readonly Readout[], opts: ReadoutOptions = {}): Promise<Map<string, ReadoutAnswer>> {
     return (await this.runReadouts(tokens, readouts, opts, undefined)).answers;
   }
 
@@ -602,24 +569,28 @@ export class HookedGPT2 {
   }
 
   private async runReadouts(
-    tokens: readonly number[] | Int32Array,
+    tokens: TokenInput,
     readouts: readonly Readout[],
-    opts: { interventions?: readonly Intervention[]; signal?: AbortSignal },
+    opts: ReadoutOptions,
     past: PastKeyValues | undefined,
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
-    const { ids } = this.checkTokens(tokens, past?.length ?? 0);
+    const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
     if (readouts.length === 0) throw new Error('readout: no readouts asked for');
+    if (past !== undefined && opts.held !== undefined) throw new Error('internal: held activations with a past');
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
     const lastOnly = readouts.filter((r) => r.logitsAt === 'last').length;
     if (lastOnly !== 0 && lastOnly !== readouts.length)
       throw new Error('readout: last-position readouts cannot share a request with every-position ones');
     const logitsAt: LogitsAt = lastOnly > 0 ? 'last' : 'all';
     const withPast = past !== undefined;
-    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}`;
+    const held = opts.held ?? new Map<string, never>();
+    const given = new Set(held.keys());
+    const heldKey = given.size > 0 ? `#held:${[...given].sort().join(',')}` : '';
+    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}`;
     const graphOf = (): GraphIR => {
       const { transforms } = compileInterventions(this.cfg, opts.interventions ?? []);
-      return buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast }).graph;
+      return buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast, given }).graph;
     };
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
@@ -627,22 +598,26 @@ export class HookedGPT2 {
       // 800 MiB at 1,024 tokens for GPT-2 small): it gets a session of its own, released after it.
       let graph: GraphIR | null = null;
       let unembeds = this.readoutUnembeds.get(key);
-      if (unembeds === undefined && logitsAt === 'all' && ids.length > KEPT_READOUT_MAX_POS) {
+      if (unembeds === undefined && logitsAt === 'all' && pos > KEPT_READOUT_MAX_POS) {
         graph = graphOf();
         unembeds = unembedsEveryPosition(graph);
         this.readoutUnembeds.set(key, unembeds);
       }
-      const ownSession = unembeds === true && logitsAt === 'all' && ids.length > KEPT_READOUT_MAX_POS;
+      const ownSession = unembeds === true && logitsAt === 'all' && pos > KEPT_READOUT_MAX_POS;
       const session = ownSession
         ? await this.openReadoutSession(graph ?? graphOf(), withPast)
         : await this.readoutSessions.get(key, () => this.openReadoutSession(graph ?? graphOf(), withPast));
       if (past?.location === 'gpu-buffer' && session.provider !== 'webgpu') throw new PastElsewhereError(session.provider);
       const feeds: Record<string, SessionTensor> = {
-        [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+        [TOKENS_INPUT]: { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
         ...readoutFeeds(readouts, session.inputNames),
         ...(past ? pastFeeds(past) : {}),
       };
-      for (const [k, v] of Object.entries(compiled.feeds(ids.length))) if (session.inputNames.includes(k)) feeds[k] = v;
+      for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) if (session.inputNames.includes(k)) feeds[k] = v;
+      for (const name of session.inputNames) {
+        const t = held.get(name);
+        if (t !== undefined) feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
+      }
       try {
         const out = await session.run(feeds, session.outputNames);
         if (opts.signal?.aborted) {
@@ -658,37 +633,6 @@ export class HookedGPT2 {
         if (ownSession) await session.release();
       }
     }
-  }
-
-  /**
-   * Readouts answered from held copies of the hook points they read (`held`, by hook name, as
-   * the `held` readout returned them) instead of a forward pass: a small reader graph (no
-   * transformer blocks) takes them as inputs. Only readouts that declare `reads` qualify.
-   */
-  async readoutFrom(
-    tokens: readonly number[] | Int32Array,
-    held: ReadonlyMap<string, { readonly dims: readonly number[]; readonly data: Float32Array }>,
-    readouts: readonly Readout[],
-    opts: { signal?: AbortSignal } = {},
-  ): Promise<Map<string, ReadoutAnswer>> {
-    this.assertLive();
-    const { ids } = this.checkTokens(tokens);
-    if (opts.signal?.aborted) throw abortError();
-    const key = `reader#${readoutSetKey(readouts)}`;
-    const session = await this.readoutSessions.get(key, () => this.openReadoutSession(buildReaderGraph(this.cfg, this.weights, readouts)));
-    const feeds: Record<string, HostTensor> = {
-      [TOKENS_INPUT]: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
-      ...readoutFeeds(readouts, session.inputNames),
-    };
-    for (const name of session.inputNames) {
-      if (name in feeds) continue;
-      const t = held.get(name);
-      if (t === undefined) throw new Error(`readoutFrom: the held activations lack '${name}'`);
-      feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
-    }
-    const out = hostOutputs(await session.run(feeds, session.outputNames));
-    if (opts.signal?.aborted) throw abortError();
-    return readoutAnswers(readouts, out);
   }
 
   /**
@@ -897,18 +841,12 @@ export class HookedGPT2 {
     });
   }
 
-  private graphFor(
-    ivKey: string,
-    interventions: readonly Intervention[],
-    logitsAt: LogitsAt,
-    withPast: boolean,
-    readout: GraphReadout | null,
-  ): ModelGraph {
-    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}|${readout?.key ?? ''}`;
+  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt, withPast: boolean): ModelGraph {
+    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}`;
     let g = this.graphs.get(key);
     if (g === undefined) {
       const { transforms } = compileInterventions(this.cfg, interventions);
-      g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast, graphReadout: readout });
+      g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast });
       // A half-precision model's graphs hold float32 arrays decoded for building; not kept, they would be a second copy.
       if (this.half === null) this.graphs.set(key, g);
     }
@@ -927,16 +865,15 @@ export class HookedGPT2 {
     logitsAt: LogitsAt = 'all',
     outputs: readonly string[] | null = [],
     withPast = false,
-    readout: GraphReadout | null = null,
   ): Promise<Variant> {
-    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast, readout);
+    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast);
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast, readout);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast);
     this.variants.set(key, made);
     made.catch(() => {
       // Only this promise's own entry: after a switch to the CPU the key may hold a newer variant.
@@ -961,11 +898,10 @@ export class HookedGPT2 {
     logitsAt: LogitsAt,
     outputs: readonly string[] | null,
     withPast: boolean,
-    readout: GraphReadout | null,
   ): Promise<Variant> {
-    const { graph, readouts } = this.graphFor(ivKey, interventions, logitsAt, withPast, readout);
+    const { graph } = this.graphFor(ivKey, interventions, logitsAt, withPast);
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
-    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...readouts, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
+    const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
     const device = this.device;
     const opened: OpenSegment[] = [];
     try {
@@ -985,14 +921,14 @@ export class HookedGPT2 {
         opened.push({ inputs: seg.inputs, outputs: seg.outputs, cut: seg.cut, session });
       }
     } catch (err) {
-      await releaseVariant({ segments: opened, readouts });
+      await releaseVariant({ segments: opened });
       throw err;
     }
     if (this.disposed) {
-      await releaseVariant({ segments: opened, readouts });
+      await releaseVariant({ segments: opened });
       throw new Error('this model was disposed');
     }
-    return { segments: opened, readouts };
+    return { segments: opened };
   }
 }
 
@@ -1002,14 +938,13 @@ function variantKey(
   logitsAt: LogitsAt,
   outputs: readonly string[] | null,
   withPast: boolean,
-  readout: GraphReadout | null,
 ): string {
-  const key = [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(','), readout?.key ?? ''].join('#');
+  const key = [ivKey, [...cuts].sort().join(','), logitsAt, outputs === null ? '*' : outputs.join(',')].join('#');
   return withPast ? `${key}#past` : key;
 }
 
 /** run()'s session: no interventions, no cuts, all positions, logits only. */
-const MAIN_VARIANT = variantKey('', [], 'all', [], false, null);
+const MAIN_VARIANT = variantKey('', [], 'all', [], false);
 
 async function releaseVariant(v: Variant | null): Promise<void> {
   if (v === null) return;

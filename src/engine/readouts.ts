@@ -1,10 +1,11 @@
 // "Forward + these readouts" as one graph: the readouts of kernels/readouts/ are appended to the
 // forward graph, the graph's outputs become only their answers, and every node that no answer
 // needs is dropped (a layer-0 head pattern runs layer 0 only; no readout that skips the logits
-// pays for the unembedding). HookedGPT2.readout() opens one session per readout set
+// pays for the unembedding); hook points held from an earlier run can be given as inputs, and
+// then nothing before them runs. HookedGPT2.readout() opens one session per readout set
 // (ReadoutSessions) and fetches only the answers.
 import type { ReadoutAnswer, Readout, ReadoutGraph } from '../../kernels/readouts/readout';
-import { GraphBuilder } from './onnx/builder';
+import type { GraphBuilder } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
 import type { EngineSession, HostTensor } from './ort/session';
 import type { GPT2Weights, HookedGPT2Config } from './types';
@@ -73,41 +74,28 @@ export function emitReadouts(
 }
 
 /**
- * A reader graph: the readouts answered from held copies of the hook points they read (graph
- * inputs under the hooks' names) instead of a forward pass, with the weights they read (W_U,
- * b_U, each W_O) under the forward graph's names. Only readouts with `reads` qualify.
+ * The graph with only `outputs` as outputs and only the nodes, initializers and inputs they need.
+ * `given` tensors (hook points held from an earlier run of the same tokens and interventions)
+ * become graph inputs: their producers, and everything only those producers needed, are dropped,
+ * so a question about layer 5 asked with layer 5's resid_pre given runs layer 5 alone.
  */
-export function buildReaderGraph(cfg: HookedGPT2Config, weights: GPT2Weights, readouts: readonly Readout[]): GraphIR {
-  const b = new GraphBuilder(`${cfg.model_name}:reader`);
-  const tokens = b.input('tokens', 'int64', ['batch', 'pos']);
-  for (const r of readouts) {
-    if (r.reads === undefined) throw new Error(`internal: readout ${r.key} cannot be answered from held activations`);
-    for (const h of r.reads(cfg)) if (!b.has(h)) b.input(h, 'float32', null);
-  }
-  b.weight('unembed.W_U', weights.W_U);
-  b.weight('unembed.b_U', weights.b_U);
-  weights.blocks.forEach((blk, l) => b.weight(`blocks.${l}.attn.W_O`, blk.W_O));
-  const noLogits = b.once('readout/noLogits', () => b.constant('float32', [NaN], [1])); // a reader has no logits
-  const answers = emitReadouts(b, cfg, weights, tokens, noLogits, readouts);
-  return pruneGraph(b.build(), answers);
-}
-
-/** The graph with only `outputs` as outputs and only the nodes, initializers and inputs they need. */
-export function pruneGraph(g: GraphIR, outputs: readonly string[]): GraphIR {
+export function pruneGraph(g: GraphIR, outputs: readonly string[], given: ReadonlySet<string> = new Set()): GraphIR {
   const needed = new Set(outputs);
   const kept: boolean[] = new Array<boolean>(g.nodes.length).fill(false);
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i]!;
-    if (!n.outputs.some((o) => needed.has(o))) continue;
+    if (!n.outputs.some((o) => needed.has(o) && !given.has(o))) continue;
     kept[i] = true;
     for (const x of n.inputs) needed.add(x);
   }
   const wanted = new Set(outputs);
+  const fed = [...given].filter((t) => needed.has(t) && !g.inputs.some((v) => v.name === t));
+  for (const t of fed) if (!g.types.has(t)) throw new Error(`internal: given tensor '${t}' is not in the graph`);
   return {
     ...g,
     nodes: g.nodes.filter((_, i) => kept[i]),
     initializers: new Map([...g.initializers].filter(([k]) => needed.has(k))),
-    inputs: g.inputs.filter((v) => needed.has(v.name)),
+    inputs: [...g.inputs.filter((v) => needed.has(v.name)), ...fed.map((t) => ({ name: t, type: g.types.get(t)!, dims: null }))],
     outputs: g.outputs.filter((v) => wanted.has(v.name)),
   };
 }

@@ -1,8 +1,8 @@
 // What the activation panel keeps between a run and its detail views, owned by the model (not
-// by the worker's module state): the run's tokens and interventions, from which a pattern or
-// neurons view re-runs a pruned readout graph; the few small hook points the logit lens and DLA
-// read, answered by a reader graph; and the logit lens rows answered so far. Bounded in count,
-// dropped when the panel closes or the model is disposed.
+// by the worker's module state): the run's tokens and interventions; the small hook points every
+// detail view starts from (HookedGPT2.readout's `held`: a pattern or neurons view runs one layer
+// from its resid_pre, the logit lens and DLA no block); and the logit lens rows answered so far.
+// Bounded in count, dropped when the panel closes or the model is disposed.
 import { threadId } from 'node:worker_threads';
 import type { Intervention } from './interventions';
 
@@ -21,7 +21,7 @@ export interface RunState {
   readonly runId: number;
   readonly tokens: Int32Array;
   readonly interventions: readonly Intervention[];
-  /** The small hook points the logit lens and DLA read (about 120 MB at 1,024 tokens for GPT-2 small). */
+  /** The small hook points the detail views start from (about 120 MB at 1,024 tokens for GPT-2 small). */
   readonly held: HeldActivations;
   lens: LensRows | null;
 }

@@ -102,12 +102,12 @@ describe('batched runs (tiny random model, real onnxruntime)', { timeout: TIMEOU
 
   it('the metric readout on a batch of different prompts returns one number per prompt', async () => {
     const m: Metric = { kind: 'loss' };
-    const r = await model.runReadout([A, B], metricReadout(m, model.cfg.d_vocab_out));
-    const got = r.get(METRIC_OUTPUT)!;
+    const readout = metricReadout(m, model.cfg.d_vocab_out);
+    const got = (await model.readout([A, B], [readout])).get(readout.key)![METRIC_OUTPUT]!;
     assert.deepEqual(got.dims, [2]);
     for (const [k, toks] of [A, B].entries()) {
       const want = metricOf(await model.run(toks), toks, m);
-      assert.ok(Math.abs(got.data[k]! - want) < 1e-5, `prompt ${k}: ${got.data[k]} vs ${want}`);
+      assert.ok(Math.abs(Number(got.data[k]!) - want) < 1e-5, `prompt ${k}: ${got.data[k]} vs ${want}`);
     }
   });
 

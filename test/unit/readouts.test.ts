@@ -19,6 +19,8 @@ import { logitLens } from '../../kernels/readouts/logitLens';
 import { dla } from '../../kernels/readouts/dla';
 import { nextToken } from '../../kernels/readouts/nextToken';
 import { held, heldActivations } from '../../kernels/readouts/held';
+import type { Intervention } from '../../src/engine/interventions';
+import type { HeldActivations } from '../../src/engine/runState';
 import { relErr } from '../support/compare';
 import { referenceRun, type RefRun } from '../reference/gpt2Float64';
 import { loadReferenceModel, processReferenceWeights, type RefConfig, type RefWeights, type T64 } from '../reference/gpt2Weights64';
@@ -105,13 +107,20 @@ describe('readouts in the graph equal the float64 reference from full activation
     return answers.get(r.key)!;
   }
 
-  /** The same readout answered by a reader graph from held copies of the hooks it reads (readoutFrom). */
+  /** Hook points as the `held` readout returns them, ready to feed back (readout's `held` option). */
+  async function holdHooks(
+    model: HookedGPT2,
+    hooks: readonly string[],
+    interventions: readonly Intervention[] = [],
+  ): Promise<HeldActivations> {
+    const keep = held(hooks);
+    return heldActivations(hooks, (await model.readout(TOKENS, [keep], { interventions })).get(keep.key)!);
+  }
+
+  /** The same readout answered from held copies of the hooks it reads: no transformer block runs. */
   async function askHeld(mode: 'processed' | 'raw', r: Readout): Promise<ReadoutAnswer> {
     const model = engine[mode]!;
-    const hooks = r.reads!(model.cfg);
-    const keep = held(hooks);
-    const acts = heldActivations(hooks, (await model.readout(TOKENS, [keep])).get(keep.key)!);
-    return (await model.readoutFrom(TOKENS, acts, [r])).get(r.key)!;
+    return (await model.readout(TOKENS, [r], { held: await holdHooks(model, r.reads!(model.cfg)) })).get(r.key)!;
   }
 
   for (const mode of ['processed', 'raw'] as const) {
@@ -309,6 +318,53 @@ describe('readouts in the graph equal the float64 reference from full activation
     near(floats(a, 'loss').slice(0, P - 1), want, 'ablated loss');
     const clean = (await model.readout(TOKENS, [lossAndTopK(1)])).get('lossAndTopK')!;
     assert.ok(relErr(floats(clean, 'loss').slice(0, P - 1), want) > 1e-4, 'the ablation must change the loss');
+  });
+
+  it("a head pattern and a layer's neurons from the held resid_pre run that layer alone, interventions in it included", async () => {
+    const model = engine.raw!;
+    const rp = 'blocks.1.hook_resid_pre';
+    const questions = [headPattern(1, 2), topNeurons(1, 6, 3, 9, null)];
+    // Changes inside layer 1, after its resid_pre: the held copy cannot carry them, the graph must.
+    const inLayer: Intervention[] = [
+      {
+        kind: 'patch',
+        hook: 'blocks.1.attn.hook_q',
+        source: { dims: [1, P, cfg.n_heads, cfg.d_head], data: new Float32Array(P * cfg.n_heads * cfg.d_head) },
+        positions: [4],
+      },
+      { kind: 'ablateNeurons', layer: 1, neurons: [0, 1, 2, 3, 4, 5, 6, 7] },
+    ];
+    for (const interventions of [[], inLayer]) {
+      const full = await model.readout(TOKENS, questions, { interventions });
+      const fromHeld = await model.readout(TOKENS, questions, { interventions, held: await holdHooks(model, [rp], interventions) });
+      for (const q of questions)
+        for (const [name, t] of Object.entries(full.get(q.key)!)) {
+          const got = fromHeld.get(q.key)![name]!;
+          if (t.data instanceof BigInt64Array)
+            assert.deepEqual(ints(fromHeld.get(q.key)!, name), Array.from(t.data, Number), `${q.key} ${name}`);
+          else near(got.data as Float32Array, t.data, `${q.key} ${name} from held resid_pre`);
+        }
+    }
+    const clean = await model.readout(TOKENS, questions);
+    const ablated = await model.readout(TOKENS, questions, { interventions: inLayer, held: await holdHooks(model, [rp], inLayer) });
+    assert.ok(
+      relErr(floats(ablated.get('headPattern.1')!, 'pattern'), floats(clean.get('headPattern.1')!, 'pattern')) > 1e-3,
+      'the q patch reaches the pattern',
+    );
+    assert.notDeepEqual(
+      ints(ablated.get('topNeurons.1')!, 'ids'),
+      ints(clean.get('topNeurons.1')!, 'ids'),
+      'the ablation reaches the neurons',
+    );
+    // The held copy is what the graph reads: a changed copy changes the answer.
+    const heldCopy = await holdHooks(model, [rp]);
+    const x = heldCopy.get(rp)!;
+    const scaled = new Map([[rp, { dims: x.dims, data: x.data.map((v, i) => v * (1 + (i % 7) / 10)) }]]);
+    const moved = await model.readout(TOKENS, [headPattern(1, 2)], { held: scaled });
+    assert.ok(
+      relErr(floats(moved.get('headPattern.1')!, 'pattern'), floats(clean.get('headPattern.1')!, 'pattern')) > 1e-3,
+      'read from the held copy',
+    );
   });
 
   it('a readout answers only what it asks: no hook point is a session output', async () => {

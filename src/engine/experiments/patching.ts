@@ -9,7 +9,7 @@
 import { runMetricBatch, type BatchOptions, type InterventionSet } from '../batch';
 import type { HookedGPT2 } from '../model';
 import type { Tensor } from '../types';
-import { describeMetric, metricLogitsAt, metricReadout, METRIC_OUTPUT, type Metric } from './metric';
+import { describeMetric, metricReadout, METRIC_OUTPUT, type Metric } from './metric';
 import * as tokenizer from '../../tokenizer';
 
 /**
@@ -154,12 +154,10 @@ export async function baselineMetrics(
   signal?: AbortSignal,
 ): Promise<{ clean: number; corrupted: number }> {
   checkPromptPair(clean, corrupted);
-  const r = await model.runReadout([clean, corrupted], metricReadout(metric, model.cfg.d_vocab_out), {
-    logitsAt: metricLogitsAt(metric),
-    ...(signal ? { signal } : {}),
-  });
-  const m = r.get(METRIC_OUTPUT)!.data;
-  return { clean: m[0]!, corrupted: m[1]! };
+  const readout = metricReadout(metric, model.cfg.d_vocab_out);
+  const r = await model.readout([clean, corrupted], [readout], signal ? { signal } : {});
+  const m = r.get(readout.key)![METRIC_OUTPUT]!.data;
+  return { clean: Number(m[0]!), corrupted: Number(m[1]!) };
 }
 
 /** (x − corrupted) / (clean − corrupted) elementwise; null when the denominator is 0. */

@@ -1,11 +1,11 @@
 // The activation panel's requests, served inside the engine worker. Every view's numbers are
 // answered in the graph by readouts (kernels/readouts/): the first view runs the forward pass with
-// loss/top-k, thumbnails and residual norms appended, and fetches those plus the few small hook
-// points the logit lens and DLA read ([pos, d_model] each). One head's pattern or one layer's
-// neurons re-runs the forward with its readout, pruned to the layers it needs; the logit lens and
-// DLA run their readouts over the held hook points in a reader graph. The model owns this run
-// state (HookedGPT2.runs); patterns, MLP activations and logits are never held, and nothing
-// large crosses to the extension host. No vscode import.
+// loss/top-k, thumbnails and residual norms appended, and fetches those plus the small hook
+// points ([pos, d_model] each) the detail views start from. Each detail view is its readout on
+// the same forward graph fed those held hook points and pruned to what its answer needs beyond
+// them: one layer for a head's pattern or a layer's neurons, no block for the logit lens and DLA.
+// The model owns this run state (HookedGPT2.runs); patterns, MLP activations and logits are never
+// held, and nothing large crosses to the extension host. No vscode import.
 import type { Intervention } from '../interventions';
 import type { HookedGPT2 } from '../model';
 import type { ReadoutAnswer } from '../readouts';
@@ -170,7 +170,7 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
       const h = model.runs.get(op.runId);
       checkIndex('position', op.pos, h.tokens.length);
       checkIndex('token', op.token, model.cfg.d_vocab);
-      const a = await askHeld(model, h, dla(op.pos, op.token), signal);
+      const a = await ask(model, h, dla(op.pos, op.token), signal);
       return { op: 'dla', pos: op.pos, token: op.token, labels: dlaLabels(model.cfg), values: f32(a, 'values') };
     }
     case 'export': {
@@ -196,30 +196,28 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
   }
 }
 
-/** One readout answered from the run's held hook points by a reader graph (no forward pass). */
-async function askHeld(
-  model: HookedGPT2,
-  h: RunState,
-  r: Parameters<HookedGPT2['readout']>[1][number],
-  signal: AbortSignal,
-): Promise<ReadoutAnswer> {
-  return answer(await model.readoutFrom(h.tokens, h.held, [r], { signal }), r.key);
-}
-
-/** What the logit lens and DLA read, held after the first view (small: [pos, d_model] each). */
-function heldHooks(cfg: HookedGPT2['cfg']): string[] {
-  return [...new Set([...(logitLens(0, 1).reads?.(cfg) ?? []), ...(dla(0, 0).reads?.(cfg) ?? [])])];
-}
-
-/** One readout of a held run: the forward pass again (same tokens, same interventions), pruned to what the readout reads. */
+/**
+ * One readout of a held run: the forward graph with the readout appended, fed the run's held hook
+ * points (same tokens, same interventions) and pruned to what the answer needs beyond them: the
+ * logit lens and DLA read only held hook points (no transformer block runs), a head's pattern or
+ * a layer's neurons runs that one layer from its held resid_pre.
+ */
 async function ask(
   model: HookedGPT2,
   h: RunState,
   r: Parameters<HookedGPT2['readout']>[1][number],
   signal: AbortSignal,
 ): Promise<ReadoutAnswer> {
-  const answers = await model.readout(h.tokens, [r], { interventions: h.interventions, signal });
-  return answer(answers, r.key);
+  return answer(await model.readout(h.tokens, [r], { interventions: h.interventions, held: h.held, signal }), r.key);
+}
+
+/**
+ * What the first view holds for the detail views (small: [pos, d_model] each): every resid_pre
+ * (the logit lens, and the input of each layer's pattern and neurons), the final resid_post and
+ * ln_final's scale (the lens), embed, pos_embed, each layer's z and mlp_out (DLA).
+ */
+function heldHooks(cfg: HookedGPT2['cfg']): string[] {
+  return [...new Set([...(logitLens(0, 1).reads?.(cfg) ?? []), ...(dla(0, 0).reads?.(cfg) ?? [])])];
 }
 
 function checkIndex(what: string, v: number, limit: number): void {
@@ -294,7 +292,7 @@ async function lensWindow(model: HookedGPT2, h: RunState, from: number, to: numb
     let b = a + 1;
     while (b < to && b - a < chunk && !rows.done[b]) b++;
     if (signal.aborted) throw abortError();
-    const ans = await askHeld(model, h, logitLens(a, b), signal); // [layers, 1, w, 1] each
+    const ans = await ask(model, h, logitLens(a, b), signal); // [layers, 1, w, 1] each
     const ids = i32(ans, 'topIds');
     const top = f32(ans, 'topProbs');
     const nextP = f32(ans, 'nextProb');

@@ -6,7 +6,8 @@
 import type { ActRun, CompareReply } from '../../../src/protocol/activation';
 import { button, dropdown, el, textField } from '../../shared/ui';
 import { channel } from '../channel';
-import { colorTable, themeColor } from '../colors';
+import { colorTable } from '../colors';
+import { cellImage, labelledHeatmap } from '../heatmapCanvas';
 import { viewRoot } from '../layout';
 import { fmt, panel, SLOW_MS } from '../state';
 import { legend } from '../viewKit';
@@ -153,37 +154,16 @@ function signedMap(
   const cols = colNames.length;
   let scale = 1e-6;
   for (const v of values) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
-  const img = new ImageData(cols, rows);
-  for (let k = 0; k < rows * cols; k++) {
-    const i = Math.max(0, Math.min(255, Math.round(((values[k]! / scale + 1) / 2) * 255)));
-    img.data.set(DIVERGING.subarray(i * 4, i * 4 + 4), k * 4);
-  }
-  const small = document.createElement('canvas');
-  small.width = cols;
-  small.height = rows;
-  small.getContext('2d')!.putImageData(img, 0, 0);
+  const image = cellImage(values, rows, cols, DIVERGING, (v) => (v / scale + 1) / 2);
   const cell = Math.max(6, Math.min(32, Math.floor(Math.max(240, (viewRoot.clientWidth || 800) - LEFT - 24) / cols)));
-  const canvas = el('canvas', 'grid-canvas experiment-map');
-  canvas.dataset.testid = testId;
-  const dpr = window.devicePixelRatio || 1;
-  const w = LEFT + cols * cell;
-  const h = TOP + rows * cell;
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', `${rows} × ${cols} difference map, scale ±${fmt(scale, 4)}`);
-  const ctx = canvas.getContext('2d')!;
-  ctx.scale(dpr, dpr);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(small, LEFT, TOP, cols * cell, rows * cell);
-  ctx.fillStyle = themeColor('--vscode-foreground', '#888');
-  ctx.font = '11px var(--vscode-font-family, sans-serif)';
-  ctx.textBaseline = 'middle';
-  ctx.textAlign = 'right';
-  const every = Math.max(1, Math.ceil(12 / cell));
-  for (let r = 0; r < rows; r += every) ctx.fillText(rowNames[r]!.slice(0, 12), LEFT - 4, TOP + (r + 0.5) * cell);
+  const canvas = labelledHeatmap(image, {
+    cell,
+    left: LEFT,
+    top: TOP,
+    rowNames: rowNames.map((n) => n.slice(0, 12)),
+    ariaLabel: `${rows} × ${cols} difference map, scale ±${fmt(scale, 4)}`,
+    testId,
+  });
   canvas.addEventListener('mousemove', (ev) => {
     const box = canvas.getBoundingClientRect();
     const c = Math.floor((ev.clientX - box.left - LEFT) / cell);

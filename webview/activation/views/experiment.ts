@@ -5,7 +5,8 @@
 import type { ActExperiment, ExperimentMap } from '../../../src/protocol/activation';
 import { button, el } from '../../shared/ui';
 import { channel } from '../channel';
-import { colorTable, themeColor } from '../colors';
+import { colorTable } from '../colors';
+import { cellImage, labelledHeatmap } from '../heatmapCanvas';
 import { viewRoot } from '../layout';
 import { fmt, panel, SLOW_MS } from '../state';
 import { legend } from '../viewKit';
@@ -62,42 +63,16 @@ function drawMap(e: ActExperiment, map: ExperimentMap, readout: HTMLElement, top
   const cols = e.colNames.length;
   const cell = cellSize(e);
   const table = map.signed ? TABLES.diverging : TABLES.viridis;
-  // One pixel per cell, coloured by table lookup.
-  const img = new ImageData(cols, rows);
-  for (let k = 0; k < rows * cols; k++) {
-    const v = map.values[k]!;
-    const t = map.signed ? (v / map.scale + 1) / 2 : v / map.scale;
-    const i = Number.isFinite(t) ? Math.max(0, Math.min(255, Math.round(t * 255))) : 0;
-    img.data.set(table.subarray(i * 4, i * 4 + 4), k * 4);
-  }
-  const small = document.createElement('canvas');
-  small.width = cols;
-  small.height = rows;
-  small.getContext('2d')!.putImageData(img, 0, 0);
-
-  const canvas = el('canvas', 'grid-canvas experiment-map');
-  canvas.dataset.testid = 'experiment-map';
-  const dpr = window.devicePixelRatio || 1;
-  const w = LEFT + cols * cell;
-  const h = TOP + rows * cell;
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
+  const image = cellImage(map.values, rows, cols, table, (v) => (map.signed ? (v / map.scale + 1) / 2 : v / map.scale));
+  const canvas = labelledHeatmap(image, {
+    cell,
+    left: LEFT,
+    top: TOP,
+    rowNames: e.rowNames,
+    ariaLabel: `${map.title}: ${rows} ${e.rowLabel}s × ${cols} ${e.colLabel}s`,
+    testId: 'experiment-map',
+  });
   canvas.tabIndex = 0;
-  canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', `${map.title}: ${rows} ${e.rowLabel}s × ${cols} ${e.colLabel}s`);
-  const ctx = canvas.getContext('2d')!;
-  ctx.scale(dpr, dpr);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(small, LEFT, TOP, cols * cell, rows * cell);
-  // Labels in the theme's colour (read once per map, not per cell).
-  ctx.fillStyle = themeColor('--vscode-foreground', '#888');
-  ctx.font = '11px var(--vscode-font-family, sans-serif)';
-  ctx.textBaseline = 'middle';
-  ctx.textAlign = 'right';
-  const every = Math.max(1, Math.ceil(12 / cell));
-  for (let r = 0; r < rows; r += every) ctx.fillText(e.rowNames[r]!, LEFT - 4, TOP + (r + 0.5) * cell);
 
   const cellAt = (ev: MouseEvent): { r: number; c: number } | null => {
     const box = canvas.getBoundingClientRect();

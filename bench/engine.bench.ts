@@ -14,6 +14,7 @@ import { HookedGPT2 } from '../src/engine/model';
 import { ensureTinyGpt2 } from '../src/engine/tinyGpt2';
 import type { ActivationCache } from '../src/engine/activationCache';
 import type { HookedGPT2Config } from '../src/engine/types';
+import { measureInFreshProcess } from './freshProcessClient';
 import { collectGarbage, peakRssMiB, resetPeakRss, rssMiB } from './procMemory';
 import { TorchPeer } from './torchPeer';
 import type { BenchRow } from './types';
@@ -296,6 +297,7 @@ export async function run(): Promise<BenchRow[]> {
 
     rows.push(...(await weightMemoryRows(model, info?.rss_mib ?? null)));
 
+    let torchForwardPeak128: number | null = null;
     for (const T of sizes) {
       const plan = PLAN[T] ?? { warmup: 1, reps: 3 };
       const toks = tokensOf(T, T);
@@ -382,16 +384,45 @@ export async function run(): Promise<BenchRow[]> {
       rows.push(memRow(`run ${T} tok peak memory`, runM, 'torch forward', plain));
       rows.push(memRow(`runWithCache all ${T} tok peak memory`, allM, 'torch keeping all', kept));
 
+      if (T === 128 && plain !== null) torchForwardPeak128 = plain.peakMiB;
       if (T === 128 && tp !== null) {
+        // Issue 11: every hook cached in at most half of PyTorch's plain forward. The same
+        // arithmetic in that time needs this rate, set against the peer's own 1024² matmul rate.
         const ratio = tp / allM.ms;
+        const needGflops = flops / (tp / 2 / 1000) / 1e9;
         rows.push({
           group: GROUP,
-          name: 'target: runWithCache all 128 tok ≤ 1/3 of torch plain forward',
+          name: 'target: runWithCache all 128 tok ≤ 1/2 of torch plain forward',
           value: ratio,
           unit: 'x',
-          peer: { name: 'target', value: 3 },
-          speedup: ratio / 3,
-          note: ratio >= 3 ? 'met' : `missed: ${allM.ms.toFixed(0)} ms vs ≤ ${(tp / 3).toFixed(0)} ms`,
+          peer: { name: 'target', value: 2 },
+          speedup: ratio / 2,
+          note:
+            (ratio >= 2 ? 'met' : `missed: ${allM.ms.toFixed(0)} ms vs ≤ ${(tp / 2).toFixed(0)} ms`) +
+            `; ${(flops / 1e9).toFixed(1)} GFLOP in ${(tp / 2).toFixed(0)} ms is ${needGflops.toFixed(0)} GFLOP/s` +
+            (info ? ` against torch's 1024² matmul at ${info.matmul1024_gflops.toFixed(0)} GFLOP/s` : '') +
+            `; our own logits-only run takes ${runM.ms.toFixed(0)} ms`,
+        });
+      }
+    }
+    // Issue 12's comparison: a plain forward's peak in a process that only loaded this model, as
+    // the peer's process only loaded its own (this process has every variant above open).
+    if (sizes.includes(128)) {
+      const fresh = await measureInFreshProcess(folder, 'fp32', threads, 128).catch((e: unknown) => {
+        console.error(`[engine] fresh-process measurement failed: ${e instanceof Error ? e.message : String(e)}`);
+        return null;
+      });
+      if (fresh) {
+        const peerPeak = torchForwardPeak128;
+        rows.push({
+          group: GROUP,
+          name: 'run 128 tok peak memory, engine alone in a fresh process',
+          value: fresh.run_only_peak_mib,
+          unit: 'MiB',
+          ...(peerPeak !== null ? { peer: { name: 'torch forward', value: peerPeak }, speedup: peerPeak / fresh.run_only_peak_mib } : {}),
+          note:
+            `target ≤ 1.0× torch: ${peerPeak === null ? 'no peer' : fresh.run_only_peak_mib <= peerPeak ? 'met' : 'missed'}; ` +
+            `after load ${fresh.loaded_mib.toFixed(0)} MiB, loading's own peak ${fresh.load_peak_mib.toFixed(0)} MiB; load ${fresh.load_s.toFixed(1)} s`,
         });
       }
     }

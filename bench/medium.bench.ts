@@ -1,29 +1,18 @@
 // gpt2-medium's shape (355 M parameters, generated in the bench cache as the small shape is): the
 // peak resident memory of loading it, one 1,024-token forward and the activation panel's hooks
-// over the same tokens, in fp32 and fp16, each in a process of its own (bench/mediumChild.ts),
+// over the same tokens, in fp32 and fp16, each in a process of its own (bench/freshProcess.ts),
 // against issue 12's bounds (2.5 GB in fp32, 1.5 GB in fp16). Minutes of work on 2 cores and a
 // 1.4 GB checkpoint, so it runs only when asked: MODEL_LENS_BENCH_MEDIUM=1 npm run bench -- medium.
-import { execFile } from 'node:child_process';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
 import { ensureTinyGpt2 } from '../src/engine/tinyGpt2';
+import { measureInFreshProcess } from './freshProcessClient';
 import type { BenchRow } from './types';
 
 const GROUP = 'medium';
 /** Issue 12's bounds, in decimal gigabytes as it states them. */
 const BOUND_BYTES = { fp32: 2.5e9, fp16: 1.5e9 } as const;
-
-interface ChildResult {
-  readonly load_s: number;
-  readonly loaded_mib: number;
-  readonly run_peak_mib: number;
-  readonly panel_peak_mib: number;
-  readonly run_ms: number;
-  readonly panel_ms: number;
-  readonly panel_mib: number;
-}
 
 export async function run(): Promise<BenchRow[]> {
   if (process.env.MODEL_LENS_BENCH_MEDIUM !== '1') {
@@ -46,12 +35,7 @@ export async function run(): Promise<BenchRow[]> {
   console.error(`[medium] checkpoint ${folder} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   for (const dtype of ['fp32', 'fp16'] as const) {
     console.error(`[medium] ${dtype}: load, run and panel at 1,024 tokens`);
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', join(__dirname, 'mediumChild.ts'), folder, dtype, String(threads)],
-      { maxBuffer: 1 << 20, timeout: 20 * 60_000 },
-    );
-    const r = JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
+    const r = await measureInFreshProcess(folder, dtype, threads, 1024);
     const boundMiB = BOUND_BYTES[dtype] / 2 ** 20;
     const bound = { name: `issue 12 bound (${BOUND_BYTES[dtype] / 1e9} GB)`, value: boundMiB };
     rows.push({

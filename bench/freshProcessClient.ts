@@ -1,0 +1,37 @@
+// Starts bench/freshProcess.ts for one model and reads its JSON line: the figures of a process
+// that did nothing but load that model and run it, the way the PyTorch peer's process does.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { WeightDtype } from '../src/engine/model';
+
+export interface FreshProcessResult {
+  readonly load_s: number;
+  /** RSS after load and a full garbage collection. */
+  readonly loaded_mib: number;
+  /** The high-water mark of loading alone. */
+  readonly load_peak_mib: number;
+  /** The high-water mark of load and run together. */
+  readonly run_peak_mib: number;
+  /** The run's own high-water mark (reset after load): what the peer reports for its forward. */
+  readonly run_only_peak_mib: number;
+  readonly panel_peak_mib: number;
+  readonly run_ms: number;
+  readonly panel_ms: number;
+  readonly panel_mib: number;
+}
+
+export async function measureInFreshProcess(
+  folder: string,
+  dtype: WeightDtype,
+  threads: number,
+  tokens: number,
+  timeoutMs = 20 * 60_000,
+): Promise<FreshProcessResult> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, 'freshProcess.ts'), folder, dtype, String(threads), String(tokens)],
+    { maxBuffer: 1 << 20, timeout: timeoutMs },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop()!) as FreshProcessResult;
+}

@@ -3,11 +3,15 @@
 //     readouts appended, only their answers fetched), cold (its session opened) and warm;
 //   - the incremental path: +1 token after 1,000 cached (advanceCache, logits of the last
 //     position) and the inline-logits readout on the same cache (top-5 only), the cache's
-//     truncation back to 1,000 left out of the timing.
+//     truncation back to 1,000 left out of the timing;
+//   - issue 11's batched primitive: 64 intervention sets (one head of hook_z zeroed per set, across
+//     the layers, as bench/patching.bench.ts does on the CPU) on one 32-token prompt, metric only,
+//     against one plain forward of that prompt on the same provider (target ≤ 8×).
 // Each provider row says where the weights and the cache live (docs/GPU.md); torch_ref.py times
 // PyTorch CUDA on the same ids and prints the comparison table.
 import { performance } from 'node:perf_hooks';
 import { nextToken } from '../../kernels/readouts/nextToken';
+import { runMetricBatch, type InterventionSet } from '../../src/engine/batch';
 import { advanceCache, advanceCacheWith } from '../../src/engine/incremental';
 import { KeyValueCache } from '../../src/engine/kvCache';
 import { HookedGPT2, type ModelOptions } from '../../src/engine/model';
@@ -30,6 +34,8 @@ export const READOUT_ROWS = {
   panel: 'panel first view (readouts)',
   step: (past: number) => `+1 token after ${past} (advanceCache)`,
   inline: (past: number) => `+1 token after ${past} (inline top-5 readout)`,
+  sweepForward: 'sweep peer: forward of the 32-token prompt',
+  sweep: 'sweep: 64 intervention sets, metric only',
 } as const;
 
 async function timeRuns(
@@ -106,6 +112,22 @@ export async function readoutTimings(
       );
     } finally {
       cache.dispose();
+    }
+    const { n_layers, n_heads, d_head } = model.cfg;
+    const prompt = tokens.slice(0, 32);
+    const zeros = { dims: [1, 32, n_heads, d_head], data: new Float32Array(32 * n_heads * d_head) };
+    const sets: InterventionSet[] = Array.from({ length: 64 }, (_, k) => [
+      { hook: `blocks.${k % n_layers}.attn.hook_z`, source: zeros, heads: [Math.floor(k / n_layers) % n_heads] },
+    ]);
+    const metric = { kind: 'logitDiff', answer: 262, wrong: 290 } as const;
+    const label = `${model.provider} (weights ${model.weightPlacement.storage})`;
+    for (const [what, fn] of [
+      [READOUT_ROWS.sweepForward, () => model.run(prompt)],
+      [READOUT_ROWS.sweep, () => runMetricBatch(model, prompt, sets, metric)],
+    ] as const) {
+      const t = await timeRuns(fn, runs);
+      console.error(`[gpu-check] ${label} | ${what}: first ${t.first.toFixed(1)} ms, median ${t.median.toFixed(1)} ms`);
+      rows.push({ provider: label, tokens: 32, what, medianMs: t.median, firstMs: t.first, runs });
     }
   } finally {
     await model.dispose();

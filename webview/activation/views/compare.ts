@@ -12,7 +12,6 @@ import { viewRoot } from '../layout';
 import { fmt, panel, SLOW_MS } from '../state';
 import { legend } from '../viewKit';
 
-const DIVERGING = colorTable('diverging');
 const LEFT = 80;
 const TOP = 18;
 
@@ -154,13 +153,14 @@ function signedMap(
   const cols = colNames.length;
   let scale = 1e-6;
   for (const v of values) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
-  const image = cellImage(values, rows, cols, DIVERGING, (v) => (v / scale + 1) / 2);
+  const image = cellImage(values, rows, cols, colorTable('diverging'), (v) => (v / scale + 1) / 2);
   const cell = Math.max(6, Math.min(32, Math.floor(Math.max(240, (viewRoot.clientWidth || 800) - LEFT - 24) / cols)));
   const canvas = labelledHeatmap(image, {
     cell,
     left: LEFT,
     top: TOP,
     rowNames: rowNames.map((n) => n.slice(0, 12)),
+    colNames,
     ariaLabel: `${rows} × ${cols} difference map, scale ±${fmt(scale, 4)}`,
     testId,
   });

@@ -11,7 +11,6 @@ import { viewRoot } from '../layout';
 import { fmt, panel, SLOW_MS } from '../state';
 import { legend } from '../viewKit';
 
-const TABLES = { viridis: colorTable('viridis'), diverging: colorTable('diverging') };
 const LEFT = 64;
 const TOP = 16;
 
@@ -62,13 +61,14 @@ function drawMap(e: ActExperiment, map: ExperimentMap, readout: HTMLElement, top
   const rows = e.rowNames.length;
   const cols = e.colNames.length;
   const cell = cellSize(e);
-  const table = map.signed ? TABLES.diverging : TABLES.viridis;
+  const table = colorTable(map.signed ? 'diverging' : 'viridis');
   const image = cellImage(map.values, rows, cols, table, (v) => (map.signed ? (v / map.scale + 1) / 2 : v / map.scale));
   const canvas = labelledHeatmap(image, {
     cell,
     left: LEFT,
     top: TOP,
     rowNames: e.rowNames,
+    colNames: e.colNames,
     ariaLabel: `${map.title}: ${rows} ${e.rowLabel}s × ${cols} ${e.colLabel}s`,
     testId: 'experiment-map',
   });

@@ -5,7 +5,7 @@ import { button, el } from '../../shared/ui';
 import { canvasGrid } from '../canvasGrid';
 import { ablationOf } from '../ablationControls';
 import { channel } from '../channel';
-import { diverging } from '../colors';
+import { diverging, textOnDiverging } from '../colors';
 import { status, viewRoot } from '../layout';
 import { track } from '../progress';
 import { fmt, panel, rerender, SLOW_MS, str } from '../state';
@@ -92,8 +92,9 @@ function drawNeurons(body: HTMLElement, r: ActRun, d: NeuronsReply): void {
   const vmax = d.neuronValues.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
   r.tokens.forEach((id, p) => {
     const s = el('span', 'tok', str(id));
-    s.style.background = diverging(vmax > 0 ? d.neuronValues[p]! / vmax : 0);
-    s.style.color = '#000';
+    const t = vmax > 0 ? d.neuronValues[p]! / vmax : 0;
+    s.style.background = diverging(t);
+    s.style.color = textOnDiverging(t);
     s.title = `${fmt(d.neuronValues[p]!)}`;
     colored.append(s);
   });

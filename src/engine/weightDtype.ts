@@ -65,7 +65,7 @@ export class HalfWeights {
   readonly weights: GPT2Weights;
   /** Each decoded array's float16 source: a graph built from decoded weights binds the source, not a new copy. */
   private readonly sources = new WeakMap<Float32Array, Uint16Array>();
-  /** float16 copies of arrays the kernels derive from the weights (heads side by side), by name and shape. */
+  /** float16 copies of arrays the kernels derive from the weights (a tied unembedding's correction vectors), by name and shape. */
   private readonly derived = new Map<string, Uint16Array>();
 
   constructor(fp32: GPT2Weights) {

@@ -90,7 +90,16 @@ export function foldable(tie: TiedUnembed): boolean {
  * b_U[v] + Σ_m s[m]·wte[v, m], with wte[v] = E[v] + off[v]; the same float64 sums as processing's
  * foldIntoReader makes over W_U's columns.
  */
-export function foldIntoTie(E: Float32Array, d_vocab: number, d_model: number, tie: TiedUnembed, g: Float32Array, s: Float32Array, b_U: Float32Array, outB: Float32Array): TiedUnembed {
+export function foldIntoTie(
+  E: Float32Array,
+  d_vocab: number,
+  d_model: number,
+  tie: TiedUnembed,
+  g: Float32Array,
+  s: Float32Array,
+  b_U: Float32Array,
+  outB: Float32Array,
+): TiedUnembed {
   const beta = new Float64Array(d_vocab);
   const off = tie.rowOffset;
   for (let v = 0; v < d_vocab; v++) {

@@ -172,7 +172,9 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
     blocks,
     ln_final_w,
     ln_final_b,
-    W_U: tied ? tiedW_U(W_E, UNPROCESSED_TIE) : { dims: [d_model, d_vocab], data: transpose(await get('lm_head.weight'), d_vocab, d_model) }, // lm_head: [d_vocab, d_model]
+    W_U: tied
+      ? tiedW_U(W_E, UNPROCESSED_TIE)
+      : { dims: [d_model, d_vocab], data: transpose(await get('lm_head.weight'), d_vocab, d_model) }, // lm_head: [d_vocab, d_model]
     b_U,
     ...(tied ? { tiedUnembed: UNPROCESSED_TIE } : {}),
   };

@@ -156,15 +156,11 @@ function foldLayerNorm(cfg: HookedGPT2Config, w: GPT2Weights, out: Output): GPT2
     const tie = foldIntoTie(w.W_E.data, d_vocab, d_model, w.tiedUnembed, lnfw.data, lnfb.data, w.b_U.data, b_U);
     return withTie({ ...folded, b_U: { dims: w.b_U.dims, data: b_U } }, tie);
   }
-  const [W_U, b_U] = foldIntoReader(untied(w).W_U, w.b_U, lnfw, lnfb, 1, d_model, d_vocab, out);
-  return { ...untied(folded), W_U, b_U };
-}
-
-/** `w` with a real W_U array: a tie that cannot take the next step is materialised once. */
-function untied(w: GPT2Weights): GPT2Weights {
-  if (w.tiedUnembed === undefined) return w;
-  const { tiedUnembed: _tie, ...rest } = w;
-  return { ...rest, W_U: { dims: w.W_U.dims, data: w.W_U.data } };
+  // Untied, or (not from_pretrained's order) a tie already centred: W_U as a matrix, the tie dropped.
+  // (A plain tensor: a tied W_U's data is a getter, read per element in the loops below.)
+  const [W_U, b_U] = foldIntoReader({ dims: w.W_U.dims, data: w.W_U.data }, w.b_U, lnfw, lnfb, 1, d_model, d_vocab, out);
+  const { tiedUnembed: _tie, ...rest } = folded;
+  return { ...rest, W_U, b_U };
 }
 
 /**

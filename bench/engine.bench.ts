@@ -91,7 +91,7 @@ async function weightMemoryRows(model: HookedGPT2, peerRssMiB: number | null): P
       value: loaded,
       unit: 'MiB',
       ...(peerRssMiB !== null ? { peer: { name: 'torch after load', value: peerRssMiB }, speedup: peerRssMiB / loaded } : {}),
-      note: `${(params / 1e6).toFixed(1)} M weight elements held (the unembedding apart from the tied embedding), ${weightMiB.toFixed(0)} MiB; ${perParam.toFixed(1)} bytes resident each`,
+      note: `${(params / 1e6).toFixed(1)} M weight elements held (the unembedding reads the tied embedding: no copy), ${weightMiB.toFixed(0)} MiB; ${perParam.toFixed(1)} bytes resident each`,
     },
     {
       group: GROUP,

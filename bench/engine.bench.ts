@@ -46,15 +46,17 @@ export function forwardFlops(cfg: Pick<HookedGPT2Config, 'n_layers' | 'd_model' 
 const FLOP_FORMULA = 'FLOPs = n_layers·(24·T·d² + 4·T²·d) + 2·T·d·d_vocab';
 
 /**
- * gpt2-xl's weight elements as the engine holds them: its 1,557,611,200 parameters plus the
- * unembedding, separate from the tied embedding (50,257 × 1,600), counted as paramCount counts.
+ * gpt2-xl's weight elements as the engine holds them: its 1,557,611,200 parameters. Its unembedding
+ * is the tied embedding, read through W_E (src/engine/tiedUnembed.ts), so it adds no copy.
  */
-const GPT2_XL_ELEMENTS = 1_557_611_200 + 50_257 * 1_600;
+const GPT2_XL_ELEMENTS = 1_557_611_200;
 
+/** Elements of the arrays the weights hold; a tied W_U is computed on access, not held, and not read here (reading would make it). */
 function paramCount(w: unknown): number {
   if (ArrayBuffer.isView(w)) return (w as Float32Array).length;
   if (w === null || typeof w !== 'object') return 0;
-  return Object.values(w).reduce((a: number, v) => a + paramCount(v), 0);
+  const tied = (w as { tiedUnembed?: unknown }).tiedUnembed !== undefined;
+  return Object.entries(w).reduce((a: number, [k, v]) => a + (tied && k === 'W_U' ? 0 : paramCount(v)), 0);
 }
 
 /**
@@ -90,7 +92,7 @@ async function weightMemoryRows(model: HookedGPT2, peerRssMiB: number | null): P
       value: loaded,
       unit: 'MiB',
       ...(peerRssMiB !== null ? { peer: { name: 'torch after load', value: peerRssMiB }, speedup: peerRssMiB / loaded } : {}),
-      note: `${(params / 1e6).toFixed(1)} M weight elements held (the unembedding apart from the tied embedding), ${weightMiB.toFixed(0)} MiB; ${perParam.toFixed(1)} bytes resident each`,
+      note: `${(params / 1e6).toFixed(1)} M weight elements held (the unembedding reads the tied embedding: no copy), ${weightMiB.toFixed(0)} MiB; ${perParam.toFixed(1)} bytes resident each`,
     },
     {
       group: GROUP,
@@ -113,7 +115,7 @@ async function weightMemoryRows(model: HookedGPT2, peerRssMiB: number | null): P
       name: 'gpt2-xl resident estimate (fp32, after load)',
       value: (GPT2_XL_ELEMENTS * perParam) / 2 ** 20,
       unit: 'MiB',
-      note: `${(GPT2_XL_ELEMENTS / 1e9).toFixed(2)} B weight elements (1.56 B parameters + the untied unembedding) × ${perParam.toFixed(1)} bytes each as measured on gpt2-small's shape (its fixed runtime cost counted per element: an overestimate)`,
+      note: `${(GPT2_XL_ELEMENTS / 1e9).toFixed(2)} B weight elements (1.56 B parameters; the unembedding reads the tied embedding) × ${perParam.toFixed(1)} bytes each as measured on gpt2-small's shape (its fixed runtime cost counted per element: an overestimate)`,
     },
   ];
 }

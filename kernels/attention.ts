@@ -28,29 +28,6 @@ export function attentionHooks(prefix: string, dims: AttentionDims): HookDecl[] 
   return hooks;
 }
 
-/**
- * Rearranged copies by source array: every graph variant of a model (interventions, logitsAt) is
- * built from the same weights, and returning the same array lets the ONNX external-data file
- * (src/engine/onnx/weightFile.ts, keyed by array identity) store each rearranged weight once.
- */
-const sideBySide = new WeakMap<Float32Array, Tensor>();
-
-/** W [n_heads, d_model, d_head] → [d_model, n_heads·d_head], so one MatMul on [batch, pos, d_model] yields every head. */
-function headsSideBySide(W: Tensor, n_heads: number, d_model: number, d_head: number): Tensor {
-  const hit = sideBySide.get(W.data);
-  if (hit !== undefined) return hit;
-  const out = new Float32Array(W.data.length);
-  for (let h = 0; h < n_heads; h++) {
-    for (let i = 0; i < d_model; i++) {
-      const src = (h * d_model + i) * d_head;
-      out.set(W.data.subarray(src, src + d_head), i * n_heads * d_head + h * d_head);
-    }
-  }
-  const made: Tensor = { dims: [d_model, n_heads * d_head], data: out };
-  sideBySide.set(W.data, made);
-  return made;
-}
-
 /** The causal mask [query_pos, key_pos]: true where key_pos ≤ query_pos. Computed once per graph. */
 function causalMask(b: GraphBuilder, x: string): string {
   return b.once('causal_mask', () => {
@@ -70,15 +47,15 @@ function project(b: GraphBuilder, x: string, W: Tensor, bias: Tensor, param: str
   const dot = param.lastIndexOf('.');
   const wName = `${param.slice(0, dot)}.W_${param.slice(dot + 1)}`;
   const bName = `${param.slice(0, dot)}.b_${param.slice(dot + 1)}`;
-  const { n_heads, d_head, d_model } = dims;
-  if (!perHead) {
-    const w = b.weight(wName, headsSideBySide(W, n_heads, d_model, d_head)); // [d_model, n_heads·d_head]
-    const flat = b.op('MatMul', [x, w]); // [batch, pos, n_heads·d_head]
-    const biased = b.op('Add', [flat, b.weight(bName, bias, [n_heads * d_head])]);
-    return b.op('Reshape', [biased, b.ints([0, 0, n_heads, d_head])]); // [batch, pos, head_index, d_head]
-  }
+  const { n_heads, d_head } = dims;
+  // TransformerLens's layout is the only one held: x broadcast over the heads ([batch, 1, pos,
+  // d_model] × [n_heads, d_model, d_head]). A second, heads-side-by-side copy for one
+  // [d_model, n_heads·d_head] MatMul was 15% of gpt2-small's weights and no faster (one thread,
+  // gpt2-small's shape: 349 against 368 ms CPU at 128 tokens, 43 against 42 at one; ARCHITECTURE.md).
   const w = b.weight(wName, W); // [n_heads, d_model, d_head]
-  const xh = b.op('Transpose', [x], { perm: { ints: [0, 2, 1, 3] } }); // [batch, head_index, pos, d_model]
+  const xh = perHead
+    ? b.op('Transpose', [x], { perm: { ints: [0, 2, 1, 3] } }) // [batch, head_index, pos, d_model]
+    : b.op('Unsqueeze', [x, b.ints([1])]); // [batch, 1, pos, d_model]
   const y = b.op('MatMul', [xh, w]); // [batch, head_index, pos, d_head]
   const biased = b.op('Add', [y, b.weight(bName, bias, [n_heads, 1, d_head])]);
   return b.op('Transpose', [biased], { perm: { ints: [0, 2, 1, 3] } }); // [batch, pos, head_index, d_head]

@@ -1,9 +1,11 @@
-// Unembedding (TransformerLens components/unembed.py): logits = x·W_U + b_U.
+// Unembedding (TransformerLens components/unembed.py): logits = x·W_U + b_U; a tied checkpoint's
+// W_U is read through W_E (src/engine/tiedUnembed.ts).
 // TransformerLens 3.x hooks its input and output (unembed.py:30-31, 36, 40 @v3.5.1; added in
 // commit 5fc23e7c, PR #1131): hook_in is ln_final's output [batch, pos, d_model], hook_out the
 // logits [batch, pos, d_vocab_out]. TransformerLens 2.x's Unembed has no hook points.
 import type { GraphBuilder, HookDecl } from '../src/engine/onnx/builder';
-import type { HookedGPT2Config, Tensor } from '../src/engine/types';
+import { graphTensors } from '../src/engine/tiedUnembed';
+import type { GPT2Weights, HookedGPT2Config, Tensor } from '../src/engine/types';
 
 type UnembedCfg = Pick<HookedGPT2Config, 'transformer_lens_version'>;
 
@@ -23,13 +25,62 @@ export function unembedHooks(cfg: UnembedCfg): HookDecl[] {
  * [batch, 1, d_vocab_out] with `lastOnly` (hook_in still sees every position; hook_out is not
  * emitted, since no full-size logits exist: HookedGPT2 runs the full graph when it is asked for).
  */
-export function emitUnembed(b: GraphBuilder, cfg: UnembedCfg, x: string, W_U: Tensor, b_U: Tensor, out: string, lastOnly: boolean): string {
+export function emitUnembed(b: GraphBuilder, cfg: UnembedCfg, x: string, w: UnembedWeights, out: string, lastOnly: boolean): string {
   const [hookIn, hookOut] = unembedHooks(cfg);
   let input = hookIn ? b.hook(hookIn, x) : x; // [batch, pos, d_model]
   if (lastOnly) input = b.op('Slice', [input, b.ints([-1]), b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])]); // [batch, 1, d_model]
-  const wU = b.weight('unembed.W_U', W_U); // [d_model, d_vocab_out]
-  const bU = b.weight('unembed.b_U', b_U); // [d_vocab_out]
-  const logits = b.op('Add', [b.op('MatMul', [input, wU]), bU]);
+  const logits = unembed(b, w, input);
   if (hookOut === undefined || lastOnly) return b.op('Identity', [logits], undefined, { out });
   return b.op('Identity', [b.hook(hookOut, logits)], undefined, { out });
+}
+
+/** What the unembedding reads: W_U and b_U, or for a tied checkpoint W_E and the tie's vectors. */
+export type UnembedWeights = Pick<GPT2Weights, 'W_E' | 'W_U' | 'b_U' | 'tiedUnembed'>;
+
+/** A weight's initializer, added the first time a graph asks for it (the forward and its readouts share one). */
+function weightOnce(b: GraphBuilder, name: string, t: Tensor): string {
+  return b.has(name) ? name : b.weight(name, t);
+}
+
+/**
+ * x [.., d_model] → x·W_U + b_U [.., d_vocab_out]: every graph user of the unembedding goes
+ * through here (the logits, the logit lens, its last-position reading). Untied: one MatMul with
+ * W_U. Tied: Gemm with W_E transposed (transB, so no transposed copy exists anywhere) on x∘a,
+ * plus the tie's rank-K correction (x·P)·Q and b_U as Gemm's C (src/engine/tiedUnembed.ts).
+ */
+export function unembed(b: GraphBuilder, w: UnembedWeights, x: string): string {
+  const bU = weightOnce(b, 'unembed.b_U', w.b_U); // [d_vocab_out]
+  if (w.tiedUnembed === undefined) return b.op('Add', [b.op('MatMul', [x, weightOnce(b, 'unembed.W_U', w.W_U)]), bU]);
+  const [d_vocab, d_model] = w.W_E.dims as [number, number];
+  const t = graphTensors(w.tiedUnembed, d_model, d_vocab);
+  const wE = weightOnce(b, 'embed.W_E', w.W_E); // [d_vocab, d_model]
+  const shape = b.op('Shape', [x], undefined, { type: 'int64' });
+  const rows = b.op('Reshape', [x, b.ints([-1, d_model])]); // [M, d_model]
+  const y = t.scale === null ? rows : b.op('Mul', [rows, weightOnce(b, 'unembed.tie_scale', t.scale)]);
+  let c = bU; // Gemm's C, broadcast over the M rows
+  if (t.P !== null && t.Q !== null) {
+    const coef = b.op('MatMul', [rows, weightOnce(b, 'unembed.tie_P', t.P)]); // [M, K]
+    c = b.op('Add', [b.op('MatMul', [coef, weightOnce(b, 'unembed.tie_Q', t.Q)]), bU]); // [M, d_vocab]
+  }
+  const flat = b.op('Gemm', [y, wE, c], { transB: { i: 1 } }); // [M, d_vocab]
+  const outShape = b.op('Concat', [b.op('Slice', [shape, b.ints([0]), b.ints([-1]), b.ints([0])]), b.ints([d_vocab])], { axis: { i: 0 } });
+  return b.op('Reshape', [flat, outShape]); // [.., d_vocab_out]
+}
+
+/**
+ * W_U's columns for `tokens` (int64 [n]) as [d_model, n], without materialising W_U: a Gather of
+ * W_U's columns, or tied, of W_E's rows with the tie's corrections (a∘E[t] + P·Q[:, t]).
+ */
+export function unembedColumns(b: GraphBuilder, w: UnembedWeights, tokens: string): string {
+  if (w.tiedUnembed === undefined) return b.op('Gather', [weightOnce(b, 'unembed.W_U', w.W_U), tokens], { axis: { i: 1 } });
+  const [d_vocab, d_model] = w.W_E.dims as [number, number];
+  const t = graphTensors(w.tiedUnembed, d_model, d_vocab);
+  const rows = b.op('Gather', [weightOnce(b, 'embed.W_E', w.W_E), tokens], { axis: { i: 0 } }); // [n, d_model]
+  let cols = b.op('Transpose', [rows], { perm: { ints: [1, 0] } }); // [d_model, n]
+  if (t.scale !== null) cols = b.op('Mul', [cols, b.op('Unsqueeze', [weightOnce(b, 'unembed.tie_scale', t.scale), b.ints([1])])]);
+  if (t.P !== null && t.Q !== null) {
+    const q = b.op('Gather', [weightOnce(b, 'unembed.tie_Q', t.Q), tokens], { axis: { i: 1 } }); // [K, n]
+    cols = b.op('Add', [cols, b.op('MatMul', [weightOnce(b, 'unembed.tie_P', t.P), q])]);
+  }
+  return cols;
 }

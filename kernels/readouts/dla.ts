@@ -3,6 +3,7 @@
 // that token's logit, after the final LayerNorm applied with its cached scale (centre, divide), as
 // TransformerLens's cache.logit_attrs does. Position and token are graph inputs.
 import type { HookedGPT2Config } from '../../src/engine/types';
+import { unembedColumns } from '../unembed';
 import { centre, type Readout } from './readout';
 
 /** Labels in answer order: embed, pos_embed, each layer's mlp_out, then every head L{l}H{h}. */
@@ -36,7 +37,7 @@ export function dla(pos: number, token: number): Readout {
       }
       const stack = b.op('Concat', parts, { axis: { i: 0 } }); // [components, d_model]
       const scale = b.op('Reshape', [b.op('Gather', ['ln_final.hook_scale', at], { axis: { i: 1 } }), b.ints([1, 1])]);
-      const direction = b.op('Gather', ['unembed.W_U', g.param('token')], { axis: { i: 1 } }); // [d_model, 1]
+      const direction = unembedColumns(b, g.weights, g.param('token')); // [d_model, 1]
       g.output('values', b.op('MatMul', [b.op('Div', [centre(b, stack), scale]), direction]));
     },
   };

@@ -4,6 +4,7 @@
 // the probability of each `targets` token. The compare view asks it of two runs with the same
 // targets, so the rows subtract. The last row (final_post) is the model's own next-token distribution.
 import type { HookedGPT2Config } from '../../src/engine/types';
+import { unembed } from '../unembed';
 import { AXIS_LAST, centre, type Readout } from './readout';
 
 function lensHooks(cfg: Pick<HookedGPT2Config, 'n_layers'>): string[] {
@@ -27,7 +28,7 @@ export function lensAtLast(targets: readonly number[]): Readout {
         { axis: { i: 0 } },
       ); // [layers, batch, 1, d_model]
       const normed = b.op('Div', [centre(b, stack), last('ln_final.hook_scale')]);
-      const logits = b.op('Add', [b.op('MatMul', [normed, 'unembed.W_U']), 'unembed.b_U']); // [layers, batch, 1, V]
+      const logits = unembed(b, g.weights, normed); // [layers, batch, 1, V]
       const lse = b.op('ReduceLogSumExp', [logits], { ...AXIS_LAST });
       const picked = b.op('Gather', [logits, g.param('targets')], { axis: { i: -1 } }); // [layers, batch, 1, T]
       g.output('probs', b.op('Exp', [b.op('Sub', [picked, lse])]));

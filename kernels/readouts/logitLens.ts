@@ -4,6 +4,7 @@
 // to the top token, its probability and the actual next token's probability. The unembedded
 // rows [(n_layers+1)·w, d_vocab] live only inside onnxruntime, so callers bound w.
 import type { HookedGPT2Config } from '../../src/engine/types';
+import { unembed } from '../unembed';
 import { AXIS_LAST, centre, sliceAxis, type Readout } from './readout';
 
 export function logitLensLabels(cfg: Pick<HookedGPT2Config, 'n_layers'>): string[] {
@@ -34,7 +35,7 @@ export function logitLens(from: number, to: number): Readout {
       ); // [layers, batch, w, d_model]
       const scale = sliceAxis(b, 'ln_final.hook_scale', lo, hi, 1); // [batch, w, 1]
       const normed = b.op('Div', [centre(b, stack), scale]);
-      const logits = b.op('Add', [b.op('MatMul', [normed, 'unembed.W_U']), 'unembed.b_U']); // [layers, batch, w, V]
+      const logits = unembed(b, g.weights, normed); // [layers, batch, w, V]
       const lse = b.op('ReduceLogSumExp', [logits], { ...AXIS_LAST });
       const top = b.op('ReduceMax', [logits], { ...AXIS_LAST });
       const arg = b.op('ArgMax', [logits], { axis: { i: -1 }, keepdims: { i: 1 } }, { type: 'int64' });

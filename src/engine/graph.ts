@@ -118,7 +118,7 @@ export function buildModelGraph(
   for (let L = 0; L < cfg.n_layers; L++) resid = emitTransformerBlock(b, cfg, L, resid, w.blocks[L]!, past?.[L]);
   const tlVersion = cfg.transformer_lens_version ?? DEFAULT_TL_VERSION;
   const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false, tlVersion });
-  emitUnembed(b, cfg, final, w.W_U, w.b_U, LOGITS_OUTPUT, logitsAt === 'last');
+  emitUnembed(b, cfg, final, w, LOGITS_OUTPUT, logitsAt === 'last');
   const readouts = shape.readouts ?? [];
   const answers = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts) : null;
 

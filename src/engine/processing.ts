@@ -23,6 +23,7 @@ import {
   type ProcessingOptions,
   type Tensor,
 } from './types';
+import { centreTie, foldable, foldIntoTie, offsetTie, withTie } from './tiedUnembed';
 
 /** What processWeights did: the weights, their config, and any step skipped with TransformerLens's warning. */
 export interface ProcessedWeights {
@@ -148,8 +149,18 @@ function foldLayerNorm(cfg: HookedGPT2Config, w: GPT2Weights, out: Output): GPT2
   });
   const lnfw = need(w.ln_final_w, 'ln_final.w');
   const lnfb = need(w.ln_final_b, 'ln_final.b');
-  const [W_U, b_U] = foldIntoReader(w.W_U, w.b_U, lnfw, lnfb, 1, d_model, d_vocab, out);
-  return { ...w, blocks, W_U, b_U, ln_final_w: null, ln_final_b: null };
+  const folded = { ...w, blocks, ln_final_w: null, ln_final_b: null };
+  if (w.tiedUnembed !== undefined && foldable(w.tiedUnembed)) {
+    // Tied: the same sums over wte's rows, kept as vectors (tiedUnembed.ts); W_U is never made.
+    const b_U = out(w.b_U);
+    const tie = foldIntoTie(w.W_E.data, d_vocab, d_model, w.tiedUnembed, lnfw.data, lnfb.data, w.b_U.data, b_U);
+    return withTie({ ...folded, b_U: { dims: w.b_U.dims, data: b_U } }, tie);
+  }
+  // Untied, or (not from_pretrained's order) a tie already centred: W_U as a matrix, the tie dropped.
+  // (A plain tensor: a tied W_U's data is a getter, read per element in the loops below.)
+  const [W_U, b_U] = foldIntoReader({ dims: w.W_U.dims, data: w.W_U.data }, w.b_U, lnfw, lnfb, 1, d_model, d_vocab, out);
+  const { tiedUnembed: _tie, ...rest } = folded;
+  return { ...rest, W_U, b_U };
 }
 
 /**
@@ -203,9 +214,12 @@ function foldIntoReader(
 
 /** Residual writers lose their mean over d_model: W_E, W_pos, W_O, b_O, W_out, b_out. */
 function centerWritingWeights(w: GPT2Weights, centerRows: (t: Tensor) => Tensor): GPT2Weights {
-  return {
+  // Tied: W_U is read through W_E, so the tie remembers the means W_E's rows lose (W_U stays as it was).
+  const tie = w.tiedUnembed === undefined ? undefined : offsetTie(w.tiedUnembed, rowMeans(w.W_E));
+  const W_E = centerRows(w.W_E);
+  const centred: GPT2Weights = {
     ...w,
-    W_E: centerRows(w.W_E),
+    W_E,
     W_pos: centerRows(w.W_pos),
     blocks: w.blocks.map((b) => ({
       ...b,
@@ -215,6 +229,19 @@ function centerWritingWeights(w: GPT2Weights, centerRows: (t: Tensor) => Tensor)
       b_out: centerRows(b.b_out),
     })),
   };
+  return tie === undefined ? centred : withTie(centred, tie);
+}
+
+/** Each row's mean over the last dimension, summed in float64 as centerRowsInto sums it. */
+function rowMeans(t: Tensor): Float64Array {
+  const n = t.dims[t.dims.length - 1]!;
+  const out = new Float64Array(t.data.length / n);
+  for (let r = 0; r < out.length; r++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += t.data[r * n + i]!;
+    out[r] = s / n;
+  }
+  return out;
 }
 
 /**
@@ -222,6 +249,10 @@ function centerWritingWeights(w: GPT2Weights, centerRows: (t: Tensor) => Tensor)
  * vocabulary and b_U its mean: logits shift, log-probs do not.
  */
 function centerUnembed(w: GPT2Weights, centerRows: (t: Tensor) => Tensor): GPT2Weights {
+  if (w.tiedUnembed !== undefined) {
+    const [d_vocab, d_model] = w.W_E.dims as [number, number];
+    return withTie({ ...w, b_U: centerRows(w.b_U) }, centreTie(w.W_E.data, d_vocab, d_model, w.tiedUnembed));
+  }
   return { ...w, W_U: centerRows(w.W_U), b_U: centerRows(w.b_U) };
 }
 

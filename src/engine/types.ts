@@ -2,6 +2,8 @@
 // builder, the model API, the worker and every caller (extension, CLI, tests, bench).
 // Nothing here imports vscode or onnxruntime.
 
+import type { TiedUnembed } from './tiedUnembed';
+
 /** A dense float32 tensor in row-major order. `dims` follow TransformerLens's shapes. */
 export interface Tensor {
   readonly dims: readonly number[];
@@ -98,8 +100,13 @@ export interface GPT2Weights {
   blocks: BlockWeights[];
   ln_final_w: Tensor | null; // [d_model]
   ln_final_b: Tensor | null; // [d_model]
-  W_U: Tensor; // unembed.W_U [d_model, d_vocab]
+  W_U: Tensor; // unembed.W_U [d_model, d_vocab]; with tiedUnembed, computed from W_E on access and not kept
   b_U: Tensor; // unembed.b_U [d_vocab]
+  /**
+   * Present for a tied checkpoint: W_U is not stored but is W_E's transpose with processing's
+   * corrections (src/engine/tiedUnembed.ts), and graphs unembed through W_E.
+   */
+  tiedUnembed?: TiedUnembed;
 }
 
 /** Which activations a caller wants: exact names, a glob ("blocks.*.attn.hook_pattern"), or a predicate. */

@@ -9,6 +9,7 @@
 import type { InitializerDef } from './onnx/ir';
 import type { HostTensor } from './ort/session';
 import { f16BitsToNumber, numberToF16Bits } from './safetensors/dtypes';
+import { tiedW_U } from './tiedUnembed';
 import type { GPT2Weights, Tensor } from './types';
 
 export type WeightDtype = 'fp32' | 'fp16' | 'bf16';
@@ -64,14 +65,16 @@ export class HalfWeights {
   readonly weights: GPT2Weights;
   /** Each decoded array's float16 source: a graph built from decoded weights binds the source, not a new copy. */
   private readonly sources = new WeakMap<Float32Array, Uint16Array>();
-  /** float16 copies of arrays the kernels derive from the weights (heads side by side), by name and shape. */
+  /** float16 copies of arrays the kernels derive from the weights (a tied unembedding's correction vectors), by name and shape. */
   private readonly derived = new Map<string, Uint16Array>();
 
   constructor(fp32: GPT2Weights) {
     const lazy = (t: Tensor): Tensor => this.lazyTensor(t.dims, toF16(t.data));
     const opt = (t: Tensor | null): Tensor | null => (t === null ? null : lazy(t));
+    const W_E = lazy(fp32.W_E);
+    const tie = fp32.tiedUnembed;
     this.weights = {
-      W_E: lazy(fp32.W_E),
+      W_E,
       W_pos: lazy(fp32.W_pos),
       blocks: fp32.blocks.map((b) => ({
         ln1_w: opt(b.ln1_w),
@@ -93,8 +96,10 @@ export class HalfWeights {
       })),
       ln_final_w: opt(fp32.ln_final_w),
       ln_final_b: opt(fp32.ln_final_b),
-      W_U: lazy(fp32.W_U),
+      // Tied: W_U is computed from the float16 W_E on access (tiedUnembed.ts), not stored again.
+      W_U: tie === undefined ? lazy(fp32.W_U) : tiedW_U(W_E, tie),
       b_U: lazy(fp32.b_U),
+      ...(tie === undefined ? {} : { tiedUnembed: tie }),
     };
   }
 

@@ -5,10 +5,15 @@
 // memory), that new variants add almost nothing to resident memory. Skipped with the reason when
 // webgpu cannot start.
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { dla } from '../../kernels/readouts/dla';
+import { logitLens } from '../../kernels/readouts/logitLens';
 import { HookedGPT2, type Intervention } from '../../src/engine/model';
 import { gpuDevicePresent } from '../../src/engine/ort/session';
+import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import type { GPT2Weights, Tensor } from '../../src/engine/types';
 import { relErr } from '../support/compare';
 import { randomWeights, tinyConfig } from './helpers/engineFixtures';
@@ -125,6 +130,38 @@ describe('weights kept on the webgpu device', { timeout: TIMEOUT }, () => {
       // With 'file' storage each of these variants uploaded its own copy: +105 to +123 MiB each here
       // for these 98 MiB of weights (docs/GPU.md).
       assert.ok(grown < bytes / 2, `resident memory grew ${(grown / MiB).toFixed(0)} MiB for ${(bytes / MiB).toFixed(0)} MiB of weights`);
+    } finally {
+      await m.dispose();
+    }
+  });
+});
+
+describe('a tied checkpoint on the webgpu device (W_U read through W_E)', { timeout: TIMEOUT }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'model-lens-device-tied-'));
+  let cpu: HookedGPT2;
+  before(async () => {
+    await generateTinyGpt2(dir, { seed: 9, tiedLmHead: true });
+    cpu = await HookedGPT2.fromPretrained(dir, { device: 'cpu', threads: 1 });
+  });
+  after(async () => {
+    await cpu.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the logits, the logit lens and direct logit attribution equal the CPU provider’s', async (t) => {
+    if (!vulkanDeviceLikely()) return t.skip('no Vulkan ICD installed');
+    const m = await HookedGPT2.fromPretrained(dir, { device: 'webgpu', threads: 1 });
+    try {
+      if (m.provider !== 'webgpu') return t.skip(`webgpu could not start here: ${m.notice ?? ''}`);
+      assert.equal(m.weightPlacement.storage, 'device');
+      assert.ok(relErr((await m.run(TOKENS)).data, (await cpu.run(TOKENS)).data) < TOL, 'logits');
+      assert.ok(relErr((await m.run(TOKENS, { logitsAt: 'last' })).data, (await cpu.run(TOKENS, { logitsAt: 'last' })).data) < TOL, 'last');
+      const questions = [logitLens(0, TOKENS.length), dla(3, 2068)];
+      const [got, want] = [await m.readout(TOKENS, questions), await cpu.readout(TOKENS, questions)];
+      assert.ok(
+        relErr(got.get('logitLens')!['topProbs']!.data as Float32Array, want.get('logitLens')!['topProbs']!.data as Float32Array) < TOL,
+      );
+      assert.ok(relErr(got.get('dla')!['values']!.data as Float32Array, want.get('dla')!['values']!.data as Float32Array) < TOL);
     } finally {
       await m.dispose();
     }

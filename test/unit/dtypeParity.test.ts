@@ -22,34 +22,38 @@ import { loadReferenceModel, processReferenceWeights } from '../reference/gpt2We
 const FP16_TOL = 5e-3;
 const TOKENS = [50256, 464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13, 198, 40, 1101, 257, 1332, 286, 262, 2068, 21831, 13];
 
+/** Processed or not, from an untied checkpoint and from a tied one (its float16 W_E also unembeds: src/engine/tiedUnembed.ts). */
+const MODES = ['processed', 'raw', 'processed, tied', 'raw, tied'] as const;
+type Mode = (typeof MODES)[number];
+
 describe('fp16 weights: parity with the float64 reference', { timeout: 300_000 }, () => {
   let dir: string;
-  const runs: Record<'processed' | 'raw', { logits: Tensor; acts: Map<string, Tensor>; ref: RefRun } | null> = {
-    processed: null,
-    raw: null,
-  };
+  const runs: Partial<Record<Mode, { logits: Tensor; acts: Map<string, Tensor>; ref: RefRun }>> = {};
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'model-lens-fp16-'));
-    await generateTinyGpt2(dir, { seed: 11 });
-    const refModel = loadReferenceModel(dir);
-    for (const mode of ['processed', 'raw'] as const) {
-      const model = await HookedGPT2.fromPretrained(dir, { processing: mode === 'processed', dtype: 'fp16', threads: 1 });
-      try {
-        const { logits, cache } = await model.runWithCache(TOKENS);
-        const w = mode === 'processed' ? processReferenceWeights(refModel.weights, refModel.cfg, DEFAULT_PROCESSING) : refModel.weights;
-        runs[mode] = {
-          logits,
-          acts: new Map(cache.names().map((n) => [n, cache.get(n)] as const)),
-          ref: referenceRun(refModel.cfg, w, TOKENS, DEFAULT_FLAGS, '3.x'),
-        };
-      } finally {
-        await model.dispose();
+    for (const tied of [false, true]) {
+      const folder = join(dir, tied ? 'tied' : 'untied');
+      await generateTinyGpt2(folder, { seed: 11, tiedLmHead: tied });
+      const refModel = loadReferenceModel(folder);
+      for (const processed of [true, false]) {
+        const model = await HookedGPT2.fromPretrained(folder, { processing: processed, dtype: 'fp16', threads: 1 });
+        try {
+          const { logits, cache } = await model.runWithCache(TOKENS);
+          const w = processed ? processReferenceWeights(refModel.weights, refModel.cfg, DEFAULT_PROCESSING) : refModel.weights;
+          runs[`${processed ? 'processed' : 'raw'}${tied ? ', tied' : ''}`] = {
+            logits,
+            acts: new Map(cache.names().map((n) => [n, cache.get(n)] as const)),
+            ref: referenceRun(refModel.cfg, w, TOKENS, DEFAULT_FLAGS, '3.x'),
+          };
+        } finally {
+          await model.dispose();
+        }
       }
     }
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const mode of ['processed', 'raw'] as const) {
+  for (const mode of MODES) {
     it(`${mode}: every hook and the logits within ${FP16_TOL}`, () => {
       const r = runs[mode]!;
       const hooks: HookError[] = [...r.ref.cache].map(([name, ref]) => ({ name, err: relErr(r.acts.get(name)!.data, ref.data) }));
@@ -68,6 +72,6 @@ describe('fp16 weights: parity with the float64 reference', { timeout: 300_000 }
   }
 
   it('bf16 is refused with the reason', async () => {
-    await assert.rejects(HookedGPT2.fromPretrained(dir, { dtype: 'bf16' }), (e: Error) => e.message === BF16_UNAVAILABLE);
+    await assert.rejects(HookedGPT2.fromPretrained(join(dir, 'tied'), { dtype: 'bf16' }), (e: Error) => e.message === BF16_UNAVAILABLE);
   });
 });

@@ -78,13 +78,22 @@ describe('weight processing switches: all 16 combinations against the float64 re
   let dir: string;
   let ref: RefModel;
   let raw: RefRun;
+  /** A tied checkpoint: its unembedding is W_E read with processing's corrections (src/engine/tiedUnembed.ts), a path of its own. */
+  let tiedDir: string;
+  let tiedRef: RefModel;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'modellens-switches-'));
     await generateTinyGpt2(dir, { seed: 21 });
     ref = loadReferenceModel(dir);
     raw = referenceRun(ref.cfg, ref.weights, TOKENS, ALL_FLAGS);
+    tiedDir = mkdtempSync(join(tmpdir(), 'modellens-switches-tied-'));
+    await generateTinyGpt2(tiedDir, { seed: 22, tiedLmHead: true });
+    tiedRef = loadReferenceModel(tiedDir);
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(tiedDir, { recursive: true, force: true });
+  });
 
   it('reference: every combination keeps log-softmax (1e-12), and only center_unembed moves the logits', () => {
     const V = ref.cfg.d_vocab;
@@ -137,6 +146,16 @@ describe('weight processing switches: all 16 combinations against the float64 re
     it(`engine = reference on every hook: ${short(p)}`, async () => {
       const expected = referenceRun(ref.cfg, processReferenceWeights(ref.weights, ref.cfg, p), TOKENS, ALL_FLAGS);
       const { worst: w, count, problems } = compare(await engineRun(dir, p), expected);
+      assert.deepEqual(problems, []);
+      assert.equal(count, expected.cache.size + 1);
+      assert.ok(w.err <= TOL, `worst ${w.name}: relErr ${w.err.toExponential(3)} > ${TOL}`);
+    });
+  }
+
+  for (const p of COMBINATIONS) {
+    it(`tied unembedding: engine = reference on every hook: ${short(p)}`, async () => {
+      const expected = referenceRun(tiedRef.cfg, processReferenceWeights(tiedRef.weights, tiedRef.cfg, p), TOKENS, ALL_FLAGS);
+      const { worst: w, count, problems } = compare(await engineRun(tiedDir, p), expected);
       assert.deepEqual(problems, []);
       assert.equal(count, expected.cache.size + 1);
       assert.ok(w.err <= TOL, `worst ${w.name}: relErr ${w.err.toExponential(3)} > ${TOL}`);

@@ -81,20 +81,32 @@ function rowOf(t: T64, pos: number, d: number): Float64Array {
   return t.data.slice(pos * d, (pos + 1) * d);
 }
 
+/**
+ * Processed or not, each from an untied checkpoint and from a tied one, whose unembedding is W_E
+ * read with processing's corrections (src/engine/tiedUnembed.ts): every readout that unembeds
+ * takes that path there.
+ */
+const MODES = ['processed', 'raw', 'processed, tied', 'raw, tied'] as const;
+type Mode = (typeof MODES)[number];
+
 describe('readouts in the graph equal the float64 reference from full activations', { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'model-lens-readouts-'));
   let cfg: RefConfig;
-  const ref: Partial<Record<'processed' | 'raw', { run: RefRun; w: RefWeights }>> = {};
-  const engine: Partial<Record<'processed' | 'raw', HookedGPT2>> = {};
+  const ref: Partial<Record<Mode, { run: RefRun; w: RefWeights }>> = {};
+  const engine: Partial<Record<Mode, HookedGPT2>> = {};
 
   before(async () => {
-    await generateTinyGpt2(dir, { seed: 21 });
-    const m = loadReferenceModel(dir);
-    cfg = m.cfg;
-    for (const mode of ['processed', 'raw'] as const) {
-      const w = mode === 'processed' ? processReferenceWeights(m.weights, cfg, DEFAULT_PROCESSING) : m.weights;
-      ref[mode] = { run: referenceRun(cfg, w, TOKENS), w };
-      engine[mode] = await HookedGPT2.fromPretrained(dir, { processing: mode === 'processed', threads: 1 });
+    for (const tied of [false, true]) {
+      const folder = join(dir, tied ? 'tied' : 'untied');
+      await generateTinyGpt2(folder, { seed: 21, tiedLmHead: tied });
+      const m = loadReferenceModel(folder);
+      cfg = m.cfg;
+      for (const processed of [true, false]) {
+        const mode: Mode = `${processed ? 'processed' : 'raw'}${tied ? ', tied' : ''}`;
+        const w = processed ? processReferenceWeights(m.weights, cfg, DEFAULT_PROCESSING) : m.weights;
+        ref[mode] = { run: referenceRun(cfg, w, TOKENS), w };
+        engine[mode] = await HookedGPT2.fromPretrained(folder, { processing: processed, threads: 1 });
+      }
     }
   });
   after(async () => {
@@ -102,7 +114,7 @@ describe('readouts in the graph equal the float64 reference from full activation
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function ask(mode: 'processed' | 'raw', r: Readout): Promise<ReadoutAnswer> {
+  async function ask(mode: Mode, r: Readout): Promise<ReadoutAnswer> {
     const answers = await engine[mode]!.readout(TOKENS, [r]);
     return answers.get(r.key)!;
   }
@@ -118,12 +130,12 @@ describe('readouts in the graph equal the float64 reference from full activation
   }
 
   /** The same readout answered from held copies of the hooks it reads: no transformer block runs. */
-  async function askHeld(mode: 'processed' | 'raw', r: Readout): Promise<ReadoutAnswer> {
+  async function askHeld(mode: Mode, r: Readout): Promise<ReadoutAnswer> {
     const model = engine[mode]!;
     return (await model.readout(TOKENS, [r], { held: await holdHooks(model, r.reads!(model.cfg)) })).get(r.key)!;
   }
 
-  for (const mode of ['processed', 'raw'] as const) {
+  for (const mode of MODES) {
     it(`${mode}: loss, top-k, next-token probability and rank`, async () => {
       const K = 5;
       const a = await ask(mode, lossAndTopK(K));

@@ -9,6 +9,7 @@ import type { BlockWeights, GPT2Weights, HookedGPT2Config, Tensor } from '../typ
 import { readSafetensors, type SafetensorsFile } from '../safetensors/read';
 import type { SafetensorsDtype } from '../safetensors/dtypes';
 import { CheckpointError, gpt2ConfigFromHF } from './config';
+import { tiedW_U, UNPROCESSED_TIE } from '../tiedUnembed';
 
 export { CheckpointError } from './config';
 
@@ -122,8 +123,6 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
 
   const wte = await get('wte.weight'); // [d_vocab, d_model]
   const W_E: Tensor = { dims: [d_vocab, d_model], data: wte };
-  // Tied (see W_U below): transposed now, while the reads ahead go on.
-  const tiedW_U = tied ? transpose(wte, d_vocab, d_model) : null;
   const W_pos: Tensor = { dims: [n_ctx, d_model], data: await get('wpe.weight') };
 
   const blocks: BlockWeights[] = [];
@@ -164,15 +163,27 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   // matrix unembeds follows transformers: with tie_word_embeddings (its default, true) the model
   // ties lm_head to wte after loading and a stored lm_head.weight is discarded, so we use wte
   // too; only an explicit `false` makes lm_head.weight count (and then it must be there).
-  // GPT-2's unembedding has no bias: b_U is zero.
-  const W_U: Tensor = { dims: [d_model, d_vocab], data: tiedW_U ?? transpose(await get('lm_head.weight'), d_vocab, d_model) }; // lm_head: [d_vocab, d_model]
+  // GPT-2's unembedding has no bias: b_U is zero. Tied, W_U is not stored: it is wte's transpose
+  // read through W_E (src/engine/tiedUnembed.ts), which saves a copy of the largest matrix.
   const b_U: Tensor = { dims: [d_vocab], data: new Float32Array(d_vocab) };
+  const body: GPT2Weights = {
+    W_E,
+    W_pos,
+    blocks,
+    ln_final_w,
+    ln_final_b,
+    W_U: tied
+      ? tiedW_U(W_E, UNPROCESSED_TIE)
+      : { dims: [d_model, d_vocab], data: transpose(await get('lm_head.weight'), d_vocab, d_model) }, // lm_head: [d_vocab, d_model]
+    b_U,
+    ...(tied ? { tiedUnembed: UNPROCESSED_TIE } : {}),
+  };
 
   if (bytesRead < totalBytes) opts.onRead?.(totalBytes, totalBytes);
   const demo = (configJson as Record<string, unknown>)['model_lens_demo'] === true;
   return {
     cfg,
-    weights: { W_E, W_pos, blocks, ln_final_w, ln_final_b, W_U, b_U },
+    weights: body,
     info: {
       folder,
       dtype: file.tensors.get(keys.get('wte.weight')!)!.dtype,
@@ -414,7 +425,7 @@ export function splitQkvBias(b: Float32Array, d_model: number, n_heads: number, 
 }
 
 /**
- * [rows, cols] -> [cols, rows], in tiles: a plain row-by-row transpose of wte (50,257 × 768)
+ * [rows, cols] -> [cols, rows], in tiles: a plain row-by-row transpose of lm_head (50,257 × 768)
  * writes each output row 4 bytes at a time across 768 pages, which the cache cannot hold.
  */
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {

@@ -1,0 +1,135 @@
+// A tied checkpoint keeps one copy of the embedding (src/engine/tiedUnembed.ts): the model holds
+// no W_U array, and the W_U materialised on demand equals what processing computed when it kept
+// one (wte's transpose, processed as a matrix), for every combination of the switches.
+// The graph's side (logits, readouts, fp16) is checked against the float64 reference in
+// processingSwitches.test.ts, readouts.test.ts and dtypeParity.test.ts, each with a tied checkpoint.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as tick } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { after, before, describe, it } from 'node:test';
+import { loadCheckpoint } from '../../src/engine/checkpoint/load';
+import { HookedGPT2 } from '../../src/engine/model';
+import { processWeights } from '../../src/engine/processing';
+import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { DEFAULT_PROCESSING, PROCESSING_SWITCHES, type GPT2Weights, type ProcessingOptions } from '../../src/engine/types';
+
+const COMBINATIONS: ProcessingOptions[] = Array.from({ length: 16 }, (_, i) => ({
+  fold_ln: (i & 8) !== 0,
+  center_writing_weights: (i & 4) !== 0,
+  center_unembed: (i & 2) !== 0,
+  fold_value_biases: (i & 1) !== 0,
+}));
+const short = (p: ProcessingOptions): string => PROCESSING_SWITCHES.map((k) => `${k}=${p[k] ? 1 : 0}`).join(' ');
+
+/** The weights as the loader made them before the tie was kept: W_U a real array (wte's transpose), processed as a matrix. */
+function untiedCopy(w: GPT2Weights): GPT2Weights {
+  const { tiedUnembed: _tie, ...rest } = w;
+  return { ...rest, W_U: { dims: w.W_U.dims, data: Float32Array.from(w.W_U.data) } };
+}
+
+/**
+ * Largest difference in units of float32's spacing at the matrix's largest magnitude: the two ways
+ * round at different steps (the old one after each step, the new one once, from a W_E that
+ * center_writing_weights rounded): measured at most 0.75 such units apart on this model.
+ */
+function ulpsApart(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    max = Math.max(max, Math.abs(b[i]!));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  }
+  if (max === 0) return diff === 0 ? 0 : Infinity;
+  return diff / (max * 2 ** -23);
+}
+
+/** A full collection, twice (array buffers are freed in the second), as weightSharing.test.ts does. */
+function gc(): void {
+  setFlagsFromString('--expose-gc');
+  const collect = runInNewContext('gc') as () => void;
+  collect();
+  collect();
+}
+
+describe('tied unembedding: one copy of the embedding', { timeout: 300_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'model-lens-tied-'));
+  before(async () => {
+    // The embedding is most of this model (50,257 × 64 floats = 12.9 MB), so a second copy shows.
+    await generateTinyGpt2(dir, { seed: 31, n_layer: 2, n_embd: 64, n_head: 2, tiedLmHead: true });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loaded, W_U is exactly W_E transposed', async () => {
+    const { weights: w } = await loadCheckpoint(dir);
+    assert.ok(w.tiedUnembed !== undefined);
+    const [V, D] = w.W_E.dims as [number, number];
+    const U = w.W_U.data;
+    for (let v = 0; v < V; v += 97) for (let m = 0; m < D; m++) assert.equal(U[m * V + v], w.W_E.data[v * D + m]);
+  });
+
+  for (const p of COMBINATIONS) {
+    it(`processed W_U and b_U equal the matrix processing's to float32 rounding: ${short(p)}`, async () => {
+      const { cfg, weights } = await loadCheckpoint(dir);
+      const old = processWeights(cfg, untiedCopy(weights), p).weights;
+      const tied = processWeights(cfg, weights, p).weights;
+      assert.ok(tied.tiedUnembed !== undefined, 'the tie is kept through processing');
+      assert.equal(old.tiedUnembed, undefined);
+      const apart = ulpsApart(tied.W_U.data, old.W_U.data);
+      assert.ok(apart <= 2, `W_U ${apart.toFixed(2)} ulps apart`);
+      // b_U's sums run over the same floats in the same order both ways.
+      assert.deepEqual(tied.b_U.data, old.b_U.data);
+      // And in place, as fromPretrained processes.
+      const inPlace = processWeights(cfg, (await loadCheckpoint(dir)).weights, p, { inPlace: true }).weights;
+      assert.ok(ulpsApart(inPlace.W_U.data, old.W_U.data) <= 2);
+    });
+  }
+
+  it('fp16 too: W_U is computed from the float16 W_E on access', async () => {
+    const model = await HookedGPT2.fromPretrained(dir, { dtype: 'fp16', threads: 1 });
+    try {
+      const { cfg, weights } = await loadCheckpoint(dir);
+      const old = processWeights(cfg, untiedCopy(weights), DEFAULT_PROCESSING).weights.W_U.data;
+      const got = model.processedWeights.W_U.data;
+      // float16's rounding of W_E (11 significant bits), not float32's.
+      assert.ok(ulpsApart(got, old) <= 2 ** 13, `${ulpsApart(got, old)}`);
+      assert.ok(ulpsApart(got, old) > 4, 'the float16 W_E is what it is computed from');
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('a loaded tied model holds the checkpoint’s bytes, not a second W_U; W_U read is let go', async () => {
+    const fileBytes = statSync(join(dir, 'model.safetensors')).size;
+    const embedBytes = 50257 * 64 * 4;
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    const model = await HookedGPT2.fromPretrained(dir, { threads: 1 });
+    try {
+      await model.run([50256, 464, 2068]);
+      await tick();
+      gc();
+      const held = process.memoryUsage().arrayBuffers - before;
+      // A second copy of the embedding would be embedBytes more (it was, before the tie was kept).
+      assert.ok(
+        held < fileBytes + embedBytes / 4,
+        `held ${(held / 2 ** 20).toFixed(1)} MiB for a ${(fileBytes / 2 ** 20).toFixed(1)} MiB checkpoint`,
+      );
+      let U: Float32Array | null = model.processedWeights.W_U.data;
+      assert.equal(U.length, embedBytes / 4);
+      assert.equal(model.processedWeights.W_U.data, U, 'read again while held: the same array');
+      const whileHeld = process.memoryUsage().arrayBuffers - before;
+      assert.ok(whileHeld >= held + embedBytes * 0.9, 'materialised on demand');
+      U = null;
+      await tick();
+      gc();
+      const after = process.memoryUsage().arrayBuffers - before;
+      assert.ok(after < held + embedBytes / 4, `let go once unused: ${(after / 2 ** 20).toFixed(1)} MiB`);
+    } finally {
+      await model.dispose();
+    }
+  });
+});

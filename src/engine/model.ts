@@ -847,7 +847,8 @@ export class HookedGPT2 {
     if (g === undefined) {
       const { transforms } = compileInterventions(this.cfg, interventions);
       g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast });
-      // A half-precision model's graphs hold float32 arrays decoded for building; not kept, they would be a second copy.
+      // A half-precision model's graphs name its weights by their float16 sources, but hold the
+      // float32 arrays kernels derive from them (attention's heads side by side): not kept.
       if (this.half === null) this.graphs.set(key, g);
     }
     return g;

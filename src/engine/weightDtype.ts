@@ -6,6 +6,7 @@
 //
 // Views that read weights (the logit lens, direct logit attribution, ActivationCache) see
 // float32 tensors decoded on access; a decoded array lives only while something holds it.
+import { setHalfSource } from './halfSource';
 import type { InitializerDef } from './onnx/ir';
 import type { HostTensor } from './ort/session';
 import { f16BitsToNumber, numberToF16Bits } from './safetensors/dtypes';
@@ -62,8 +63,6 @@ export function fromF16(bits: Uint16Array): Float32Array {
 export class HalfWeights {
   /** The weights as float32 tensors decoded on access (what HookedGPT2.processedWeights returns). */
   readonly weights: GPT2Weights;
-  /** Each decoded array's float16 source: a graph built from decoded weights binds the source, not a new copy. */
-  private readonly sources = new WeakMap<Float32Array, Uint16Array>();
   /** float16 copies of arrays the kernels derive from the weights (heads side by side), by name and shape. */
   private readonly derived = new Map<string, Uint16Array>();
 
@@ -98,35 +97,36 @@ export class HalfWeights {
     };
   }
 
-  /** What a session is fed for a float32 weight initializer: its float16 copy (made once per name and shape). */
+  /**
+   * What a session is fed for a float32 weight initializer with no float16 source (a weight's is
+   * fed by weightInputs.ts as it is): an array the kernels derived from the weights, fed as its
+   * float16 copy, made once per name and shape.
+   */
   readonly bind = (t: InitializerDef): HostTensor => {
     if (t.type !== 'float32' || !(t.data instanceof Float32Array)) return t;
-    let half = this.sources.get(t.data);
-    if (half === undefined) {
-      const key = `${t.name}@${t.dims.join('x')}`;
-      half = this.derived.get(key);
-      if (half === undefined || half.length !== t.data.length) {
-        half = toF16(t.data);
-        this.derived.set(key, half);
-      }
+    const key = `${t.name}@${t.dims.join('x')}`;
+    let half = this.derived.get(key);
+    if (half === undefined || half.length !== t.data.length) {
+      half = toF16(t.data);
+      this.derived.set(key, half);
     }
     return { type: 'float16', dims: t.dims, data: half };
   };
 
   private lazyTensor(dims: readonly number[], half: Uint16Array): Tensor {
     let ref: WeakRef<Float32Array> | null = null;
-    const sources = this.sources;
-    return {
+    const t: Tensor = {
       dims: [...dims],
       get data(): Float32Array {
         let d = ref?.deref();
         if (d === undefined) {
           d = fromF16(half);
           ref = new WeakRef(d);
-          sources.set(d, half);
         }
         return d;
       },
     };
+    setHalfSource(t, half);
+    return t;
   }
 }

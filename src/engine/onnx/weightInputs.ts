@@ -34,9 +34,10 @@ const TO_FLOAT = 1;
 
 /**
  * Moves every initializer that `isWeight` picks (default: those weightFile would externalise) to a
- * graph input fed from `bind(initializer)` (default: the initializer's own array). When `bind`
- * returns float16 for a float32 initializer, the input is `<name>::float16` and a Cast node
- * produces `<name>` in float32, so the graph's arithmetic is unchanged.
+ * graph input fed from `bind(initializer)` (default: the initializer's own array), or from its
+ * float16 source when it has one (InitializerDef.half). When it is fed float16 for a float32
+ * initializer, the input is `<name>::float16` and a Cast node produces `<name>` in float32, so the
+ * graph's arithmetic is unchanged.
  */
 export function liftWeights(
   g: GraphIR,
@@ -52,7 +53,9 @@ export function liftWeights(
       kept.set(name, t);
       continue;
     }
-    const fed = opts.bind ? opts.bind(t) : t;
+    // A half-stored weight is fed its float16 source as it is (the initializer's data would decode it).
+    const fed: BoundTensor =
+      t.half !== undefined ? { type: 'float16', dims: t.dims, data: t.half } : opts.bind ? opts.bind(t) : t;
     if (fed.type === t.type) {
       weights.set(name, fed);
     } else {

@@ -1,7 +1,9 @@
 // Unfused causal self-attention (TransformerLens components/abstract_attention.py): scores and
 // pattern are real tensors so they can be cached, hooked and ablated.
 import type { GraphBuilder, HookDecl } from '../src/engine/onnx/builder';
+import { halfSourceOf } from '../src/engine/halfSource';
 import type { BlockWeights, Tensor } from '../src/engine/types';
+import { halfTensorOf } from '../src/engine/weightDtype';
 import { appendPast, causalMaskWithPast, type LayerPast } from './kvCache';
 import { positions } from './posEmbed';
 
@@ -37,6 +39,8 @@ const sideBySide = new WeakMap<Float32Array, Tensor>();
 
 /** W [n_heads, d_model, d_head] → [d_model, n_heads·d_head], so one MatMul on [batch, pos, d_model] yields every head. */
 function headsSideBySide(W: Tensor, n_heads: number, d_model: number, d_head: number): Tensor {
+  const half = halfSourceOf(W);
+  if (half !== undefined) return halfHeadsSideBySide(W, half, n_heads, d_model, d_head);
   const hit = sideBySide.get(W.data);
   if (hit !== undefined) return hit;
   const out = new Float32Array(W.data.length);
@@ -48,6 +52,26 @@ function headsSideBySide(W: Tensor, n_heads: number, d_model: number, d_head: nu
   }
   const made: Tensor = { dims: [d_model, n_heads * d_head], data: out };
   sideBySide.set(W.data, made);
+  return made;
+}
+
+/**
+ * headsSideBySide for a weight stored at half precision (weightDtype.ts): its float16 bits moved
+ * the same way, kept per weight, so building a graph decodes nothing and the graph holds no float32.
+ */
+const halfSideBySide = new WeakMap<Tensor, Tensor>();
+function halfHeadsSideBySide(W: Tensor, half: Uint16Array, n_heads: number, d_model: number, d_head: number): Tensor {
+  const hit = halfSideBySide.get(W);
+  if (hit !== undefined) return hit;
+  const out = new Uint16Array(half.length);
+  for (let h = 0; h < n_heads; h++) {
+    for (let i = 0; i < d_model; i++) {
+      const src = (h * d_model + i) * d_head;
+      out.set(half.subarray(src, src + d_head), i * n_heads * d_head + h * d_head);
+    }
+  }
+  const made = halfTensorOf([d_model, n_heads * d_head], out);
+  halfSideBySide.set(W, made);
   return made;
 }
 

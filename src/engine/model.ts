@@ -37,7 +37,7 @@ import {
 import { processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
 import { RunStates, type HeldActivations } from './runState';
-import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
+import { BF16_UNAVAILABLE, halfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -201,7 +201,15 @@ const KEPT_READOUT_MAX_POS = 256;
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
 
-/** An open segment: its session, without the graph (which references weight arrays a half-precision model must not keep). */
+/** ModelOptions.dtype, defaulted and checked: bf16 is refused with the reason, an unknown name by the list. */
+function checkedDtype(dtype: WeightDtype | undefined): WeightDtype {
+  const d = dtype ?? 'fp32';
+  if (d === 'bf16') throw new Error(BF16_UNAVAILABLE);
+  if (!isWeightDtype(d)) throw new Error(`dtype '${String(d)}' is not one of ${WEIGHT_DTYPES.join(', ')}`);
+  return d;
+}
+
+/** An open segment: its session, without the graph (not needed once the session is open). */
 type OpenSegment = Omit<Segment, 'graph'> & { readonly session: EngineSession };
 
 interface Variant {
@@ -301,8 +309,8 @@ export class HookedGPT2 {
      * weights are used as given.
      */
     readonly processing: AppliedProcessing | null,
-    /** The float16 store when opts.dtype is 'fp16' (then `weights` decode from it on access). */
-    private readonly half: HalfWeights | null = null,
+    /** opts.dtype is 'fp16': `weights` are float16 (weightDtype.ts), decoded on access. */
+    private readonly halfPrecision = false,
   ) {
     this.hookTable = listHookPoints(cfg);
     this.device = options.device ?? 'cpu';
@@ -350,12 +358,10 @@ export class HookedGPT2 {
       use_hook_mlp_in: opts.use_hook_mlp_in ?? cfg.use_hook_mlp_in,
       transformer_lens_version: opts.transformerLensVersion ?? cfg.transformer_lens_version ?? DEFAULT_TL_VERSION,
     };
-    const dtype = opts.dtype ?? 'fp32';
-    if (dtype === 'bf16') throw new Error(BF16_UNAVAILABLE);
-    if (!isWeightDtype(dtype)) throw new Error(`dtype '${String(dtype)}' is not one of ${WEIGHT_DTYPES.join(', ')}`);
+    const dtype = checkedDtype(opts.dtype);
     // fp16: the float32 arrays are garbage once this returns; the model keeps the float16 copy only.
-    const half = dtype === 'fp16' ? new HalfWeights(weights) : null;
-    const model = new HookedGPT2(withFlags, half?.weights ?? weights, opts, processing, half);
+    const half = dtype === 'fp16';
+    const model = new HookedGPT2(withFlags, half ? halfWeights(weights) : weights, opts, processing, half);
     onProgress?.({ stage: 'sessions', done: 0, total: 1 });
     try {
       await model.variant('', [], []); // build and open the main session now, so load errors surface here
@@ -690,7 +696,7 @@ export class HookedGPT2 {
     // half-precision model's float16 arrays, cast in the graph, with no arena to keep the casts).
     const storage = this.weightStorageFor(device);
     if (storage === 'inputs') {
-      return createSharedWeightsSession(graph, this.half ? { ...sessionOpts, bind: this.half.bind, memArena: false } : sessionOpts);
+      return createSharedWeightsSession(graph, this.halfPrecision ? { ...sessionOpts, memArena: false } : sessionOpts);
     }
     if (storage === 'device') {
       try {
@@ -772,7 +778,7 @@ export class HookedGPT2 {
 
   /** Where this device's sessions get their weights (ModelOptions.weightStorage). */
   private weightStorageFor(device: DeviceOption): 'inputs' | 'file' | 'device' {
-    if (this.half !== null) return 'inputs'; // weights.bin would take the decoded float32 arrays
+    if (this.halfPrecision) return 'inputs'; // weights.bin would take the decoded float32 arrays
     // 'auto' resolves with the first session, which then reads weights.bin; later ones share the device copy.
     const onWebgpu = device === 'webgpu' || (device === 'auto' && this.provider === 'webgpu');
     const want = this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : onWebgpu ? 'device' : 'file');
@@ -847,9 +853,7 @@ export class HookedGPT2 {
     if (g === undefined) {
       const { transforms } = compileInterventions(this.cfg, interventions);
       g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast });
-      // A half-precision model's graphs name its weights by their float16 sources, but hold the
-      // float32 arrays kernels derive from them (attention's heads side by side): not kept.
-      if (this.half === null) this.graphs.set(key, g);
+      this.graphs.set(key, g);
     }
     return g;
   }

@@ -34,10 +34,10 @@ import {
   type SessionOptions,
   type SessionTensor,
 } from './ort/session';
-import { processWeights, resolveProcessing } from './processing';
+import { processBlock, processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
 import { RunStates, type HeldActivations } from './runState';
-import { BF16_UNAVAILABLE, halfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
+import { BF16_UNAVAILABLE, halfBlock, halfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -319,14 +319,20 @@ export class HookedGPT2 {
   /** Loads a Hugging Face GPT-2 folder and processes it as TransformerLens's from_pretrained does. */
   /** `onProgress` hears each stage of the load (LoadProgress); it is not kept after the load. */
   static async fromPretrained(folder: string, opts: ModelOptions = {}, onProgress?: (p: LoadProgress) => void): Promise<HookedGPT2> {
-    const { cfg, weights, warnings } = await loadCheckpoint(
-      folder,
-      onProgress ? { onRead: (done, total) => onProgress({ stage: 'read', done, total }) } : {},
-    );
-    onProgress?.({ stage: 'process' });
+    const dtype = checkedDtype(opts.dtype);
     const processing = resolveProcessing(opts);
-    // The loaded arrays are this call's own: processed where they lie, no second copy.
-    const processed = processWeights(cfg, weights, processing, { inPlace: true });
+    // The loaded arrays are this call's own: processed where they lie, no second copy. Each block
+    // is processed as soon as it is read, and for fp16 stored at half precision there, so the
+    // model never exists whole in float32 (the embeddings and unembedding wait for processWeights).
+    const { cfg, weights, warnings } = await loadCheckpoint(folder, {
+      ...(onProgress ? { onRead: (done: number, total: number) => onProgress({ stage: 'read', done, total }) } : {}),
+      onBlock: (l, block, loaded) => {
+        const processedBlock = processBlock(loaded, block, l, processing, { inPlace: true });
+        return dtype === 'fp16' ? halfBlock(processedBlock) : processedBlock;
+      },
+    });
+    onProgress?.({ stage: 'process' });
+    const processed = processWeights(cfg, weights, processing, { inPlace: true, blocksProcessed: true });
     const model = await HookedGPT2.create(
       processed.cfg,
       processed.weights,

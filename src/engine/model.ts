@@ -8,6 +8,7 @@
 // arguments of one call, never stored on the model, so a throwing hook cannot leave one behind
 // (TransformerLens's "hooks are global state" footgun); the per-call state is cleared in `finally`.
 import { ActivationCache } from './activationCache';
+import { collectGarbage } from './collectGarbage';
 import { loadCheckpoint } from './checkpoint/load';
 import { cutGraph, type Segment } from './cut';
 import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
@@ -201,6 +202,35 @@ const KEPT_READOUT_MAX_POS = 256;
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
 
+/**
+ * A Hugging Face GPT-2 folder read and processed as TransformerLens's from_pretrained does, in
+ * `dtype`. The loaded arrays are this call's own: processed where they lie, no second copy. Each
+ * block is processed as soon as it is read, and for fp16 stored at half precision there, so the
+ * model never exists whole in float32 (the embeddings and unembedding wait for processWeights).
+ */
+async function loadProcessed(
+  folder: string,
+  dtype: WeightDtype,
+  processing: ProcessingOptions,
+  onProgress: ((p: LoadProgress) => void) | undefined,
+): Promise<{ cfg: HookedGPT2Config; weights: GPT2Weights; warnings: readonly string[]; processingWarnings: readonly string[] }> {
+  const { cfg, weights, warnings } = await loadCheckpoint(folder, {
+    ...(onProgress ? { onRead: (done: number, total: number) => onProgress({ stage: 'read', done, total }) } : {}),
+    onBlock: (l, block, loadedCfg) => {
+      const processedBlock = processBlock(loadedCfg, block, l, processing, { inPlace: true });
+      return dtype === 'fp16' ? halfBlock(processedBlock) : processedBlock;
+    },
+  });
+  onProgress?.({ stage: 'process' });
+  const processed = processWeights(cfg, weights, processing, { inPlace: true, blocksProcessed: true });
+  return {
+    cfg: processed.cfg,
+    weights: dtype === 'fp16' ? halfWeights(processed.weights) : processed.weights,
+    warnings,
+    processingWarnings: processed.warnings,
+  };
+}
+
 /** ModelOptions.dtype, defaulted and checked: bf16 is refused with the reason, an unknown name by the list. */
 function checkedDtype(dtype: WeightDtype | undefined): WeightDtype {
   const d = dtype ?? 'fp32';
@@ -321,26 +351,20 @@ export class HookedGPT2 {
   static async fromPretrained(folder: string, opts: ModelOptions = {}, onProgress?: (p: LoadProgress) => void): Promise<HookedGPT2> {
     const dtype = checkedDtype(opts.dtype);
     const processing = resolveProcessing(opts);
-    // The loaded arrays are this call's own: processed where they lie, no second copy. Each block
-    // is processed as soon as it is read, and for fp16 stored at half precision there, so the
-    // model never exists whole in float32 (the embeddings and unembedding wait for processWeights).
-    const { cfg, weights, warnings } = await loadCheckpoint(folder, {
-      ...(onProgress ? { onRead: (done: number, total: number) => onProgress({ stage: 'read', done, total }) } : {}),
-      onBlock: (l, block, loaded) => {
-        const processedBlock = processBlock(loaded, block, l, processing, { inPlace: true });
-        return dtype === 'fp16' ? halfBlock(processedBlock) : processedBlock;
-      },
-    });
-    onProgress?.({ stage: 'process' });
-    const processed = processWeights(cfg, weights, processing, { inPlace: true, blocksProcessed: true });
+    const loaded = await loadProcessed(folder, dtype, processing, onProgress);
+    // fp16: the float32 arrays loadProcessed converted (the embeddings and unembedding: 400 MB at
+    // gpt2-medium's size) are dead now that its frame is gone, but V8 frees an array buffer's
+    // memory only at a collection, which the native allocations to come (onnxruntime's session,
+    // the first run) never prompt: measured, they stayed resident through the first run.
+    if (dtype === 'fp16') collectGarbage();
     const model = await HookedGPT2.create(
-      processed.cfg,
-      processed.weights,
+      loaded.cfg,
+      loaded.weights,
       opts,
-      { options: processing, warnings: processed.warnings },
+      { options: processing, warnings: loaded.processingWarnings },
       onProgress,
     );
-    model.loadWarnings = warnings;
+    model.loadWarnings = loaded.warnings;
     return model;
   }
 

@@ -8,6 +8,7 @@
 // arguments of one call, never stored on the model, so a throwing hook cannot leave one behind
 // (TransformerLens's "hooks are global state" footgun); the per-call state is cleared in `finally`.
 import { ActivationCache } from './activationCache';
+import { collectGarbage } from './collectGarbage';
 import { loadCheckpoint } from './checkpoint/load';
 import { cutGraph, type Segment } from './cut';
 import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
@@ -34,10 +35,10 @@ import {
   type SessionOptions,
   type SessionTensor,
 } from './ort/session';
-import { processWeights, resolveProcessing } from './processing';
+import { processBlock, processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
 import { RunStates, type HeldActivations } from './runState';
-import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
+import { BF16_UNAVAILABLE, halfBlock, halfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -201,7 +202,44 @@ const KEPT_READOUT_MAX_POS = 256;
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
 
-/** An open segment: its session, without the graph (which references weight arrays a half-precision model must not keep). */
+/**
+ * A Hugging Face GPT-2 folder read and processed as TransformerLens's from_pretrained does, in
+ * `dtype`. The loaded arrays are this call's own: processed where they lie, no second copy. Each
+ * block is processed as soon as it is read, and for fp16 stored at half precision there, so the
+ * model never exists whole in float32 (the embeddings and unembedding wait for processWeights).
+ */
+async function loadProcessed(
+  folder: string,
+  dtype: WeightDtype,
+  processing: ProcessingOptions,
+  onProgress: ((p: LoadProgress) => void) | undefined,
+): Promise<{ cfg: HookedGPT2Config; weights: GPT2Weights; warnings: readonly string[]; processingWarnings: readonly string[] }> {
+  const { cfg, weights, warnings } = await loadCheckpoint(folder, {
+    ...(onProgress ? { onRead: (done: number, total: number) => onProgress({ stage: 'read', done, total }) } : {}),
+    onBlock: (l, block, loadedCfg) => {
+      const processedBlock = processBlock(loadedCfg, block, l, processing, { inPlace: true });
+      return dtype === 'fp16' ? halfBlock(processedBlock) : processedBlock;
+    },
+  });
+  onProgress?.({ stage: 'process' });
+  const processed = processWeights(cfg, weights, processing, { inPlace: true, blocksProcessed: true });
+  return {
+    cfg: processed.cfg,
+    weights: dtype === 'fp16' ? halfWeights(processed.weights) : processed.weights,
+    warnings,
+    processingWarnings: processed.warnings,
+  };
+}
+
+/** ModelOptions.dtype, defaulted and checked: bf16 is refused with the reason, an unknown name by the list. */
+function checkedDtype(dtype: WeightDtype | undefined): WeightDtype {
+  const d = dtype ?? 'fp32';
+  if (d === 'bf16') throw new Error(BF16_UNAVAILABLE);
+  if (!isWeightDtype(d)) throw new Error(`dtype '${String(d)}' is not one of ${WEIGHT_DTYPES.join(', ')}`);
+  return d;
+}
+
+/** An open segment: its session, without the graph (not needed once the session is open). */
 type OpenSegment = Omit<Segment, 'graph'> & { readonly session: EngineSession };
 
 interface Variant {
@@ -301,8 +339,8 @@ export class HookedGPT2 {
      * weights are used as given.
      */
     readonly processing: AppliedProcessing | null,
-    /** The float16 store when opts.dtype is 'fp16' (then `weights` decode from it on access). */
-    private readonly half: HalfWeights | null = null,
+    /** opts.dtype is 'fp16': `weights` are float16 (weightDtype.ts), decoded on access. */
+    private readonly halfPrecision = false,
   ) {
     this.hookTable = listHookPoints(cfg);
     this.device = options.device ?? 'cpu';
@@ -311,22 +349,22 @@ export class HookedGPT2 {
   /** Loads a Hugging Face GPT-2 folder and processes it as TransformerLens's from_pretrained does. */
   /** `onProgress` hears each stage of the load (LoadProgress); it is not kept after the load. */
   static async fromPretrained(folder: string, opts: ModelOptions = {}, onProgress?: (p: LoadProgress) => void): Promise<HookedGPT2> {
-    const { cfg, weights, warnings } = await loadCheckpoint(
-      folder,
-      onProgress ? { onRead: (done, total) => onProgress({ stage: 'read', done, total }) } : {},
-    );
-    onProgress?.({ stage: 'process' });
+    const dtype = checkedDtype(opts.dtype);
     const processing = resolveProcessing(opts);
-    // The loaded arrays are this call's own: processed where they lie, no second copy.
-    const processed = processWeights(cfg, weights, processing, { inPlace: true });
+    const loaded = await loadProcessed(folder, dtype, processing, onProgress);
+    // fp16: the float32 arrays loadProcessed converted (the embeddings and unembedding: 400 MB at
+    // gpt2-medium's size) are dead now that its frame is gone, but V8 frees an array buffer's
+    // memory only at a collection, which the native allocations to come (onnxruntime's session,
+    // the first run) never prompt: measured, they stayed resident through the first run.
+    if (dtype === 'fp16') collectGarbage();
     const model = await HookedGPT2.create(
-      processed.cfg,
-      processed.weights,
+      loaded.cfg,
+      loaded.weights,
       opts,
-      { options: processing, warnings: processed.warnings },
+      { options: processing, warnings: loaded.processingWarnings },
       onProgress,
     );
-    model.loadWarnings = warnings;
+    model.loadWarnings = loaded.warnings;
     return model;
   }
 
@@ -350,12 +388,10 @@ export class HookedGPT2 {
       use_hook_mlp_in: opts.use_hook_mlp_in ?? cfg.use_hook_mlp_in,
       transformer_lens_version: opts.transformerLensVersion ?? cfg.transformer_lens_version ?? DEFAULT_TL_VERSION,
     };
-    const dtype = opts.dtype ?? 'fp32';
-    if (dtype === 'bf16') throw new Error(BF16_UNAVAILABLE);
-    if (!isWeightDtype(dtype)) throw new Error(`dtype '${String(dtype)}' is not one of ${WEIGHT_DTYPES.join(', ')}`);
+    const dtype = checkedDtype(opts.dtype);
     // fp16: the float32 arrays are garbage once this returns; the model keeps the float16 copy only.
-    const half = dtype === 'fp16' ? new HalfWeights(weights) : null;
-    const model = new HookedGPT2(withFlags, half?.weights ?? weights, opts, processing, half);
+    const half = dtype === 'fp16';
+    const model = new HookedGPT2(withFlags, half ? halfWeights(weights) : weights, opts, processing, half);
     onProgress?.({ stage: 'sessions', done: 0, total: 1 });
     try {
       await model.variant('', [], []); // build and open the main session now, so load errors surface here
@@ -690,7 +726,7 @@ export class HookedGPT2 {
     // half-precision model's float16 arrays, cast in the graph, with no arena to keep the casts).
     const storage = this.weightStorageFor(device);
     if (storage === 'inputs') {
-      return createSharedWeightsSession(graph, this.half ? { ...sessionOpts, bind: this.half.bind, memArena: false } : sessionOpts);
+      return createSharedWeightsSession(graph, this.halfPrecision ? { ...sessionOpts, memArena: false } : sessionOpts);
     }
     if (storage === 'device') {
       try {
@@ -772,7 +808,7 @@ export class HookedGPT2 {
 
   /** Where this device's sessions get their weights (ModelOptions.weightStorage). */
   private weightStorageFor(device: DeviceOption): 'inputs' | 'file' | 'device' {
-    if (this.half !== null) return 'inputs'; // weights.bin would take the decoded float32 arrays
+    if (this.halfPrecision) return 'inputs'; // weights.bin would take the decoded float32 arrays
     // 'auto' resolves with the first session, which then reads weights.bin; later ones share the device copy.
     const onWebgpu = device === 'webgpu' || (device === 'auto' && this.provider === 'webgpu');
     const want = this.options.weightStorage ?? (device === 'cpu' ? 'inputs' : onWebgpu ? 'device' : 'file');
@@ -847,8 +883,7 @@ export class HookedGPT2 {
     if (g === undefined) {
       const { transforms } = compileInterventions(this.cfg, interventions);
       g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast });
-      // A half-precision model's graphs hold float32 arrays decoded for building; not kept, they would be a second copy.
-      if (this.half === null) this.graphs.set(key, g);
+      this.graphs.set(key, g);
     }
     return g;
   }

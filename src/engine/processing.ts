@@ -33,9 +33,14 @@ export interface ProcessedWeights {
   readonly warnings: readonly string[];
 }
 
-/** `inPlace`: overwrite the input arrays that change instead of making new ones (the caller owns them). */
+/**
+ * `inPlace`: overwrite the input arrays that change instead of making new ones (the caller owns
+ * them). `blocksProcessed`: the blocks went through processBlock already (fromPretrained processes
+ * each block as it is read), so only the embeddings and the unembedding are processed here.
+ */
 export interface ProcessWeightsMode {
   readonly inPlace?: boolean;
+  readonly blocksProcessed?: boolean;
 }
 
 export function processWeights(
@@ -44,10 +49,13 @@ export function processWeights(
   opts: ProcessingOptions,
   mode: ProcessWeightsMode = {},
 ): ProcessedWeights {
-  const out: Output = mode.inPlace === true ? (t) => t.data : (t) => new Float32Array(t.data.length);
+  const out = outputOf(mode);
   const centerRows = (t: Tensor): Tensor => centerRowsInto(t, out(t));
   let c = cfg;
-  let w: GPT2Weights = { ...weights, blocks: weights.blocks.map((b) => ({ ...b })) };
+  // Every step is either within one block or on the embeddings and unembedding, so the blocks are
+  // processed one at a time (each in TransformerLens's order of the steps), the same floats.
+  const blocks = mode.blocksProcessed === true ? weights.blocks : weights.blocks.map((b, l) => processBlock(cfg, b, l, opts, mode));
+  let w: GPT2Weights = { ...weights, blocks };
   const warnings: string[] = [];
   if (opts.fold_ln) {
     if (c.normalization_type === 'LN') {
@@ -65,14 +73,39 @@ export function processWeights(
   // (weight_processing.py:1604-1608@v3.5.1), and centres the unembedding unconditionally (:1609).
   if (opts.center_writing_weights) w = centerWritingWeights(w, centerRows);
   if (opts.center_unembed) w = centerUnembed(w, centerRows);
+  return { cfg: c, weights: w, warnings };
+}
+
+/**
+ * What processWeights does to block `l`, alone: `cfg` is the configuration the weights were
+ * loaded with (before processing). fromPretrained calls it as each block is read, so only one
+ * block's float32 arrays need exist at a time; processWeights then runs with blocksProcessed.
+ */
+export function processBlock(
+  cfg: HookedGPT2Config,
+  block: BlockWeights,
+  l: number,
+  opts: ProcessingOptions,
+  mode: ProcessWeightsMode = {},
+): BlockWeights {
+  const out = outputOf(mode);
+  const centerRows = (t: Tensor): Tensor => centerRowsInto(t, out(t));
+  let b: BlockWeights = { ...block };
+  // fold_ln on an LNPre model is skipped with processWeights's warning.
+  if (opts.fold_ln && cfg.normalization_type === 'LN') b = foldBlockLayerNorm(cfg, b, l, out);
+  if (opts.center_writing_weights) b = centerBlockWriters(b, centerRows);
   if (opts.fold_value_biases) {
-    w = foldValueBiases(c, w);
+    b = foldValueBiases(cfg, b);
     // TransformerLens centres b_O again after folding (weight_processing.py:1613-1627@v3.5.1). With
     // W_O already centred, b_V @ W_O has zero mean, so this only removes float rounding; done
     // anyway so that the steps are TransformerLens's.
-    if (opts.center_writing_weights) w = { ...w, blocks: w.blocks.map((b) => ({ ...b, b_O: centerRows(b.b_O) })) };
+    if (opts.center_writing_weights) b = { ...b, b_O: centerRows(b.b_O) };
   }
-  return { cfg: c, weights: w, warnings };
+  return b;
+}
+
+function outputOf(mode: ProcessWeightsMode): Output {
+  return mode.inPlace === true ? (t) => t.data : (t) => new Float32Array(t.data.length);
 }
 
 /** ModelOptions' processing fields → the four switches: `processing: false` is all off, else each defaults to TransformerLens's. */
@@ -135,21 +168,10 @@ export function presetOf(p: ProcessingOptions): ProcessingPreset | undefined {
  * subtracted without changing the result (TransformerLens does this as part of folding).
  */
 function foldLayerNorm(cfg: HookedGPT2Config, w: GPT2Weights, out: Output): GPT2Weights {
-  const { d_model, n_heads, d_head, d_mlp, d_vocab } = cfg;
-  const blocks = w.blocks.map((b, l): BlockWeights => {
-    const ln1w = need(b.ln1_w, `blocks.${l}.ln1.w`);
-    const ln1b = need(b.ln1_b, `blocks.${l}.ln1.b`);
-    const ln2w = need(b.ln2_w, `blocks.${l}.ln2.w`);
-    const ln2b = need(b.ln2_b, `blocks.${l}.ln2.b`);
-    const [W_Q, b_Q] = foldIntoReader(b.W_Q, b.b_Q, ln1w, ln1b, n_heads, d_model, d_head, out);
-    const [W_K, b_K] = foldIntoReader(b.W_K, b.b_K, ln1w, ln1b, n_heads, d_model, d_head, out);
-    const [W_V, b_V] = foldIntoReader(b.W_V, b.b_V, ln1w, ln1b, n_heads, d_model, d_head, out);
-    const [W_in, b_in] = foldIntoReader(b.W_in, b.b_in, ln2w, ln2b, 1, d_model, d_mlp, out);
-    return { ...b, W_Q, b_Q, W_K, b_K, W_V, b_V, W_in, b_in, ln1_w: null, ln1_b: null, ln2_w: null, ln2_b: null };
-  });
+  const { d_model, d_vocab } = cfg;
   const lnfw = need(w.ln_final_w, 'ln_final.w');
   const lnfb = need(w.ln_final_b, 'ln_final.b');
-  const folded = { ...w, blocks, ln_final_w: null, ln_final_b: null };
+  const folded = { ...w, ln_final_w: null, ln_final_b: null };
   if (w.tiedUnembed !== undefined && foldable(w.tiedUnembed)) {
     // Tied: the same sums over wte's rows, kept as vectors (tiedUnembed.ts); W_U is never made.
     const b_U = out(w.b_U);
@@ -161,6 +183,20 @@ function foldLayerNorm(cfg: HookedGPT2Config, w: GPT2Weights, out: Output): GPT2
   const [W_U, b_U] = foldIntoReader({ dims: w.W_U.dims, data: w.W_U.data }, w.b_U, lnfw, lnfb, 1, d_model, d_vocab, out);
   const { tiedUnembed: _tie, ...rest } = folded;
   return { ...rest, W_U, b_U };
+}
+
+/** foldLayerNorm's part in block `l`: ln1 into W_Q, W_K, W_V, ln2 into W_in. */
+function foldBlockLayerNorm(cfg: HookedGPT2Config, b: BlockWeights, l: number, out: Output): BlockWeights {
+  const { d_model, n_heads, d_head, d_mlp } = cfg;
+  const ln1w = need(b.ln1_w, `blocks.${l}.ln1.w`);
+  const ln1b = need(b.ln1_b, `blocks.${l}.ln1.b`);
+  const ln2w = need(b.ln2_w, `blocks.${l}.ln2.w`);
+  const ln2b = need(b.ln2_b, `blocks.${l}.ln2.b`);
+  const [W_Q, b_Q] = foldIntoReader(b.W_Q, b.b_Q, ln1w, ln1b, n_heads, d_model, d_head, out);
+  const [W_K, b_K] = foldIntoReader(b.W_K, b.b_K, ln1w, ln1b, n_heads, d_model, d_head, out);
+  const [W_V, b_V] = foldIntoReader(b.W_V, b.b_V, ln1w, ln1b, n_heads, d_model, d_head, out);
+  const [W_in, b_in] = foldIntoReader(b.W_in, b.b_in, ln2w, ln2b, 1, d_model, d_mlp, out);
+  return { ...b, W_Q, b_Q, W_K, b_K, W_V, b_V, W_in, b_in, ln1_w: null, ln1_b: null, ln2_w: null, ln2_b: null };
 }
 
 /**
@@ -212,23 +248,11 @@ function foldIntoReader(
   ];
 }
 
-/** Residual writers lose their mean over d_model: W_E, W_pos, W_O, b_O, W_out, b_out. */
+/** Residual writers lose their mean over d_model: W_E, W_pos here, each block's in centerBlockWriters. */
 function centerWritingWeights(w: GPT2Weights, centerRows: (t: Tensor) => Tensor): GPT2Weights {
   // Tied: W_U is read through W_E, so the tie remembers the means W_E's rows lose (W_U stays as it was).
   const tie = w.tiedUnembed === undefined ? undefined : offsetTie(w.tiedUnembed, rowMeans(w.W_E));
-  const W_E = centerRows(w.W_E);
-  const centred: GPT2Weights = {
-    ...w,
-    W_E,
-    W_pos: centerRows(w.W_pos),
-    blocks: w.blocks.map((b) => ({
-      ...b,
-      W_O: centerRows(b.W_O),
-      b_O: centerRows(b.b_O),
-      W_out: centerRows(b.W_out),
-      b_out: centerRows(b.b_out),
-    })),
-  };
+  const centred: GPT2Weights = { ...w, W_E: centerRows(w.W_E), W_pos: centerRows(w.W_pos) };
   return tie === undefined ? centred : withTie(centred, tie);
 }
 
@@ -244,6 +268,11 @@ function rowMeans(t: Tensor): Float64Array {
   return out;
 }
 
+/** A block's residual writers lose their mean over d_model: W_O, b_O, W_out, b_out. */
+function centerBlockWriters(b: BlockWeights, centerRows: (t: Tensor) => Tensor): BlockWeights {
+  return { ...b, W_O: centerRows(b.W_O), b_O: centerRows(b.b_O), W_out: centerRows(b.W_out), b_out: centerRows(b.b_out) };
+}
+
 /**
  * Softmax ignores a constant added to every logit, so W_U loses each row's mean over the
  * vocabulary and b_U its mean: logits shift, log-probs do not.
@@ -257,25 +286,20 @@ function centerUnembed(w: GPT2Weights, centerRows: (t: Tensor) => Tensor): GPT2W
 }
 
 /** b_O += sum over heads of b_V[h] @ W_O[h], b_V = 0 (patterns sum to 1 so b_V's effect is constant). */
-function foldValueBiases(cfg: HookedGPT2Config, w: GPT2Weights): GPT2Weights {
+function foldValueBiases(cfg: HookedGPT2Config, b: BlockWeights): BlockWeights {
   const { n_heads, d_head, d_model } = cfg;
+  const acc = Float64Array.from(b.b_O.data); // [d_model]
+  for (let h = 0; h < n_heads; h++) {
+    for (let k = 0; k < d_head; k++) {
+      const v = b.b_V.data[h * d_head + k]!;
+      const row = (h * d_head + k) * d_model;
+      for (let m = 0; m < d_model; m++) acc[m] += v * b.W_O.data[row + m]!;
+    }
+  }
   return {
-    ...w,
-    blocks: w.blocks.map((b) => {
-      const acc = Float64Array.from(b.b_O.data); // [d_model]
-      for (let h = 0; h < n_heads; h++) {
-        for (let k = 0; k < d_head; k++) {
-          const v = b.b_V.data[h * d_head + k]!;
-          const row = (h * d_head + k) * d_model;
-          for (let m = 0; m < d_model; m++) acc[m] += v * b.W_O.data[row + m]!;
-        }
-      }
-      return {
-        ...b,
-        b_O: { dims: b.b_O.dims, data: Float32Array.from(acc) },
-        b_V: { dims: b.b_V.dims, data: new Float32Array(b.b_V.data.length) },
-      };
-    }),
+    ...b,
+    b_O: { dims: b.b_O.dims, data: Float32Array.from(acc) },
+    b_V: { dims: b.b_V.dims, data: new Float32Array(b.b_V.data.length) },
   };
 }
 

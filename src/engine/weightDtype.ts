@@ -6,11 +6,10 @@
 //
 // Views that read weights (the logit lens, direct logit attribution, ActivationCache) see
 // float32 tensors decoded on access; a decoded array lives only while something holds it.
-import type { InitializerDef } from './onnx/ir';
-import type { HostTensor } from './ort/session';
+import { halfSourceOf, setHalfSource } from './halfSource';
 import { f16BitsToNumber, numberToF16Bits } from './safetensors/dtypes';
 import { tiedW_U } from './tiedUnembed';
-import type { GPT2Weights, Tensor } from './types';
+import type { BlockWeights, GPT2Weights, Tensor } from './types';
 
 export type WeightDtype = 'fp32' | 'fp16' | 'bf16';
 export const WEIGHT_DTYPES: readonly WeightDtype[] = ['fp32', 'fp16', 'bf16'];
@@ -59,79 +58,75 @@ export function fromF16(bits: Uint16Array): Float32Array {
   return out;
 }
 
-/** A model's weights held once in float16, handed to sessions as float16 and to views as float32. */
-export class HalfWeights {
-  /** The weights as float32 tensors decoded on access (what HookedGPT2.processedWeights returns). */
-  readonly weights: GPT2Weights;
-  /** Each decoded array's float16 source: a graph built from decoded weights binds the source, not a new copy. */
-  private readonly sources = new WeakMap<Float32Array, Uint16Array>();
-  /** float16 copies of arrays the kernels derive from the weights (a tied unembedding's correction vectors), by name and shape. */
-  private readonly derived = new Map<string, Uint16Array>();
-
-  constructor(fp32: GPT2Weights) {
-    const lazy = (t: Tensor): Tensor => this.lazyTensor(t.dims, toF16(t.data));
-    const opt = (t: Tensor | null): Tensor | null => (t === null ? null : lazy(t));
-    const W_E = lazy(fp32.W_E);
-    const tie = fp32.tiedUnembed;
-    this.weights = {
-      W_E,
-      W_pos: lazy(fp32.W_pos),
-      blocks: fp32.blocks.map((b) => ({
-        ln1_w: opt(b.ln1_w),
-        ln1_b: opt(b.ln1_b),
-        W_Q: lazy(b.W_Q),
-        W_K: lazy(b.W_K),
-        W_V: lazy(b.W_V),
-        W_O: lazy(b.W_O),
-        b_Q: lazy(b.b_Q),
-        b_K: lazy(b.b_K),
-        b_V: lazy(b.b_V),
-        b_O: lazy(b.b_O),
-        ln2_w: opt(b.ln2_w),
-        ln2_b: opt(b.ln2_b),
-        W_in: lazy(b.W_in),
-        b_in: lazy(b.b_in),
-        W_out: lazy(b.W_out),
-        b_out: lazy(b.b_out),
-      })),
-      ln_final_w: opt(fp32.ln_final_w),
-      ln_final_b: opt(fp32.ln_final_b),
-      // Tied: W_U is computed from the float16 W_E on access (tiedUnembed.ts), not stored again.
-      W_U: tie === undefined ? lazy(fp32.W_U) : tiedW_U(W_E, tie),
-      b_U: lazy(fp32.b_U),
-      ...(tie === undefined ? {} : { tiedUnembed: tie }),
-    };
-  }
-
-  /** What a session is fed for a float32 weight initializer: its float16 copy (made once per name and shape). */
-  readonly bind = (t: InitializerDef): HostTensor => {
-    if (t.type !== 'float32' || !(t.data instanceof Float32Array)) return t;
-    let half = this.sources.get(t.data);
-    if (half === undefined) {
-      const key = `${t.name}@${t.dims.join('x')}`;
-      half = this.derived.get(key);
-      if (half === undefined || half.length !== t.data.length) {
-        half = toF16(t.data);
-        this.derived.set(key, half);
-      }
-    }
-    return { type: 'float16', dims: t.dims, data: half };
+/**
+ * A model's weights held once in float16, handed to sessions as float16 (their graphs name each
+ * weight by its source, halfSource.ts) and to views as float32 tensors decoded on access (what
+ * HookedGPT2.processedWeights returns). Tensors already stored so (halfBlock's) are kept as they are.
+ */
+export function halfWeights(fp32: GPT2Weights): GPT2Weights {
+  const W_E = halfTensor(fp32.W_E);
+  const tie = fp32.tiedUnembed;
+  return {
+    W_E,
+    W_pos: halfTensor(fp32.W_pos),
+    blocks: fp32.blocks.map(halfBlock),
+    ln_final_w: halfOrNull(fp32.ln_final_w),
+    ln_final_b: halfOrNull(fp32.ln_final_b),
+    // Tied: W_U is computed from the float16 W_E on access (tiedUnembed.ts), not stored again.
+    W_U: tie === undefined ? halfTensor(fp32.W_U) : tiedW_U(W_E, tie),
+    b_U: halfTensor(fp32.b_U),
+    ...(tie === undefined ? {} : { tiedUnembed: tie }),
   };
+}
 
-  private lazyTensor(dims: readonly number[], half: Uint16Array): Tensor {
-    let ref: WeakRef<Float32Array> | null = null;
-    const sources = this.sources;
-    return {
-      dims: [...dims],
-      get data(): Float32Array {
-        let d = ref?.deref();
-        if (d === undefined) {
-          d = fromF16(half);
-          ref = new WeakRef(d);
-          sources.set(d, half);
-        }
-        return d;
-      },
-    };
-  }
+/**
+ * One block's tensors stored at half precision, each a float32 view decoded on access (fromPretrained
+ * converts each block as soon as it is processed, so its float32 arrays can go).
+ */
+export function halfBlock(b: BlockWeights): BlockWeights {
+  return {
+    ln1_w: halfOrNull(b.ln1_w),
+    ln1_b: halfOrNull(b.ln1_b),
+    W_Q: halfTensor(b.W_Q),
+    W_K: halfTensor(b.W_K),
+    W_V: halfTensor(b.W_V),
+    W_O: halfTensor(b.W_O),
+    b_Q: halfTensor(b.b_Q),
+    b_K: halfTensor(b.b_K),
+    b_V: halfTensor(b.b_V),
+    b_O: halfTensor(b.b_O),
+    ln2_w: halfOrNull(b.ln2_w),
+    ln2_b: halfOrNull(b.ln2_b),
+    W_in: halfTensor(b.W_in),
+    b_in: halfTensor(b.b_in),
+    W_out: halfTensor(b.W_out),
+    b_out: halfTensor(b.b_out),
+  };
+}
+
+function halfOrNull(t: Tensor | null): Tensor | null {
+  return t === null ? null : halfTensor(t);
+}
+
+/** `t` rounded to float16 and held so; its `data` decodes on access and lives while something holds it. */
+function halfTensor(t: Tensor): Tensor {
+  return halfSourceOf(t) !== undefined ? t : halfTensorOf(t.dims, toF16(t.data));
+}
+
+/** A tensor held as the float16 bits `half`: `data` decodes them on access, kept while something holds it. */
+export function halfTensorOf(dims: readonly number[], half: Uint16Array): Tensor {
+  let ref: WeakRef<Float32Array> | null = null;
+  const view: Tensor = {
+    dims: [...dims],
+    get data(): Float32Array {
+      let d = ref?.deref();
+      if (d === undefined) {
+        d = fromF16(half);
+        ref = new WeakRef(d);
+      }
+      return d;
+    },
+  };
+  setHalfSource(view, half);
+  return view;
 }

@@ -22,6 +22,12 @@ export interface LoadCheckpointOptions {
    * buffers or a tied lm_head, count as passed over).
    */
   readonly onRead?: (done: number, total: number) => void;
+  /**
+   * Handed each block as soon as its tensors are read (`cfg` as loaded); what it returns is kept
+   * in the block's place. fromPretrained processes the block there (and, for fp16, stores it at
+   * half precision), so the float32 arrays of one block at a time are alive, not the model's.
+   */
+  readonly onBlock?: (l: number, block: BlockWeights, cfg: HookedGPT2Config) => BlockWeights;
 }
 
 /** What the loader found, for display and diagnostics. */
@@ -133,7 +139,7 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
     const cAttnB = await get(`${p}attn.c_attn.bias`); // [3 * d_model]
     const [W_Q, W_K, W_V] = splitQkvWeight(cAttnW, d_model, n_heads, d_head, qkvScratch);
     const [b_Q, b_K, b_V] = splitQkvBias(cAttnB, d_model, n_heads, d_head);
-    blocks.push({
+    const block: BlockWeights = {
       ln1_w: { dims: [d_model], data: await get(`${p}ln_1.weight`) },
       ln1_b: { dims: [d_model], data: await get(`${p}ln_1.bias`) },
       W_Q,
@@ -154,7 +160,8 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
       b_in: { dims: [d_mlp], data: await get(`${p}mlp.c_fc.bias`) },
       W_out: { dims: [d_mlp, d_model], data: await get(`${p}mlp.c_proj.weight`) },
       b_out: { dims: [d_model], data: await get(`${p}mlp.c_proj.bias`) },
-    });
+    };
+    blocks.push(opts.onBlock ? opts.onBlock(l, block, cfg) : block);
   }
   const ln_final_w: Tensor = { dims: [d_model], data: await get('ln_f.weight') };
   const ln_final_b: Tensor = { dims: [d_model], data: await get('ln_f.bias') };

@@ -1,5 +1,6 @@
 // Emits ONNX nodes in execution order and records every hook point a kernel names.
 // Kernels only talk to this class; the model graph (src/engine/graph.ts) composes them.
+import { halfSourceOf } from '../halfSource';
 import type { Tensor } from '../types';
 import type { AttrDef, ElemType, GraphIR, InitializerDef, NodeDef, TensorData, ValueDecl } from './ir';
 
@@ -67,17 +68,34 @@ export class GraphBuilder {
   /** A weight as an initializer; the name is TransformerLens's parameter name when there is one. */
   weight(name: string, t: Tensor, dims: readonly number[] = t.dims): string {
     const size = dims.reduce((a, b) => a * b, 1);
-    if (size !== t.data.length) {
-      throw new Error(`weight '${name}': ${t.data.length} values do not fill shape [${dims.join(', ')}]`);
+    // A half-stored weight is named by its float16 source, not decoded: building a graph would
+    // otherwise make a float32 copy of the whole model (weightInputs.ts feeds the source).
+    const half = halfSourceOf(t);
+    const length = half?.length ?? t.data.length;
+    if (size !== length) {
+      throw new Error(`weight '${name}': ${length} values do not fill shape [${dims.join(', ')}]`);
     }
-    return this.addInitializer(name, 'float32', dims, t.data);
+    if (half === undefined) return this.addInitializer(name, 'float32', dims, t.data);
+    return this.define({
+      name,
+      type: 'float32',
+      dims: [...dims],
+      half,
+      get data(): Float32Array {
+        return t.data;
+      },
+    });
   }
 
   private addInitializer(name: string, type: ElemType, dims: readonly number[], data: TensorData): string {
-    if (this.types.has(name)) throw new Error(`graph builder: tensor '${name}' defined twice`);
-    this.initializers.set(name, { name, type, dims: [...dims], data });
-    this.types.set(name, type);
-    return name;
+    return this.define({ name, type, dims: [...dims], data });
+  }
+
+  private define(t: InitializerDef): string {
+    if (this.types.has(t.name)) throw new Error(`graph builder: tensor '${t.name}' defined twice`);
+    this.initializers.set(t.name, t);
+    this.types.set(t.name, t.type);
+    return t.name;
   }
 
   /** A small constant, shared between all users with the same contents. */

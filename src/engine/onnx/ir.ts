@@ -14,6 +14,16 @@ export interface InitializerDef {
   readonly type: ElemType;
   readonly dims: readonly number[];
   readonly data: TensorData;
+  /**
+   * For a float32 weight the model stores at half precision (halfSource.ts): its float16 bits. A
+   * session is fed these and casts them (weightInputs.ts); `data` decodes them only if read.
+   */
+  readonly half?: Uint16Array;
+}
+
+/** An initializer's size as the graph computes with it (a half-stored weight counts as float32), without decoding. */
+export function initializerBytes(t: InitializerDef): number {
+  return t.half !== undefined ? t.half.length * Float32Array.BYTES_PER_ELEMENT : t.data.byteLength;
 }
 
 /** A graph input or output: numeric dims are fixed, string dims are symbolic ('batch', 'pos'). */

@@ -9,7 +9,7 @@
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { InitializerDef, TensorData } from './ir';
+import { initializerBytes, type InitializerDef, type TensorData } from './ir';
 
 /** Where one initializer's bytes lie in the weights file. */
 export interface ExternalRef {
@@ -156,7 +156,7 @@ export class WeightFile {
 
   /** Whether `t` goes to the file (large) or stays inline in the .onnx (small). */
   static isExternal(t: InitializerDef): boolean {
-    return t.data.byteLength >= INLINE_LIMIT_BYTES;
+    return initializerBytes(t) >= INLINE_LIMIT_BYTES;
   }
 
   /** Where `t`'s bytes are, appending them the first time this array is seen. */

@@ -7,7 +7,7 @@ import { liftWeights, type BoundTensor } from '../onnx/weightInputs';
 import type { InitializerDef } from '../onnx/ir';
 import { createSession, type CreatedSession, type SessionOptions } from './session';
 
-/** `bind` chooses what each weight is fed (HalfWeights.bind: its float16 copy); the initializer's own array by default. */
+/** `bind` chooses what each weight is fed (DeviceWeights.bind: its copy on the device); by default the initializer's own array, or its float16 source (InitializerDef.half). */
 export function createSharedWeightsSession(
   graph: GraphIR,
   opts: Omit<SessionOptions, 'boundInputs'> & { readonly bind?: (t: InitializerDef) => BoundTensor } = {},

@@ -25,7 +25,7 @@ import {
 import { circuitSvd, tokensAlong } from '../inspect/circuitSvd';
 import { abortError } from '../../common/errors';
 import { MAX_DIRECTIONS, MAX_DIRECTION_TOKENS } from '../inspect/directionLimits';
-import { collectGarbage } from './collectGarbage';
+import { collectGarbage } from '../collectGarbage';
 
 /** Where a tensor comes from. */
 export type TensorSource =

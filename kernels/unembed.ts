@@ -19,6 +19,16 @@ export function unembedHooks(cfg: UnembedCfg): HookDecl[] {
 }
 
 /**
+ * The hook point the unembedding reads, whole: its value at a position fixes that position's
+ * logits. 3.x: unembed.hook_in; 2.x has no unembed hooks, and its ln_final.hook_normalized is
+ * LayerNorm's output after the gain and bias (kernels/layerNorm.ts), which is what the unembedding
+ * reads. HookedGPT2.readout holds it to unembed a long prompt in windows of positions.
+ */
+export function unembedInputHook(cfg: UnembedCfg): string {
+  return (cfg.transformer_lens_version ?? '3.x') === '2.x' ? 'ln_final.hook_normalized' : 'unembed.hook_in';
+}
+
+/**
  * x [batch, pos, d_model] → logits under the graph name `out`: [batch, pos, d_vocab_out], or
  * [batch, 1, d_vocab_out] with `lastOnly` (hook_in still sees every position; hook_out is not
  * emitted, since no full-size logits exist: HookedGPT2 runs the full graph when it is asked for).

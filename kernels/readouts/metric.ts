@@ -33,6 +33,7 @@ export function metric(m: Metric, d_vocab_out: number): Readout {
   return {
     key: 'metric:loss',
     params: {},
+    windows: 'meanNext', // a mean over the predicting positions of whatever tokens it is fed
     emit(g) {
       const b = g.b;
       const logProbs = b.op('LogSoftmax', [g.logits], { axis: { i: -1 } }); // [batch, pos, d_vocab_out]

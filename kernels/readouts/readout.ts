@@ -44,6 +44,17 @@ export interface Readout {
    */
   readonly logitsAt?: 'last';
   /**
+   * How the engine may answer this readout over windows of positions, so that a long prompt's
+   * logits are never [pos, d_vocab] at once (HookedGPT2.readout, beyond 256 positions, in windows of 128). Each
+   * window is fed the unembedding's input and the tokens at positions [from, to + 1), the one
+   * extra position giving the window's last row its next token. 'rows': the answers are
+   * [batch, pos, ...] and row p depends only on position p's logits and next token, so the
+   * windows' rows [from, to) are concatenated. 'meanNext': the answer is [batch], a mean over the
+   * predicting positions of the tokens fed, so the windows' answers are averaged weighted by how
+   * many each predicted. Absent: the readout sees every position at once.
+   */
+  readonly windows?: 'rows' | 'meanNext';
+  /**
    * The hook points the readout reads, so that a caller can hold copies of them from one run and
    * answer later without a forward pass (HookedGPT2.readout's `held`: those hooks become graph
    * inputs and nothing before them runs). Absent for readouts that read the logits.

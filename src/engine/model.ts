@@ -14,7 +14,8 @@ import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type Logits
 import { PastElsewhereError, pastFeeds, presentOf, type PastKeyValues, type PastTensor } from './kvCache';
 import { checkIncrementalInterventions, forwardIncremental, type IncrementalOptions, type IncrementalResult } from './incremental';
 import { listHookPoints, type HookDecl } from './hookPoints';
-import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
+import { UNEMBED_HOOK_OUT, unembedInputHook } from '../../kernels/unembed';
+import { held, heldActivations } from '../../kernels/readouts/held';
 import { emitPastSlice, PAST_KEEP_INPUT } from '../../kernels/kvCache';
 import { GraphBuilder } from './onnx/builder';
 import { DeviceWeights } from './deviceWeights';
@@ -36,6 +37,7 @@ import {
 } from './ort/session';
 import { processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import { joinWindows, positionWindows, slicePositions, WINDOWED_ABOVE, type WindowAnswers } from './readoutWindows';
 import { RunStates, type HeldActivations } from './runState';
 import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
@@ -191,13 +193,6 @@ export interface ToTokensResult {
   readonly notice: string | null;
 }
 
-/**
- * Readout runs over more positions than this that unembed every position run in a session of
- * their own, released after the run, so its arena does not keep the [pos, d_vocab] peak; shorter
- * ones (and pruned views: a head's pattern, a layer's neurons) keep their session for the next ask.
- */
-const KEPT_READOUT_MAX_POS = 256;
-
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
 
@@ -275,8 +270,6 @@ export class HookedGPT2 {
   private weightFileInst: WeightFile | null = null;
   /** Sessions of "forward + readouts" graphs (readout()), one per intervention structure × readout set. */
   private readonly readoutSessions = new ReadoutSessions();
-  /** Whether a readout session key's graph unembeds every position (then a wide run gets its own session). */
-  private readonly readoutUnembeds = new Map<string, boolean>();
   /** What the activation panel keeps between a run and its detail views; bounded, cleared on dispose. */
   readonly runs = new RunStates();
   /** Why the requested execution provider was not used, when it was not. */
@@ -544,12 +537,70 @@ export class HookedGPT2 {
    * readout's answers). The graph takes them as inputs and drops what only they needed, so a
    * readout that reads layer 5's resid_pre runs layer 5 alone, and one that reads only held hook
    * points (the logit lens, DLA) runs no transformer block at all.
-   * Sessions keep their arena; a run that unembeds every position of a long prompt gets a
-   * session of its own, released after it. A batch of prompts ([batch][pos]) runs as one call; each
+   * Sessions keep their arena. Over more than WINDOWED_ABOVE (256) positions, the readouts that allow
+   * it (Readout.windows: loss, top-k, rank, the loss metric) are answered over windows of
+   * positions from the held unembedding input (readoutWindows.ts), so no session's arena holds a
+   * long prompt's [pos, d_vocab] logits. A batch of prompts ([batch][pos]) runs as one call; each
    * answer keeps the batch axis.
    */
   async readout(tokens: TokenInput, readouts: readonly Readout[], opts: ReadoutOptions = {}): Promise<Map<string, ReadoutAnswer>> {
-    return (await this.runReadouts(tokens, readouts, opts, undefined)).answers;
+    this.assertLive();
+    const { ids, batch, pos } = this.checkTokens(tokens);
+    const windowed = readouts.filter((r) => r.windows !== undefined && r.logitsAt !== 'last');
+    // An intervention on the logits themselves is position by position too, but its feeds span
+    // every position; such a run unembeds whole (and its session's arena keeps that peak).
+    const onLogits = compileInterventions(this.cfg, opts.interventions ?? []).transforms.has(UNEMBED_HOOK_OUT);
+    if (pos <= WINDOWED_ABOVE || windowed.length === 0 || onLogits)
+      return (await this.runReadouts(tokens, readouts, opts, undefined)).answers;
+    return this.readoutInWindows({ ids, batch, pos }, readouts, windowed, opts);
+  }
+
+  /**
+   * readout() of a long prompt: one run of the readouts that see every position at once, holding
+   * the unembedding's input (unless the caller holds it), then `windowed` over windows of
+   * positions fed that input, in one kept session with no transformer block.
+   */
+  private async readoutInWindows(
+    t: { readonly ids: readonly number[]; readonly batch: number; readonly pos: number },
+    readouts: readonly Readout[],
+    windowed: readonly Readout[],
+    opts: ReadoutOptions,
+  ): Promise<Map<string, ReadoutAnswer>> {
+    const rows = Array.from({ length: t.batch }, (_, i) => t.ids.slice(i * t.pos, (i + 1) * t.pos));
+    const rest = readouts.filter((r) => !windowed.includes(r));
+    const hook = unembedInputHook(this.cfg);
+    let input = opts.held?.get(hook);
+    const answers = new Map<string, ReadoutAnswer>();
+    if (input === undefined || rest.length > 0) {
+      const hold = input === undefined ? [held([hook])] : [];
+      // The forward over every position runs in a session of its own, released after the run:
+      // kept, its arena would stay at this run's peak (every layer's [heads, pos, pos] patterns
+      // alive until the thumbnails read them, measured +730 MiB at 1,024 tokens for GPT-2 small,
+      // +1.4 GiB after a second run), far beyond the panel's budget.
+      const first = (await this.runReadouts(rows, [...rest, ...hold], opts, undefined, true)).answers;
+      for (const r of rest) answers.set(r.key, first.get(r.key)!);
+      if (input === undefined) input = heldActivations([hook], first.get(hold[0]!.key)!).get(hook)!;
+    }
+    const whole = input;
+    const parts: WindowAnswers[] = [];
+    for (const w of positionWindows(t.pos)) {
+      if (opts.signal?.aborted) throw abortError();
+      // No interventions: those before the held input are pruned with what computes it, and one on
+      // the logits sends the run down the unwindowed path (readout()), so every window of every
+      // intervention set shares one session.
+      const fed = new Map([[hook, slicePositions(whole.data, whole.dims, w.from, w.fedTo)]]);
+      const window = (
+        await this.runReadouts(
+          rows.map((r) => r.slice(w.from, w.fedTo)),
+          windowed,
+          { held: fed, ...(opts.signal ? { signal: opts.signal } : {}) },
+          undefined,
+        )
+      ).answers;
+      parts.push({ window: w, answers: window });
+    }
+    for (const [k, a] of joinWindows(windowed, parts, t.pos)) answers.set(k, a);
+    return new Map(readouts.map((r) => [r.key, answers.get(r.key)!] as const));
   }
 
   /**
@@ -573,6 +624,7 @@ export class HookedGPT2 {
     readouts: readonly Readout[],
     opts: ReadoutOptions,
     past: PastKeyValues | undefined,
+    once = false,
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
     const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
@@ -588,25 +640,15 @@ export class HookedGPT2 {
     const given = new Set(held.keys());
     const heldKey = given.size > 0 ? `#held:${[...given].sort().join(',')}` : '';
     const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}`;
-    const graphOf = (): GraphIR => {
-      const { transforms } = compileInterventions(this.cfg, opts.interventions ?? []);
-      return buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast, given }).graph;
-    };
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
-      // A run that unembeds many positions leaves its session's arena at that run's peak (about
-      // 800 MiB at 1,024 tokens for GPT-2 small): it gets a session of its own, released after it.
-      let graph: GraphIR | null = null;
-      let unembeds = this.readoutUnembeds.get(key);
-      if (unembeds === undefined && logitsAt === 'all' && pos > KEPT_READOUT_MAX_POS) {
-        graph = graphOf();
-        unembeds = unembedsEveryPosition(graph);
-        this.readoutUnembeds.set(key, unembeds);
-      }
-      const ownSession = unembeds === true && logitsAt === 'all' && pos > KEPT_READOUT_MAX_POS;
-      const session = ownSession
-        ? await this.openReadoutSession(graph ?? graphOf(), withPast)
-        : await this.readoutSessions.get(key, () => this.openReadoutSession(graph ?? graphOf(), withPast));
+      const open = (): Promise<EngineSession> =>
+        this.openReadoutSession(
+          buildModelGraph(this.cfg, this.weights, compiled.transforms, logitsAt, { readouts, withPast, given }).graph,
+          withPast,
+        );
+      // `once`: a session of its own, released after the run, so its arena goes with it.
+      const session = once ? await open() : await this.readoutSessions.get(key, open);
       if (past?.location === 'gpu-buffer' && session.provider !== 'webgpu') throw new PastElsewhereError(session.provider);
       const feeds: Record<string, SessionTensor> = {
         [TOKENS_INPUT]: { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
@@ -630,7 +672,7 @@ export class HookedGPT2 {
         if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
         await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
       } finally {
-        if (ownSession) await session.release();
+        if (once) await session.release();
       }
     }
   }
@@ -640,7 +682,7 @@ export class HookedGPT2 {
    * intermediate tensor is its own malloc, and glibc, once such buffers are freed, raises its mmap
    * threshold and keeps later ones in its heaps for good (measured: +378 MiB after one 1,024-token
    * panel, not given back even after dispose). An arena's memory goes back when its session is
-   * released (the panel's close, or runReadouts' own session for a wide run). With a past, the
+   * released (the panel's close). With a past, the
    * present keys and values may stay on the device (keepPastOnDevice).
    */
   private async openReadoutSession(graph: GraphIR, withPast = false): Promise<EngineSession> {
@@ -949,9 +991,4 @@ const MAIN_VARIANT = variantKey('', [], 'all', [], false);
 async function releaseVariant(v: Variant | null): Promise<void> {
   if (v === null) return;
   await Promise.all(v.segments.map((s) => s.session.release()));
-}
-
-/** Whether a (pruned) graph still computes the logits, which are [pos, d_vocab]: the largest tensor of a run. */
-function unembedsEveryPosition(graph: GraphIR): boolean {
-  return graph.nodes.some((n) => n.outputs.includes(LOGITS_OUTPUT));
 }

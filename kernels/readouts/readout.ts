@@ -22,6 +22,11 @@ export interface ReadoutGraph {
   readonly tokens: string;
   /** The logits, float32 [batch, pos, d_vocab_out]. */
   readonly logits: string;
+  /**
+   * In a right-padded batch, int64 [batch, pos]: 1 at each prompt's real positions, 0 at its
+   * padding (the logits at 'last' are then each prompt's own last position); null otherwise.
+   */
+  readonly attentionMask: string | null;
   /** This readout's per-call parameter `name` (declared in `params`) as an int64 graph input of shape [n]. */
   param(name: string): string;
   /** Declares `tensor` as this readout's answer `name` (a graph output). */

@@ -15,6 +15,7 @@ import { PastElsewhereError, pastFeeds, presentOf, type PastKeyValues, type Past
 import { checkIncrementalInterventions, forwardIncremental, type IncrementalOptions, type IncrementalResult } from './incremental';
 import { listHookPoints, type HookDecl } from './hookPoints';
 import { UNEMBED_HOOK_OUT, unembedInputHook } from '../../kernels/unembed';
+import { ATTENTION_MASK_INPUT } from '../../kernels/attention';
 import { held, heldActivations } from '../../kernels/readouts/held';
 import { emitPastSlice, PAST_KEEP_INPUT } from '../../kernels/kvCache';
 import { GraphBuilder } from './onnx/builder';
@@ -38,6 +39,7 @@ import {
 import { processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
 import { joinWindows, positionWindows, slicePositions, WINDOWED_ABOVE, type WindowAnswers } from './readoutWindows';
+import { maskFeed, PAD_TOKEN, rightPadded, tokensFeed, windowOf, type Prompts } from './prompts';
 import { RunStates, type HeldActivations } from './runState';
 import { BF16_UNAVAILABLE, HalfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
@@ -59,9 +61,12 @@ export type { LogitsAt } from './graph';
 export type { WeightDtype } from './weightDtype';
 
 /**
- * One prompt's token ids, or a batch of prompts of the same length ([batch][pos]): a batch runs as
- * one session call with TransformerLens's batch axis (logits [batch, pos, d_vocab_out], every
- * hook [batch, ...]). Prompts of different lengths are refused (no padding yet).
+ * One prompt's token ids, or a batch of prompts ([batch][pos]): a batch runs as one session call
+ * with TransformerLens's batch axis (logits [batch, pos, d_vocab_out], every hook [batch, ...]).
+ * Prompts of different lengths are padded on the right (TransformerLens's default padding_side)
+ * to the longest, with an attention mask that every layer's attention respects; results carry
+ * each prompt's length (`lengths`) so a caller can drop the padded positions, whose values are
+ * not meaningful. At every real position each hook equals the prompt run alone.
  */
 export type TokenInput = readonly number[] | Int32Array | readonly (readonly number[])[];
 
@@ -80,6 +85,8 @@ export interface ReadoutOptions {
 /** What one forward pass fetched. */
 interface Ran {
   readonly logits: Tensor;
+  /** Each prompt's length; in a padded batch, positions from a prompt's length on are padding. */
+  readonly lengths: readonly number[];
   readonly activations: ReadonlyMap<string, Tensor>;
   /** With ForwardOptions.past: the past keys and values followed by the new ones. */
   readonly present?: PastKeyValues;
@@ -177,8 +184,10 @@ export interface ForwardOptions {
 }
 
 export interface ForwardResult {
-  /** [1, pos, d_vocab_out], or [1, 1, d_vocab_out] with logitsAt 'last' */
+  /** [batch, pos, d_vocab_out], or [batch, 1, d_vocab_out] with logitsAt 'last' (each prompt's own last position) */
   readonly logits: Tensor;
+  /** Each prompt's length: in a padded batch, positions from a prompt's length on are padding. */
+  readonly lengths: readonly number[];
   /** The requested activations by TransformerLens name, in hook_dict order. */
   readonly activations: ReadonlyMap<string, Tensor>;
   /** With ForwardOptions.past: the past keys and values followed by the new ones. */
@@ -230,11 +239,14 @@ function withInjectedFault(session: EngineSession): EngineSession {
   };
 }
 
-/** [batch, pos, d] → [batch, 1, d]: the last position's row of each batch entry. */
-function lastPosition(t: Tensor): Tensor {
+/** [batch, pos, d] → [batch, 1, d]: each batch entry's row at its last real position. */
+function lastPosition(t: Tensor, lengths: readonly number[]): Tensor {
   const [batch, pos, d] = t.dims as [number, number, number];
   const data = new Float32Array(batch * d);
-  for (let i = 0; i < batch; i++) data.set(t.data.subarray((i * pos + pos - 1) * d, (i * pos + pos) * d), i * d);
+  for (let i = 0; i < batch; i++) {
+    const last = i * pos + lengths[i]! - 1;
+    data.set(t.data.subarray(last * d, (last + 1) * d), i * d);
+  }
   return { dims: [batch, 1, d], data };
 }
 
@@ -377,9 +389,9 @@ export class HookedGPT2 {
   async runWithCache(
     tokens: TokenInput,
     opts: { names?: NamesFilter; signal?: AbortSignal } = {},
-  ): Promise<{ logits: Tensor; cache: ActivationCache }> {
+  ): Promise<{ logits: Tensor; cache: ActivationCache; lengths: readonly number[] }> {
     const r = await this.forward(tokens, { names: opts.names ?? (() => true), ...(opts.signal ? { signal: opts.signal } : {}) });
-    return { logits: r.logits, cache: this.cacheOf(r) };
+    return { logits: r.logits, cache: this.cacheOf(r), lengths: r.lengths };
   }
 
   async runWithHooks(tokens: TokenInput, hooks: readonly HookFn[], opts: { signal?: AbortSignal } = {}): Promise<Tensor> {
@@ -390,9 +402,9 @@ export class HookedGPT2 {
     tokens: TokenInput,
     interventions: readonly Intervention[],
     opts: { names?: NamesFilter; signal?: AbortSignal } = {},
-  ): Promise<{ logits: Tensor; cache: ActivationCache }> {
+  ): Promise<{ logits: Tensor; cache: ActivationCache; lengths: readonly number[] }> {
     const r = await this.forward(tokens, { interventions, ...opts });
-    return { logits: r.logits, cache: this.cacheOf(r) };
+    return { logits: r.logits, cache: this.cacheOf(r), lengths: r.lengths };
   }
 
   /** Runs only `newTokens` after `past` (a KeyValueCache's), as if the whole sequence had run; see incremental.ts. */
@@ -436,7 +448,9 @@ export class HookedGPT2 {
   private async forwardOnce(tokens: TokenInput, opts: ForwardOptions): Promise<Ran> {
     this.assertLive();
     const past = opts.past;
-    const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
+    const prompts = this.checkTokens(tokens, past?.length ?? 0);
+    const { batch, pos } = prompts;
+    if (prompts.padded && past !== undefined) throw new Error('a batch of prompts of different lengths cannot run after a past');
     if (opts.signal?.aborted) throw abortError();
     const allNames = this.hookTable.map((h) => h.name);
     const names = opts.names === undefined ? [] : resolveNames(opts.names, allNames);
@@ -458,13 +472,15 @@ export class HookedGPT2 {
       onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
       names.length === allNames.length ? null : names,
       past !== undefined,
+      prompts.padded,
     );
     const elsewhere = variant.segments.find((sg) => sg.session.provider !== 'webgpu');
     if (past?.location === 'gpu-buffer' && elsewhere) throw new PastElsewhereError(elsewhere.session.provider);
 
     const pool = new Map<string, SessionTensor>();
     const fed = new Set<SessionTensor>(); // what the caller owns; anything else on the device is this call's
-    pool.set(TOKENS_INPUT, { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
+    pool.set(TOKENS_INPUT, tokensFeed(prompts));
+    if (prompts.padded) pool.set(ATTENTION_MASK_INPUT, maskFeed(prompts));
     for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) pool.set(k, v);
     if (past) for (const [k, v] of Object.entries(pastFeeds(past))) pool.set(k, v);
     for (const v of pool.values()) fed.add(v);
@@ -514,7 +530,7 @@ export class HookedGPT2 {
       }
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
       logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
-      if (onlyLast) logits = lastPosition(logits);
+      if (onlyLast) logits = lastPosition(logits, prompts.lengths);
       if (past) present = presentOf(this.cfg, (n) => toPastTensor(pool.get(n)!, n), this.slicePast);
       if (opts.signal?.aborted) throw abortError();
     } catch (err) {
@@ -526,7 +542,7 @@ export class HookedGPT2 {
       pool.clear();
     }
     // Between segments a present may also have been an input of a later one; only the returned ones stay.
-    return { logits, activations, ...(present ? { present } : {}) };
+    return { logits, activations, lengths: prompts.lengths, ...(present ? { present } : {}) };
   }
 
   /**
@@ -545,14 +561,15 @@ export class HookedGPT2 {
    */
   async readout(tokens: TokenInput, readouts: readonly Readout[], opts: ReadoutOptions = {}): Promise<Map<string, ReadoutAnswer>> {
     this.assertLive();
-    const { ids, batch, pos } = this.checkTokens(tokens);
+    const prompts = this.checkTokens(tokens);
+    const pos = prompts.pos;
     const windowed = readouts.filter((r) => r.windows !== undefined && r.logitsAt !== 'last');
     // An intervention on the logits themselves is position by position too, but its feeds span
     // every position; such a run unembeds whole (and its session's arena keeps that peak).
     const onLogits = compileInterventions(this.cfg, opts.interventions ?? []).transforms.has(UNEMBED_HOOK_OUT);
     if (pos <= WINDOWED_ABOVE || windowed.length === 0 || onLogits)
-      return (await this.runReadouts(tokens, readouts, opts, undefined)).answers;
-    return this.readoutInWindows({ ids, batch, pos }, readouts, windowed, opts);
+      return (await this.runReadouts(prompts, readouts, opts, undefined)).answers;
+    return this.readoutInWindows(prompts, readouts, windowed, opts);
   }
 
   /**
@@ -561,12 +578,11 @@ export class HookedGPT2 {
    * positions fed that input, in one kept session with no transformer block.
    */
   private async readoutInWindows(
-    t: { readonly ids: readonly number[]; readonly batch: number; readonly pos: number },
+    t: Prompts,
     readouts: readonly Readout[],
     windowed: readonly Readout[],
     opts: ReadoutOptions,
   ): Promise<Map<string, ReadoutAnswer>> {
-    const rows = Array.from({ length: t.batch }, (_, i) => t.ids.slice(i * t.pos, (i + 1) * t.pos));
     const rest = readouts.filter((r) => !windowed.includes(r));
     const hook = unembedInputHook(this.cfg);
     let input = opts.held?.get(hook);
@@ -577,7 +593,7 @@ export class HookedGPT2 {
       // kept, its arena would stay at this run's peak (every layer's [heads, pos, pos] patterns
       // alive until the thumbnails read them, measured +730 MiB at 1,024 tokens for GPT-2 small,
       // +1.4 GiB after a second run), far beyond the panel's budget.
-      const first = (await this.runReadouts(rows, [...rest, ...hold], opts, undefined, true)).answers;
+      const first = (await this.runReadouts(t, [...rest, ...hold], opts, undefined, true)).answers;
       for (const r of rest) answers.set(r.key, first.get(r.key)!);
       if (input === undefined) input = heldActivations([hook], first.get(hold[0]!.key)!).get(hook)!;
     }
@@ -591,7 +607,7 @@ export class HookedGPT2 {
       const fed = new Map([[hook, slicePositions(whole.data, whole.dims, w.from, w.fedTo)]]);
       const window = (
         await this.runReadouts(
-          rows.map((r) => r.slice(w.from, w.fedTo)),
+          windowOf(t, w.from, w.fedTo),
           windowed,
           { held: fed, ...(opts.signal ? { signal: opts.signal } : {}) },
           undefined,
@@ -599,7 +615,7 @@ export class HookedGPT2 {
       ).answers;
       parts.push({ window: w, answers: window });
     }
-    for (const [k, a] of joinWindows(windowed, parts, t.pos)) answers.set(k, a);
+    for (const [k, a] of joinWindows(windowed, parts, t.pos, t.lengths)) answers.set(k, a);
     return new Map(readouts.map((r) => [r.key, answers.get(r.key)!] as const));
   }
 
@@ -615,19 +631,20 @@ export class HookedGPT2 {
     opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues }> {
     checkIncrementalInterventions(this.cfg, opts.interventions ?? []);
-    const r = await this.runReadouts(newTokens, readouts, opts, past);
+    const r = await this.runReadouts(this.checkTokens(newTokens, past.length), readouts, opts, past);
     return { answers: r.answers, present: r.present! };
   }
 
   private async runReadouts(
-    tokens: TokenInput,
+    prompts: Prompts,
     readouts: readonly Readout[],
     opts: ReadoutOptions,
     past: PastKeyValues | undefined,
     once = false,
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
-    const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
+    const { batch, pos } = prompts;
+    if (prompts.padded && past !== undefined) throw new Error('a batch of prompts of different lengths cannot run after a past');
     if (readouts.length === 0) throw new Error('readout: no readouts asked for');
     if (past !== undefined && opts.held !== undefined) throw new Error('internal: held activations with a past');
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
@@ -639,19 +656,21 @@ export class HookedGPT2 {
     const held = opts.held ?? new Map<string, never>();
     const given = new Set(held.keys());
     const heldKey = given.size > 0 ? `#held:${[...given].sort().join(',')}` : '';
-    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}`;
+    const attentionMask = prompts.padded;
+    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${attentionMask ? '#mask' : ''}${heldKey}`;
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
       const open = (): Promise<EngineSession> =>
         this.openReadoutSession(
-          buildModelGraph(this.cfg, this.weights, compiled.transforms, logitsAt, { readouts, withPast, given }).graph,
+          buildModelGraph(this.cfg, this.weights, compiled.transforms, logitsAt, { readouts, withPast, given, attentionMask }).graph,
           withPast,
         );
       // `once`: a session of its own, released after the run, so its arena goes with it.
       const session = once ? await open() : await this.readoutSessions.get(key, open);
       if (past?.location === 'gpu-buffer' && session.provider !== 'webgpu') throw new PastElsewhereError(session.provider);
       const feeds: Record<string, SessionTensor> = {
-        [TOKENS_INPUT]: { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+        [TOKENS_INPUT]: tokensFeed(prompts),
+        ...(attentionMask ? { [ATTENTION_MASK_INPUT]: maskFeed(prompts) } : {}),
         ...readoutFeeds(readouts, session.inputNames),
         ...(past ? pastFeeds(past) : {}),
       };
@@ -856,18 +875,15 @@ export class HookedGPT2 {
     if (this.disposed) throw new Error('this model was disposed');
   }
 
-  /** Flattens one prompt or a batch of equal-length prompts to row-major ids, checking each. */
-  private checkTokens(tokens: TokenInput, pastLength = 0): { ids: number[]; batch: number; pos: number } {
-    const rows = isTokenBatch(tokens) ? tokens.map((r) => Array.from(r)) : [Array.from(tokens as readonly number[] | Int32Array)];
+  /** Flattens one prompt or a batch of prompts to row-major ids, checking each; shorter prompts are right-padded. */
+  private checkTokens(tokens: TokenInput, pastLength = 0): Prompts {
+    const batched = isTokenBatch(tokens);
+    const rows = batched ? tokens.map((r) => Array.from(r)) : [Array.from(tokens as readonly number[] | Int32Array)];
     rows.forEach((r, k) => {
-      if (r.length !== rows[0]!.length) {
-        throw new Error(
-          `prompt ${k} of the batch is ${r.length} tokens, prompt 0 is ${rows[0]!.length}; a batch needs prompts of one length`,
-        );
-      }
+      if (batched && r.length === 0) throw new Error(`prompt ${k} of the batch is empty; every prompt needs at least one token`);
       this.checkIds(r, pastLength);
     });
-    return { ids: rows.flat(), batch: rows.length, pos: rows[0]!.length };
+    return rightPadded(rows, Math.min(PAD_TOKEN, this.cfg.d_vocab - 1));
   }
 
   private checkIds(ids: readonly number[], pastLength: number): void {
@@ -883,12 +899,18 @@ export class HookedGPT2 {
     });
   }
 
-  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt, withPast: boolean): ModelGraph {
-    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}`;
+  private graphFor(
+    ivKey: string,
+    interventions: readonly Intervention[],
+    logitsAt: LogitsAt,
+    withPast: boolean,
+    attentionMask = false,
+  ): ModelGraph {
+    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}|${attentionMask ? 'mask' : ''}`;
     let g = this.graphs.get(key);
     if (g === undefined) {
       const { transforms } = compileInterventions(this.cfg, interventions);
-      g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast });
+      g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast, attentionMask });
       // A half-precision model's graphs hold float32 arrays decoded for building; not kept, they would be a second copy.
       if (this.half === null) this.graphs.set(key, g);
     }
@@ -907,15 +929,16 @@ export class HookedGPT2 {
     logitsAt: LogitsAt = 'all',
     outputs: readonly string[] | null = [],
     withPast = false,
+    attentionMask = false,
   ): Promise<Variant> {
-    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast);
+    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast) + (attentionMask ? '#mask' : '');
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast, attentionMask);
     this.variants.set(key, made);
     made.catch(() => {
       // Only this promise's own entry: after a switch to the CPU the key may hold a newer variant.
@@ -940,8 +963,9 @@ export class HookedGPT2 {
     logitsAt: LogitsAt,
     outputs: readonly string[] | null,
     withPast: boolean,
+    attentionMask: boolean,
   ): Promise<Variant> {
-    const { graph } = this.graphFor(ivKey, interventions, logitsAt, withPast);
+    const { graph } = this.graphFor(ivKey, interventions, logitsAt, withPast, attentionMask);
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
     const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
     const device = this.device;

@@ -68,7 +68,12 @@ export interface WindowAnswers {
 }
 
 /** The windows' answers joined into what one run over every position would have answered. */
-export function joinWindows(readouts: readonly Readout[], parts: readonly WindowAnswers[], pos: number): Map<string, ReadoutAnswer> {
+export function joinWindows(
+  readouts: readonly Readout[],
+  parts: readonly WindowAnswers[],
+  pos: number,
+  lengths: readonly number[] = [pos],
+): Map<string, ReadoutAnswer> {
   const joined = new Map<string, ReadoutAnswer>();
   for (const r of readouts) {
     const mine = parts.map((p) => {
@@ -79,7 +84,7 @@ export function joinWindows(readouts: readonly Readout[], parts: readonly Window
     const out: Record<string, { dims: readonly number[]; data: Float32Array | BigInt64Array }> = {};
     for (const name of Object.keys(mine[0]!)) {
       const pieces = mine.map((a) => a[name]!);
-      out[name] = r.windows === 'rows' ? joinRows(pieces, parts, pos) : weightedMean(pieces, parts, `${r.key}/${name}`);
+      out[name] = r.windows === 'rows' ? joinRows(pieces, parts, pos) : weightedMean(pieces, parts, lengths, `${r.key}/${name}`);
     }
     joined.set(r.key, out);
   }
@@ -110,21 +115,32 @@ function joinRows(
   return { dims: [batch, pos, ...rest], data };
 }
 
-/** Σ n_k · mean_k / Σ n_k, with n_k the positions window k predicted (fed − 1), in float64. */
+/**
+ * Σ n_k · mean_k / Σ n_k per batch entry, in float64, with n_k the positions window k predicted
+ * for that entry: fed − 1, fewer where its prompt ends inside the window (a padded batch), none
+ * where it ended before (that window's mean is then over nothing, and skipped).
+ */
 function weightedMean(
   pieces: readonly { readonly dims: readonly number[]; readonly data: Float32Array | BigInt64Array }[],
   parts: readonly WindowAnswers[],
+  lengths: readonly number[],
   what: string,
 ): { dims: number[]; data: Float32Array } {
   const n = pieces[0]!.data.length;
   const sum = new Float64Array(n);
-  let count = 0;
+  const count = new Float64Array(n);
   pieces.forEach((p, k) => {
     if (!(p.data instanceof Float32Array) || p.data.length !== n)
       throw new Error(`internal: window answers of ${what} differ in shape or type`);
-    const w = parts[k]!.window.fedTo - parts[k]!.window.from - 1;
-    for (let i = 0; i < n; i++) sum[i]! += w * p.data[i]!;
-    count += w;
+    const { from, fedTo } = parts[k]!.window;
+    for (let i = 0; i < n; i++) {
+      // One prompt widened to the batch (runMetricBatch) has one length for every entry.
+      const len = lengths.length === 1 ? lengths[0]! : lengths[i]!;
+      const w = Math.max(0, Math.min(fedTo, len) - from - 1);
+      if (w === 0) continue;
+      sum[i]! += w * p.data[i]!;
+      count[i]! += w;
+    }
   });
-  return { dims: [...pieces[0]!.dims], data: Float32Array.from(sum, (s) => s / count) };
+  return { dims: [...pieces[0]!.dims], data: Float32Array.from(sum, (s, i) => s / count[i]!) };
 }

@@ -37,6 +37,7 @@ export function emitReadouts(
   tokens: string,
   logits: string,
   readouts: readonly Readout[],
+  attentionMask: string | null = null,
 ): string[] {
   const outputs: string[] = [];
   let next: string | null = null;
@@ -47,6 +48,7 @@ export function emitReadouts(
       weights,
       tokens,
       logits,
+      attentionMask,
       param(name) {
         const p = r.params[name];
         if (p === undefined) throw new Error(`internal: readout ${r.key} reads parameter '${name}' it did not declare`);

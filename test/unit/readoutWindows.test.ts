@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { joinWindows, positionWindows, slicePositions, type WindowAnswers } from '../../src/engine/readoutWindows';
-import type { Readout } from '../../src/engine/readouts';
+import type { Readout, ReadoutAnswer } from '../../src/engine/readouts';
 
 const readout = (key: string, windows: 'rows' | 'meanNext'): Readout => ({ key, params: {}, windows, emit: () => undefined });
 
@@ -47,7 +47,7 @@ describe('readout windows', () => {
     const parts: WindowAnswers[] = [
       {
         window: windows[0]!,
-        answers: new Map([
+        answers: new Map<string, ReadoutAnswer>([
           [
             'rows',
             {
@@ -60,7 +60,7 @@ describe('readout windows', () => {
       },
       {
         window: windows[1]!,
-        answers: new Map([
+        answers: new Map<string, ReadoutAnswer>([
           [
             'rows',
             {

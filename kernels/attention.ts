@@ -61,7 +61,8 @@ export const ATTENTION_MASK_INPUT = 'attention_mask';
  * The causal mask [query_pos, key_pos]: true where key_pos ≤ query_pos. Computed once per graph.
  * With an attention mask (a padded batch) it is [batch, 1, query_pos, key_pos] and also false
  * where the key is padding, as TransformerLens's apply_causal_mask builds it
- * (transformer_lens/components/abstract_attention.py, 3.x at commit 017c577a: the causal mask
+ * (transformer_lens/components/abstract_attention.py, AbstractAttention.apply_causal_mask, read
+ * at commit 017c577a, the components/ layout of the 2.x and 3.x releases: the causal mask
  * einsum'd with attention_mask over the key axis, then torch.where(mask, scores, IGNORE) before
  * hook_attn_scores). With right padding a real query's keys are all real, so only padded
  * queries' rows change; every hook at a real position equals the prompt run alone.

@@ -29,6 +29,11 @@ export interface ReadoutGraph {
   readonly attentionMask: string | null;
   /** This readout's per-call parameter `name` (declared in `params`) as an int64 graph input of shape [n]. */
   param(name: string): string;
+  /**
+   * Has the forward compute `tensor` before it reaches hook point `hook` (values unchanged), so
+   * that what `tensor` read can be freed early; see orderBefore in src/engine/readouts.ts.
+   */
+  before(tensor: string, hook: string): void;
   /** Declares `tensor` as this readout's answer `name` (a graph output). */
   output(name: string, tensor: string): void;
   /** The token that follows each position, int64 [batch, pos, 1]; 0 at the last position (whose answers callers mask). */

@@ -11,7 +11,7 @@ import { emitUnembed, UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { listHookPoints, symbolicShape } from './hookPoints';
 import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
-import { emitReadouts, pruneGraph, type Readout } from './readouts';
+import { emitReadouts, orderBefore, pruneGraph, type Readout } from './readouts';
 import { DEFAULT_TL_VERSION, type GPT2Weights, type HookedGPT2Config } from './types';
 
 export const TOKENS_INPUT = 'tokens';
@@ -133,7 +133,8 @@ export function buildModelGraph(
   const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false, tlVersion });
   emitUnembed(b, cfg, final, w.W_U, w.b_U, LOGITS_OUTPUT, logitsAt === 'last', lastIndex);
   const readouts = shape.readouts ?? [];
-  const answers = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts, mask) : null;
+  const emitted = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts, mask) : null;
+  const answers = emitted?.outputs ?? null;
 
   if (answers === null) b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
   // A graph that unembeds only the last position has no full-size logits for unembed.hook_out.
@@ -159,6 +160,9 @@ export function buildModelGraph(
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
   // With a past, the present keys and values stay outputs beside the answers (the cache needs them).
-  const graph = answers === null ? b.build() : pruneGraph(b.build(), [...answers, ...(past ? presentNames(cfg) : [])], shape.given);
+  const graph =
+    answers === null
+      ? b.build()
+      : pruneGraph(orderBefore(b.build(), emitted!.order), [...answers, ...(past ? presentNames(cfg) : [])], shape.given);
   return { graph, hooks };
 }

@@ -79,3 +79,29 @@ describe('readout windows', () => {
     assert.deepEqual([...joined.get('mean')!['metric']!.data], [2.5, 5]);
   });
 });
+
+describe('readouts ordered before the forward goes on (orderBefore)', () => {
+  it("each layer's pattern is pooled for the thumbnails before the next layer starts, values unchanged", async () => {
+    const { buildModelGraph } = await import('../../src/engine/graph');
+    const { thumbnails } = await import('../../kernels/readouts/thumbnails');
+    const { randomWeights, tinyConfig } = await import('./helpers/engineFixtures');
+    const cfg = tinyConfig();
+    const { graph } = buildModelGraph(cfg, randomWeights(cfg, 3), new Map(), 'all', { readouts: [thumbnails(4)] });
+    const producer = (t: string): number => graph.nodes.findIndex((n) => n.outputs.includes(t));
+    for (let l = 0; l + 1 < cfg.n_layers; l++) {
+      const pool = graph.nodes.findIndex((n) => n.op === 'MatMul' && n.inputs.includes(`blocks.${l}.attn.hook_pattern`));
+      const next = producer(`blocks.${l + 1}.hook_resid_pre`);
+      assert.ok(pool >= 0 && next >= 0, `layer ${l}: pooling and the next resid_pre are in the graph`);
+      assert.ok(pool < next, `layer ${l}'s pattern is pooled (node ${pool}) before layer ${l + 1} starts (node ${next})`);
+      // And the graph runs layer l+1 only after the pooled value exists (a data dependency, not just node order).
+      const hook = graph.nodes[next]!;
+      assert.match(hook.inputs[0]!, /^order\//);
+    }
+    // Every node after the producers of its inputs (ONNX's rule).
+    const seen = new Set([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
+    for (const n of graph.nodes) {
+      for (const i of n.inputs) assert.ok(i === '' || seen.has(i), `${n.name} reads '${i}' before it is made`);
+      n.outputs.forEach((o) => seen.add(o));
+    }
+  });
+});

@@ -590,9 +590,9 @@ export class HookedGPT2 {
     if (input === undefined || rest.length > 0) {
       const hold = input === undefined ? [held([hook])] : [];
       // The forward over every position runs in a session of its own, released after the run:
-      // kept, its arena would stay at this run's peak (every layer's [heads, pos, pos] patterns
-      // alive until the thumbnails read them, measured +730 MiB at 1,024 tokens for GPT-2 small,
-      // +1.4 GiB after a second run), far beyond the panel's budget.
+      // kept, its arena would stay at this run's peak (the first view's: +518 MiB at 1,024 tokens
+      // for GPT-2 small, +825 after a second run), beyond the panel's budget; built, it costs
+      // about 0.1 s (docs/ARCHITECTURE.md, "Memory given back").
       const first = (await this.runReadouts(t, [...rest, ...hold], opts, undefined, true)).answers;
       for (const r of rest) answers.set(r.key, first.get(r.key)!);
       if (input === undefined) input = heldActivations([hook], first.get(hold[0]!.key)!).get(hook)!;

@@ -115,6 +115,17 @@ describe('padded batches (right padding, attention mask) equal their prompts run
     }
   });
 
+  it('a function hook (a cut of the graph) sees the padded batch, and the logits still equal each prompt alone', async () => {
+    const model = models.raw!;
+    const seen: number[][] = [];
+    const logits = await model.runWithHooks([A, C], [{ name: 'blocks.1.hook_resid_pre', fn: (t) => void seen.push([...t.dims]) }]);
+    assert.deepEqual(seen, [[2, A.length, model.cfg.d_model]]);
+    for (const [k, toks] of [A, C].entries()) {
+      const e = realError(logits, k, await model.run(toks), 'logits');
+      assert.ok(e <= TOL, `prompt ${k} logits error ${e}`);
+    }
+  });
+
   it('metric readouts on a padded batch equal the one-by-one values: logit difference at the last position, mean loss', async () => {
     const model = models.raw!;
     const diff = metric({ kind: 'logitDiff', answer: 262, wrong: 625 }, model.cfg.d_vocab_out);

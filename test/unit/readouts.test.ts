@@ -359,6 +359,23 @@ describe('readouts in the graph equal the float64 reference from full activation
     });
   }
 
+  it("TransformerLens 2.x hooks (no unembed.hook_in): the windows hold ln_final.hook_normalized and equal the full run's loss", async () => {
+    const model = await HookedGPT2.fromPretrained(dir, { transformerLensVersion: '2.x', processing: false, threads: 1 });
+    try {
+      const long = Array.from({ length: 290 }, (_, i) => (i === 0 ? 50256 : 500 + ((i * 7919) % 30000)));
+      const a = (await model.readout(long, [lossAndTopK(1)])).get('lossAndTopK')!;
+      const { logits } = await model.runWithCache(long, { names: [] });
+      const V = cfg.d_vocab;
+      const want = Array.from({ length: long.length - 1 }, (_, p) => {
+        const row = Float64Array.from(logits.data.subarray(p * V, (p + 1) * V));
+        return rowStats(row, 0, V).lse - row[long[p + 1]!]!;
+      });
+      near(floats(a, 'loss').slice(0, long.length - 1), want, '2.x windowed loss');
+    } finally {
+      await model.dispose();
+    }
+  });
+
   it('over more than 256 positions, an intervention reaches the windowed loss as it reaches the full run', async () => {
     const model = engine.processed!;
     const long = Array.from({ length: 270 }, (_, i) => (i === 0 ? 50256 : 300 + ((i * 104729) % 30000)));

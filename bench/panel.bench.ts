@@ -165,15 +165,17 @@ export async function run(): Promise<BenchRow[]> {
       }
       // The panel run again (a new ablation, the same tokens). Up to 256 tokens its readout
       // session is open now, so this is the forward with the first view's readouts against the
-      // forward alone; above, each such run builds a session of its own and releases it after
-      // (HookedGPT2.runReadouts), so that no arena keeps the logits' peak: the build is included.
+      // forward alone; above, the forward (no unembedding) builds a session of its own and
+      // releases it after, so that no arena keeps every layer's patterns, and the loss, top-k and
+      // rank are unembedded in windows of 128 positions in a kept session (HookedGPT2.readout):
+      // the build is included.
       const [again, rerun] = await timed(() =>
         client.panel({ op: 'run', tokens: Int32Array.from(ids), interventions: [], topK: 10, thumb: 24 }),
       );
       const [, plainAgain] = await timed(() => client.run(ids));
       rows.push({
         group: GROUP,
-        name: n > 256 ? `first view data again, own session built @${n}` : `first view data, session open @${n}`,
+        name: n > 256 ? `first view data again, forward's session built @${n}` : `first view data, session open @${n}`,
         value: rerun,
         unit: 'ms',
         peer: { name: 'plain forward (logits only)', value: plainAgain },

@@ -28,13 +28,31 @@ export function attentionHooks(prefix: string, dims: AttentionDims): HookDecl[] 
   return hooks;
 }
 
-/** The causal mask [query_pos, key_pos]: true where key_pos ≤ query_pos. Computed once per graph. */
+/**
+ * The graph input of a batch of prompts right-padded to one length: int64 [batch, pos], 1 at each
+ * prompt's real positions and 0 at its padding. Only padded batches' graphs declare it.
+ */
+export const ATTENTION_MASK_INPUT = 'attention_mask';
+
+/**
+ * The causal mask [query_pos, key_pos]: true where key_pos ≤ query_pos. Computed once per graph.
+ * With an attention mask (a padded batch) it is [batch, 1, query_pos, key_pos] and also false
+ * where the key is padding, as TransformerLens's apply_causal_mask builds it
+ * (transformer_lens/components/abstract_attention.py, AbstractAttention.apply_causal_mask, read
+ * at commit 017c577a, the components/ layout of the 2.x and 3.x releases: the causal mask
+ * einsum'd with attention_mask over the key axis, then torch.where(mask, scores, IGNORE) before
+ * hook_attn_scores). With right padding a real query's keys are all real, so only padded
+ * queries' rows change; every hook at a real position equals the prompt run alone.
+ */
 function causalMask(b: GraphBuilder, x: string): string {
   return b.once('causal_mask', () => {
     const r = positions(b, x); // [pos]
     const q = b.op('Unsqueeze', [r, b.ints([1])]); // [pos, 1]
     const k = b.op('Unsqueeze', [r, b.ints([0])]); // [1, pos]
-    return b.op('GreaterOrEqual', [q, k], undefined, { type: 'bool' }); // [pos, pos]
+    const causal = b.op('GreaterOrEqual', [q, k], undefined, { type: 'bool' }); // [pos, pos]
+    if (!b.has(ATTENTION_MASK_INPUT)) return causal;
+    const real = b.op('Cast', [ATTENTION_MASK_INPUT], { to: { i: 9 } }, { type: 'bool' }); // [batch, key_pos]
+    return b.op('And', [causal, b.op('Unsqueeze', [real, b.ints([1, 2])])], undefined, { type: 'bool' }); // [batch, 1, query_pos, key_pos]
   });
 }
 

@@ -21,14 +21,38 @@ export function unembedHooks(cfg: UnembedCfg): HookDecl[] {
 }
 
 /**
+ * The hook point the unembedding reads, whole: its value at a position fixes that position's
+ * logits. 3.x: unembed.hook_in; 2.x has no unembed hooks, and its ln_final.hook_normalized is
+ * LayerNorm's output after the gain and bias (kernels/layerNorm.ts), which is what the unembedding
+ * reads. HookedGPT2.readout holds it to unembed a long prompt in windows of positions.
+ */
+export function unembedInputHook(cfg: UnembedCfg): string {
+  return (cfg.transformer_lens_version ?? '3.x') === '2.x' ? 'ln_final.hook_normalized' : 'unembed.hook_in';
+}
+
+/**
  * x [batch, pos, d_model] → logits under the graph name `out`: [batch, pos, d_vocab_out], or
  * [batch, 1, d_vocab_out] with `lastOnly` (hook_in still sees every position; hook_out is not
  * emitted, since no full-size logits exist: HookedGPT2 runs the full graph when it is asked for).
+ * `lastIndex` (int64 [batch]): in a right-padded batch, each prompt's own last real position,
+ * which `lastOnly` unembeds instead of the batch's last.
  */
-export function emitUnembed(b: GraphBuilder, cfg: UnembedCfg, x: string, w: UnembedWeights, out: string, lastOnly: boolean): string {
+export function emitUnembed(
+  b: GraphBuilder,
+  cfg: UnembedCfg,
+  x: string,
+  w: UnembedWeights,
+  out: string,
+  lastOnly: boolean,
+  lastIndex?: string,
+): string {
   const [hookIn, hookOut] = unembedHooks(cfg);
   let input = hookIn ? b.hook(hookIn, x) : x; // [batch, pos, d_model]
-  if (lastOnly) input = b.op('Slice', [input, b.ints([-1]), b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])]); // [batch, 1, d_model]
+  if (lastOnly)
+    input =
+      lastIndex === undefined
+        ? b.op('Slice', [input, b.ints([-1]), b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])])
+        : rowAt(b, input, lastIndex); // [batch, 1, d_model]
   const logits = unembed(b, w, input);
   if (hookOut === undefined || lastOnly) return b.op('Identity', [logits], undefined, { out });
   return b.op('Identity', [b.hook(hookOut, logits)], undefined, { out });
@@ -83,4 +107,12 @@ export function unembedColumns(b: GraphBuilder, w: UnembedWeights, tokens: strin
     cols = b.op('Add', [cols, b.op('MatMul', [weightOnce(b, 'unembed.tie_P', t.P), q])]);
   }
   return cols;
+}
+
+/** x [batch, pos, d] → [batch, 1, d]: entry i's row at index[i] (int64 [batch]). */
+export function rowAt(b: GraphBuilder, x: string, index: string): string {
+  const width = b.op('Slice', [b.op('Shape', [x], undefined, { type: 'int64' }), b.ints([2]), b.ints([3]), b.ints([0])]); // [1]: d
+  const shape = b.op('Concat', [b.ints([1, 1]), width], { axis: { i: 0 } }); // [1, 1, d]
+  const idx = b.op('Expand', [b.op('Reshape', [index, b.ints([-1, 1, 1])]), shape]); // [batch, 1, d]
+  return b.op('GatherElements', [x, idx], { axis: { i: 1 } });
 }

@@ -9,6 +9,7 @@ export function lossAndTopK(k: number): Readout {
   return {
     key: 'lossAndTopK',
     params: { k: { type: 'int64', values: [k] } },
+    windows: 'rows', // every answer of position p comes from p's logits and next token
     emit(g) {
       const b = g.b;
       const lse = b.op('ReduceLogSumExp', [g.logits], { ...AXIS_LAST }); // [batch, pos, 1]

@@ -2,7 +2,8 @@
 // per entry, so a batched run hands back [batch] values instead of [batch, pos, d_vocab] logits.
 //   logitDiff: logits[last, answer] − logits[last, wrong], TransformerLens's logits_to_ave_logit_diff
 //     for one prompt (the IOI and factual-recall demos' metric); only the last position is unembedded.
-//   loss: mean over positions of −log p(next token), HookedTransformer's loss_fn with per_token=False.
+//   loss: mean over positions of −log p(next token), HookedTransformer's loss_fn with per_token=False;
+//     in a right-padded batch, over each prompt's positions whose next token is real.
 // The tokens may be one prompt shared by every batch entry (runMetricBatch widens the batch at its
 // earliest patched hook), so the loss widens the next tokens to the logits' batch.
 import type { Readout } from './readout';
@@ -33,6 +34,7 @@ export function metric(m: Metric, d_vocab_out: number): Readout {
   return {
     key: 'metric:loss',
     params: {},
+    windows: 'meanNext', // a mean over the predicting positions of whatever tokens it is fed
     emit(g) {
       const b = g.b;
       const logProbs = b.op('LogSoftmax', [g.logits], { axis: { i: -1 } }); // [batch, pos, d_vocab_out]
@@ -42,7 +44,20 @@ export function metric(m: Metric, d_vocab_out: number): Readout {
       const idxShape = b.op('Concat', [rowsShape, b.ints([1])], { axis: { i: 0 } }); // [batch, pos-1, 1]
       const idx = b.op('Expand', [b.op('Unsqueeze', [next, b.ints([2])]), idxShape]); // [batch, pos-1, 1]
       const picked = b.op('GatherElements', [predicting, idx], { axis: { i: 2 } }); // [batch, pos-1, 1]
-      const mean = b.op('ReduceMean', [picked], { axes: { ints: [1, 2] }, keepdims: { i: 0 } }); // [batch]
+      let mean: string;
+      if (g.attentionMask === null) {
+        mean = b.op('ReduceMean', [picked], { axes: { ints: [1, 2] }, keepdims: { i: 0 } }); // [batch]
+      } else {
+        // A padded batch: only positions whose next token is real count (loss_fn's attention_mask).
+        const real = b.op(
+          'Cast',
+          [b.op('Slice', [g.attentionMask, b.ints([1]), b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])])],
+          { to: { i: 1 } },
+          { type: 'float32' },
+        ); // [batch, pos-1]
+        const sum = b.op('ReduceSum', [b.op('Mul', [b.op('Squeeze', [picked, b.ints([2])]), real]), b.ints([1])], { keepdims: { i: 0 } });
+        mean = b.op('Div', [sum, b.op('ReduceSum', [real, b.ints([1])], { keepdims: { i: 0 } })]); // [batch]
+      }
       g.output('metric', b.op('Neg', [mean]));
     },
   };

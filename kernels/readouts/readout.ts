@@ -22,8 +22,18 @@ export interface ReadoutGraph {
   readonly tokens: string;
   /** The logits, float32 [batch, pos, d_vocab_out]. */
   readonly logits: string;
+  /**
+   * In a right-padded batch, int64 [batch, pos]: 1 at each prompt's real positions, 0 at its
+   * padding (the logits at 'last' are then each prompt's own last position); null otherwise.
+   */
+  readonly attentionMask: string | null;
   /** This readout's per-call parameter `name` (declared in `params`) as an int64 graph input of shape [n]. */
   param(name: string): string;
+  /**
+   * Has the forward compute `tensor` before it reaches hook point `hook` (values unchanged), so
+   * that what `tensor` read can be freed early; see orderBefore in src/engine/readouts.ts.
+   */
+  before(tensor: string, hook: string): void;
   /** Declares `tensor` as this readout's answer `name` (a graph output). */
   output(name: string, tensor: string): void;
   /** The token that follows each position, int64 [batch, pos, 1]; 0 at the last position (whose answers callers mask). */
@@ -43,6 +53,17 @@ export interface Readout {
    * graph unembeds that position alone. Every readout of one request must agree.
    */
   readonly logitsAt?: 'last';
+  /**
+   * How the engine may answer this readout over windows of positions, so that a long prompt's
+   * logits are never [pos, d_vocab] at once (HookedGPT2.readout, beyond 256 positions, in windows of 128). Each
+   * window is fed the unembedding's input and the tokens at positions [from, to + 1), the one
+   * extra position giving the window's last row its next token. 'rows': the answers are
+   * [batch, pos, ...] and row p depends only on position p's logits and next token, so the
+   * windows' rows [from, to) are concatenated. 'meanNext': the answer is [batch], a mean over the
+   * predicting positions of the tokens fed, so the windows' answers are averaged weighted by how
+   * many each predicted. Absent: the readout sees every position at once.
+   */
+  readonly windows?: 'rows' | 'meanNext';
   /**
    * The hook points the readout reads, so that a caller can hold copies of them from one run and
    * answer later without a forward pass (HookedGPT2.readout's `held`: those hooks become graph

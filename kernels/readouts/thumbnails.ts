@@ -33,6 +33,8 @@ export function thumbnails(t: number): Readout {
       const layers: string[] = [];
       for (let l = 0; l < g.cfg.n_layers; l++) {
         const pooled = b.op('MatMul', [b.op('MatMul', [m, `blocks.${l}.attn.hook_pattern`]), mT]); // [batch, n_heads, t, t]
+        // Pooled before the next layer starts, so each [heads, pos, pos] pattern is freed at once.
+        if (l + 1 < g.cfg.n_layers) g.before(pooled, `blocks.${l + 1}.hook_resid_pre`);
         layers.push(b.op('Unsqueeze', [pooled, b.ints([0])]));
       }
       g.output('thumbs', layers.length === 1 ? layers[0]! : b.op('Concat', layers, { axis: { i: 0 } }));

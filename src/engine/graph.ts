@@ -1,6 +1,7 @@
 // Composes the kernels into GPT-2's forward graph. Every hook point is a named tensor and a graph
 // output here; model.ts then keeps as session outputs only the hook points a call asks for (see
 // cut.ts), so caching is asking for more outputs; `logits` is always an output.
+import { ATTENTION_MASK_INPUT } from '../../kernels/attention';
 import { emitEmbed } from '../../kernels/embed';
 import { declarePast, presentKeyName, presentValueName } from '../../kernels/kvCache';
 import { emitLayerNorm } from '../../kernels/layerNorm';
@@ -10,7 +11,7 @@ import { emitUnembed, UNEMBED_HOOK_OUT } from '../../kernels/unembed';
 import { listHookPoints, symbolicShape } from './hookPoints';
 import { GraphBuilder, type EmittedHook, type HookTransform } from './onnx/builder';
 import type { GraphIR } from './onnx/ir';
-import { emitReadouts, pruneGraph, type Readout } from './readouts';
+import { emitReadouts, orderBefore, pruneGraph, type Readout } from './readouts';
 import { DEFAULT_TL_VERSION, type GPT2Weights, type HookedGPT2Config } from './types';
 
 export const TOKENS_INPUT = 'tokens';
@@ -86,6 +87,12 @@ export interface GraphShape {
    * tokens and interventions) instead of computed; the nodes only they needed are dropped.
    */
   readonly given?: ReadonlySet<string>;
+  /**
+   * A right-padded batch: the graph takes ATTENTION_MASK_INPUT (int64 [batch, pos], 1 at real
+   * positions), every layer's attention masks padded keys, and 'last' means each prompt's own
+   * last real position. Same-length batches' graphs have no such input.
+   */
+  readonly attentionMask?: boolean;
 }
 
 /** The `present` outputs of an incremental graph, key then value per layer. */
@@ -112,15 +119,22 @@ export function buildModelGraph(
   const b = new GraphBuilder(cfg.model_name, transforms);
   const tokens = b.input(TOKENS_INPUT, 'int64', ['batch', 'pos']);
   const past = shape.withPast ? declarePast(b, cfg.n_layers, cfg.n_heads, cfg.d_head) : null;
+  if (shape.attentionMask && past) throw new Error('internal: a padded batch cannot run after a past');
+  const mask = shape.attentionMask ? b.input(ATTENTION_MASK_INPUT, 'int64', ['batch', 'pos']) : null;
+  // Each prompt's last real position, int64 [batch].
+  const lastIndex = mask
+    ? b.op('Sub', [b.op('ReduceSum', [mask, b.ints([1])], { keepdims: { i: 0 } }), b.constant('int64', [1], [])])
+    : undefined;
   const embed = emitEmbed(b, tokens, w.W_E); // [batch, pos, d_model]
   const pos = emitPosEmbed(b, tokens, w.W_pos, cfg.d_model, past?.[0]?.length); // [batch, pos, d_model]
   let resid = b.op('Add', [embed, pos]); // [batch, pos, d_model]
   for (let L = 0; L < cfg.n_layers; L++) resid = emitTransformerBlock(b, cfg, L, resid, w.blocks[L]!, past?.[L]);
   const tlVersion = cfg.transformer_lens_version ?? DEFAULT_TL_VERSION;
   const final = emitLayerNorm(b, resid, { prefix: 'ln_final', w: w.ln_final_w, b: w.ln_final_b, eps: cfg.eps, perHead: false, tlVersion });
-  emitUnembed(b, cfg, final, w, LOGITS_OUTPUT, logitsAt === 'last');
+  emitUnembed(b, cfg, final, w, LOGITS_OUTPUT, logitsAt === 'last', lastIndex);
   const readouts = shape.readouts ?? [];
-  const answers = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts) : null;
+  const emitted = readouts.length > 0 ? emitReadouts(b, cfg, w, tokens, LOGITS_OUTPUT, readouts, mask) : null;
+  const answers = emitted?.outputs ?? null;
 
   if (answers === null) b.output(LOGITS_OUTPUT, ['batch', logitsAt === 'all' ? 'pos' : 1, cfg.d_vocab_out]);
   // A graph that unembeds only the last position has no full-size logits for unembed.hook_out.
@@ -146,6 +160,9 @@ export function buildModelGraph(
     throw new Error('internal: the graph emitted hook points that differ from listHookPoints(cfg)');
   }
   // With a past, the present keys and values stay outputs beside the answers (the cache needs them).
-  const graph = answers === null ? b.build() : pruneGraph(b.build(), [...answers, ...(past ? presentNames(cfg) : [])], shape.given);
+  const graph =
+    answers === null
+      ? b.build()
+      : pruneGraph(orderBefore(b.build(), emitted!.order), [...answers, ...(past ? presentNames(cfg) : [])], shape.given);
   return { graph, hooks };
 }

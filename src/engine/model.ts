@@ -15,7 +15,9 @@ import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type Logits
 import { PastElsewhereError, pastFeeds, presentOf, type PastKeyValues, type PastTensor } from './kvCache';
 import { checkIncrementalInterventions, forwardIncremental, type IncrementalOptions, type IncrementalResult } from './incremental';
 import { listHookPoints, type HookDecl } from './hookPoints';
-import { UNEMBED_HOOK_OUT } from '../../kernels/unembed';
+import { UNEMBED_HOOK_OUT, unembedInputHook } from '../../kernels/unembed';
+import { ATTENTION_MASK_INPUT } from '../../kernels/attention';
+import { held, heldActivations } from '../../kernels/readouts/held';
 import { emitPastSlice, PAST_KEEP_INPUT } from '../../kernels/kvCache';
 import { GraphBuilder } from './onnx/builder';
 import { DeviceWeights } from './deviceWeights';
@@ -37,6 +39,8 @@ import {
 } from './ort/session';
 import { processBlock, processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
+import { joinWindows, positionWindows, slicePositions, WINDOWED_ABOVE, type WindowAnswers } from './readoutWindows';
+import { maskFeed, PAD_TOKEN, rightPadded, tokensFeed, windowOf, type Prompts } from './prompts';
 import { RunStates, type HeldActivations } from './runState';
 import { BF16_UNAVAILABLE, halfBlock, halfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
@@ -58,9 +62,12 @@ export type { LogitsAt } from './graph';
 export type { WeightDtype } from './weightDtype';
 
 /**
- * One prompt's token ids, or a batch of prompts of the same length ([batch][pos]): a batch runs as
- * one session call with TransformerLens's batch axis (logits [batch, pos, d_vocab_out], every
- * hook [batch, ...]). Prompts of different lengths are refused (no padding yet).
+ * One prompt's token ids, or a batch of prompts ([batch][pos]): a batch runs as one session call
+ * with TransformerLens's batch axis (logits [batch, pos, d_vocab_out], every hook [batch, ...]).
+ * Prompts of different lengths are padded on the right (TransformerLens's default padding_side)
+ * to the longest, with an attention mask that every layer's attention respects; results carry
+ * each prompt's length (`lengths`) so a caller can drop the padded positions, whose values are
+ * not meaningful. At every real position each hook equals the prompt run alone.
  */
 export type TokenInput = readonly number[] | Int32Array | readonly (readonly number[])[];
 
@@ -79,6 +86,8 @@ export interface ReadoutOptions {
 /** What one forward pass fetched. */
 interface Ran {
   readonly logits: Tensor;
+  /** Each prompt's length; in a padded batch, positions from a prompt's length on are padding. */
+  readonly lengths: readonly number[];
   readonly activations: ReadonlyMap<string, Tensor>;
   /** With ForwardOptions.past: the past keys and values followed by the new ones. */
   readonly present?: PastKeyValues;
@@ -176,8 +185,10 @@ export interface ForwardOptions {
 }
 
 export interface ForwardResult {
-  /** [1, pos, d_vocab_out], or [1, 1, d_vocab_out] with logitsAt 'last' */
+  /** [batch, pos, d_vocab_out], or [batch, 1, d_vocab_out] with logitsAt 'last' (each prompt's own last position) */
   readonly logits: Tensor;
+  /** Each prompt's length: in a padded batch, positions from a prompt's length on are padding. */
+  readonly lengths: readonly number[];
   /** The requested activations by TransformerLens name, in hook_dict order. */
   readonly activations: ReadonlyMap<string, Tensor>;
   /** With ForwardOptions.past: the past keys and values followed by the new ones. */
@@ -191,13 +202,6 @@ export interface ToTokensResult {
   /** A human-readable line when something was changed (truncation), else null. */
   readonly notice: string | null;
 }
-
-/**
- * Readout runs over more positions than this that unembed every position run in a session of
- * their own, released after the run, so its arena does not keep the [pos, d_vocab] peak; shorter
- * ones (and pruned views: a head's pattern, a layer's neurons) keep their session for the next ask.
- */
-const KEPT_READOUT_MAX_POS = 256;
 
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
@@ -273,11 +277,14 @@ function withInjectedFault(session: EngineSession): EngineSession {
   };
 }
 
-/** [batch, pos, d] → [batch, 1, d]: the last position's row of each batch entry. */
-function lastPosition(t: Tensor): Tensor {
+/** [batch, pos, d] → [batch, 1, d]: each batch entry's row at its last real position. */
+function lastPosition(t: Tensor, lengths: readonly number[]): Tensor {
   const [batch, pos, d] = t.dims as [number, number, number];
   const data = new Float32Array(batch * d);
-  for (let i = 0; i < batch; i++) data.set(t.data.subarray((i * pos + pos - 1) * d, (i * pos + pos) * d), i * d);
+  for (let i = 0; i < batch; i++) {
+    const last = i * pos + lengths[i]! - 1;
+    data.set(t.data.subarray(last * d, (last + 1) * d), i * d);
+  }
   return { dims: [batch, 1, d], data };
 }
 
@@ -313,8 +320,6 @@ export class HookedGPT2 {
   private weightFileInst: WeightFile | null = null;
   /** Sessions of "forward + readouts" graphs (readout()), one per intervention structure × readout set. */
   private readonly readoutSessions = new ReadoutSessions();
-  /** Whether a readout session key's graph unembeds every position (then a wide run gets its own session). */
-  private readonly readoutUnembeds = new Map<string, boolean>();
   /** What the activation panel keeps between a run and its detail views; bounded, cleared on dispose. */
   readonly runs = new RunStates();
   /** Why the requested execution provider was not used, when it was not. */
@@ -420,9 +425,9 @@ export class HookedGPT2 {
   async runWithCache(
     tokens: TokenInput,
     opts: { names?: NamesFilter; signal?: AbortSignal } = {},
-  ): Promise<{ logits: Tensor; cache: ActivationCache }> {
+  ): Promise<{ logits: Tensor; cache: ActivationCache; lengths: readonly number[] }> {
     const r = await this.forward(tokens, { names: opts.names ?? (() => true), ...(opts.signal ? { signal: opts.signal } : {}) });
-    return { logits: r.logits, cache: this.cacheOf(r) };
+    return { logits: r.logits, cache: this.cacheOf(r), lengths: r.lengths };
   }
 
   async runWithHooks(tokens: TokenInput, hooks: readonly HookFn[], opts: { signal?: AbortSignal } = {}): Promise<Tensor> {
@@ -433,9 +438,9 @@ export class HookedGPT2 {
     tokens: TokenInput,
     interventions: readonly Intervention[],
     opts: { names?: NamesFilter; signal?: AbortSignal } = {},
-  ): Promise<{ logits: Tensor; cache: ActivationCache }> {
+  ): Promise<{ logits: Tensor; cache: ActivationCache; lengths: readonly number[] }> {
     const r = await this.forward(tokens, { interventions, ...opts });
-    return { logits: r.logits, cache: this.cacheOf(r) };
+    return { logits: r.logits, cache: this.cacheOf(r), lengths: r.lengths };
   }
 
   /** Runs only `newTokens` after `past` (a KeyValueCache's), as if the whole sequence had run; see incremental.ts. */
@@ -479,7 +484,9 @@ export class HookedGPT2 {
   private async forwardOnce(tokens: TokenInput, opts: ForwardOptions): Promise<Ran> {
     this.assertLive();
     const past = opts.past;
-    const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
+    const prompts = this.checkTokens(tokens, past?.length ?? 0);
+    const { batch, pos } = prompts;
+    if (prompts.padded && past !== undefined) throw new Error('a batch of prompts of different lengths cannot run after a past');
     if (opts.signal?.aborted) throw abortError();
     const allNames = this.hookTable.map((h) => h.name);
     const names = opts.names === undefined ? [] : resolveNames(opts.names, allNames);
@@ -501,13 +508,15 @@ export class HookedGPT2 {
       onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
       names.length === allNames.length ? null : names,
       past !== undefined,
+      prompts.padded,
     );
     const elsewhere = variant.segments.find((sg) => sg.session.provider !== 'webgpu');
     if (past?.location === 'gpu-buffer' && elsewhere) throw new PastElsewhereError(elsewhere.session.provider);
 
     const pool = new Map<string, SessionTensor>();
     const fed = new Set<SessionTensor>(); // what the caller owns; anything else on the device is this call's
-    pool.set(TOKENS_INPUT, { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) });
+    pool.set(TOKENS_INPUT, tokensFeed(prompts));
+    if (prompts.padded) pool.set(ATTENTION_MASK_INPUT, maskFeed(prompts));
     for (const [k, v] of Object.entries(compiled.feeds(pos, batch))) pool.set(k, v);
     if (past) for (const [k, v] of Object.entries(pastFeeds(past))) pool.set(k, v);
     for (const v of pool.values()) fed.add(v);
@@ -557,7 +566,7 @@ export class HookedGPT2 {
       }
       for (const n of names) activations.set(n, toTensor(pool.get(n)!, n));
       logits = toTensor(pool.get(LOGITS_OUTPUT)!, LOGITS_OUTPUT);
-      if (onlyLast) logits = lastPosition(logits);
+      if (onlyLast) logits = lastPosition(logits, prompts.lengths);
       if (past) present = presentOf(this.cfg, (n) => toPastTensor(pool.get(n)!, n), this.slicePast);
       if (opts.signal?.aborted) throw abortError();
     } catch (err) {
@@ -569,7 +578,7 @@ export class HookedGPT2 {
       pool.clear();
     }
     // Between segments a present may also have been an input of a later one; only the returned ones stay.
-    return { logits, activations, ...(present ? { present } : {}) };
+    return { logits, activations, lengths: prompts.lengths, ...(present ? { present } : {}) };
   }
 
   /**
@@ -580,12 +589,70 @@ export class HookedGPT2 {
    * readout's answers). The graph takes them as inputs and drops what only they needed, so a
    * readout that reads layer 5's resid_pre runs layer 5 alone, and one that reads only held hook
    * points (the logit lens, DLA) runs no transformer block at all.
-   * Sessions keep their arena; a run that unembeds every position of a long prompt gets a
-   * session of its own, released after it. A batch of prompts ([batch][pos]) runs as one call; each
+   * Sessions keep their arena. Over more than WINDOWED_ABOVE (256) positions, the readouts that allow
+   * it (Readout.windows: loss, top-k, rank, the loss metric) are answered over windows of
+   * positions from the held unembedding input (readoutWindows.ts), so no session's arena holds a
+   * long prompt's [pos, d_vocab] logits. A batch of prompts ([batch][pos]) runs as one call; each
    * answer keeps the batch axis.
    */
   async readout(tokens: TokenInput, readouts: readonly Readout[], opts: ReadoutOptions = {}): Promise<Map<string, ReadoutAnswer>> {
-    return (await this.runReadouts(tokens, readouts, opts, undefined)).answers;
+    this.assertLive();
+    const prompts = this.checkTokens(tokens);
+    const pos = prompts.pos;
+    const windowed = readouts.filter((r) => r.windows !== undefined && r.logitsAt !== 'last');
+    // An intervention on the logits themselves is position by position too, but its feeds span
+    // every position; such a run unembeds whole (and its session's arena keeps that peak).
+    const onLogits = compileInterventions(this.cfg, opts.interventions ?? []).transforms.has(UNEMBED_HOOK_OUT);
+    if (pos <= WINDOWED_ABOVE || windowed.length === 0 || onLogits)
+      return (await this.runReadouts(prompts, readouts, opts, undefined)).answers;
+    return this.readoutInWindows(prompts, readouts, windowed, opts);
+  }
+
+  /**
+   * readout() of a long prompt: one run of the readouts that see every position at once, holding
+   * the unembedding's input (unless the caller holds it), then `windowed` over windows of
+   * positions fed that input, in one kept session with no transformer block.
+   */
+  private async readoutInWindows(
+    t: Prompts,
+    readouts: readonly Readout[],
+    windowed: readonly Readout[],
+    opts: ReadoutOptions,
+  ): Promise<Map<string, ReadoutAnswer>> {
+    const rest = readouts.filter((r) => !windowed.includes(r));
+    const hook = unembedInputHook(this.cfg);
+    let input = opts.held?.get(hook);
+    const answers = new Map<string, ReadoutAnswer>();
+    if (input === undefined || rest.length > 0) {
+      const hold = input === undefined ? [held([hook])] : [];
+      // The forward over every position runs in a session of its own, released after the run:
+      // kept, its arena would stay at this run's peak (the first view's: +518 MiB at 1,024 tokens
+      // for GPT-2 small, +825 after a second run), beyond the panel's budget; built, it costs
+      // about 0.1 s (docs/ARCHITECTURE.md, "Memory given back").
+      const first = (await this.runReadouts(t, [...rest, ...hold], opts, undefined, true)).answers;
+      for (const r of rest) answers.set(r.key, first.get(r.key)!);
+      if (input === undefined) input = heldActivations([hook], first.get(hold[0]!.key)!).get(hook)!;
+    }
+    const whole = input;
+    const parts: WindowAnswers[] = [];
+    for (const w of positionWindows(t.pos)) {
+      if (opts.signal?.aborted) throw abortError();
+      // No interventions: those before the held input are pruned with what computes it, and one on
+      // the logits sends the run down the unwindowed path (readout()), so every window of every
+      // intervention set shares one session.
+      const fed = new Map([[hook, slicePositions(whole.data, whole.dims, w.from, w.fedTo)]]);
+      const window = (
+        await this.runReadouts(
+          windowOf(t, w.from, w.fedTo),
+          windowed,
+          { held: fed, ...(opts.signal ? { signal: opts.signal } : {}) },
+          undefined,
+        )
+      ).answers;
+      parts.push({ window: w, answers: window });
+    }
+    for (const [k, a] of joinWindows(windowed, parts, t.pos, t.lengths)) answers.set(k, a);
+    return new Map(readouts.map((r) => [r.key, answers.get(r.key)!] as const));
   }
 
   /**
@@ -600,18 +667,20 @@ export class HookedGPT2 {
     opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues }> {
     checkIncrementalInterventions(this.cfg, opts.interventions ?? []);
-    const r = await this.runReadouts(newTokens, readouts, opts, past);
+    const r = await this.runReadouts(this.checkTokens(newTokens, past.length), readouts, opts, past);
     return { answers: r.answers, present: r.present! };
   }
 
   private async runReadouts(
-    tokens: TokenInput,
+    prompts: Prompts,
     readouts: readonly Readout[],
     opts: ReadoutOptions,
     past: PastKeyValues | undefined,
+    once = false,
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
-    const { ids, batch, pos } = this.checkTokens(tokens, past?.length ?? 0);
+    const { batch, pos } = prompts;
+    if (prompts.padded && past !== undefined) throw new Error('a batch of prompts of different lengths cannot run after a past');
     if (readouts.length === 0) throw new Error('readout: no readouts asked for');
     if (past !== undefined && opts.held !== undefined) throw new Error('internal: held activations with a past');
     const compiled = compileInterventions(this.cfg, opts.interventions ?? []);
@@ -623,29 +692,21 @@ export class HookedGPT2 {
     const held = opts.held ?? new Map<string, never>();
     const given = new Set(held.keys());
     const heldKey = given.size > 0 ? `#held:${[...given].sort().join(',')}` : '';
-    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${heldKey}`;
-    const graphOf = (): GraphIR => {
-      const { transforms } = compileInterventions(this.cfg, opts.interventions ?? []);
-      return buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { readouts, withPast, given }).graph;
-    };
+    const attentionMask = prompts.padded;
+    const key = `${compiled.key}#${logitsAt}#${readoutSetKey(readouts)}${withPast ? '#past' : ''}${attentionMask ? '#mask' : ''}${heldKey}`;
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw abortError();
-      // A run that unembeds many positions leaves its session's arena at that run's peak (about
-      // 800 MiB at 1,024 tokens for GPT-2 small): it gets a session of its own, released after it.
-      let graph: GraphIR | null = null;
-      let unembeds = this.readoutUnembeds.get(key);
-      if (unembeds === undefined && logitsAt === 'all' && pos > KEPT_READOUT_MAX_POS) {
-        graph = graphOf();
-        unembeds = unembedsEveryPosition(graph);
-        this.readoutUnembeds.set(key, unembeds);
-      }
-      const ownSession = unembeds === true && logitsAt === 'all' && pos > KEPT_READOUT_MAX_POS;
-      const session = ownSession
-        ? await this.openReadoutSession(graph ?? graphOf(), withPast)
-        : await this.readoutSessions.get(key, () => this.openReadoutSession(graph ?? graphOf(), withPast));
+      const open = (): Promise<EngineSession> =>
+        this.openReadoutSession(
+          buildModelGraph(this.cfg, this.weights, compiled.transforms, logitsAt, { readouts, withPast, given, attentionMask }).graph,
+          withPast,
+        );
+      // `once`: a session of its own, released after the run, so its arena goes with it.
+      const session = once ? await open() : await this.readoutSessions.get(key, open);
       if (past?.location === 'gpu-buffer' && session.provider !== 'webgpu') throw new PastElsewhereError(session.provider);
       const feeds: Record<string, SessionTensor> = {
-        [TOKENS_INPUT]: { type: 'int64', dims: [batch, pos], data: BigInt64Array.from(ids, (t) => BigInt(t)) },
+        [TOKENS_INPUT]: tokensFeed(prompts),
+        ...(attentionMask ? { [ATTENTION_MASK_INPUT]: maskFeed(prompts) } : {}),
         ...readoutFeeds(readouts, session.inputNames),
         ...(past ? pastFeeds(past) : {}),
       };
@@ -666,7 +727,7 @@ export class HookedGPT2 {
         if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
         await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
       } finally {
-        if (ownSession) await session.release();
+        if (once) await session.release();
       }
     }
   }
@@ -676,7 +737,7 @@ export class HookedGPT2 {
    * intermediate tensor is its own malloc, and glibc, once such buffers are freed, raises its mmap
    * threshold and keeps later ones in its heaps for good (measured: +378 MiB after one 1,024-token
    * panel, not given back even after dispose). An arena's memory goes back when its session is
-   * released (the panel's close, or runReadouts' own session for a wide run). With a past, the
+   * released (the panel's close). With a past, the
    * present keys and values may stay on the device (keepPastOnDevice).
    */
   private async openReadoutSession(graph: GraphIR, withPast = false): Promise<EngineSession> {
@@ -850,18 +911,15 @@ export class HookedGPT2 {
     if (this.disposed) throw new Error('this model was disposed');
   }
 
-  /** Flattens one prompt or a batch of equal-length prompts to row-major ids, checking each. */
-  private checkTokens(tokens: TokenInput, pastLength = 0): { ids: number[]; batch: number; pos: number } {
-    const rows = isTokenBatch(tokens) ? tokens.map((r) => Array.from(r)) : [Array.from(tokens as readonly number[] | Int32Array)];
+  /** Flattens one prompt or a batch of prompts to row-major ids, checking each; shorter prompts are right-padded. */
+  private checkTokens(tokens: TokenInput, pastLength = 0): Prompts {
+    const batched = isTokenBatch(tokens);
+    const rows = batched ? tokens.map((r) => Array.from(r)) : [Array.from(tokens as readonly number[] | Int32Array)];
     rows.forEach((r, k) => {
-      if (r.length !== rows[0]!.length) {
-        throw new Error(
-          `prompt ${k} of the batch is ${r.length} tokens, prompt 0 is ${rows[0]!.length}; a batch needs prompts of one length`,
-        );
-      }
+      if (batched && r.length === 0) throw new Error(`prompt ${k} of the batch is empty; every prompt needs at least one token`);
       this.checkIds(r, pastLength);
     });
-    return { ids: rows.flat(), batch: rows.length, pos: rows[0]!.length };
+    return rightPadded(rows, Math.min(PAD_TOKEN, this.cfg.d_vocab - 1));
   }
 
   private checkIds(ids: readonly number[], pastLength: number): void {
@@ -877,12 +935,18 @@ export class HookedGPT2 {
     });
   }
 
-  private graphFor(ivKey: string, interventions: readonly Intervention[], logitsAt: LogitsAt, withPast: boolean): ModelGraph {
-    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}`;
+  private graphFor(
+    ivKey: string,
+    interventions: readonly Intervention[],
+    logitsAt: LogitsAt,
+    withPast: boolean,
+    attentionMask = false,
+  ): ModelGraph {
+    const key = `${ivKey}|${logitsAt}|${withPast ? 'past' : ''}|${attentionMask ? 'mask' : ''}`;
     let g = this.graphs.get(key);
     if (g === undefined) {
       const { transforms } = compileInterventions(this.cfg, interventions);
-      g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast });
+      g = buildModelGraph(this.cfg, this.weights, transforms, logitsAt, { withPast, attentionMask });
       this.graphs.set(key, g);
     }
     return g;
@@ -900,15 +964,16 @@ export class HookedGPT2 {
     logitsAt: LogitsAt = 'all',
     outputs: readonly string[] | null = [],
     withPast = false,
+    attentionMask = false,
   ): Promise<Variant> {
-    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast);
+    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast) + (attentionMask ? '#mask' : '');
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order
       this.variants.set(key, hit);
       return hit;
     }
-    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast);
+    const made = this.makeVariant(ivKey, cuts, interventions, logitsAt, outputs, withPast, attentionMask);
     this.variants.set(key, made);
     made.catch(() => {
       // Only this promise's own entry: after a switch to the CPU the key may hold a newer variant.
@@ -933,8 +998,9 @@ export class HookedGPT2 {
     logitsAt: LogitsAt,
     outputs: readonly string[] | null,
     withPast: boolean,
+    attentionMask: boolean,
   ): Promise<Variant> {
-    const { graph } = this.graphFor(ivKey, interventions, logitsAt, withPast);
+    const { graph } = this.graphFor(ivKey, interventions, logitsAt, withPast, attentionMask);
     const hookNames = outputs ?? this.hookTable.map((h) => h.name);
     const segments = cutGraph(graph, cuts, [LOGITS_OUTPUT, ...hookNames, ...(withPast ? presentNames(this.cfg) : [])]);
     const device = this.device;
@@ -984,9 +1050,4 @@ const MAIN_VARIANT = variantKey('', [], 'all', [], false);
 async function releaseVariant(v: Variant | null): Promise<void> {
   if (v === null) return;
   await Promise.all(v.segments.map((s) => s.session.release()));
-}
-
-/** Whether a (pruned) graph still computes the logits, which are [pos, d_vocab]: the largest tensor of a run. */
-function unembedsEveryPosition(graph: GraphIR): boolean {
-  return graph.nodes.some((n) => n.outputs.includes(LOGITS_OUTPUT));
 }

@@ -19,6 +19,7 @@ import { logitLens } from '../../kernels/readouts/logitLens';
 import { dla } from '../../kernels/readouts/dla';
 import { nextToken } from '../../kernels/readouts/nextToken';
 import { held, heldActivations } from '../../kernels/readouts/held';
+import { metric } from '../../kernels/readouts/metric';
 import type { Intervention } from '../../src/engine/interventions';
 import type { HeldActivations } from '../../src/engine/runState';
 import { relErr } from '../support/compare';
@@ -316,6 +317,92 @@ describe('readouts in the graph equal the float64 reference from full activation
       near(floats(await askHeld(mode, dla(pos, token)), 'values'), want, 'dla from held hook points');
     });
   }
+
+  for (const mode of ['processed', 'raw'] as const) {
+    it(`${mode}: over more than 256 positions, loss, top-k and rank are answered in windows and equal the reference`, async () => {
+      // 300 positions: windows [0, 256) fed [0, 257) and [256, 300); the joined rows must be the reference's.
+      const long = Array.from({ length: 300 }, (_, i) => (i === 0 ? 50256 : 100 + ((i * 7919) % 40000)));
+      const n = long.length;
+      const run = referenceRun(cfg, ref[mode]!.w, long);
+      const model = engine[mode]!;
+      const K = 3;
+      const a = (await model.readout(long, [lossAndTopK(K), residualNorms()])).get('lossAndTopK')!;
+      const V = cfg.d_vocab;
+      const L = run.logits.data;
+      // 300 rows of 50,257 random-weight logits hold float32 near-ties, so ids and ranks are
+      // checked up to them: a returned top id must have the reference probability the engine gave
+      // it, and a rank must lie between the counts of logits above x + tol and above x - tol
+      // (tol = 1e-5 × the row's largest |logit|, the hooks' tolerance).
+      const gotIds = ints(a, 'topIds');
+      const gotRank = ints(a, 'nextRank');
+      const loss: number[] = [];
+      const topP: number[] = [];
+      const idP: number[] = [];
+      for (let p = 0; p < n; p++) {
+        const { lse, max } = rowStats(L, p * V, V);
+        const order = Array.from({ length: V }, (_, v) => v).sort((x, y) => L[p * V + y]! - L[p * V + x]! || x - y);
+        for (let k = 0; k < K; k++) {
+          topP.push(Math.exp(L[p * V + order[k]!]! - lse));
+          idP.push(Math.exp(L[p * V + gotIds[p * K + k]!]! - lse));
+        }
+        if (p + 1 < n) {
+          const x = L[p * V + long[p + 1]!]!;
+          loss.push(lse - x);
+          let big = 0;
+          for (let v = 0; v < V; v++) big = Math.max(big, Math.abs(L[p * V + v]!));
+          const tol = 1e-5 * Math.max(big, Math.abs(max));
+          let above = 0;
+          let aboveLoose = 0;
+          for (let v = 0; v < V; v++) {
+            if (L[p * V + v]! > x + tol) above++;
+            if (L[p * V + v]! > x - tol) aboveLoose++;
+          }
+          const r = gotRank[p]!;
+          assert.ok(r >= above + 1 && r <= aboveLoose + 1, `rank at ${p}: ${r} outside [${above + 1}, ${aboveLoose + 1}]`);
+        }
+      }
+      assert.deepEqual(a['loss']!.dims, [1, n, 1]);
+      near(floats(a, 'loss').slice(0, n - 1), loss, 'windowed loss');
+      near(floats(a, 'topProbs'), topP, 'windowed topProbs');
+      near(floats(a, 'topProbs'), idP, 'the reference probabilities of the returned top ids');
+      // The mean next-token loss (the sweeps' metric), windowed too: each window's mean weighted by what it predicted.
+      const m = (await model.readout(long, [metric({ kind: 'loss' }, V)])).get('metric:loss')!;
+      near(floats(m, 'metric'), [loss.reduce((x, y) => x + y, 0) / loss.length], 'windowed mean loss');
+    });
+  }
+
+  it("TransformerLens 2.x hooks (no unembed.hook_in): the windows hold ln_final.hook_normalized and equal the full run's loss", async () => {
+    const model = await HookedGPT2.fromPretrained(join(dir, 'untied'), { transformerLensVersion: '2.x', processing: false, threads: 1 });
+    try {
+      const long = Array.from({ length: 290 }, (_, i) => (i === 0 ? 50256 : 500 + ((i * 7919) % 30000)));
+      const a = (await model.readout(long, [lossAndTopK(1)])).get('lossAndTopK')!;
+      const { logits } = await model.runWithCache(long, { names: [] });
+      const V = cfg.d_vocab;
+      const want = Array.from({ length: long.length - 1 }, (_, p) => {
+        const row = Float64Array.from(logits.data.subarray(p * V, (p + 1) * V));
+        return rowStats(row, 0, V).lse - row[long[p + 1]!]!;
+      });
+      near(floats(a, 'loss').slice(0, long.length - 1), want, '2.x windowed loss');
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('over more than 256 positions, an intervention reaches the windowed loss as it reaches the full run', async () => {
+    const model = engine.processed!;
+    const long = Array.from({ length: 270 }, (_, i) => (i === 0 ? 50256 : 300 + ((i * 104729) % 30000)));
+    const interventions = [{ kind: 'ablateHeads' as const, layer: 1, heads: [0, 3] }];
+    const a = (await model.readout(long, [lossAndTopK(1)], { interventions })).get('lossAndTopK')!;
+    const { logits } = await model.runWithInterventions(long, interventions);
+    const V = cfg.d_vocab;
+    const want = Array.from({ length: long.length - 1 }, (_, p) => {
+      const row = Float64Array.from(logits.data.subarray(p * V, (p + 1) * V));
+      return rowStats(row, 0, V).lse - row[long[p + 1]!]!;
+    });
+    near(floats(a, 'loss').slice(0, long.length - 1), want, 'ablated windowed loss');
+    const clean = (await model.readout(long, [lossAndTopK(1)])).get('lossAndTopK')!;
+    assert.ok(relErr(floats(clean, 'loss').slice(0, long.length - 1), want) > 1e-4, 'the ablation must change the loss');
+  });
 
   it('an intervention changes a readout exactly as it changes the full run (ablated head, loss)', async () => {
     const model = engine.processed!;

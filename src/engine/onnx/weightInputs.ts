@@ -55,8 +55,7 @@ export function liftWeights(
       continue;
     }
     // A half-stored weight is fed its float16 source as it is (the initializer's data would decode it).
-    const fed: BoundTensor =
-      t.half !== undefined ? { type: 'float16', dims: t.dims, data: t.half } : opts.bind ? opts.bind(t) : t;
+    const fed: BoundTensor = t.half !== undefined ? { type: 'float16', dims: t.dims, data: t.half } : opts.bind ? opts.bind(t) : t;
     if (fed.type === t.type) {
       weights.set(name, fed);
     } else {

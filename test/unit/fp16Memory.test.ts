@@ -5,44 +5,17 @@
 // decoded another float32 copy to build each graph, so its resident memory after load was twice
 // fp32's (docs/ARCHITECTURE.md, "One copy of the weights").
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { HookedGPT2, type WeightDtype } from '../../src/engine/model';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import type { GPT2Weights, Tensor } from '../../src/engine/types';
+import { MiB, rssBytes, settledRss } from './helpers/residentMemory';
 
 const TIMEOUT = 300_000;
 const TOKENS = [50256, 464, 2068, 7586, 21831, 18045, 625, 11, 290, 262, 3290, 13];
-const MiB = 2 ** 20;
-
-/** Resident set size in bytes (VmRSS), or null where /proc is not there. */
-function rssBytes(): number | null {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Resident memory once garbage is gone: full collections, with a pause between them, since V8
- * frees array buffers' memory on a background thread after a collection has found them dead.
- */
-async function settledRss(): Promise<number> {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await sleep(100);
-  }
-  return rssBytes()!;
-}
 
 /** The weights' size in float32 bytes, from their shapes (reading `data` would decode a half model's). */
 function float32Bytes(w: GPT2Weights): number {
@@ -93,7 +66,9 @@ describe('fp16 weights in about half of fp32 memory', { timeout: TIMEOUT, skip: 
     const fp16 = await grownBy('fp16');
     const fp32 = await grownBy('fp32');
     const say = (g: { grown: number; weights: number }): string => `${(g.grown / MiB).toFixed(0)} MiB`;
-    console.log(`resident memory added: fp32 ${say(fp32)}, fp16 ${say(fp16)}, for ${(fp32.weights / MiB).toFixed(0)} MiB of float32 weights`);
+    console.log(
+      `resident memory added: fp32 ${say(fp32)}, fp16 ${say(fp16)}, for ${(fp32.weights / MiB).toFixed(0)} MiB of float32 weights`,
+    );
     assert.ok(fp32.weights > 150 * MiB, `weights are ${(fp32.weights / MiB).toFixed(0)} MiB`);
     assert.equal(fp16.weights, fp32.weights);
     assert.ok(fp16.grown < 0.8 * fp32.weights, `fp16 added ${say(fp16)} for ${(fp32.weights / MiB).toFixed(0)} MiB of float32 weights`);

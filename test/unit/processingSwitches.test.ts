@@ -27,22 +27,13 @@ import { DEFAULT_PROCESSING, NO_PROCESSING, PROCESSING_SWITCHES, type Processing
 import { relErr, worst, type HookError } from '../support/compare';
 import { logSoftmax, referenceRun, type RefFlags, type RefRun } from '../reference/gpt2Float64';
 import { loadReferenceModel, processReferenceWeights, type RefModel } from '../reference/gpt2Weights64';
+import { COMBINATIONS, short } from './helpers/processingCombinations';
 
 const TOL = 1e-5;
 const TOKENS = [50256, 464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13, 198, 40, 1101, 257, 1332];
 /** Every flag-gated hook too, so hook_result, hook_attn_in, hook_q/k/v_input and hook_mlp_in are checked. */
 const ALL_FLAGS: RefFlags = { use_attn_result: true, use_split_qkv_input: true, use_attn_in: true, use_hook_mlp_in: true };
 const SEED: ProcessingOptions = { fold_ln: true, center_writing_weights: false, center_unembed: false, fold_value_biases: true };
-
-/** All 16 combinations, fold_ln varying slowest. */
-const COMBINATIONS: ProcessingOptions[] = Array.from({ length: 16 }, (_, i) => ({
-  fold_ln: (i & 8) !== 0,
-  center_writing_weights: (i & 4) !== 0,
-  center_unembed: (i & 2) !== 0,
-  fold_value_biases: (i & 1) !== 0,
-}));
-
-const short = (p: ProcessingOptions): string => PROCESSING_SWITCHES.map((k) => `${k}=${p[k] ? 1 : 0}`).join(' ');
 
 interface EngineRun {
   readonly logits: Tensor;

@@ -8,22 +8,14 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { after, before, describe, it } from 'node:test';
 import { loadCheckpoint } from '../../src/engine/checkpoint/load';
+import { collectGarbage } from '../../src/engine/collectGarbage';
 import { HookedGPT2 } from '../../src/engine/model';
 import { processWeights } from '../../src/engine/processing';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
-import { DEFAULT_PROCESSING, PROCESSING_SWITCHES, type GPT2Weights, type ProcessingOptions } from '../../src/engine/types';
-
-const COMBINATIONS: ProcessingOptions[] = Array.from({ length: 16 }, (_, i) => ({
-  fold_ln: (i & 8) !== 0,
-  center_writing_weights: (i & 4) !== 0,
-  center_unembed: (i & 2) !== 0,
-  fold_value_biases: (i & 1) !== 0,
-}));
-const short = (p: ProcessingOptions): string => PROCESSING_SWITCHES.map((k) => `${k}=${p[k] ? 1 : 0}`).join(' ');
+import { DEFAULT_PROCESSING, type GPT2Weights } from '../../src/engine/types';
+import { COMBINATIONS, short } from './helpers/processingCombinations';
 
 /** The weights as the loader made them before the tie was kept: W_U a real array (wte's transpose), processed as a matrix. */
 function untiedCopy(w: GPT2Weights): GPT2Weights {
@@ -45,14 +37,6 @@ function ulpsApart(a: Float32Array, b: Float32Array): number {
   }
   if (max === 0) return diff === 0 ? 0 : Infinity;
   return diff / (max * 2 ** -23);
-}
-
-/** A full collection, twice (array buffers are freed in the second), as weightSharing.test.ts does. */
-function gc(): void {
-  setFlagsFromString('--expose-gc');
-  const collect = runInNewContext('gc') as () => void;
-  collect();
-  collect();
 }
 
 describe('tied unembedding: one copy of the embedding', { timeout: 300_000 }, () => {
@@ -105,13 +89,13 @@ describe('tied unembedding: one copy of the embedding', { timeout: 300_000 }, ()
   it('a loaded tied model holds the checkpoint’s bytes, not a second W_U; W_U read is let go', async () => {
     const fileBytes = statSync(join(dir, 'model.safetensors')).size;
     const embedBytes = 50257 * 64 * 4;
-    gc();
+    collectGarbage();
     const before = process.memoryUsage().arrayBuffers;
     const model = await HookedGPT2.fromPretrained(dir, { threads: 1 });
     try {
       await model.run([50256, 464, 2068]);
       await tick();
-      gc();
+      collectGarbage();
       const held = process.memoryUsage().arrayBuffers - before;
       // A second copy of the embedding would be embedBytes more (it was, before the tie was kept).
       assert.ok(
@@ -125,7 +109,7 @@ describe('tied unembedding: one copy of the embedding', { timeout: 300_000 }, ()
       assert.ok(whileHeld >= held + embedBytes * 0.9, 'materialised on demand');
       U = null;
       await tick();
-      gc();
+      collectGarbage();
       const after = process.memoryUsage().arrayBuffers - before;
       assert.ok(after < held + embedBytes / 4, `let go once unused: ${(after / 2 ** 20).toFixed(1)} MiB`);
     } finally {

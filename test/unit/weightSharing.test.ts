@@ -3,36 +3,17 @@
 // adds compute buffers, not weights. Resident memory is read from /proc (Linux), after a full
 // garbage collection; the bound is generous (half the weights' bytes), and no timing is asserted.
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { HookedGPT2 } from '../../src/engine/model';
+import { collectGarbage } from '../../src/engine/collectGarbage';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
+import { MiB, rssBytes } from './helpers/residentMemory';
 
 const TIMEOUT = 300_000;
 const TOKENS = [50256, 464, 2068, 7586, 21831, 18045, 625, 11, 290, 262, 3290, 13];
-const MiB = 2 ** 20;
-
-/** Resident set size in bytes (VmRSS), or null where /proc is not there. */
-function rssBytes(): number | null {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** A full collection, twice (array buffers are freed in the second), so garbage does not count as held memory. */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  gc();
-  gc();
-}
 
 function weightBytes(w: unknown): number {
   if (ArrayBuffer.isView(w)) return w.byteLength;

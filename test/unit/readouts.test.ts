@@ -90,6 +90,13 @@ function rowOf(t: T64, pos: number, d: number): Float64Array {
 const MODES = ['processed', 'raw', 'processed, tied', 'raw, tied'] as const;
 type Mode = (typeof MODES)[number];
 
+/** The largest |a[i] - b[i]|. */
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
 describe('readouts in the graph equal the float64 reference from full activations', { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'model-lens-readouts-'));
   let cfg: RefConfig;
@@ -385,6 +392,25 @@ describe('readouts in the graph equal the float64 reference from full activation
       near(floats(a, 'loss').slice(0, long.length - 1), want, '2.x windowed loss');
     } finally {
       await model.dispose();
+    }
+  });
+
+  it('run() over more than 256 positions (unembedded in windows) returns what one forward does, for one prompt and a padded batch', async () => {
+    const long = Array.from({ length: 300 }, (_, i) => (i === 0 ? 50256 : 100 + ((i * 7919) % 20000)));
+    const model = engine.processed!;
+    const a = await model.run(long);
+    const { logits } = await model.forward(long);
+    assert.deepEqual(a.dims, logits.dims);
+    // The same rows through the same Gemm, fewer at a time: equal up to float32 rounding.
+    assert.ok(maxAbsDiff(a.data, logits.data) <= 1e-5, `max |run - forward| ${maxAbsDiff(a.data, logits.data)}`);
+    const batch = [long, long.slice(0, 280)];
+    const b = await model.run(batch);
+    const f = await model.forward(batch);
+    assert.deepEqual(b.dims, f.logits.dims);
+    const V = model.cfg.d_vocab_out;
+    for (const [i, n] of [300, 280].entries()) {
+      const rows = (t: Float32Array): Float32Array => t.subarray(i * 300 * V, (i * 300 + n) * V); // real positions only
+      assert.ok(maxAbsDiff(rows(b.data), rows(f.logits.data)) <= 1e-5, `prompt ${i}`);
     }
   });
 

@@ -53,13 +53,13 @@ describe('activation panel memory (3 layers × 256, GPT-2 vocabulary, 1,024 toke
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('at most 300 MiB above the loaded model after the first view; given back after release, and no growth from one panel to the next', async (t) => {
+  it('at most 300 MiB above the loaded model after the first view; given back after release, and no growth from one panel to the next once settled', async (t) => {
     const tokens = Int32Array.from({ length: 1024 }, (_, i) => (i === 0 ? 50256 : 200 + ((i * 7919) % 30000)));
     await client.run([50256, 464]); // the main session's first run
     const loaded = await settledRss(client);
     const readings: string[] = [];
     const released: number[] = [];
-    for (let round = 1; round <= 2; round++) {
+    for (let round = 1; round <= 3; round++) {
       const r = await client.panel({ op: 'run', tokens, interventions: [], topK: 10, thumb: 24 });
       assert.equal(r.op, 'run');
       const runId = r.op === 'run' ? r.runId : 0;
@@ -84,10 +84,12 @@ describe('activation panel memory (3 layers × 256, GPT-2 vocabulary, 1,024 toke
       assert.ok(released.at(-1)! - loaded <= 80, `not given back after release: ${at}`);
       await assert.rejects(client.panel({ op: 'pattern', runId, layer: 0, head: 0 }), /no longer held/);
     }
-    // What glibc kept after the first panel is reused by the second, not added to.
+    // What glibc kept after the first panels is reused by the next, not added to: a leak would
+    // grow every round. The second panel may still settle glibc's heaps (+28 MiB seen in CI, +3
+    // to +20 elsewhere), so the check is the third against the second.
     assert.ok(
-      released[1]! - released[0]! <= 25,
-      `a second panel left more behind: loaded ${loaded.toFixed(0)} MiB; ${readings.join('; ')}`,
+      released[2]! - released[1]! <= 25,
+      `a third panel left more behind than the second: loaded ${loaded.toFixed(0)} MiB; ${readings.join('; ')}`,
     );
     t.diagnostic(`RSS MiB: loaded ${loaded.toFixed(0)}; ${readings.join('; ')}`);
   });

@@ -44,33 +44,17 @@ describe('readout windows', () => {
     ]);
     const rows = readout('rows', 'rows');
     const mean = readout('mean', 'meanNext');
-    const parts: WindowAnswers[] = [
-      {
-        window: windows[0]!,
-        answers: new Map<string, ReadoutAnswer>([
-          [
-            'rows',
-            {
-              v: { dims: [2, 3, 1], data: Float32Array.of(0, 1, 99, 10, 11, 99) },
-              id: { dims: [2, 3], data: BigInt64Array.of(0n, 1n, 9n, 5n, 6n, 9n) },
-            },
-          ],
-          ['mean', { metric: { dims: [2], data: Float32Array.of(1, 2) } }], // 2 positions predicted
-        ]),
-      },
-      {
-        window: windows[1]!,
-        answers: new Map<string, ReadoutAnswer>([
-          [
-            'rows',
-            {
-              v: { dims: [2, 3, 1], data: Float32Array.of(2, 3, 4, 12, 13, 14) },
-              id: { dims: [2, 3], data: BigInt64Array.of(2n, 3n, 4n, 7n, 8n, 9n) },
-            },
-          ],
-          ['mean', { metric: { dims: [2], data: Float32Array.of(4, 8) } }], // 2 positions predicted
-        ]),
-      },
+    // Each window answers a 'rows' readout for 2 prompts × 3 fed positions and a 'meanNext' one (2 positions predicted each).
+    const part = (k: number, v: number[], id: bigint[], metric: number[]): WindowAnswers => ({
+      window: windows[k]!,
+      answers: new Map<string, ReadoutAnswer>([
+        ['rows', { v: { dims: [2, 3, 1], data: Float32Array.from(v) }, id: { dims: [2, 3], data: BigInt64Array.from(id) } }],
+        ['mean', { metric: { dims: [2], data: Float32Array.from(metric) } }],
+      ]),
+    });
+    const parts = [
+      part(0, [0, 1, 99, 10, 11, 99], [0n, 1n, 9n, 5n, 6n, 9n], [1, 2]),
+      part(1, [2, 3, 4, 12, 13, 14], [2n, 3n, 4n, 7n, 8n, 9n], [4, 8]),
     ];
     const joined = joinWindows([rows, mean], parts, 5);
     assert.deepEqual(joined.get('rows')!['v']!.dims, [2, 5, 1]);

@@ -47,6 +47,9 @@ describe('Model Lens activation panel and inline logits', function () {
 
   afterEach(async () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    // The command returns before every close has reached this host: a panel still being disposed
+    // when the next test opens it would be reused and then go, ending that test's runs quietly.
+    await waitFor('every editor and panel closed', () => vscode.window.tabGroups.all.every((g) => g.tabs.length === 0));
   });
 
   it('runs the selection; the loss equals HookedGPT2 run directly; ablating a head changes it; reset restores it', async () => {

@@ -57,7 +57,12 @@ export function tiedW_U(W_E: Tensor, tie: TiedUnembed): Tensor {
   };
 }
 
-/** W_U[m, v] = a[m]·(E[v, m] + off[v]) − β[v] − γ[m], computed in float64, written in tiles (see load.ts's transpose). */
+/**
+ * W_U[m, v] = a[m]·(E[v, m] + off[v]) − β[v] − γ[m], computed in float64. With UNPROCESSED_TIE it is
+ * E's transpose (load.ts uses it so for an untied lm_head). Written in tiles: a plain row-by-row
+ * transpose of a [50,257, 768] matrix writes each output row 4 bytes at a time across 768 pages,
+ * which the cache cannot hold.
+ */
 export function materialiseW_U(E: Float32Array, d_vocab: number, d_model: number, tie: TiedUnembed): Float32Array {
   const { scale: a, rowOffset: off, columnShift: beta, rowShift: gamma } = tie;
   const out = new Float32Array(d_vocab * d_model);

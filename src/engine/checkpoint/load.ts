@@ -9,7 +9,7 @@ import type { BlockWeights, GPT2Weights, HookedGPT2Config, Tensor } from '../typ
 import { readSafetensors, type SafetensorsFile } from '../safetensors/read';
 import type { SafetensorsDtype } from '../safetensors/dtypes';
 import { CheckpointError, gpt2ConfigFromHF } from './config';
-import { tiedW_U, UNPROCESSED_TIE } from '../tiedUnembed';
+import { materialiseW_U, tiedW_U, UNPROCESSED_TIE } from '../tiedUnembed';
 
 export { CheckpointError } from './config';
 
@@ -181,7 +181,7 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
     ln_final_b,
     W_U: tied
       ? tiedW_U(W_E, UNPROCESSED_TIE)
-      : { dims: [d_model, d_vocab], data: transpose(await get('lm_head.weight'), d_vocab, d_model) }, // lm_head: [d_vocab, d_model]
+      : { dims: [d_model, d_vocab], data: materialiseW_U(await get('lm_head.weight'), d_vocab, d_model, UNPROCESSED_TIE) }, // lm_head: [d_vocab, d_model], transposed
     b_U,
     ...(tied ? { tiedUnembed: UNPROCESSED_TIE } : {}),
   };
@@ -429,26 +429,6 @@ export function splitQkvBias(b: Float32Array, d_model: number, n_heads: number, 
     out.push({ dims: [n_heads, d_head], data: b.slice(x * d_model, (x + 1) * d_model) });
   }
   return out as [Tensor, Tensor, Tensor];
-}
-
-/**
- * [rows, cols] -> [cols, rows], in tiles: a plain row-by-row transpose of lm_head (50,257 × 768)
- * writes each output row 4 bytes at a time across 768 pages, which the cache cannot hold.
- */
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  const TILE = 64;
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(rows, r0 + TILE);
-    for (let c0 = 0; c0 < cols; c0 += TILE) {
-      const c1 = Math.min(cols, c0 + TILE);
-      for (let c = c0; c < c1; c++) {
-        const o = c * rows;
-        for (let r = r0; r < r1; r++) out[o + r] = a[r * cols + c]!;
-      }
-    }
-  }
-  return out;
 }
 
 function missingText(err: unknown, what: string): string {

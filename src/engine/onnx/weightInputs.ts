@@ -66,32 +66,105 @@ export function liftWeights(
     }
   }
   const inputs = [...g.inputs, ...[...weights].map(([name, t]) => ({ name, type: t.type, dims: [...t.dims] }))];
-  // Each Cast just before its weight's first consumer: all of them first would hold every weight
-  // in float32 at once, in the session's arena.
   const castOf = new Map(casts.map((c) => [c.outputs[0]!, c]));
   const narrowOf = new Map(casts.map((c) => [c.outputs[0]!, c.inputs[0]!]));
+  const dimsOf = new Map([...weights].map(([name, t]) => [name, t.dims] as const));
+  const gate = castGate(g, narrowOf, kept, types);
   const nodes: NodeDef[] = [];
+  // Slices of a narrow weight, emitted (sliced narrow, then cast) just before their reader.
+  const slices = new Map<string, { node: NodeDef; table: string }>();
   for (const n of g.nodes) {
-    const table = n.op === 'Gather' ? narrowOf.get(n.inputs[0]!) : undefined;
+    const table = n.op === 'Gather' || n.op === 'Slice' ? narrowOf.get(n.inputs[0]!) : undefined;
+    if (table !== undefined && n.op === 'Slice') {
+      slices.set(n.outputs[0]!, { node: n, table });
+      continue;
+    }
     if (table !== undefined) {
       // A lookup (the embeddings) gathers rows of the narrow table and casts only those: casting
       // the table first made W_E whole in float32 on every run (154 MiB for GPT-2 small). The
       // same values: a Cast from float16 to float32 is exact.
-      const out = n.outputs[0]!;
-      const rows = `${out}::narrow`;
-      types.set(rows, types.get(table)!);
-      nodes.push({ ...n, inputs: [table, ...n.inputs.slice(1)], outputs: [rows] });
-      nodes.push({ op: 'Cast', name: `cast:${out}`, inputs: [rows], outputs: [out], attrs: { to: { i: TO_FLOAT } } });
+      castRows(nodes, types, n, table);
       continue;
     }
     for (const i of n.inputs) {
       const c = castOf.get(i);
       if (c !== undefined) {
-        nodes.push(c);
+        const narrow = c.inputs[0]!;
+        nodes.push({ ...c, inputs: [gate(nodes, narrow, dimsOf.get(narrow)!, `${narrow}::gated`, n)] });
         castOf.delete(i);
+      }
+      const slice = slices.get(i);
+      if (slice !== undefined) {
+        // A slice (the unembedding's vocabulary slices, kernels/unembed.ts) likewise casts only
+        // what it selects, gated on its reader so that the slices are not all cast up front.
+        const gated = gate(nodes, slice.table, dimsOf.get(slice.table)!, `${i}::gated`, n);
+        castRows(nodes, types, slice.node, gated);
+        slices.delete(i);
       }
     }
     nodes.push(n);
   }
   return { graph: { ...g, nodes, initializers: kept, inputs, types }, weights };
+}
+
+/** Emits `n` (a Gather or Slice of a weight) on the narrow `table`, then a Cast of what it selected to the name `n` gave it. */
+function castRows(nodes: NodeDef[], types: Map<string, ElemType>, n: NodeDef, table: string): void {
+  const out = n.outputs[0]!;
+  const rows = `${out}::narrow`;
+  types.set(rows, types.get(table)!);
+  nodes.push({ ...n, inputs: [table, ...n.inputs.slice(1)], outputs: [rows] });
+  nodes.push({ op: 'Cast', name: `cast:${out}`, inputs: [rows], outputs: [out], attrs: { to: { i: TO_FLOAT } } });
+}
+
+interface CastGate {
+  /**
+   * Emits into `nodes` a view of the narrow weight `narrow` (dims `dims`) named `out` that
+   * onnxruntime can only compute once `reader`'s activation input exists, and returns its name
+   * (`narrow` itself when `reader` reads no activation).
+   */
+  (nodes: NodeDef[], narrow: string, dims: readonly number[], out: string, reader: NodeDef | undefined): string;
+}
+
+/**
+ * Casts tied to their readers. The node order above does not decide when onnxruntime runs a node:
+ * it ran a Cast whose reader's other input is a whole earlier block as soon as the run started
+ * (a profile of gpt2-small in fp16: the casts of every block's W_O, W_in, W_out and biases first),
+ * so every block's weights existed in float32 at once: about 1 GB at gpt2-medium. A Reshape of the
+ * narrow weight to its own shape, with that shape computed from the reader's activation input
+ * (its dims plus Size(activation)·0), is a view that cannot be computed before the activation, and
+ * neither can the Cast after it; each block's float32 weights then exist while that block runs.
+ */
+function castGate(
+  g: GraphIR,
+  narrowOf: ReadonlyMap<string, string>,
+  kept: Map<string, InitializerDef>,
+  types: Map<string, ElemType>,
+): CastGate {
+  // Activations: values computed by the graph's nodes, not selected from a weight.
+  const fromWeight = (n: NodeDef): boolean => (n.op === 'Gather' || n.op === 'Slice') && narrowOf.has(n.inputs[0]!);
+  const produced = new Set(g.nodes.flatMap((n) => (fromWeight(n) ? [] : n.outputs)));
+  const zeros = new Map<string, string>();
+  const int64 = (name: string, values: readonly number[], dims: readonly number[]): string => {
+    if (!kept.has(name)) kept.set(name, { name, type: 'int64', dims: [...dims], data: BigInt64Array.from(values, BigInt) });
+    types.set(name, 'int64');
+    return name;
+  };
+  const emit = (nodes: NodeDef[], op: string, inputs: string[], out: string, type: ElemType): string => {
+    nodes.push({ op, name: `gate:${out}`, inputs, outputs: [out] });
+    types.set(out, type);
+    return out;
+  };
+  const gate: CastGate = (nodes, narrow, dims, out, reader) => {
+    const activation = reader?.inputs.find((i) => produced.has(i));
+    if (activation === undefined) return narrow;
+    let zero = zeros.get(activation);
+    if (zero === undefined) {
+      const size = emit(nodes, 'Size', [activation], `${activation}::size`, 'int64');
+      zero = emit(nodes, 'Mul', [size, int64('gate::zero', [0], [])], `${activation}::after`, 'int64');
+      zeros.set(activation, zero);
+    }
+    const shape = emit(nodes, 'Add', [int64(`${narrow}::dims`, dims, [dims.length]), zero], `${out}::dims`, 'int64');
+    return emit(nodes, 'Reshape', [narrow, shape], out, types.get(narrow)!);
+  };
+  return gate;
 }

@@ -11,7 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCommand } from '../../src/cli/runCommand';
 import { HookedGPT2 } from '../../src/engine/model';
+import { readSafetensors } from '../../src/engine/safetensors/read';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { DEFAULT_PROCESSING, type Tensor } from '../../src/engine/types';
 import type { WeightDtype } from '../../src/engine/weightDtype';
@@ -88,5 +90,21 @@ function describeDtype(dtype: Exclude<WeightDtype, 'fp32'>, tol: number): void {
         assert.ok(w.err > FLOOR[dtype], `worst hook relErr ${w.err.toExponential(3)} is too small to be ${dtype}'s`);
       });
     }
+
+    it(`the CLI's --dtype ${dtype} exports the same logits as the engine's`, async () => {
+      const out = join(dir, `${dtype}.safetensors`);
+      let err = '';
+      const code = await runCommand.run(
+        ['--model', join(dir, 'tied'), '--tokens', TOKENS.join(','), '--dtype', dtype, '--names', 'hook_embed', '--out', out],
+        { stdout: () => undefined, stderr: (t) => (err += t) },
+      );
+      assert.equal(code, 0, err);
+      const logits = await (await readSafetensors(out)).getTensorF32('logits');
+      const r = runs['processed, tied']!;
+      // The same weights and graph (only the thread count may differ): float32's agreement, while
+      // the reference is the dtype's rounding away.
+      assert.ok(relErr(logits, r.logits.data) <= 1e-5, `CLI vs engine relErr ${relErr(logits, r.logits.data).toExponential(3)}`);
+      assert.ok(relErr(logits, r.ref.logits.data) > 1e-4);
+    });
   });
 }

@@ -219,17 +219,16 @@ async function loadProcessed(
   processing: ProcessingOptions,
   onProgress: ((p: LoadProgress) => void) | undefined,
 ): Promise<{ cfg: HookedGPT2Config; weights: GPT2Weights; warnings: readonly string[]; processingWarnings: readonly string[] }> {
+  const encoding = halfEncodingOf(dtype);
   const { cfg, weights, warnings } = await loadCheckpoint(folder, {
     ...(onProgress ? { onRead: (done: number, total: number) => onProgress({ stage: 'read', done, total }) } : {}),
     onBlock: (l, block, loadedCfg) => {
       const processedBlock = processBlock(loadedCfg, block, l, processing, { inPlace: true });
-      const encoding = halfEncodingOf(dtype);
       return encoding === null ? processedBlock : halfBlock(processedBlock, encoding);
     },
   });
   onProgress?.({ stage: 'process' });
   const processed = processWeights(cfg, weights, processing, { inPlace: true, blocksProcessed: true });
-  const encoding = halfEncodingOf(dtype);
   return {
     cfg: processed.cfg,
     weights: encoding === null ? processed.weights : halfWeights(processed.weights, encoding),

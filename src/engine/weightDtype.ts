@@ -125,9 +125,12 @@ function halfOrNull(t: Tensor | null, encoding: HalfEncoding): Tensor | null {
   return t === null ? null : halfTensor(t, encoding);
 }
 
-/** `t` rounded to `encoding` and held so; its `data` decodes on access and lives while something holds it. */
+/**
+ * `t` rounded to `encoding` and held so; its `data` decodes on access and lives while something
+ * holds it. A tensor already held so is kept; one held in the other encoding is rounded again.
+ */
 function halfTensor(t: Tensor, encoding: HalfEncoding): Tensor {
-  return halfSourceOf(t) !== undefined ? t : halfTensorOf(t.dims, toHalf(t.data, encoding));
+  return halfSourceOf(t)?.encoding === encoding ? t : halfTensorOf(t.dims, toHalf(t.data, encoding));
 }
 
 /** A tensor held as the 16-bit `source`: `data` decodes it on access, kept while something holds it. */

@@ -6,9 +6,8 @@
 // Why not external data (weightFile.ts): onnxruntime maps the external file once per session, so
 // each variant added the whole weights again to the process's resident memory (measured in
 // docs/ARCHITECTURE.md, "One copy of the weights").
-import { decodeTable } from '../halfSource';
+import { decodeTable, type HalfSource } from '../halfSource';
 import type { DeviceTensor } from '../ort/deviceTensor';
-import type { HalfSource } from '../halfSource';
 import type { ElemType, GraphIR, InitializerDef, NodeDef, TensorData } from './ir';
 import { WeightFile } from './weightFile';
 

@@ -5,13 +5,36 @@
 // 65,536-entry float32 table). Both for a weight read whole and for rows gathered from one.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { decodeHalf } from '../../src/engine/halfSource';
+import { decodeHalf, halfSourceOf } from '../../src/engine/halfSource';
 import { GraphBuilder } from '../../src/engine/onnx/builder';
 import { liftWeights } from '../../src/engine/onnx/weightInputs';
 import { createSharedWeightsSession } from '../../src/engine/ort/graphSession';
 import type { HostTensor } from '../../src/engine/ort/session';
 import { bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits } from '../../src/engine/safetensors/dtypes';
-import { halfTensorOf, toBf16, toF16 } from '../../src/engine/weightDtype';
+import type { BlockWeights, Tensor } from '../../src/engine/types';
+import { halfBlock, halfTensorOf, toBf16, toF16 } from '../../src/engine/weightDtype';
+
+/** A block whose every tensor is `t` (only the tensors' handling is looked at). */
+function blockOf(t: Tensor): BlockWeights {
+  return {
+    ln1_w: t,
+    ln1_b: t,
+    W_Q: t,
+    W_K: t,
+    W_V: t,
+    W_O: t,
+    b_Q: t,
+    b_K: t,
+    b_V: t,
+    b_O: t,
+    ln2_w: t,
+    ln2_b: t,
+    W_in: t,
+    b_in: t,
+    W_out: t,
+    b_out: t,
+  };
+}
 
 const ALL = Uint16Array.from({ length: 65536 }, (_, b) => b);
 
@@ -65,6 +88,17 @@ describe('16-bit weight encodings', () => {
   it('decodes on access: every pattern of either encoding', () => {
     assertSameValues(decodeHalf({ bits: ALL, encoding: 'bfloat16' }), bf16BitsToNumber, 'bfloat16');
     assertSameValues(decodeHalf({ bits: ALL, encoding: 'float16' }), f16BitsToNumber, 'float16');
+  });
+
+  it('halfWeights keeps a tensor already in its encoding and rounds one in the other again', () => {
+    const xs = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i) * 3);
+    const f16 = halfTensorOf([64], { bits: toF16(xs), encoding: 'float16' });
+    const keptF16 = halfBlock(blockOf(f16), 'float16').W_Q;
+    assert.equal(keptF16, f16);
+    const bf16 = halfBlock(blockOf(f16), 'bfloat16').W_Q;
+    assert.equal(halfSourceOf(bf16)?.encoding, 'bfloat16');
+    // The float16 values rounded to bfloat16, not left as float16's bits.
+    assert.deepEqual(halfSourceOf(bf16)!.bits, toBf16(f16.data));
   });
 
   for (const encoding of ['bfloat16', 'float16'] as const) {

@@ -1,4 +1,4 @@
-// A half-stored unembedding is read in vocabulary slices (kernels/unembed.ts), so that a run casts
+// A 16-bit unembedding (fp16 or bf16) is read in vocabulary slices (kernels/unembed.ts), so a run decodes
 // one slice of W_E (or W_U) to float32 at a time instead of the whole matrix. Checked on real
 // sessions: the sliced graph's logits equal the one-product graph's, tied and untied, and no node
 // of the sliced graph casts the whole weight.
@@ -38,14 +38,18 @@ async function logits(w: GPT2Weights, sliceBytes: number, x: Float32Array): Prom
   }
 }
 
-for (const tied of [true, false]) {
-  describe(`half-stored unembedding in vocabulary slices (${tied ? 'tied' : 'untied'})`, { timeout: 120_000 }, () => {
+for (const [tied, encoding] of [
+  [true, 'float16'],
+  [false, 'float16'],
+  [true, 'bfloat16'],
+] as const) {
+  describe(`half-stored unembedding in vocabulary slices (${tied ? 'tied' : 'untied'}, ${encoding})`, { timeout: 120_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'model-lens-slices-'));
     let w: GPT2Weights;
     before(async () => {
       await generateTinyGpt2(dir, { seed: 5, n_layer: 1, n_embd: D, n_head: 2, tiedLmHead: tied });
       const { cfg, weights } = await loadCheckpoint(dir);
-      w = halfWeights(processWeights(cfg, weights, DEFAULT_PROCESSING).weights);
+      w = halfWeights(processWeights(cfg, weights, DEFAULT_PROCESSING).weights, encoding);
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -60,11 +64,13 @@ for (const tied of [true, false]) {
       assert.ok(worst <= 1e-6, `sliced logits differ by ${worst}`);
 
       const weight = tied ? 'embed.W_E' : 'unembed.W_U';
+      const fed = encoding === 'float16' ? 'float16' : 'uint16';
       // A whole weight's cast reads its float16 input, or the gated view of it (weightInputs.ts castGate).
       const castsWhole = (n: { op: string; inputs: readonly string[] }): boolean =>
-        n.op === 'Cast' && (n.inputs[0] === `${weight}::float16` || n.inputs[0] === `${weight}::float16::gated`);
+        (n.op === 'Cast' || n.op === 'Gather') && [`${weight}::${fed}`, `${weight}::${fed}::gated`].includes(n.inputs[0]!);
       const lifted = liftWeights(logitsGraph(w, 2 ** 20)).graph;
       const casts = lifted.nodes.filter((n) => n.op === 'Cast');
+      // A decode (a Cast, and for bfloat16 its Gather from the table) per slice, none of the whole weight.
       assert.ok(casts.length >= 12, `expected a cast per slice, got ${casts.length}`);
       assert.ok(!casts.some(castsWhole), `a node casts the whole ${weight}`);
       const wholeCasts = liftWeights(logitsGraph(w, Infinity)).graph.nodes.filter(castsWhole);

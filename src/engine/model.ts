@@ -719,6 +719,7 @@ export class HookedGPT2 {
         this.openReadoutSession(
           buildModelGraph(this.cfg, this.weights, compiled.transforms, logitsAt, { readouts, withPast, given, attentionMask }).graph,
           withPast,
+          once,
         );
       // `once`: a session of its own, released after the run, so its arena goes with it.
       const session = once ? await open() : await this.readoutSessions.get(key, open);
@@ -757,11 +758,12 @@ export class HookedGPT2 {
    * threshold and keeps later ones in its heaps for good (measured: +378 MiB after one 1,024-token
    * panel, not given back even after dispose). An arena's memory goes back when its session is
    * released (the panel's close). With a past, the
-   * present keys and values may stay on the device (keepPastOnDevice).
+   * present keys and values may stay on the device (keepPastOnDevice). A session released right
+   * after its run (`once`) keeps the arena whatever the weights' dtype: it goes with the session.
    */
-  private async openReadoutSession(graph: GraphIR, withPast = false): Promise<EngineSession> {
-    return (await this.openSession(graph, this.device, { deviceOutputs: withPast ? this.pastOutputs(presentNames(this.cfg)) : [] }))
-      .session;
+  private async openReadoutSession(graph: GraphIR, withPast = false, once = false): Promise<EngineSession> {
+    const deviceOutputs = withPast ? this.pastOutputs(presentNames(this.cfg)) : [];
+    return (await this.openSession(graph, this.device, { deviceOutputs, ...(once ? { memArena: true } : {}) })).session;
   }
 
   /** Of `outputs`, the present keys and values a session should leave on the device (keepPastOnDevice). */
@@ -803,10 +805,15 @@ export class HookedGPT2 {
       ...extra,
     };
     // The .onnx holds nodes and small constants; the session is fed the model's own arrays (a
-    // 16-bit model's arrays, decoded in the graph, with no arena to keep the decoded weights).
+    // 16-bit model's arrays, decoded in the graph). A kept session of a 16-bit model has no arena,
+    // which would keep its largest run's decoded weights and working set for the session's life;
+    // one released after its run has one (`extra.memArena`): gpt2-medium's shape in fp16, the
+    // panel's first view at 1,024 tokens peaked at +1,117 MiB over the loaded model with it,
+    // +2,591 without (glibc's heaps took each freed mid-sized tensor and kept it).
     const storage = this.weightStorageFor(device);
     if (storage === 'inputs') {
-      return createSharedWeightsSession(graph, this.halfPrecision ? { ...sessionOpts, memArena: false } : sessionOpts);
+      const arena = extra.memArena ?? !this.halfPrecision;
+      return createSharedWeightsSession(graph, { ...sessionOpts, memArena: arena });
     }
     if (storage === 'device') {
       try {

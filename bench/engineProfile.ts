@@ -12,11 +12,17 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadCheckpoint } from '../src/engine/checkpoint/load';
 import { HookedGPT2 } from '../src/engine/model';
-import { processBlock, processWeights, resolveProcessing } from '../src/engine/processing';
+import { blockTensorsScanned, processBlock, processWeights, resolveProcessing } from '../src/engine/processing';
 import { ensureTinyGpt2 } from '../src/engine/tinyGpt2';
 import { peakRssMiB, rssMiB } from './procMemory';
 
-const STAGES = ['read (loadCheckpoint less processBlock)', 'processBlock (12 blocks)', 'processWeights (embed/unembed)', 'graph + session', 'total'];
+const STAGES = [
+  'read (loadCheckpoint less processBlock)',
+  'processBlock (12 blocks)',
+  'processWeights (embed/unembed)',
+  'graph + session',
+  'total',
+];
 
 async function folder(): Promise<string> {
   return ensureTinyGpt2(process.env.MODEL_LENS_BENCH_CACHE ?? join(tmpdir(), 'model-lens-bench'), {
@@ -33,9 +39,10 @@ async function child(processingOn: boolean): Promise<void> {
   const t0 = performance.now();
   let blockMs = 0;
   const loaded = await loadCheckpoint(dir, {
-    onBlock: (l, block, cfg) => {
+    onBlockScans: (cfg) => blockTensorsScanned(cfg, processing),
+    onBlock: (l, block, cfg, scan) => {
       const b0 = performance.now();
-      const out = processBlock(cfg, block, l, processing, { inPlace: true });
+      const out = processBlock(cfg, block, l, processing, { inPlace: true, scan });
       blockMs += performance.now() - b0;
       return out;
     },
@@ -61,22 +68,31 @@ async function main(): Promise<void> {
   if (args.includes('--child')) return child(processingOn);
   const reps = Number(args.find((a) => /^\d+$/.test(a)) ?? 3);
   console.log(`checkpoint ${await folder()}; processing ${processingOn ? 'on' : 'off'}; ${reps} fresh processes`);
-  console.log(`load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average at start ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const runs: { ms: number[]; rss: number; peak: number }[] = [];
   for (let r = 0; r < reps; r++) {
-    const out = execFileSync(
-      process.execPath,
-      ['--import', 'tsx', __filename, '--child', ...(processingOn ? [] : ['--no-processing'])],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', ...(processingOn ? [] : ['--no-processing'])], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     runs.push(JSON.parse(out.trim().split('\n').pop()!) as { ms: number[]; rss: number; peak: number });
   }
   STAGES.forEach((name, i) => {
     const ts = runs.map((r) => r.ms[i]!);
     console.log(`${name.padEnd(40)} ${median(ts).toFixed(0).padStart(6)} ms   (${ts.map((t) => t.toFixed(0)).join(', ')})`);
   });
-  console.log(`RSS after load ${median(runs.map((r) => r.rss)).toFixed(0)} MiB, peak ${median(runs.map((r) => r.peak)).toFixed(0)} MiB (medians)`);
-  console.log(`load average at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `RSS after load ${median(runs.map((r) => r.rss)).toFixed(0)} MiB, peak ${median(runs.map((r) => r.peak)).toFixed(0)} MiB (medians)`,
+  );
+  console.log(
+    `load average at end ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 main().catch((e: unknown) => {

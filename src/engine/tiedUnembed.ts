@@ -107,7 +107,32 @@ export function foldIntoTie(
 ): TiedUnembed {
   const beta = new Float64Array(d_vocab);
   const off = tie.rowOffset;
-  for (let v = 0; v < d_vocab; v++) {
+  // Two rows at a time: four independent chains of float64 additions instead of two (an addition
+  // waits for the previous one's result), each sum still in its own order, so the same floats.
+  let v = 0;
+  for (; off === null && v + 2 <= d_vocab; v += 2) {
+    const r0 = v * d_model;
+    const r1 = r0 + d_model;
+    let b0 = 0;
+    let c0 = 0;
+    let b1 = 0;
+    let c1 = 0;
+    for (let m = 0; m < d_model; m++) {
+      const gm = g[m]!;
+      const sm = s[m]!;
+      const x0 = E[r0 + m]!;
+      const x1 = E[r1 + m]!;
+      b0 += sm * x0;
+      c0 += gm * x0;
+      b1 += sm * x1;
+      c1 += gm * x1;
+    }
+    outB[v] = b_U[v]! + b0;
+    beta[v] = c0 / d_model;
+    outB[v + 1] = b_U[v + 1]! + b1;
+    beta[v + 1] = c1 / d_model;
+  }
+  for (; v < d_vocab; v++) {
     const row = v * d_model;
     const o = off === null ? 0 : off[v]!;
     let bAcc = 0;

@@ -23,7 +23,7 @@ import {
   type ProcessingOptions,
   type Tensor,
 } from './types';
-import { centreTie, foldable, foldIntoTie, offsetTie, withTie } from './tiedUnembed';
+import { centreTie, foldable, foldAndCentreTie, foldIntoTie, offsetTie, UNPROCESSED_TIE, withTie } from './tiedUnembed';
 import { NonFiniteTally, type NonFiniteScan } from './checkpoint/nonFinite';
 
 /** What processWeights did: the weights, their config, and any step skipped with TransformerLens's warning. */
@@ -63,6 +63,26 @@ export function processWeights(
   const blocks = mode.blocksProcessed === true ? weights.blocks : weights.blocks.map((b, l) => processBlock(cfg, b, l, opts, mode));
   let w: GPT2Weights = { ...weights, blocks };
   const warnings: string[] = [];
+  if (opts.fold_ln && opts.center_writing_weights && opts.center_unembed && c.normalization_type === 'LN' && isUnprocessedTie(w)) {
+    // fromPretrained's defaults on a tied checkpoint: the three steps below, with their passes over
+    // W_E made as one (the same floats; tiedUnembed.ts foldAndCentreTie).
+    const [d_vocab, d_model] = w.W_E.dims as [number, number];
+    const E = out(w.W_E);
+    const b_U = out(w.b_U);
+    const lnfw = need(w.ln_final_w, 'ln_final.w');
+    const lnfb = need(w.ln_final_b, 'ln_final.b');
+    const tie = foldAndCentreTie(w.W_E.data, d_vocab, d_model, lnfw.data, lnfb.data, w.b_U.data, b_U, E);
+    const W_E: Tensor = { dims: w.W_E.dims, data: E };
+    const centred = {
+      ...w,
+      W_E,
+      W_pos: centerRows(w.W_pos),
+      ln_final_w: null,
+      ln_final_b: null,
+      b_U: centerRows({ dims: w.b_U.dims, data: b_U }),
+    };
+    return { cfg: { ...c, normalization_type: 'LNPre' }, weights: withTie(centred, tie), warnings };
+  }
   if (opts.fold_ln) {
     if (c.normalization_type === 'LN') {
       w = foldLayerNorm(c, w, out);
@@ -80,6 +100,12 @@ export function processWeights(
   if (opts.center_writing_weights) w = centerWritingWeights(w, centerRows);
   if (opts.center_unembed) w = centerUnembed(w, centerRows);
   return { cfg: c, weights: w, warnings };
+}
+
+/** A tied unembedding no step has touched yet (as loaded). */
+function isUnprocessedTie(w: GPT2Weights): boolean {
+  const t = w.tiedUnembed;
+  return t !== undefined && (t === UNPROCESSED_TIE || (foldable(t) && t.rowOffset === null));
 }
 
 /**

@@ -143,9 +143,11 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
   };
   const { d_model, n_heads, d_head, d_mlp, d_vocab, n_ctx } = cfg;
 
-  const wte = await get('wte.weight'); // [d_vocab, d_model]
-  const W_E: Tensor = { dims: [d_vocab, d_model], data: wte };
-  const W_pos: Tensor = { dims: [n_ctx, d_model], data: await get('wpe.weight') };
+  // The embeddings are read first and used last: wte, the largest tensor (28% of the file at
+  // gpt2-small's size), is read in the pool while the blocks are checked and processed, instead of
+  // keeping this thread waiting for it before the first block.
+  void startRead('wte.weight');
+  void startRead('wpe.weight');
 
   const blocks: BlockWeights[] = [];
   const qkvScratch = new Float32Array(3 * d_model * d_model);
@@ -206,6 +208,8 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
     }
     checkLater = null;
   }
+  const W_E: Tensor = { dims: [d_vocab, d_model], data: await get('wte.weight') }; // [d_vocab, d_model]
+  const W_pos: Tensor = { dims: [n_ctx, d_model], data: await get('wpe.weight') };
   const ln_final_w: Tensor = { dims: [d_model], data: await get('ln_f.weight') };
   const ln_final_b: Tensor = { dims: [d_model], data: await get('ln_f.bias') };
   // lm_head is an nn.Linear ([out, in] = [d_vocab, d_model]), unlike the Conv1D layers, and
@@ -249,9 +253,9 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
 /** Tensor reads in flight beyond the one being awaited (each holds a file handle until read). */
 const READ_AHEAD = 16;
 
-/** The canonical names in the order loadCheckpoint uses them, which the read-ahead follows. */
+/** The canonical names in the order loadCheckpoint uses them, which the read-ahead follows (the embeddings are started first). */
 function readOrder(nLayers: number, tied: boolean): string[] {
-  const names = ['wte.weight', 'wpe.weight'];
+  const names: string[] = [];
   for (let l = 0; l < nLayers; l++) {
     for (const t of ['attn.c_attn.weight', 'attn.c_attn.bias', 'ln_1.weight', 'ln_1.bias', 'attn.c_proj.weight', 'attn.c_proj.bias']) {
       names.push(`h.${l}.${t}`);
@@ -260,7 +264,7 @@ function readOrder(nLayers: number, tied: boolean): string[] {
       names.push(`h.${l}.${t}`);
     }
   }
-  names.push('ln_f.weight', 'ln_f.bias');
+  names.push('wte.weight', 'wpe.weight', 'ln_f.weight', 'ln_f.bias');
   if (!tied) names.push('lm_head.weight');
   return names;
 }

@@ -8,6 +8,7 @@
 // run and panel ms.
 import { performance } from 'node:perf_hooks';
 import { HookedGPT2, type WeightDtype } from '../src/engine/model';
+import { handlePanelOp } from '../src/engine/worker/panelCompute';
 import { PANEL_NAMES } from './engine.bench';
 import { collectGarbage, peakRssMiB, resetPeakRss, rssMiB } from './procMemory';
 
@@ -28,6 +29,17 @@ async function main(): Promise<void> {
   const runOnlyPeakMiB = peakRssMiB();
   const runPeakMiB = Math.max(loadPeakMiB, runOnlyPeakMiB);
   collectGarbage();
+  const afterRunMiB = rssMiB();
+  resetPeakRss();
+  // The activation panel's first view as the worker computes it (loss, top-k, thumbnails, norms,
+  // the held hook points), then released as a closed panel releases it.
+  t0 = performance.now();
+  const view = { op: 'run', tokens: Int32Array.from(tokens), interventions: [], topK: 10, thumb: 24 } as const;
+  await handlePanelOp(model, view, new AbortController().signal);
+  const firstViewMs = performance.now() - t0;
+  const firstViewPeakMiB = peakRssMiB();
+  await handlePanelOp(model, { op: 'release' }, new AbortController().signal);
+  collectGarbage();
   resetPeakRss();
   t0 = performance.now();
   const panel = await model.runWithCache(tokens, { names: PANEL_NAMES });
@@ -40,6 +52,9 @@ async function main(): Promise<void> {
     load_peak_mib: loadPeakMiB,
     run_peak_mib: runPeakMiB,
     run_only_peak_mib: runOnlyPeakMiB,
+    after_run_mib: afterRunMiB,
+    first_view_peak_mib: firstViewPeakMiB,
+    first_view_ms: firstViewMs,
     panel_peak_mib: peakRssMiB(),
     run_ms: runMs,
     panel_ms: panelMs,

@@ -4,6 +4,7 @@
 // commit 5fc23e7c, PR #1131): hook_in is ln_final's output [batch, pos, d_model], hook_out the
 // logits [batch, pos, d_vocab_out]. TransformerLens 2.x's Unembed has no hook points.
 import type { GraphBuilder, HookDecl } from '../src/engine/onnx/builder';
+import { halfSourceOf } from '../src/engine/halfSource';
 import { graphTensors } from '../src/engine/tiedUnembed';
 import type { GPT2Weights, HookedGPT2Config, Tensor } from '../src/engine/types';
 
@@ -72,9 +73,20 @@ function weightOnce(b: GraphBuilder, name: string, t: Tensor): string {
  * W_U. Tied: Gemm with W_E transposed (transB, so no transposed copy exists anywhere) on x∘a,
  * plus the tie's rank-K correction (x·P)·Q and b_U as Gemm's C (src/engine/tiedUnembed.ts).
  */
-export function unembed(b: GraphBuilder, w: UnembedWeights, x: string): string {
+export function unembed(b: GraphBuilder, w: UnembedWeights, x: string, sliceBytes = VOCAB_SLICE_BYTES): string {
   const bU = weightOnce(b, 'unembed.b_U', w.b_U); // [d_vocab_out]
-  if (w.tiedUnembed === undefined) return b.op('Add', [b.op('MatMul', [x, weightOnce(b, 'unembed.W_U', w.W_U)]), bU]);
+  if (w.tiedUnembed === undefined) {
+    const W_U = weightOnce(b, 'unembed.W_U', w.W_U); // [d_model, d_vocab_out]
+    const cols = vocabSlices(w.W_U, 1, sliceBytes).map(([lo, hi]) => sliceAxis(b, W_U, 1, lo, hi, w.W_U.dims[1]!));
+    const product =
+      cols.length === 1
+        ? b.op('MatMul', [x, cols[0]!])
+        : concatLast(
+            b,
+            cols.map((c) => b.op('MatMul', [x, c])),
+          );
+    return b.op('Add', [product, bU]);
+  }
   const [d_vocab, d_model] = w.W_E.dims as [number, number];
   const t = graphTensors(w.tiedUnembed, d_model, d_vocab);
   const wE = weightOnce(b, 'embed.W_E', w.W_E); // [d_vocab, d_model]
@@ -86,9 +98,39 @@ export function unembed(b: GraphBuilder, w: UnembedWeights, x: string): string {
     const coef = b.op('MatMul', [rows, weightOnce(b, 'unembed.tie_P', t.P)]); // [M, K]
     c = b.op('Add', [b.op('MatMul', [coef, weightOnce(b, 'unembed.tie_Q', t.Q)]), bU]); // [M, d_vocab]
   }
-  const flat = b.op('Gemm', [y, wE, c], { transB: { i: 1 } }); // [M, d_vocab]
+  // One Gemm per vocabulary slice of W_E (one for float32 weights), each with its slice of C.
+  const parts = vocabSlices(w.W_E, 0, sliceBytes).map(([lo, hi]) =>
+    b.op('Gemm', [y, sliceAxis(b, wE, 0, lo, hi, d_vocab), sliceAxis(b, c, c === bU ? 0 : 1, lo, hi, d_vocab)], { transB: { i: 1 } }),
+  );
+  const flat = parts.length === 1 ? parts[0]! : concatLast(b, parts); // [M, d_vocab]
   const outShape = b.op('Concat', [b.op('Slice', [shape, b.ints([0]), b.ints([-1]), b.ints([0])]), b.ints([d_vocab])], { axis: { i: 0 } });
   return b.op('Reshape', [flat, outShape]); // [.., d_vocab_out]
+}
+
+/**
+ * Float32 bytes of one vocabulary slice of a half-stored unembedding. Such a weight is fed narrow
+ * and cast to float32 in the graph, and a whole cast of W_E is 147 MiB at gpt2-small (196 at
+ * medium) on every run. Sliced, one slice's cast exists at a time. Above glibc's largest mmap
+ * threshold (32 MiB), so a freed slice goes back to the system instead of into a heap it keeps.
+ */
+export const VOCAB_SLICE_BYTES = 40 * 2 ** 20;
+
+/** [lo, hi) ranges along `axis` (the vocabulary) of `t`: one whole range unless `t` is half-stored and large. */
+function vocabSlices(t: Tensor, axis: number, sliceBytes: number): [number, number][] {
+  const n = t.dims[axis]!;
+  const bytes = t.dims.reduce((a, d) => a * d, 1) * Float32Array.BYTES_PER_ELEMENT;
+  const count = halfSourceOf(t) === undefined ? 1 : Math.max(1, Math.floor(bytes / sliceBytes));
+  const step = Math.ceil(n / count);
+  return Array.from({ length: Math.ceil(n / step) }, (_, k) => [k * step, Math.min(n, (k + 1) * step)]);
+}
+
+/** `x`'s [lo, hi) along `axis`; `x` itself when that is all of it (size n). */
+function sliceAxis(b: GraphBuilder, x: string, axis: number, lo: number, hi: number, n: number): string {
+  return lo === 0 && hi === n ? x : b.op('Slice', [x, b.ints([lo]), b.ints([hi]), b.ints([axis])]);
+}
+
+function concatLast(b: GraphBuilder, parts: readonly string[]): string {
+  return b.op('Concat', [...parts], { axis: { i: -1 } });
 }
 
 /**

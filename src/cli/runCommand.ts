@@ -1,6 +1,6 @@
 // `model-lens run`: one forward pass of a GPT-2 folder, printing the next-token top-k and/or
 // writing the activations (TransformerLens names and shapes) to a safetensors file Python can load.
-import { BF16_UNAVAILABLE, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from '../engine/weightDtype';
+import { isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from '../engine/weightDtype';
 import { HookedGPT2 } from '../engine/model';
 import { resolveModelForCli } from '../engine/hub';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../engine/safetensors/write';
@@ -66,7 +66,6 @@ function parse(args: readonly string[]): RunArgs {
   const tlVersion = tlVersionFromFlag(values['tl-version']);
   const dtype = values.dtype ?? 'fp32';
   if (!isWeightDtype(dtype)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got '${dtype}'`);
-  if (dtype === 'bf16') throw new UsageError(`--dtype bf16: ${BF16_UNAVAILABLE}`);
   return {
     model: values.model,
     ...(values.text !== undefined ? { text: values.text } : {}),

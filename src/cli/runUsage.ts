@@ -25,6 +25,6 @@ Runs GPT-2 from a Hugging Face folder (config.json + model.safetensors).
   --out FILE           write one F32 tensor per hook point plus 'logits' [1, pos, d_vocab]
   --top-k K            print the K most likely next tokens after the last position (default 5 without --out)
   --device D           cpu | webgpu | cuda | auto (default cpu); falls back to cpu with a notice
-  --dtype T            fp32 (default) or fp16: how the weights are stored (fp16: half the memory,
-                       computed in float32); bf16 is refused (onnxruntime-node has no bfloat16 tensors)
+  --dtype T            fp32 (default), fp16 or bf16: how the weights are stored (fp16, bf16: half
+                       the memory, each weight rounded once; activations computed in float32)
 `;

@@ -1,5 +1,5 @@
 // A full V8 garbage collection on demand, for memory reports that compare before and after (the
-// Model view's memory line, the soak and panel-close tests), and once after an fp16 model's load
+// Model view's memory line, the soak and panel-close tests), and once after a 16-bit model's load
 // (model.ts: the float32 arrays it converted are dead, but nothing would prompt V8 to free them
 // before the first run was over). Node exposes `gc` only with
 // --expose-gc; setting the flag at run time and reading `gc` from a fresh context is the documented

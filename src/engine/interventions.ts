@@ -257,16 +257,26 @@ function patchSelection(
   checkPositions(i, positions, pos);
   const dims = hookShape(decl, cfg, pos);
   const sel = new Uint8Array(dims.reduce((a, b) => a * b, 1));
-  const posAxes = decl.dims.flatMap((d, k) => (d === 'pos' || d === 'query_pos' ? [k] : []));
-  const headAxis = decl.dims.indexOf('head_index');
+  // One mask per axis (positions on the pos axes, heads on the head axis, everything elsewhere);
+  // an element is selected when each of its indices is. Filled one innermost row at a time: a
+  // sweep builds this for every hook and batch entry, millions of elements per call.
   const posSet = positions ? new Set(positions) : null;
   const headSet = heads ? new Set(heads) : null;
-  const strides = dims.map((_, k) => dims.slice(k + 1).reduce((a, b) => a * b, 1));
-  for (let flat = 0; flat < sel.length; flat++) {
-    const at = (axis: number): number => Math.floor(flat / strides[axis]!) % dims[axis]!;
-    const posOk = posSet === null || posAxes.every((a) => posSet.has(at(a)));
-    const headOk = headSet === null || headSet.has(at(headAxis));
-    sel[flat] = posOk && headOk ? 1 : 0;
+  const masks = dims.map((n, axis) => {
+    const d = decl.dims[axis];
+    const isPos = d === 'pos' || d === 'query_pos';
+    return Uint8Array.from({ length: n }, (_, j) =>
+      (isPos && posSet !== null && !posSet.has(j)) || (d === 'head_index' && headSet !== null && !headSet.has(j)) ? 0 : 1,
+    );
+  });
+  const inner = masks.pop() ?? Uint8Array.of(1);
+  const index = masks.map(() => 0);
+  for (let offset = 0; offset < sel.length; offset += inner.length) {
+    if (masks.every((m, axis) => m[index[axis]!] === 1)) sel.set(inner, offset);
+    for (let axis = index.length - 1; axis >= 0; axis--) {
+      if (++index[axis]! < dims[axis]!) break;
+      index[axis] = 0;
+    }
   }
   return { type: 'bool', dims, data: sel };
 }

@@ -43,7 +43,7 @@ import { joinWindows, positionWindows, slicePositions, WINDOWED_ABOVE, type Wind
 import { logitsReadout } from '../../kernels/readouts/logits';
 import { maskFeed, PAD_TOKEN, rightPadded, tokensFeed, windowOf, type Prompts } from './prompts';
 import { RunStates, type HeldActivations } from './runState';
-import { BF16_UNAVAILABLE, halfBlock, halfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
+import { halfBlock, halfEncodingOf, halfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -121,9 +121,9 @@ export type ModelOptions = Partial<ProcessingOptions> & {
    */
   readonly weightStorage?: 'inputs' | 'file' | 'device';
   /**
-   * How the weights are stored, as TransformerLens's `dtype`: 'fp32' (default), or 'fp16' (half the
-   * memory; each weight rounded once to float16 and cast back inside the graph, so activations are
-   * computed in float32; always 'inputs' storage). 'bf16' is refused with the reason (weightDtype.ts).
+   * How the weights are stored, as TransformerLens's `dtype`: 'fp32' (default), 'fp16' or 'bf16'
+   * (half the memory; each weight rounded once to float16 or bfloat16 and decoded inside the graph,
+   * so activations are computed in float32; always 'inputs' storage; weightDtype.ts).
    */
   readonly dtype?: WeightDtype;
   /**
@@ -210,7 +210,7 @@ const MAX_CACHED_VARIANTS = 8;
 /**
  * A Hugging Face GPT-2 folder read and processed as TransformerLens's from_pretrained does, in
  * `dtype`. The loaded arrays are this call's own: processed where they lie, no second copy. Each
- * block is processed as soon as it is read, and for fp16 stored at half precision there, so the
+ * block is processed as soon as it is read, and for fp16/bf16 stored at 16 bits there, so the
  * model never exists whole in float32 (the embeddings and unembedding wait for processWeights).
  */
 async function loadProcessed(
@@ -219,29 +219,29 @@ async function loadProcessed(
   processing: ProcessingOptions,
   onProgress: ((p: LoadProgress) => void) | undefined,
 ): Promise<{ cfg: HookedGPT2Config; weights: GPT2Weights; warnings: readonly string[]; processingWarnings: readonly string[] }> {
+  const encoding = halfEncodingOf(dtype);
   const { cfg, weights, warnings } = await loadCheckpoint(folder, {
     ...(onProgress ? { onRead: (done: number, total: number) => onProgress({ stage: 'read', done, total }) } : {}),
     // processBlock counts NaN/Inf in the tensors it reads whole, so the loader does not read them again.
     onBlockScans: (loadedCfg) => blockTensorsScanned(loadedCfg, processing),
     onBlock: (l, block, loadedCfg, scan) => {
       const processedBlock = processBlock(loadedCfg, block, l, processing, { inPlace: true, scan });
-      return dtype === 'fp16' ? halfBlock(processedBlock) : processedBlock;
+      return encoding === null ? processedBlock : halfBlock(processedBlock, encoding);
     },
   });
   onProgress?.({ stage: 'process' });
   const processed = processWeights(cfg, weights, processing, { inPlace: true, blocksProcessed: true });
   return {
     cfg: processed.cfg,
-    weights: dtype === 'fp16' ? halfWeights(processed.weights) : processed.weights,
+    weights: encoding === null ? processed.weights : halfWeights(processed.weights, encoding),
     warnings,
     processingWarnings: processed.warnings,
   };
 }
 
-/** ModelOptions.dtype, defaulted and checked: bf16 is refused with the reason, an unknown name by the list. */
+/** ModelOptions.dtype, defaulted and checked: an unknown name is refused with the list. */
 function checkedDtype(dtype: WeightDtype | undefined): WeightDtype {
   const d = dtype ?? 'fp32';
-  if (d === 'bf16') throw new Error(BF16_UNAVAILABLE);
   if (!isWeightDtype(d)) throw new Error(`dtype '${String(d)}' is not one of ${WEIGHT_DTYPES.join(', ')}`);
   return d;
 }
@@ -350,7 +350,7 @@ export class HookedGPT2 {
      * weights are used as given.
      */
     readonly processing: AppliedProcessing | null,
-    /** opts.dtype is 'fp16': `weights` are float16 (weightDtype.ts), decoded on access. */
+    /** opts.dtype is 'fp16' or 'bf16': `weights` are 16-bit (weightDtype.ts), decoded on access. */
     private readonly halfPrecision = false,
   ) {
     this.hookTable = listHookPoints(cfg);
@@ -363,11 +363,11 @@ export class HookedGPT2 {
     const dtype = checkedDtype(opts.dtype);
     const processing = resolveProcessing(opts);
     const loaded = await loadProcessed(folder, dtype, processing, onProgress);
-    // fp16: the float32 arrays loadProcessed converted (the embeddings and unembedding: 400 MB at
+    // fp16/bf16: the float32 arrays loadProcessed converted (the embeddings and unembedding: 400 MB at
     // gpt2-medium's size) are dead now that its frame is gone, but V8 frees an array buffer's
     // memory only at a collection, which the native allocations to come (onnxruntime's session,
     // the first run) never prompt: measured, they stayed resident through the first run.
-    if (dtype === 'fp16') collectGarbage();
+    if (dtype !== 'fp32') collectGarbage();
     const model = await HookedGPT2.create(
       loaded.cfg,
       loaded.weights,
@@ -400,9 +400,10 @@ export class HookedGPT2 {
       transformer_lens_version: opts.transformerLensVersion ?? cfg.transformer_lens_version ?? DEFAULT_TL_VERSION,
     };
     const dtype = checkedDtype(opts.dtype);
-    // fp16: the float32 arrays are garbage once this returns; the model keeps the float16 copy only.
-    const half = dtype === 'fp16';
-    const model = new HookedGPT2(withFlags, half ? halfWeights(weights) : weights, opts, processing, half);
+    // fp16/bf16: the float32 arrays are garbage once this returns; the model keeps the 16-bit copy only.
+    const encoding = halfEncodingOf(dtype);
+    const half = encoding !== null;
+    const model = new HookedGPT2(withFlags, half ? halfWeights(weights, encoding) : weights, opts, processing, half);
     onProgress?.({ stage: 'sessions', done: 0, total: 1 });
     try {
       await model.variant('', [], []); // build and open the main session now, so load errors surface here
@@ -804,7 +805,7 @@ export class HookedGPT2 {
       ...extra,
     };
     // The .onnx holds nodes and small constants; the session is fed the model's own arrays (a
-    // half-precision model's float16 arrays, cast in the graph, with no arena to keep the casts).
+    // 16-bit model's arrays, decoded in the graph, with no arena to keep the decoded weights).
     const storage = this.weightStorageFor(device);
     if (storage === 'inputs') {
       return createSharedWeightsSession(graph, this.halfPrecision ? { ...sessionOpts, memArena: false } : sessionOpts);

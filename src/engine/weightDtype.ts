@@ -1,25 +1,27 @@
-// Weights stored at half precision (ModelOptions.dtype 'fp16', like TransformerLens's
-// dtype=torch.float16): the model keeps one float16 copy of each weight, sessions are fed it and
-// Cast it to float32 inside the graph, so every activation is computed in float32 from weights
-// rounded once to float16. Half the weights' memory; the hooks' error against the float64
-// reference is in README.md.
+// Weights stored at 16 bits (ModelOptions.dtype 'fp16' or 'bf16', like TransformerLens's
+// dtype=torch.float16 / torch.bfloat16): the model keeps one 16-bit copy of each weight, sessions
+// are fed it and decode it to float32 inside the graph (a Cast for float16; for bfloat16, which
+// onnxruntime-node cannot feed, its bits as uint16 looked up in a table: onnx/weightInputs.ts), so
+// every activation is computed in float32 from weights rounded once. Half the weights' memory;
+// the hooks' error against the float64 reference is in README.md.
 //
 // Views that read weights (the logit lens, direct logit attribution, ActivationCache) see
 // float32 tensors decoded on access; a decoded array lives only while something holds it.
-import { halfSourceOf, setHalfSource } from './halfSource';
-import { f16BitsToNumber, numberToF16Bits } from './safetensors/dtypes';
+import { decodeHalf, halfSourceOf, setHalfSource, type HalfEncoding, type HalfSource } from './halfSource';
+import { numberToBf16Bits, numberToF16Bits } from './safetensors/dtypes';
 import { tiedW_U } from './tiedUnembed';
 import type { BlockWeights, GPT2Weights, Tensor } from './types';
 
 export type WeightDtype = 'fp32' | 'fp16' | 'bf16';
 export const WEIGHT_DTYPES: readonly WeightDtype[] = ['fp32', 'fp16', 'bf16'];
 
-/** Why bf16 is refused: said once, where the option is checked. */
-export const BF16_UNAVAILABLE =
-  "dtype 'bf16' is not available: onnxruntime-node 1.30 has no bfloat16 tensor type to feed the weights with; use 'fp16' (half the memory, float16's rounding)";
-
 export function isWeightDtype(s: string): s is WeightDtype {
   return (WEIGHT_DTYPES as readonly string[]).includes(s);
+}
+
+/** How a dtype stores the weights at 16 bits; null for fp32. */
+export function halfEncodingOf(dtype: WeightDtype): HalfEncoding | null {
+  return dtype === 'fp16' ? 'float16' : dtype === 'bf16' ? 'bfloat16' : null;
 }
 
 /**
@@ -46,87 +48,105 @@ export function toF16(data: Float32Array): Uint16Array {
   return out;
 }
 
-/** float16 → float32 through a 64K-entry table: every half value is exactly a float32 value. */
-let table: Float32Array | null = null;
-export function fromF16(bits: Uint16Array): Float32Array {
-  if (table === null) {
-    table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) table[h] = f16BitsToNumber(h);
+/**
+ * float32 → bfloat16 bits: the top half of each float32, rounded to nearest, ties to even (a carry
+ * into the exponent is right, up to infinity; subnormals round the same way, bfloat16 having
+ * float32's exponent). NaN goes through numberToBf16Bits, which keeps it a NaN (rounding a NaN's
+ * low payload bits could make it infinity).
+ */
+export function toBf16(data: Float32Array): Uint16Array {
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i]!;
+    if ((x & 0x7f800000) === 0x7f800000) {
+      out[i] = numberToBf16Bits(data[i]!);
+      continue;
+    }
+    out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
   }
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
   return out;
 }
 
+/** `data` rounded to `encoding`'s 16 bits. */
+export function toHalf(data: Float32Array, encoding: HalfEncoding): HalfSource {
+  return { bits: encoding === 'float16' ? toF16(data) : toBf16(data), encoding };
+}
+
 /**
- * A model's weights held once in float16, handed to sessions as float16 (their graphs name each
- * weight by its source, halfSource.ts) and to views as float32 tensors decoded on access (what
+ * A model's weights held once at 16 bits, handed to sessions so (their graphs name each weight by
+ * its source, halfSource.ts) and to views as float32 tensors decoded on access (what
  * HookedGPT2.processedWeights returns). Tensors already stored so (halfBlock's) are kept as they are.
  */
-export function halfWeights(fp32: GPT2Weights): GPT2Weights {
-  const W_E = halfTensor(fp32.W_E);
+export function halfWeights(fp32: GPT2Weights, encoding: HalfEncoding): GPT2Weights {
+  const half = (t: Tensor): Tensor => halfTensor(t, encoding);
+  const W_E = half(fp32.W_E);
   const tie = fp32.tiedUnembed;
   return {
     W_E,
-    W_pos: halfTensor(fp32.W_pos),
-    blocks: fp32.blocks.map(halfBlock),
-    ln_final_w: halfOrNull(fp32.ln_final_w),
-    ln_final_b: halfOrNull(fp32.ln_final_b),
-    // Tied: W_U is computed from the float16 W_E on access (tiedUnembed.ts), not stored again.
-    W_U: tie === undefined ? halfTensor(fp32.W_U) : tiedW_U(W_E, tie),
-    b_U: halfTensor(fp32.b_U),
+    W_pos: half(fp32.W_pos),
+    blocks: fp32.blocks.map((b) => halfBlock(b, encoding)),
+    ln_final_w: halfOrNull(fp32.ln_final_w, encoding),
+    ln_final_b: halfOrNull(fp32.ln_final_b, encoding),
+    // Tied: W_U is computed from the 16-bit W_E on access (tiedUnembed.ts), not stored again.
+    W_U: tie === undefined ? half(fp32.W_U) : tiedW_U(W_E, tie),
+    b_U: half(fp32.b_U),
     ...(tie === undefined ? {} : { tiedUnembed: tie }),
   };
 }
 
 /**
- * One block's tensors stored at half precision, each a float32 view decoded on access (fromPretrained
+ * One block's tensors stored at 16 bits, each a float32 view decoded on access (fromPretrained
  * converts each block as soon as it is processed, so its float32 arrays can go).
  */
-export function halfBlock(b: BlockWeights): BlockWeights {
+export function halfBlock(b: BlockWeights, encoding: HalfEncoding): BlockWeights {
+  const half = (t: Tensor): Tensor => halfTensor(t, encoding);
   return {
-    ln1_w: halfOrNull(b.ln1_w),
-    ln1_b: halfOrNull(b.ln1_b),
-    W_Q: halfTensor(b.W_Q),
-    W_K: halfTensor(b.W_K),
-    W_V: halfTensor(b.W_V),
-    W_O: halfTensor(b.W_O),
-    b_Q: halfTensor(b.b_Q),
-    b_K: halfTensor(b.b_K),
-    b_V: halfTensor(b.b_V),
-    b_O: halfTensor(b.b_O),
-    ln2_w: halfOrNull(b.ln2_w),
-    ln2_b: halfOrNull(b.ln2_b),
-    W_in: halfTensor(b.W_in),
-    b_in: halfTensor(b.b_in),
-    W_out: halfTensor(b.W_out),
-    b_out: halfTensor(b.b_out),
+    ln1_w: halfOrNull(b.ln1_w, encoding),
+    ln1_b: halfOrNull(b.ln1_b, encoding),
+    W_Q: half(b.W_Q),
+    W_K: half(b.W_K),
+    W_V: half(b.W_V),
+    W_O: half(b.W_O),
+    b_Q: half(b.b_Q),
+    b_K: half(b.b_K),
+    b_V: half(b.b_V),
+    b_O: half(b.b_O),
+    ln2_w: halfOrNull(b.ln2_w, encoding),
+    ln2_b: halfOrNull(b.ln2_b, encoding),
+    W_in: half(b.W_in),
+    b_in: half(b.b_in),
+    W_out: half(b.W_out),
+    b_out: half(b.b_out),
   };
 }
 
-function halfOrNull(t: Tensor | null): Tensor | null {
-  return t === null ? null : halfTensor(t);
+function halfOrNull(t: Tensor | null, encoding: HalfEncoding): Tensor | null {
+  return t === null ? null : halfTensor(t, encoding);
 }
 
-/** `t` rounded to float16 and held so; its `data` decodes on access and lives while something holds it. */
-function halfTensor(t: Tensor): Tensor {
-  return halfSourceOf(t) !== undefined ? t : halfTensorOf(t.dims, toF16(t.data));
+/**
+ * `t` rounded to `encoding` and held so; its `data` decodes on access and lives while something
+ * holds it. A tensor already held so is kept; one held in the other encoding is rounded again.
+ */
+function halfTensor(t: Tensor, encoding: HalfEncoding): Tensor {
+  return halfSourceOf(t)?.encoding === encoding ? t : halfTensorOf(t.dims, toHalf(t.data, encoding));
 }
 
-/** A tensor held as the float16 bits `half`: `data` decodes them on access, kept while something holds it. */
-export function halfTensorOf(dims: readonly number[], half: Uint16Array): Tensor {
+/** A tensor held as the 16-bit `source`: `data` decodes it on access, kept while something holds it. */
+export function halfTensorOf(dims: readonly number[], source: HalfSource): Tensor {
   let ref: WeakRef<Float32Array> | null = null;
   const view: Tensor = {
     dims: [...dims],
     get data(): Float32Array {
       let d = ref?.deref();
       if (d === undefined) {
-        d = fromF16(half);
+        d = decodeHalf(source);
         ref = new WeakRef(d);
       }
       return d;
     },
   };
-  setHalfSource(view, half);
+  setHalfSource(view, source);
   return view;
 }

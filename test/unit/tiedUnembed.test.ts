@@ -103,19 +103,25 @@ describe('tied unembedding: one copy of the embedding', { timeout: 300_000 }, ()
     });
   }
 
-  it('fp16 too: W_U is computed from the float16 W_E on access', async () => {
-    const model = await HookedGPT2.fromPretrained(dir, { dtype: 'fp16', threads: 1 });
-    try {
-      const { cfg, weights } = await loadCheckpoint(dir);
-      const old = processWeights(cfg, untiedCopy(weights), DEFAULT_PROCESSING).weights.W_U.data;
-      const got = model.processedWeights.W_U.data;
-      // float16's rounding of W_E (11 significant bits), not float32's.
-      assert.ok(ulpsApart(got, old) <= 2 ** 13, `${ulpsApart(got, old)}`);
-      assert.ok(ulpsApart(got, old) > 4, 'the float16 W_E is what it is computed from');
-    } finally {
-      await model.dispose();
-    }
-  });
+  // float16's rounding of W_E (11 significant bits) or bfloat16's (8), not float32's.
+  for (const [dtype, most, least] of [
+    ['fp16', 2 ** 13, 4],
+    ['bf16', 2 ** 16, 2 ** 13],
+  ] as const) {
+    it(`${dtype} too: W_U is computed from the 16-bit W_E on access`, async () => {
+      const model = await HookedGPT2.fromPretrained(dir, { dtype, threads: 1 });
+      try {
+        const { cfg, weights } = await loadCheckpoint(dir);
+        const old = processWeights(cfg, untiedCopy(weights), DEFAULT_PROCESSING).weights.W_U.data;
+        const got = model.processedWeights.W_U.data;
+        console.log(`${dtype}: W_U ${ulpsApart(got, old).toFixed(0)} float32 units apart`);
+        assert.ok(ulpsApart(got, old) <= most, `${ulpsApart(got, old)}`);
+        assert.ok(ulpsApart(got, old) > least, `the ${dtype} W_E is what it is computed from`);
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
 
   it('a loaded tied model holds the checkpoint’s bytes, not a second W_U; W_U read is let go', async () => {
     const fileBytes = statSync(join(dir, 'model.safetensors')).size;

@@ -26,8 +26,8 @@ export interface LoadCheckpointOptions {
   readonly onRead?: (done: number, total: number) => void;
   /**
    * Handed each block as soon as its tensors are read (`cfg` as loaded); what it returns is kept
-   * in the block's place. fromPretrained processes the block there (and, for fp16, stores it at
-   * half precision), so the float32 arrays of one block at a time are alive, not the model's.
+   * in the block's place. fromPretrained processes the block there (and, for fp16 or bf16, stores
+   * it at 16 bits), so the float32 arrays of one block at a time are alive, not the model's.
    * `scan`: where onBlock records the NaN/Inf counts of the tensors onBlockScans names.
    */
   readonly onBlock?: (l: number, block: BlockWeights, cfg: HookedGPT2Config, scan: NonFiniteScan) => BlockWeights;

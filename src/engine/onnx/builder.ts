@@ -68,10 +68,10 @@ export class GraphBuilder {
   /** A weight as an initializer; the name is TransformerLens's parameter name when there is one. */
   weight(name: string, t: Tensor, dims: readonly number[] = t.dims): string {
     const size = dims.reduce((a, b) => a * b, 1);
-    // A half-stored weight is named by its float16 source, not decoded: building a graph would
-    // otherwise make a float32 copy of the whole model (weightInputs.ts feeds the source).
+    // A 16-bit weight is named by its source, not decoded: building a graph would otherwise make
+    // a float32 copy of the whole model (weightInputs.ts feeds the source).
     const half = halfSourceOf(t);
-    const length = half?.length ?? t.data.length;
+    const length = half?.bits.length ?? t.data.length;
     if (size !== length) {
       throw new Error(`weight '${name}': ${length} values do not fill shape [${dims.join(', ')}]`);
     }

@@ -6,6 +6,8 @@ import { IR_VERSION, OPSET_VERSION, type AttrDef, type ElemType, type GraphIR, t
 const DATA_TYPE: Record<ElemType, number> = {
   float32: OnnxDataType.FLOAT,
   float16: OnnxDataType.FLOAT16,
+  uint16: OnnxDataType.UINT16,
+  int32: OnnxDataType.INT32,
   int64: OnnxDataType.INT64,
   bool: OnnxDataType.BOOL,
 };

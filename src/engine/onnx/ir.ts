@@ -2,10 +2,15 @@
 // the encoder turns into a ModelProto. Kept separate from protobuf so graphs can be
 // inspected and cut in plain TypeScript.
 
-/** float16 only for weights stored at half precision (weightDtype.ts); graphs compute in float32. */
-export type ElemType = 'float32' | 'float16' | 'int64' | 'bool';
+import type { HalfSource } from '../halfSource';
 
-/** Uint16Array holds float16 bits. */
+/**
+ * Graphs compute in float32. float16 and uint16 only for weights stored at 16 bits (weightDtype.ts:
+ * uint16 carries bfloat16's bits) and int32 only for the indices that decode those (weightInputs.ts).
+ */
+export type ElemType = 'float32' | 'float16' | 'uint16' | 'int32' | 'int64' | 'bool';
+
+/** Uint16Array holds float16 or bfloat16 bits. */
 export type TensorData = Float32Array | Uint16Array | BigInt64Array | Uint8Array;
 
 /** A constant tensor stored in the graph (weights and small index constants). */
@@ -15,15 +20,15 @@ export interface InitializerDef {
   readonly dims: readonly number[];
   readonly data: TensorData;
   /**
-   * For a float32 weight the model stores at half precision (halfSource.ts): its float16 bits. A
-   * session is fed these and casts them (weightInputs.ts); `data` decodes them only if read.
+   * For a float32 weight the model stores at 16 bits (halfSource.ts): those bits. A session is fed
+   * them and decodes them in the graph (weightInputs.ts); `data` decodes them only if read.
    */
-  readonly half?: Uint16Array;
+  readonly half?: HalfSource;
 }
 
-/** An initializer's size as the graph computes with it (a half-stored weight counts as float32), without decoding. */
+/** An initializer's size as the graph computes with it (a 16-bit weight counts as float32), without decoding. */
 export function initializerBytes(t: InitializerDef): number {
-  return t.half !== undefined ? t.half.length * Float32Array.BYTES_PER_ELEMENT : t.data.byteLength;
+  return t.half !== undefined ? t.half.bits.length * Float32Array.BYTES_PER_ELEMENT : t.data.byteLength;
 }
 
 /** A graph input or output: numeric dims are fixed, string dims are symbolic ('batch', 'pos'). */

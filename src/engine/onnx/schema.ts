@@ -119,7 +119,7 @@ const root = protobuf.Root.fromJSON(schema);
 export const ModelProtoType: protobuf.Type = root.lookupType('onnx.ModelProto');
 
 /** TensorProto.DataType values used here. */
-export const OnnxDataType = { FLOAT: 1, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+export const OnnxDataType = { FLOAT: 1, UINT16: 4, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 /** TensorProto.DataLocation.EXTERNAL. */
 export const ONNX_DATA_LOCATION_EXTERNAL = 1;
 /** AttributeProto.AttributeType values used here. */

@@ -6,13 +6,15 @@
 // Why not external data (weightFile.ts): onnxruntime maps the external file once per session, so
 // each variant added the whole weights again to the process's resident memory (measured in
 // docs/ARCHITECTURE.md, "One copy of the weights").
+import { decodeTable, type HalfSource } from '../halfSource';
 import type { DeviceTensor } from '../ort/deviceTensor';
 import type { ElemType, GraphIR, InitializerDef, NodeDef, TensorData } from './ir';
 import { WeightFile } from './weightFile';
 
 /**
  * What a lifted input is fed: host arrays, or the weight's copy on the device (deviceWeights.ts);
- * a float16 tensor for a float32 weight gets a Cast to float32 in the graph.
+ * a 16-bit tensor for a float32 weight (float16, or uint16 holding bfloat16 bits) is decoded to
+ * float32 in the graph.
  */
 export type BoundTensor =
   | {
@@ -23,21 +25,47 @@ export type BoundTensor =
   | DeviceTensor;
 
 export interface LiftedGraph {
-  /** The graph with the lifted initializers declared as inputs (and a Cast after each half-precision one). */
+  /** The graph with the lifted initializers declared as inputs (and a decode after each 16-bit one). */
   readonly graph: GraphIR;
   /** What each new input is fed: by default the initializer itself (the same typed array, not a copy). */
   readonly weights: ReadonlyMap<string, BoundTensor>;
 }
 
-/** ONNX TensorProto.DataType.FLOAT, Cast's `to`. */
+/** ONNX TensorProto.DataType FLOAT and INT32, Cast's `to`. */
 const TO_FLOAT = 1;
+const TO_INT32 = 6;
+
+/** The kept initializer holding bfloat16's decode table (halfSource.ts decodeTable). */
+const BF16_TABLE = 'bfloat16::table';
+
+/**
+ * The nodes that make float32 `out` from the 16-bit `input` of type `type`. float16: a Cast.
+ * bfloat16 is fed as uint16 (onnxruntime-node has no bfloat16 tensor, and ONNX no bit-cast): its
+ * bits become indices (Cast to int32) into the 65,536-entry table of every pattern's float32
+ * value, and Gather's output has the indices' shape. Both are exact.
+ */
+function decodeNodes(type: ElemType, input: string, out: string, types: Map<string, ElemType>): NodeDef[] {
+  if (type === 'float16') return [{ op: 'Cast', name: `cast:${out}`, inputs: [input], outputs: [out], attrs: { to: { i: TO_FLOAT } } }];
+  if (type !== 'uint16') throw new Error(`internal: a float32 weight cannot be fed ${type}`);
+  const index = `${out}::index`;
+  types.set(index, 'int32');
+  return [
+    { op: 'Cast', name: `index:${out}`, inputs: [input], outputs: [index], attrs: { to: { i: TO_INT32 } } },
+    { op: 'Gather', name: `decode:${out}`, inputs: [BF16_TABLE, index], outputs: [out], attrs: { axis: { i: 0 } } },
+  ];
+}
+
+/** What a 16-bit source is fed as: float16 as it is, bfloat16's bits as uint16. */
+function fedHalf(t: InitializerDef, half: HalfSource): BoundTensor {
+  return { type: half.encoding === 'float16' ? 'float16' : 'uint16', dims: t.dims, data: half.bits };
+}
 
 /**
  * Moves every initializer that `isWeight` picks (default: those weightFile would externalise) to a
  * graph input fed from `bind(initializer)` (default: the initializer's own array), or from its
- * float16 source when it has one (InitializerDef.half). When it is fed float16 for a float32
- * initializer, the input is `<name>::float16` and a Cast node produces `<name>` in float32, so the
- * graph's arithmetic is unchanged (a Gather from such a weight reads the float16 input and casts
+ * 16-bit source when it has one (InitializerDef.half). When it is fed 16 bits for a float32
+ * initializer, the input is `<name>::<type>` and decodeNodes produce `<name>` in float32, so the
+ * graph's arithmetic is unchanged (a Gather from such a weight reads the 16-bit input and decodes
  * the rows it gathered).
  */
 export function liftWeights(
@@ -47,51 +75,128 @@ export function liftWeights(
   const isWeight = opts.isWeight ?? WeightFile.isExternal;
   const kept = new Map<string, InitializerDef>();
   const weights = new Map<string, BoundTensor>();
-  const casts: NodeDef[] = [];
+  /** The 16-bit input each decoded weight is fed through, keyed by the float32 name the graph reads. */
+  const narrowOf = new Map<string, string>();
   const types = new Map(g.types);
   for (const [name, t] of g.initializers) {
     if (!isWeight(t)) {
       kept.set(name, t);
       continue;
     }
-    // A half-stored weight is fed its float16 source as it is (the initializer's data would decode it).
-    const fed: BoundTensor = t.half !== undefined ? { type: 'float16', dims: t.dims, data: t.half } : opts.bind ? opts.bind(t) : t;
+    // A 16-bit weight is fed its source as it is (the initializer's data would decode it).
+    const fed: BoundTensor = t.half !== undefined ? fedHalf(t, t.half) : opts.bind ? opts.bind(t) : t;
     if (fed.type === t.type) {
       weights.set(name, fed);
     } else {
       const input = `${name}::${fed.type}`;
       weights.set(input, fed);
       types.set(input, fed.type);
-      casts.push({ op: 'Cast', name: `cast:${name}`, inputs: [input], outputs: [name], attrs: { to: { i: TO_FLOAT } } });
+      narrowOf.set(name, input);
     }
   }
+  if ([...weights.values()].some((t) => t.type === 'uint16')) {
+    kept.set(BF16_TABLE, { name: BF16_TABLE, type: 'float32', dims: [65536], data: decodeTable('bfloat16') });
+    types.set(BF16_TABLE, 'float32');
+  }
   const inputs = [...g.inputs, ...[...weights].map(([name, t]) => ({ name, type: t.type, dims: [...t.dims] }))];
-  // Each Cast just before its weight's first consumer: all of them first would hold every weight
-  // in float32 at once, in the session's arena.
-  const castOf = new Map(casts.map((c) => [c.outputs[0]!, c]));
-  const narrowOf = new Map(casts.map((c) => [c.outputs[0]!, c.inputs[0]!]));
+  const dimsOf = new Map([...weights].map(([name, t]) => [name, t.dims] as const));
+  const gate = castGate(g, narrowOf, kept, types);
+  const decoded = new Set<string>();
   const nodes: NodeDef[] = [];
+  // Slices of a narrow weight, emitted (sliced narrow, then decoded) just before their reader.
+  const slices = new Map<string, { node: NodeDef; table: string }>();
   for (const n of g.nodes) {
-    const table = n.op === 'Gather' ? narrowOf.get(n.inputs[0]!) : undefined;
+    const table = n.op === 'Gather' || n.op === 'Slice' ? narrowOf.get(n.inputs[0]!) : undefined;
+    if (table !== undefined && n.op === 'Slice') {
+      slices.set(n.outputs[0]!, { node: n, table });
+      continue;
+    }
     if (table !== undefined) {
-      // A lookup (the embeddings) gathers rows of the narrow table and casts only those: casting
-      // the table first made W_E whole in float32 on every run (154 MiB for GPT-2 small). The
-      // same values: a Cast from float16 to float32 is exact.
-      const out = n.outputs[0]!;
-      const rows = `${out}::narrow`;
-      types.set(rows, types.get(table)!);
-      nodes.push({ ...n, inputs: [table, ...n.inputs.slice(1)], outputs: [rows] });
-      nodes.push({ op: 'Cast', name: `cast:${out}`, inputs: [rows], outputs: [out], attrs: { to: { i: TO_FLOAT } } });
+      // A lookup (the embeddings) gathers rows of the narrow table and decodes only those:
+      // decoding the table first made W_E whole in float32 on every run (154 MiB for GPT-2
+      // small). The same values: Gather moves the 16-bit values as they are, the decode is exact.
+      decodeRows(nodes, types, n, table);
       continue;
     }
     for (const i of n.inputs) {
-      const c = castOf.get(i);
-      if (c !== undefined) {
-        nodes.push(c);
-        castOf.delete(i);
+      const narrow = narrowOf.get(i);
+      if (narrow !== undefined && !decoded.has(i)) {
+        nodes.push(...decodeNodes(types.get(narrow)!, gate(nodes, narrow, dimsOf.get(narrow)!, `${narrow}::gated`, n), i, types));
+        decoded.add(i);
+      }
+      const slice = slices.get(i);
+      if (slice !== undefined) {
+        // A slice (the unembedding's vocabulary slices, kernels/unembed.ts) likewise decodes only
+        // what it selects, gated on its reader so that the slices are not all decoded up front.
+        const gated = gate(nodes, slice.table, dimsOf.get(slice.table)!, `${i}::gated`, n);
+        decodeRows(nodes, types, slice.node, gated);
+        slices.delete(i);
       }
     }
     nodes.push(n);
   }
   return { graph: { ...g, nodes, initializers: kept, inputs, types }, weights };
+}
+
+/** Emits `n` (a Gather or Slice of a weight) on the narrow `table`, then the decode of what it selected to the name `n` gave it. */
+function decodeRows(nodes: NodeDef[], types: Map<string, ElemType>, n: NodeDef, table: string): void {
+  const out = n.outputs[0]!;
+  const rows = `${out}::narrow`;
+  const type = types.get(table)!;
+  types.set(rows, type);
+  nodes.push({ ...n, inputs: [table, ...n.inputs.slice(1)], outputs: [rows] });
+  nodes.push(...decodeNodes(type, rows, out, types));
+}
+
+interface CastGate {
+  /**
+   * Emits into `nodes` a view of the narrow weight `narrow` (dims `dims`) named `out` that
+   * onnxruntime can only compute once `reader`'s activation input exists, and returns its name
+   * (`narrow` itself when `reader` reads no activation).
+   */
+  (nodes: NodeDef[], narrow: string, dims: readonly number[], out: string, reader: NodeDef | undefined): string;
+}
+
+/**
+ * Decodes tied to their readers. The node order above does not decide when onnxruntime runs a node:
+ * it ran a Cast whose reader's other input is a whole earlier block as soon as the run started
+ * (a profile of gpt2-small in fp16: the casts of every block's W_O, W_in, W_out and biases first),
+ * so every block's weights existed in float32 at once: about 1 GB at gpt2-medium. A Reshape of the
+ * narrow weight to its own shape, with that shape computed from the reader's activation input
+ * (its dims plus Size(activation)·0), is a view that cannot be computed before the activation, and
+ * neither can the decode after it; each block's float32 weights then exist while that block runs.
+ */
+function castGate(
+  g: GraphIR,
+  narrowOf: ReadonlyMap<string, string>,
+  kept: Map<string, InitializerDef>,
+  types: Map<string, ElemType>,
+): CastGate {
+  // Activations: values computed by the graph's nodes, not selected from a weight.
+  const fromWeight = (n: NodeDef): boolean => (n.op === 'Gather' || n.op === 'Slice') && narrowOf.has(n.inputs[0]!);
+  const produced = new Set(g.nodes.flatMap((n) => (fromWeight(n) ? [] : n.outputs)));
+  const zeros = new Map<string, string>();
+  const int64 = (name: string, values: readonly number[], dims: readonly number[]): string => {
+    if (!kept.has(name)) kept.set(name, { name, type: 'int64', dims: [...dims], data: BigInt64Array.from(values, BigInt) });
+    types.set(name, 'int64');
+    return name;
+  };
+  const emit = (nodes: NodeDef[], op: string, inputs: string[], out: string, type: ElemType): string => {
+    nodes.push({ op, name: `gate:${out}`, inputs, outputs: [out] });
+    types.set(out, type);
+    return out;
+  };
+  const gate: CastGate = (nodes, narrow, dims, out, reader) => {
+    const activation = reader?.inputs.find((i) => produced.has(i));
+    if (activation === undefined) return narrow;
+    let zero = zeros.get(activation);
+    if (zero === undefined) {
+      const size = emit(nodes, 'Size', [activation], `${activation}::size`, 'int64');
+      zero = emit(nodes, 'Mul', [size, int64('gate::zero', [0], [])], `${activation}::after`, 'int64');
+      zeros.set(activation, zero);
+    }
+    const shape = emit(nodes, 'Add', [int64(`${narrow}::dims`, dims, [dims.length]), zero], `${out}::dims`, 'int64');
+    return emit(nodes, 'Reshape', [narrow, shape], out, types.get(narrow)!);
+  };
+  return gate;
 }

@@ -19,6 +19,6 @@ export function isDeviceTensor(t: unknown): t is DeviceTensor {
 
 /** Bytes the tensor holds on the device. */
 export function deviceBytes(t: DeviceTensor): number {
-  const per = { float32: 4, float16: 2, int64: 8, bool: 1 }[t.type];
+  const per = { float32: 4, float16: 2, uint16: 2, int32: 4, int64: 8, bool: 1 }[t.type];
   return t.dims.reduce((a, b) => a * b, per);
 }

@@ -12,6 +12,7 @@ import {
 } from '../../engine/types';
 import { PROCESSING_SETTING, processingSettingKey } from './processingKeys';
 import { trustedSettingValue } from './trust';
+import { isWeightDtype, type WeightDtype } from '../../engine/weightDtype';
 
 export const MODEL_SETTING = 'modelLens.model';
 export const REVISION_SETTING = 'modelLens.revision';
@@ -50,9 +51,10 @@ export function affectsModelSetting(e: vscode.ConfigurationChangeEvent): boolean
 /** How the weights are stored (ModelOptions.dtype); a change reloads the model. */
 export const DTYPE_SETTING = 'modelLens.dtype';
 
-/** modelLens.dtype; an unknown value (hand-edited settings.json, or 'bf16', which the engine refuses) counts as 'fp32'. */
-export function readWeightDtype(): 'fp32' | 'fp16' {
-  return vscode.workspace.getConfiguration('modelLens').get<string>('dtype') === 'fp16' ? 'fp16' : 'fp32';
+/** modelLens.dtype; an unknown value (a hand-edited settings.json) counts as 'fp32'. */
+export function readWeightDtype(): WeightDtype {
+  const v = vscode.workspace.getConfiguration('modelLens').get<string>('dtype');
+  return v !== undefined && isWeightDtype(v) ? v : 'fp32';
 }
 
 /** Minutes without a request after which the model is unloaded (0: never); read on each use, so a change applies at once. */

@@ -1,6 +1,7 @@
-// Resident memory readings for the memory tests (weightSharing, fp16Memory, tiedUnembed): VmRSS
-// from /proc (Linux), after the engine's own full garbage collection, so garbage does not count
-// as held memory. Memory bounds in these tests are generous; no timing is asserted.
+// Resident memory readings for the memory tests (weightSharing, fp16Memory and bf16Memory through
+// halfMemory.ts, tiedUnembed): VmRSS from /proc (Linux), after the engine's own full garbage
+// collection, so garbage does not count as held memory. Memory bounds in these tests are
+// generous; no timing is asserted.
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collectGarbage } from '../../../src/engine/collectGarbage';

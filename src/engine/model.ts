@@ -37,7 +37,7 @@ import {
   type SessionOptions,
   type SessionTensor,
 } from './ort/session';
-import { processBlock, processWeights, resolveProcessing } from './processing';
+import { blockTensorsScanned, processBlock, processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
 import { joinWindows, positionWindows, slicePositions, WINDOWED_ABOVE, type WindowAnswers } from './readoutWindows';
 import { logitsReadout } from '../../kernels/readouts/logits';
@@ -222,8 +222,10 @@ async function loadProcessed(
   const encoding = halfEncodingOf(dtype);
   const { cfg, weights, warnings } = await loadCheckpoint(folder, {
     ...(onProgress ? { onRead: (done: number, total: number) => onProgress({ stage: 'read', done, total }) } : {}),
-    onBlock: (l, block, loadedCfg) => {
-      const processedBlock = processBlock(loadedCfg, block, l, processing, { inPlace: true });
+    // processBlock counts NaN/Inf in the tensors it reads whole, so the loader does not read them again.
+    onBlockScans: (loadedCfg) => blockTensorsScanned(loadedCfg, processing),
+    onBlock: (l, block, loadedCfg, scan) => {
+      const processedBlock = processBlock(loadedCfg, block, l, processing, { inPlace: true, scan });
       return encoding === null ? processedBlock : halfBlock(processedBlock, encoding);
     },
   });

@@ -23,7 +23,8 @@ import {
   type ProcessingOptions,
   type Tensor,
 } from './types';
-import { centreTie, foldable, foldIntoTie, offsetTie, withTie } from './tiedUnembed';
+import { centreTie, foldable, foldAndCentreTie, foldIntoTie, offsetTie, UNPROCESSED_TIE, withTie } from './tiedUnembed';
+import { NonFiniteTally, type NonFiniteScan } from './checkpoint/nonFinite';
 
 /** What processWeights did: the weights, their config, and any step skipped with TransformerLens's warning. */
 export interface ProcessedWeights {
@@ -41,6 +42,11 @@ export interface ProcessedWeights {
 export interface ProcessWeightsMode {
   readonly inPlace?: boolean;
   readonly blocksProcessed?: boolean;
+  /**
+   * processBlock records here the NaN/Inf counts of the input arrays it reads in full before
+   * writing (blockTensorsScanned names them), so that the loader need not read them again.
+   */
+  readonly scan?: NonFiniteScan;
 }
 
 export function processWeights(
@@ -57,6 +63,26 @@ export function processWeights(
   const blocks = mode.blocksProcessed === true ? weights.blocks : weights.blocks.map((b, l) => processBlock(cfg, b, l, opts, mode));
   let w: GPT2Weights = { ...weights, blocks };
   const warnings: string[] = [];
+  if (opts.fold_ln && opts.center_writing_weights && opts.center_unembed && c.normalization_type === 'LN' && isUnprocessedTie(w)) {
+    // fromPretrained's defaults on a tied checkpoint: the three steps below, with their passes over
+    // W_E made as one (the same floats; tiedUnembed.ts foldAndCentreTie).
+    const [d_vocab, d_model] = w.W_E.dims as [number, number];
+    const E = out(w.W_E);
+    const b_U = out(w.b_U);
+    const lnfw = need(w.ln_final_w, 'ln_final.w');
+    const lnfb = need(w.ln_final_b, 'ln_final.b');
+    const tie = foldAndCentreTie(w.W_E.data, d_vocab, d_model, lnfw.data, lnfb.data, w.b_U.data, b_U, E);
+    const W_E: Tensor = { dims: w.W_E.dims, data: E };
+    const centred = {
+      ...w,
+      W_E,
+      W_pos: centerRows(w.W_pos),
+      ln_final_w: null,
+      ln_final_b: null,
+      b_U: centerRows({ dims: w.b_U.dims, data: b_U }),
+    };
+    return { cfg: { ...c, normalization_type: 'LNPre' }, weights: withTie(centred, tie), warnings };
+  }
   if (opts.fold_ln) {
     if (c.normalization_type === 'LN') {
       w = foldLayerNorm(c, w, out);
@@ -76,6 +102,12 @@ export function processWeights(
   return { cfg: c, weights: w, warnings };
 }
 
+/** A tied unembedding no step has touched yet (as loaded). */
+function isUnprocessedTie(w: GPT2Weights): boolean {
+  const t = w.tiedUnembed;
+  return t !== undefined && (t === UNPROCESSED_TIE || (foldable(t) && t.rowOffset === null));
+}
+
 /**
  * What processWeights does to block `l`, alone: `cfg` is the configuration the weights were
  * loaded with (before processing). fromPretrained calls it as each block is read, so only one
@@ -89,10 +121,11 @@ export function processBlock(
   mode: ProcessWeightsMode = {},
 ): BlockWeights {
   const out = outputOf(mode);
-  const centerRows = (t: Tensor): Tensor => centerRowsInto(t, out(t));
+  const { scan } = mode;
+  const centerRows = (t: Tensor): Tensor => centerRowsInto(t, out(t), scan);
   let b: BlockWeights = { ...block };
   // fold_ln on an LNPre model is skipped with processWeights's warning.
-  if (opts.fold_ln && cfg.normalization_type === 'LN') b = foldBlockLayerNorm(cfg, b, l, out);
+  if (opts.fold_ln && cfg.normalization_type === 'LN') b = foldBlockLayerNorm(cfg, b, l, out, scan);
   if (opts.center_writing_weights) b = centerBlockWriters(b, centerRows);
   if (opts.fold_value_biases) {
     b = foldValueBiases(cfg, b);
@@ -102,6 +135,18 @@ export function processBlock(
     if (opts.center_writing_weights) b = { ...b, b_O: centerRows(b.b_O) };
   }
   return b;
+}
+
+/**
+ * The block tensors processBlock reads in full, each before writing any of it, with these
+ * switches: with mode.scan it records their NaN/Inf counts (fold_ln's sums over W_Q, W_K, W_V and
+ * W_in; center_writing_weights's row sums over W_O and W_out).
+ */
+export function blockTensorsScanned(cfg: HookedGPT2Config, opts: ProcessingOptions): ReadonlySet<keyof BlockWeights> {
+  const names = new Set<keyof BlockWeights>();
+  if (opts.fold_ln && cfg.normalization_type === 'LN') for (const k of ['W_Q', 'W_K', 'W_V', 'W_in'] as const) names.add(k);
+  if (opts.center_writing_weights) for (const k of ['W_O', 'W_out'] as const) names.add(k);
+  return names;
 }
 
 function outputOf(mode: ProcessWeightsMode): Output {
@@ -186,23 +231,25 @@ function foldLayerNorm(cfg: HookedGPT2Config, w: GPT2Weights, out: Output): GPT2
 }
 
 /** foldLayerNorm's part in block `l`: ln1 into W_Q, W_K, W_V, ln2 into W_in. */
-function foldBlockLayerNorm(cfg: HookedGPT2Config, b: BlockWeights, l: number, out: Output): BlockWeights {
+function foldBlockLayerNorm(cfg: HookedGPT2Config, b: BlockWeights, l: number, out: Output, scan?: NonFiniteScan): BlockWeights {
   const { d_model, n_heads, d_head, d_mlp } = cfg;
   const ln1w = need(b.ln1_w, `blocks.${l}.ln1.w`);
   const ln1b = need(b.ln1_b, `blocks.${l}.ln1.b`);
   const ln2w = need(b.ln2_w, `blocks.${l}.ln2.w`);
   const ln2b = need(b.ln2_b, `blocks.${l}.ln2.b`);
-  const [W_Q, b_Q] = foldIntoReader(b.W_Q, b.b_Q, ln1w, ln1b, n_heads, d_model, d_head, out);
-  const [W_K, b_K] = foldIntoReader(b.W_K, b.b_K, ln1w, ln1b, n_heads, d_model, d_head, out);
-  const [W_V, b_V] = foldIntoReader(b.W_V, b.b_V, ln1w, ln1b, n_heads, d_model, d_head, out);
-  const [W_in, b_in] = foldIntoReader(b.W_in, b.b_in, ln2w, ln2b, 1, d_model, d_mlp, out);
+  const [W_Q, b_Q] = foldIntoReader(b.W_Q, b.b_Q, ln1w, ln1b, n_heads, d_model, d_head, out, scan);
+  const [W_K, b_K] = foldIntoReader(b.W_K, b.b_K, ln1w, ln1b, n_heads, d_model, d_head, out, scan);
+  const [W_V, b_V] = foldIntoReader(b.W_V, b.b_V, ln1w, ln1b, n_heads, d_model, d_head, out, scan);
+  const [W_in, b_in] = foldIntoReader(b.W_in, b.b_in, ln2w, ln2b, 1, d_model, d_mlp, out, scan);
   return { ...b, W_Q, b_Q, W_K, b_K, W_V, b_V, W_in, b_in, ln1_w: null, ln1_b: null, ln2_w: null, ln2_b: null };
 }
 
 /**
  * W: [outer, d_model, inner] (outer = n_heads for Q/K/V, 1 for W_in and W_U), bias: [outer, inner].
  * Returns W' = centre_over_d_model(lnw[m] * W[o, m, i]) and bias' = bias + sum_m lnb[m] * W[o, m, i].
- * In place is safe: each element of W (and of bias) is read before its own slot is written.
+ * In place is safe: each element of W (and of bias) is read before its own slot is written. With
+ * `scan`, W's NaN/Inf count is recorded there: the sums over each [d_model, inner] slice are finite
+ * exactly when the slice is (given finite lnw and lnb; if not, every slice is counted).
  */
 function foldIntoReader(
   W: Tensor,
@@ -213,35 +260,76 @@ function foldIntoReader(
   d_model: number,
   inner: number,
   out: Output,
+  scan?: NonFiniteScan,
 ): [Tensor, Tensor] {
+  // Every array in a local: a property read inside the loops is done per element (V8 cannot hoist
+  // it past the stores), and these loops visit every weight of a reader.
+  const Wd = W.data;
+  const bd = bias.data;
+  const g = lnw.data;
+  const s = lnb.data;
   const Wn = out(W); // [outer, d_model, inner]
   const bn = out(bias); // [outer, inner]
+  const tally = scan === undefined || scan.has(Wd) ? null : new NonFiniteTally();
   const bAcc = new Float64Array(inner);
   const colSum = new Float64Array(inner);
+  const m4 = d_model & ~3;
   for (let o = 0; o < outer; o++) {
     bAcc.fill(0);
     colSum.fill(0);
-    for (let m = 0; m < d_model; m++) {
-      const row = (o * d_model + m) * inner;
-      const g = lnw.data[m]!;
-      const s = lnb.data[m]!;
+    // Four rows per sweep of the accumulators, added in row order (left to right), so each sum
+    // is the same as one row at a time, with a quarter of the accumulator loads and stores.
+    for (let m = 0; m < m4; m += 4) {
+      const r0 = (o * d_model + m) * inner;
+      const r1 = r0 + inner;
+      const r2 = r1 + inner;
+      const r3 = r2 + inner;
+      const g0 = g[m]!;
+      const g1 = g[m + 1]!;
+      const g2 = g[m + 2]!;
+      const g3 = g[m + 3]!;
+      const s0 = s[m]!;
+      const s1 = s[m + 1]!;
+      const s2 = s[m + 2]!;
+      const s3 = s[m + 3]!;
       for (let i = 0; i < inner; i++) {
-        const x = W.data[row + i]!;
-        bAcc[i] += s * x;
-        colSum[i] += g * x;
+        const x0 = Wd[r0 + i]!;
+        const x1 = Wd[r1 + i]!;
+        const x2 = Wd[r2 + i]!;
+        const x3 = Wd[r3 + i]!;
+        bAcc[i] = bAcc[i]! + s0 * x0 + s1 * x1 + s2 * x2 + s3 * x3;
+        colSum[i] = colSum[i]! + g0 * x0 + g1 * x1 + g2 * x2 + g3 * x3;
       }
     }
+    for (let m = m4; m < d_model; m++) {
+      const row = (o * d_model + m) * inner;
+      const gm = g[m]!;
+      const sm = s[m]!;
+      for (let i = 0; i < inner; i++) {
+        const x = Wd[row + i]!;
+        bAcc[i] += sm * x;
+        colSum[i] += gm * x;
+      }
+    }
+    if (tally !== null) {
+      let t = 0;
+      for (let i = 0; i < inner; i++) t += bAcc[i]! + colSum[i]!;
+      // Counted before the slice is written: the counts are of the values as loaded.
+      if (!Number.isFinite(t)) tally.add(Wd, o * d_model * inner, (o + 1) * d_model * inner);
+    }
+    const ob = o * inner;
     for (let i = 0; i < inner; i++) {
-      bn[o * inner + i] = bias.data[o * inner + i]! + bAcc[i]!;
+      bn[ob + i] = bd[ob + i]! + bAcc[i]!;
       colSum[i] /= d_model;
     }
     for (let m = 0; m < d_model; m++) {
       const row = (o * d_model + m) * inner;
-      const g = lnw.data[m]!;
+      const gm = g[m]!;
       // Recompute g * W in float64 so centring subtracts from the exact product.
-      for (let i = 0; i < inner; i++) Wn[row + i] = g * W.data[row + i]! - colSum[i]!;
+      for (let i = 0; i < inner; i++) Wn[row + i] = gm * Wd[row + i]! - colSum[i]!;
     }
   }
+  if (tally !== null) scan!.set(Wd, tally);
   return [
     { dims: W.dims, data: Wn },
     { dims: bias.dims, data: bn },
@@ -259,10 +347,32 @@ function centerWritingWeights(w: GPT2Weights, centerRows: (t: Tensor) => Tensor)
 /** Each row's mean over the last dimension, summed in float64 as centerRowsInto sums it. */
 function rowMeans(t: Tensor): Float64Array {
   const n = t.dims[t.dims.length - 1]!;
-  const out = new Float64Array(t.data.length / n);
-  for (let r = 0; r < out.length; r++) {
+  const data = t.data;
+  const out = new Float64Array(data.length / n);
+  const rows = out.length;
+  // Four rows at a time: four independent chains of float64 additions instead of one (an addition
+  // waits for the previous one's result), each row still summed in its own order, so the same sums.
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const a = r * n;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let i = 0; i < n; i++) {
+      s0 += data[a + i]!;
+      s1 += data[a + n + i]!;
+      s2 += data[a + 2 * n + i]!;
+      s3 += data[a + 3 * n + i]!;
+    }
+    out[r] = s0 / n;
+    out[r + 1] = s1 / n;
+    out[r + 2] = s2 / n;
+    out[r + 3] = s3 / n;
+  }
+  for (; r < rows; r++) {
     let s = 0;
-    for (let i = 0; i < n; i++) s += t.data[r * n + i]!;
+    for (let i = 0; i < n; i++) s += data[r * n + i]!;
     out[r] = s / n;
   }
   return out;
@@ -289,33 +399,71 @@ function centerUnembed(w: GPT2Weights, centerRows: (t: Tensor) => Tensor): GPT2W
 function foldValueBiases(cfg: HookedGPT2Config, b: BlockWeights): BlockWeights {
   const { n_heads, d_head, d_model } = cfg;
   const acc = Float64Array.from(b.b_O.data); // [d_model]
+  const bV = b.b_V.data;
+  const WO = b.W_O.data;
   for (let h = 0; h < n_heads; h++) {
     for (let k = 0; k < d_head; k++) {
-      const v = b.b_V.data[h * d_head + k]!;
+      const v = bV[h * d_head + k]!;
       const row = (h * d_head + k) * d_model;
-      for (let m = 0; m < d_model; m++) acc[m] += v * b.W_O.data[row + m]!;
+      for (let m = 0; m < d_model; m++) acc[m] += v * WO[row + m]!;
     }
   }
   return {
     ...b,
     b_O: { dims: b.b_O.dims, data: Float32Array.from(acc) },
-    b_V: { dims: b.b_V.dims, data: new Float32Array(b.b_V.data.length) },
+    b_V: { dims: b.b_V.dims, data: new Float32Array(bV.length) },
   };
 }
 
 /** Where a changed tensor's values go: a new array, or the tensor's own (ProcessWeightsMode.inPlace). */
 type Output = (t: Tensor) => Float32Array;
 
-/** Subtracts the mean over the last dimension from every row, writing into `out` (t's own array is allowed). */
-function centerRowsInto(t: Tensor, out: Float32Array): Tensor {
+/**
+ * Subtracts the mean over the last dimension from every row, writing into `out` (t's own array is
+ * allowed). With `scan`, t's NaN/Inf count is recorded there (a row's sum is finite exactly when
+ * the row is).
+ */
+function centerRowsInto(t: Tensor, out: Float32Array, scan?: NonFiniteScan): Tensor {
   const n = t.dims[t.dims.length - 1]!;
   const data = t.data;
-  for (let r = 0; r < data.length; r += n) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += data[r + i]!;
-    const mean = s / n;
-    for (let i = 0; i < n; i++) out[r + i] = data[r + i]! - mean;
+  const rows = data.length / n;
+  const tally = scan === undefined || scan.has(data) ? null : new NonFiniteTally();
+  // Four rows at a time, as rowMeans does: the same sums, four addition chains in flight.
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const a = r * n;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let i = 0; i < n; i++) {
+      s0 += data[a + i]!;
+      s1 += data[a + n + i]!;
+      s2 += data[a + 2 * n + i]!;
+      s3 += data[a + 3 * n + i]!;
+    }
+    // Counted before the rows are written: the counts are of the values as loaded.
+    if (tally !== null && !Number.isFinite(s0 + s1 + s2 + s3)) tally.add(data, a, a + 4 * n);
+    const m0 = s0 / n;
+    const m1 = s1 / n;
+    const m2 = s2 / n;
+    const m3 = s3 / n;
+    for (let i = 0; i < n; i++) {
+      out[a + i] = data[a + i]! - m0;
+      out[a + n + i] = data[a + n + i]! - m1;
+      out[a + 2 * n + i] = data[a + 2 * n + i]! - m2;
+      out[a + 3 * n + i] = data[a + 3 * n + i]! - m3;
+    }
   }
+  for (; r < rows; r++) {
+    const a = r * n;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += data[a + i]!;
+    if (tally !== null && !Number.isFinite(s)) tally.add(data, a, a + n);
+    const mean = s / n;
+    for (let i = 0; i < n; i++) out[a + i] = data[a + i]! - mean;
+  }
+  if (tally !== null) scan!.set(data, tally);
   return { dims: t.dims, data: out };
 }
 

@@ -107,7 +107,32 @@ export function foldIntoTie(
 ): TiedUnembed {
   const beta = new Float64Array(d_vocab);
   const off = tie.rowOffset;
-  for (let v = 0; v < d_vocab; v++) {
+  // Two rows at a time: four independent chains of float64 additions instead of two (an addition
+  // waits for the previous one's result), each sum still in its own order, so the same floats.
+  let v = 0;
+  for (; off === null && v + 2 <= d_vocab; v += 2) {
+    const r0 = v * d_model;
+    const r1 = r0 + d_model;
+    let b0 = 0;
+    let c0 = 0;
+    let b1 = 0;
+    let c1 = 0;
+    for (let m = 0; m < d_model; m++) {
+      const gm = g[m]!;
+      const sm = s[m]!;
+      const x0 = E[r0 + m]!;
+      const x1 = E[r1 + m]!;
+      b0 += sm * x0;
+      c0 += gm * x0;
+      b1 += sm * x1;
+      c1 += gm * x1;
+    }
+    outB[v] = b_U[v]! + b0;
+    beta[v] = c0 / d_model;
+    outB[v + 1] = b_U[v + 1]! + b1;
+    beta[v + 1] = c1 / d_model;
+  }
+  for (; v < d_vocab; v++) {
     const row = v * d_model;
     const o = off === null ? 0 : off[v]!;
     let bAcc = 0;
@@ -121,6 +146,78 @@ export function foldIntoTie(
     beta[v] = colSum / d_model;
   }
   return { ...tie, scale: Float64Array.from(g), columnShift: beta };
+}
+
+/**
+ * fold_ln, center_writing_weights and center_unembed on a just-loaded tie (UNPROCESSED_TIE), as
+ * from_pretrained's defaults run them, in one pass over E instead of four (foldIntoTie's sums,
+ * W_E's row means, the centring, centreTie's column sums): each row's sums are made as those steps
+ * make them, in the same order, so the floats are the same. Writes the centred E into `outE` (E
+ * itself is allowed) and the folded b_U into `outB`; returns the tie.
+ */
+export function foldAndCentreTie(
+  E: Float32Array,
+  d_vocab: number,
+  d_model: number,
+  g: Float32Array,
+  s: Float32Array,
+  b_U: Float32Array,
+  outB: Float32Array,
+  outE: Float32Array,
+): TiedUnembed {
+  const beta = new Float64Array(d_vocab);
+  const mu = new Float64Array(d_vocab);
+  const colMean = new Float64Array(d_model);
+  // Two rows at a time (six independent addition chains); the column sums still add row v before row v + 1.
+  let v = 0;
+  for (; v < d_vocab; v += 2) {
+    const two = v + 1 < d_vocab;
+    const r0 = v * d_model;
+    const r1 = two ? r0 + d_model : r0;
+    let b0 = 0;
+    let c0 = 0;
+    let t0 = 0;
+    let b1 = 0;
+    let c1 = 0;
+    let t1 = 0;
+    for (let m = 0; m < d_model; m++) {
+      const gm = g[m]!;
+      const sm = s[m]!;
+      const x0 = E[r0 + m]!;
+      const x1 = E[r1 + m]!;
+      b0 += sm * x0;
+      c0 += gm * x0;
+      t0 += x0;
+      b1 += sm * x1;
+      c1 += gm * x1;
+      t1 += x1;
+    }
+    const mu0 = t0 / d_model;
+    const mu1 = t1 / d_model;
+    outB[v] = b_U[v]! + b0;
+    beta[v] = c0 / d_model;
+    mu[v] = mu0;
+    if (two) {
+      outB[v + 1] = b_U[v + 1]! + b1;
+      beta[v + 1] = c1 / d_model;
+      mu[v + 1] = mu1;
+      for (let m = 0; m < d_model; m++) {
+        // Math.fround: the column sums add the stored float32, as centreTie reads it back.
+        const e0 = Math.fround(E[r0 + m]! - mu0);
+        const e1 = Math.fround(E[r1 + m]! - mu1);
+        outE[r0 + m] = e0;
+        outE[r1 + m] = e1;
+        colMean[m] = colMean[m]! + e0 + e1;
+      }
+    } else {
+      for (let m = 0; m < d_model; m++) {
+        const e0 = Math.fround(E[r0 + m]! - mu0);
+        outE[r0 + m] = e0;
+        colMean[m] += e0;
+      }
+    }
+  }
+  return centredTie({ scale: Float64Array.from(g), rowOffset: mu, columnShift: beta, rowShift: null }, colMean, d_vocab);
 }
 
 /** center_writing_weights took μ [d_vocab] from W_E's rows: the tie remembers it. */
@@ -141,6 +238,12 @@ export function centreTie(E: Float32Array, d_vocab: number, d_model: number, tie
     const row = v * d_model;
     for (let m = 0; m < d_model; m++) colMean[m] += E[row + m]!;
   }
+  return centredTie(tie, colMean, d_vocab);
+}
+
+/** centreTie's γ from E's column sums (over its d_vocab rows). */
+function centredTie(tie: TiedUnembed, colMean: Float64Array, d_vocab: number): TiedUnembed {
+  const d_model = colMean.length;
   const mean = (x: Float64Array | null): number => (x === null ? 0 : x.reduce((s, y) => s + y, 0) / x.length);
   const offMean = mean(tie.rowOffset);
   const betaMean = mean(tie.columnShift);

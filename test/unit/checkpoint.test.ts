@@ -13,6 +13,8 @@ import { generateTinyGpt2, ensureTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { readSafetensors } from '../../src/engine/safetensors/read';
 import { writeSafetensors, type SafetensorsTensorToWrite } from '../../src/engine/safetensors/write';
 import { bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits } from '../../src/engine/safetensors/dtypes';
+import { blockTensorsScanned, processBlock, processWeights } from '../../src/engine/processing';
+import { DEFAULT_PROCESSING, NO_PROCESSING, type ProcessingOptions } from '../../src/engine/types';
 
 let root = '';
 let plain: LoadedCheckpoint; // F32, untied, no prefix
@@ -153,6 +155,67 @@ async function smallModel(name: string): Promise<{ dir: string; tensors: Safeten
   }
   return { dir, tensors };
 }
+
+test('processing blocks as they are read (counting NaN/Inf as it goes) reports and computes what loading then processing does', async () => {
+  // Odd sizes, so that the 4-row loops' remainders run: d_model 18, d_head 6, 18 rows in W_O.
+  const dir = join(root, 'nonfinite-processed');
+  await generateTinyGpt2(dir, { n_layer: 2, n_embd: 18, n_head: 3, n_inner: 30, tiedLmHead: true });
+  const f = await readSafetensors(join(dir, 'model.safetensors'));
+  const tensors: SafetensorsTensorToWrite[] = [];
+  const planted: Record<string, [number, number][]> = {
+    'h.0.attn.c_attn.weight': [
+      [5, NaN],
+      [18 + 7, Infinity],
+      [2 * 18 * 3 + 40, NaN],
+    ], // in W_Q, W_K and W_V
+    'h.1.attn.c_proj.weight': [[17 * 18 + 3, -Infinity]], // the last row of W_O (a remainder row)
+    'h.1.mlp.c_fc.weight': [[17 * 30 + 29, NaN]], // the last element of W_in (a remainder row of the fold)
+    'h.0.mlp.c_proj.weight': [
+      [0, NaN],
+      [1, NaN],
+      [29 * 18, Infinity],
+    ],
+    'h.1.attn.c_attn.bias': [[4, NaN]],
+  };
+  for (const n of f.names()) {
+    const data = Float32Array.from((await f.getTensor(n)).data as Float32Array);
+    for (const [i, v] of planted[n] ?? []) data[i] = v;
+    tensors.push({ name: n, dims: [...f.tensors.get(n)!.dims], dtype: 'F32', data });
+  }
+  await writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const switches: ProcessingOptions[] = [
+    DEFAULT_PROCESSING,
+    { fold_ln: true, center_writing_weights: false, center_unembed: false, fold_value_biases: true },
+    { fold_ln: false, center_writing_weights: true, center_unembed: true, fold_value_biases: false },
+    NO_PROCESSING,
+  ];
+  for (const processing of switches) {
+    const loaded = await loadCheckpoint(dir);
+    assert.deepEqual(loaded.info.nonFinite, [
+      { name: 'h.0.attn.c_attn.weight', nan: 2, inf: 1 },
+      { name: 'h.0.mlp.c_proj.weight', nan: 2, inf: 1 },
+      { name: 'h.1.attn.c_attn.bias', nan: 1, inf: 0 },
+      { name: 'h.1.attn.c_proj.weight', nan: 0, inf: 1 },
+      { name: 'h.1.mlp.c_fc.weight', nan: 1, inf: 0 },
+    ]);
+    const reference = processWeights(loaded.cfg, loaded.weights, processing);
+    const fused = await loadCheckpoint(dir, {
+      onBlockScans: (cfg) => blockTensorsScanned(cfg, processing),
+      onBlock: (l, block, cfg, scan) => processBlock(cfg, block, l, processing, { inPlace: true, scan }),
+    });
+    assert.deepEqual(fused.info.nonFinite, loaded.info.nonFinite, JSON.stringify(processing));
+    assert.deepEqual(fused.warnings, loaded.warnings);
+    const done = processWeights(fused.cfg, fused.weights, processing, { inPlace: true, blocksProcessed: true });
+    done.weights.blocks.forEach((b, l) => {
+      for (const [k, t] of Object.entries(b)) {
+        const want = reference.weights.blocks[l]![k as keyof typeof b];
+        if (t === null || want === null) assert.equal(t, want, `blocks.${l}.${k}`);
+        else assert.deepEqual(bits(t.data), bits(want.data), `blocks.${l}.${k} ${JSON.stringify(processing)}`);
+      }
+    });
+  }
+});
 
 test('missing config.json or model.safetensors names the path', async () => {
   const dir = join(root, 'empty');

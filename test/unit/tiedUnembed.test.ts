@@ -15,6 +15,7 @@ import { HookedGPT2 } from '../../src/engine/model';
 import { processWeights } from '../../src/engine/processing';
 import { generateTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { DEFAULT_PROCESSING, type GPT2Weights } from '../../src/engine/types';
+import { centreTie, foldAndCentreTie, foldIntoTie, offsetTie, UNPROCESSED_TIE } from '../../src/engine/tiedUnembed';
 import { COMBINATIONS, short } from './helpers/processingCombinations';
 
 /** The weights as the loader made them before the tie was kept: W_U a real array (wte's transpose), processed as a matrix. */
@@ -38,6 +39,36 @@ function ulpsApart(a: Float32Array, b: Float32Array): number {
   if (max === 0) return diff === 0 ? 0 : Infinity;
   return diff / (max * 2 ** -23);
 }
+
+it('foldAndCentreTie, one pass over W_E, makes the floats of the three steps it stands for, bit for bit', () => {
+  // An odd vocabulary, so that its last row goes alone; values with a sign, a scale and an offset.
+  const d_vocab = 1001;
+  const d_model = 10;
+  const wave = (n: number, k: number): Float32Array =>
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * k + 0.3) * (1 + (i % 7)) + 0.25);
+  const E = wave(d_vocab * d_model, 1.7);
+  const g = wave(d_model, 0.9);
+  const s = wave(d_model, 2.3);
+  const b_U = wave(d_vocab, 0.4);
+  // The steps, as processWeights makes them one after the other: fold, centre W_E's rows, centre the unembedding.
+  const stepB = new Float32Array(d_vocab);
+  let tie = foldIntoTie(E, d_vocab, d_model, UNPROCESSED_TIE, g, s, b_U, stepB);
+  const mu = new Float64Array(d_vocab);
+  const stepE = new Float32Array(E.length);
+  for (let v = 0; v < d_vocab; v++) {
+    let t = 0;
+    for (let m = 0; m < d_model; m++) t += E[v * d_model + m]!;
+    mu[v] = t / d_model;
+    for (let m = 0; m < d_model; m++) stepE[v * d_model + m] = E[v * d_model + m]! - mu[v]!;
+  }
+  tie = centreTie(stepE, d_vocab, d_model, offsetTie(tie, mu));
+  const fusedB = new Float32Array(d_vocab);
+  const fusedE = Float32Array.from(E); // in place, as fromPretrained runs it
+  const fused = foldAndCentreTie(fusedE, d_vocab, d_model, g, s, b_U, fusedB, fusedE);
+  assert.deepEqual(fusedE, stepE);
+  assert.deepEqual(fusedB, stepB);
+  assert.deepEqual(fused, tie);
+});
 
 describe('tied unembedding: one copy of the embedding', { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'model-lens-tied-'));

@@ -10,8 +10,10 @@ import { readSafetensors, type SafetensorsFile } from '../safetensors/read';
 import type { SafetensorsDtype } from '../safetensors/dtypes';
 import { CheckpointError, gpt2ConfigFromHF } from './config';
 import { materialiseW_U, tiedW_U, UNPROCESSED_TIE } from '../tiedUnembed';
+import { countNonFinite, type NonFiniteCount, type NonFiniteScan } from './nonFinite';
 
 export { CheckpointError } from './config';
+export { countNonFinite } from './nonFinite';
 
 export interface LoadCheckpointOptions {
   /** cfg.model_name; defaults to the folder's name. */
@@ -26,8 +28,16 @@ export interface LoadCheckpointOptions {
    * Handed each block as soon as its tensors are read (`cfg` as loaded); what it returns is kept
    * in the block's place. fromPretrained processes the block there (and, for fp16 or bf16, stores
    * it at 16 bits), so the float32 arrays of one block at a time are alive, not the model's.
+   * `scan`: where onBlock records the NaN/Inf counts of the tensors onBlockScans names.
    */
-  readonly onBlock?: (l: number, block: BlockWeights, cfg: HookedGPT2Config) => BlockWeights;
+  readonly onBlock?: (l: number, block: BlockWeights, cfg: HookedGPT2Config, scan: NonFiniteScan) => BlockWeights;
+  /**
+   * The block tensors whose NaN/Inf counts onBlock records in its `scan` as it reads them before
+   * writing them (processBlock does, for processing.ts's blockTensorsScanned), so that the loader
+   * does not read them again for its non-finite check; it counts every other tensor itself, before
+   * onBlock sees it.
+   */
+  readonly onBlockScans?: (cfg: HookedGPT2Config) => ReadonlySet<keyof BlockWeights>;
 }
 
 /** What the loader found, for display and diagnostics. */
@@ -111,7 +121,13 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
     return p;
   };
   const nonFinite: NonFiniteTensor[] = [];
-  const get = async (name: string): Promise<Float32Array> => {
+  const report = (name: string, count: NonFiniteCount): void => {
+    if (count.nan + count.inf > 0) nonFinite.push({ name: keys.get(name)!, nan: count.nan, inf: count.inf });
+  };
+  // A block's large tensors are counted after onBlock when it counts them (onBlockScans), each
+  // in its place in the read order; `checkLater` is set while a block's tensors are read.
+  let checkLater: { name: string; count: NonFiniteCount | null }[] | null = null;
+  const get = async (name: string, deferred = false): Promise<Float32Array> => {
     const stored = keys.get(name)!;
     const pending = startRead(name);
     const at = order.indexOf(name);
@@ -121,21 +137,32 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
     const span = file.tensors.get(stored)!;
     bytesRead += span.end - span.begin;
     opts.onRead?.(bytesRead, totalBytes);
-    const count = countNonFinite(data);
-    if (count.nan + count.inf > 0) nonFinite.push({ name: keys.get(name)!, ...count });
+    if (checkLater === null) report(name, countNonFinite(data));
+    else checkLater.push({ name, count: deferred ? null : countNonFinite(data) });
     return data;
   };
   const { d_model, n_heads, d_head, d_mlp, d_vocab, n_ctx } = cfg;
 
-  const wte = await get('wte.weight'); // [d_vocab, d_model]
-  const W_E: Tensor = { dims: [d_vocab, d_model], data: wte };
-  const W_pos: Tensor = { dims: [n_ctx, d_model], data: await get('wpe.weight') };
+  // The embeddings are read first and used last: wte, the largest tensor (28% of the file at
+  // gpt2-small's size), is read in the pool while the blocks are checked and processed, instead of
+  // keeping this thread waiting for it before the first block.
+  void startRead('wte.weight');
+  void startRead('wpe.weight');
 
   const blocks: BlockWeights[] = [];
   const qkvScratch = new Float32Array(3 * d_model * d_model);
+  const scanned: ReadonlySet<keyof BlockWeights> = (opts.onBlock && opts.onBlockScans?.(cfg)) || new Set();
   for (let l = 0; l < cfg.n_layers; l++) {
     const p = `h.${l}.`;
-    const cAttnW = await get(`${p}attn.c_attn.weight`); // [d_model, 3 * d_model]
+    checkLater = [];
+    // The block tensors each large file tensor becomes, where onBlock counts all of them.
+    const deferred = new Map<string, readonly (keyof BlockWeights)[]>();
+    const later = async (name: string, parts: readonly (keyof BlockWeights)[]): Promise<Float32Array> => {
+      const counted = parts.every((k) => scanned.has(k));
+      if (counted) deferred.set(name, parts);
+      return get(name, counted);
+    };
+    const cAttnW = await later(`${p}attn.c_attn.weight`, ['W_Q', 'W_K', 'W_V']); // [d_model, 3 * d_model]
     const cAttnB = await get(`${p}attn.c_attn.bias`); // [3 * d_model]
     const [W_Q, W_K, W_V] = splitQkvWeight(cAttnW, d_model, n_heads, d_head, qkvScratch);
     const [b_Q, b_K, b_V] = splitQkvBias(cAttnB, d_model, n_heads, d_head);
@@ -151,18 +178,38 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
       // HF Conv1D stores c_proj as [in, out] = [d_model (heads concatenated), d_model]: row
       // h * d_head + k is head h's k-th z component, so viewing the same row-major data as
       // [n_heads, d_head, d_model] is exactly TransformerLens's W_O; no copy needed.
-      W_O: { dims: [n_heads, d_head, d_model], data: await get(`${p}attn.c_proj.weight`) },
+      W_O: { dims: [n_heads, d_head, d_model], data: await later(`${p}attn.c_proj.weight`, ['W_O']) },
       b_O: { dims: [d_model], data: await get(`${p}attn.c_proj.bias`) },
       ln2_w: { dims: [d_model], data: await get(`${p}ln_2.weight`) },
       ln2_b: { dims: [d_model], data: await get(`${p}ln_2.bias`) },
       // Conv1D's [in, out] is already TransformerLens's right-multiplying layout for the MLP.
-      W_in: { dims: [d_model, d_mlp], data: await get(`${p}mlp.c_fc.weight`) },
+      W_in: { dims: [d_model, d_mlp], data: await later(`${p}mlp.c_fc.weight`, ['W_in']) },
       b_in: { dims: [d_mlp], data: await get(`${p}mlp.c_fc.bias`) },
-      W_out: { dims: [d_mlp, d_model], data: await get(`${p}mlp.c_proj.weight`) },
+      W_out: { dims: [d_mlp, d_model], data: await later(`${p}mlp.c_proj.weight`, ['W_out']) },
       b_out: { dims: [d_model], data: await get(`${p}mlp.c_proj.bias`) },
     };
-    blocks.push(opts.onBlock ? opts.onBlock(l, block, cfg) : block);
+    const scan: NonFiniteScan = new Map();
+    blocks.push(opts.onBlock ? opts.onBlock(l, block, cfg, scan) : block);
+    for (const { name, count } of checkLater) {
+      const parts = deferred.get(name);
+      if (parts === undefined) {
+        report(name, count!);
+        continue;
+      }
+      let nan = 0;
+      let inf = 0;
+      for (const k of parts) {
+        const c = scan.get(block[k]!.data);
+        if (c === undefined) throw new Error(`internal: onBlock did not count the non-finite values of ${k} (${name})`);
+        nan += c.nan;
+        inf += c.inf;
+      }
+      report(name, { nan, inf });
+    }
+    checkLater = null;
   }
+  const W_E: Tensor = { dims: [d_vocab, d_model], data: await get('wte.weight') }; // [d_vocab, d_model]
+  const W_pos: Tensor = { dims: [n_ctx, d_model], data: await get('wpe.weight') };
   const ln_final_w: Tensor = { dims: [d_model], data: await get('ln_f.weight') };
   const ln_final_b: Tensor = { dims: [d_model], data: await get('ln_f.bias') };
   // lm_head is an nn.Linear ([out, in] = [d_vocab, d_model]), unlike the Conv1D layers, and
@@ -206,9 +253,9 @@ export async function loadCheckpoint(folder: string, opts: LoadCheckpointOptions
 /** Tensor reads in flight beyond the one being awaited (each holds a file handle until read). */
 const READ_AHEAD = 16;
 
-/** The canonical names in the order loadCheckpoint uses them, which the read-ahead follows. */
+/** The canonical names in the order loadCheckpoint uses them, which the read-ahead follows (the embeddings are started first). */
 function readOrder(nLayers: number, tied: boolean): string[] {
-  const names = ['wte.weight', 'wpe.weight'];
+  const names: string[] = [];
   for (let l = 0; l < nLayers; l++) {
     for (const t of ['attn.c_attn.weight', 'attn.c_attn.bias', 'ln_1.weight', 'ln_1.bias', 'attn.c_proj.weight', 'attn.c_proj.bias']) {
       names.push(`h.${l}.${t}`);
@@ -217,7 +264,7 @@ function readOrder(nLayers: number, tied: boolean): string[] {
       names.push(`h.${l}.${t}`);
     }
   }
-  names.push('ln_f.weight', 'ln_f.bias');
+  names.push('wte.weight', 'wpe.weight', 'ln_f.weight', 'ln_f.bias');
   if (!tied) names.push('lm_head.weight');
   return names;
 }
@@ -227,37 +274,6 @@ export interface NonFiniteTensor {
   readonly name: string;
   readonly nan: number;
   readonly inf: number;
-}
-
-/** NaN and ±Inf counts of one tensor; no allocation. */
-export function countNonFinite(data: Float32Array): { nan: number; inf: number } {
-  // The common case first: a float64 sum of float32 values cannot overflow, so a finite sum means
-  // no NaN or Inf. Four running sums keep the loop free of one long dependency chain (about twice
-  // as fast as the test-per-element loop below, which then runs only on a tensor that has them).
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const n4 = data.length & ~3;
-  for (let i = 0; i < n4; i += 4) {
-    s0 += data[i]!;
-    s1 += data[i + 1]!;
-    s2 += data[i + 2]!;
-    s3 += data[i + 3]!;
-  }
-  for (let i = n4; i < data.length; i++) s0 += data[i]!;
-  if (Number.isFinite(s0 + s1 + s2 + s3)) return { nan: 0, inf: 0 };
-  let nan = 0;
-  let inf = 0;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    // v - v is 0 for every finite v, NaN for NaN and ±Inf: one test on the common path.
-    if (v - v !== 0) {
-      if (v !== v) nan++;
-      else inf++;
-    }
-  }
-  return { nan, inf };
 }
 
 function nonFiniteWarning(path: string, tensors: readonly NonFiniteTensor[]): string {

@@ -1,11 +1,11 @@
 // One model measured in a process of its own (bench/medium.bench.ts and bench/engine.bench.ts start
 // it), so the peak resident memory it reports is this configuration's alone, as the PyTorch peer's
-// is: load, one forward of TOKENS tokens (logits of every position), then the activation panel's
-// hooks over the same tokens.
-//   node --import tsx bench/freshProcess.ts FOLDER fp32|fp16 THREADS [TOKENS=1024]
+// is: load, one forward of TOKENS tokens (logits of every position), the activation panel's first
+// view of the same tokens (released after), then runWithCache of the panel's hooks.
+//   node --import tsx bench/freshProcess.ts FOLDER fp32|fp16|bf16 THREADS [TOKENS=1024]
 // Prints one JSON line: load_s, RSS after load, the peak RSS of load + run, the run's own peak (the
-// high-water mark reset after load, as the peer resets it before its forward), the panel's peak,
-// run and panel ms.
+// high-water mark reset after load, as the peer resets it before its forward), RSS after the run,
+// the first view's peak, runWithCache's peak, and their times.
 import { performance } from 'node:perf_hooks';
 import { HookedGPT2, type WeightDtype } from '../src/engine/model';
 import { handlePanelOp } from '../src/engine/worker/panelCompute';

@@ -15,6 +15,11 @@ export interface FreshProcessResult {
   readonly run_peak_mib: number;
   /** The run's own high-water mark (reset after load): what the peer reports for its forward. */
   readonly run_only_peak_mib: number;
+  /** RSS after the run, its logits dropped and both heaps collected. */
+  readonly after_run_mib: number;
+  /** Peak of the activation panel's first view (the worker's 'run' op), the high-water mark reset before it. */
+  readonly first_view_peak_mib: number;
+  readonly first_view_ms: number;
   readonly panel_peak_mib: number;
   readonly run_ms: number;
   readonly panel_ms: number;

@@ -1,7 +1,8 @@
 // gpt2-medium's shape (355 M parameters, generated in the bench cache as the small shape is): the
-// peak resident memory of loading it, one 1,024-token forward and the activation panel's hooks
-// over the same tokens, in fp32 and fp16, each in a process of its own (bench/freshProcess.ts),
-// against issue 12's bounds (2.5 GB in fp32, 1.5 GB in fp16). Minutes of work on 2 cores and a
+// peak resident memory of loading it, one 1,024-token forward and the activation panel's first
+// view of the same tokens (and, for comparison, runWithCache of the hooks the panel once fetched),
+// in fp32, fp16 and bf16, each in a process of its own (bench/freshProcess.ts), against issue 12's
+// bounds (2.5 GB in fp32, 1.5 GB in 16 bits). Minutes of work on 2 cores and a
 // 1.4 GB checkpoint, so it runs only when asked: MODEL_LENS_BENCH_MEDIUM=1 npm run bench -- medium.
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import type { BenchRow } from './types';
 
 const GROUP = 'medium';
 /** Issue 12's bounds, in decimal gigabytes as it states them. */
-const BOUND_BYTES = { fp32: 2.5e9, fp16: 1.5e9 } as const;
+const BOUND_BYTES = { fp32: 2.5e9, fp16: 1.5e9, bf16: 1.5e9 } as const;
 
 export async function run(): Promise<BenchRow[]> {
   if (process.env.MODEL_LENS_BENCH_MEDIUM !== '1') {
@@ -33,7 +34,9 @@ export async function run(): Promise<BenchRow[]> {
   const t0 = performance.now();
   const folder = await ensureTinyGpt2(cacheDir, { preset: 'gpt2-medium', tiedLmHead: true });
   console.error(`[medium] checkpoint ${folder} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  for (const dtype of ['fp32', 'fp16'] as const) {
+  // 76 hook points of [1024, 1024] float32 at this shape: residual stream, z and MLP output per layer.
+  const heldNote = '304 MiB of hook points';
+  for (const dtype of ['fp32', 'fp16', 'bf16'] as const) {
     console.error(`[medium] ${dtype}: load, run and panel at 1,024 tokens`);
     const r = await measureInFreshProcess(folder, dtype, threads, 1024);
     const boundMiB = BOUND_BYTES[dtype] / 2 ** 20;
@@ -49,12 +52,19 @@ export async function run(): Promise<BenchRow[]> {
     });
     rows.push({
       group: GROUP,
-      name: `gpt2-medium shape ${dtype}: peak resident, runWithCache of the panel's hooks at 1,024 tokens`,
-      value: r.panel_peak_mib,
+      name: `gpt2-medium shape ${dtype}: peak resident, the activation panel's first view at 1,024 tokens`,
+      value: r.first_view_peak_mib,
       unit: 'MiB',
       peer: bound,
-      speedup: boundMiB / r.panel_peak_mib,
-      note: `${r.panel_peak_mib <= boundMiB ? 'met' : 'missed'}; ${(r.panel_ms / 1000).toFixed(1)} s; returns ${r.panel_mib.toFixed(0)} MiB of activations (every layer's pattern), more than the bound by itself`,
+      speedup: boundMiB / r.first_view_peak_mib,
+      note: `${r.first_view_peak_mib <= boundMiB ? 'met' : 'missed'}; ${(r.first_view_ms / 1000).toFixed(1)} s; loss, top-k, thumbnails, norms and the ${heldNote} the lens and DLA read, held`,
+    });
+    rows.push({
+      group: GROUP,
+      name: `gpt2-medium shape ${dtype}: peak resident, runWithCache of the panel's hooks at 1,024 tokens (for comparison)`,
+      value: r.panel_peak_mib,
+      unit: 'MiB',
+      note: `${(r.panel_ms / 1000).toFixed(1)} s; returns ${r.panel_mib.toFixed(0)} MiB of activations (every layer's pattern), more than the bound by itself: the panel no longer fetches them`,
     });
   }
   rows.push({

@@ -108,12 +108,12 @@ export function unembed(b: GraphBuilder, w: UnembedWeights, x: string, sliceByte
 }
 
 /**
- * Float32 bytes of one vocabulary slice of a half-stored unembedding. Such a weight is fed narrow
- * and cast to float32 in the graph, and a whole cast of W_E is 147 MiB at gpt2-small (196 at
- * medium) on every run. Sliced, one slice's cast exists at a time. Above glibc's largest mmap
- * threshold (32 MiB), so a freed slice goes back to the system instead of into a heap it keeps.
+ * Float32 bytes of one vocabulary slice of a 16-bit unembedding. Such a weight is fed narrow and
+ * decoded to float32 in the graph, and a whole decode of W_E is 147 MiB at gpt2-small (196 at
+ * medium) on every run, kept afterwards in the session's arena. Sliced, one slice's decode exists
+ * at a time (weightInputs.ts gates each on its reader), and the arena keeps one slice's worth.
  */
-export const VOCAB_SLICE_BYTES = 40 * 2 ** 20;
+export const VOCAB_SLICE_BYTES = 8 * 2 ** 20;
 
 /** [lo, hi) ranges along `axis` (the vocabulary) of `t`: one whole range unless `t` is half-stored and large. */
 function vocabSlices(t: Tensor, axis: number, sliceBytes: number): [number, number][] {

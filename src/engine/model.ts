@@ -429,11 +429,14 @@ export class HookedGPT2 {
     // A long prompt's logits come from windows of positions (readoutInWindows), so they exist
     // once, in the array returned: one session call would also leave them in its session's arena.
     // GPT-2 small's shape, three 1,024-token runs: peak 1,565 against 1,795 MiB, 1,143 against
-    // 1,584 MiB resident afterwards, the same time (3.8 against 3.4–4.0 s, a loaded machine).
+    // 1,584 MiB resident afterwards, the same time (3.8 against 3.4–4.0 s, a loaded machine). Its
+    // forward's session goes after the run, as the first view's does: kept, its arena stayed at
+    // the forward's peak (gpt2-medium's shape in fp16: +770 MiB resident after one 1,024-token
+    // run), where building it again costs about 0.1 s of a run of seconds.
     const prompts = this.checkTokens(tokens);
     if ((opts.logitsAt ?? 'all') === 'all' && prompts.pos > WINDOWED_ABOVE) {
       const signal = opts.signal ? { signal: opts.signal } : {};
-      const answer = (await this.readoutInWindows(prompts, [LOGITS_READOUT], [LOGITS_READOUT], signal, true)).get(LOGITS_READOUT.key)!;
+      const answer = (await this.readoutInWindows(prompts, [LOGITS_READOUT], [LOGITS_READOUT], signal)).get(LOGITS_READOUT.key)!;
       const { dims, data } = answer['logits']!;
       if (!(data instanceof Float32Array)) throw new Error('internal: windowed logits are not float32');
       return { dims: [...dims], data };
@@ -637,7 +640,6 @@ export class HookedGPT2 {
     readouts: readonly Readout[],
     windowed: readonly Readout[],
     opts: ReadoutOptions,
-    keepForward = false,
   ): Promise<Map<string, ReadoutAnswer>> {
     const rest = readouts.filter((r) => !windowed.includes(r));
     const hook = unembedInputHook(this.cfg);
@@ -648,9 +650,8 @@ export class HookedGPT2 {
       // The forward over every position runs in a session of its own, released after the run:
       // kept, its arena would stay at this run's peak (the first view's: +518 MiB at 1,024 tokens
       // for GPT-2 small, +825 after a second run), beyond the panel's budget; built, it costs
-      // about 0.1 s (docs/ARCHITECTURE.md, "Memory given back"). run() keeps it (`keepForward`),
-      // as it keeps its main session: it holds no logits, so it stays below what that held.
-      const first = (await this.runReadouts(t, [...rest, ...hold], opts, undefined, !keepForward)).answers;
+      // about 0.1 s (docs/ARCHITECTURE.md, "Memory given back").
+      const first = (await this.runReadouts(t, [...rest, ...hold], opts, undefined, true)).answers;
       for (const r of rest) answers.set(r.key, first.get(r.key)!);
       if (input === undefined) input = heldActivations([hook], first.get(hold[0]!.key)!).get(hook)!;
     }
@@ -721,7 +722,6 @@ export class HookedGPT2 {
         this.openReadoutSession(
           buildModelGraph(this.cfg, this.weights, compiled.transforms, logitsAt, { readouts, withPast, given, attentionMask }).graph,
           withPast,
-          once,
         );
       // `once`: a session of its own, released after the run, so its arena goes with it.
       const session = once ? await open() : await this.readoutSessions.get(key, open);
@@ -760,12 +760,11 @@ export class HookedGPT2 {
    * threshold and keeps later ones in its heaps for good (measured: +378 MiB after one 1,024-token
    * panel, not given back even after dispose). An arena's memory goes back when its session is
    * released (the panel's close). With a past, the
-   * present keys and values may stay on the device (keepPastOnDevice). A session released right
-   * after its run (`once`) keeps the arena whatever the weights' dtype: it goes with the session.
+   * present keys and values may stay on the device (keepPastOnDevice).
    */
-  private async openReadoutSession(graph: GraphIR, withPast = false, once = false): Promise<EngineSession> {
-    const deviceOutputs = withPast ? this.pastOutputs(presentNames(this.cfg)) : [];
-    return (await this.openSession(graph, this.device, { deviceOutputs, ...(once ? { memArena: true } : {}) })).session;
+  private async openReadoutSession(graph: GraphIR, withPast = false): Promise<EngineSession> {
+    return (await this.openSession(graph, this.device, { deviceOutputs: withPast ? this.pastOutputs(presentNames(this.cfg)) : [] }))
+      .session;
   }
 
   /** Of `outputs`, the present keys and values a session should leave on the device (keepPastOnDevice). */
@@ -807,16 +806,15 @@ export class HookedGPT2 {
       ...extra,
     };
     // The .onnx holds nodes and small constants; the session is fed the model's own arrays (a
-    // 16-bit model's arrays, decoded in the graph). A kept session of a 16-bit model has no arena,
-    // which would keep its largest run's decoded weights and working set for the session's life;
-    // one released after its run has one (`extra.memArena`): gpt2-medium's shape in fp16, the
-    // panel's first view at 1,024 tokens peaked at +1,117 MiB over the loaded model with it,
-    // +2,591 without (glibc's heaps took each freed mid-sized tensor and kept it).
+    // 16-bit model's arrays, decoded in the graph just before each reader: weightInputs.ts).
+    // Every session keeps onnxruntime's arena, a 16-bit model's too: without one, each freed
+    // mid-sized tensor went to the glibc heap of whichever libuv thread ran that call, and stayed
+    // there (gpt2-medium's shape in fp16, a 1,024-token run peaked anywhere from +372 to +2,280 MiB
+    // over the loaded model across five fresh processes; the panel's first view +2,591 against
+    // +1,117 with the arena). With the decodes gated on their readers an arena holds one block's
+    // decoded weights, not the model's.
     const storage = this.weightStorageFor(device);
-    if (storage === 'inputs') {
-      const arena = extra.memArena ?? !this.halfPrecision;
-      return createSharedWeightsSession(graph, { ...sessionOpts, memArena: arena });
-    }
+    if (storage === 'inputs') return createSharedWeightsSession(graph, sessionOpts);
     if (storage === 'device') {
       try {
         const weights = this.weightsOnDevice();

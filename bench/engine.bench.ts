@@ -76,6 +76,11 @@ async function weightMemoryRows(model: HookedGPT2, peerRssMiB: number | null): P
   const panel = bytesOf((await model.runWithCache(toks, { names: PANEL_NAMES })).cache);
   collectGarbage();
   const after = rssMiB();
+  const openAfter = model.openSessions;
+  // The variants that returned hook points go once idle (ModelOptions.releaseIdleVariantsAfterMs, 2 s).
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  collectGarbage();
+  const idle = rssMiB();
   const returnedMiB = (all + panel) / 2 ** 20;
   const bound = loaded + 0.25 * weightMiB + returnedMiB;
   let t = performance.now();
@@ -101,7 +106,16 @@ async function weightMemoryRows(model: HookedGPT2, peerRssMiB: number | null): P
       unit: 'MiB',
       peer: { name: 'target: loaded + 25% of weights + activations returned', value: bound },
       speedup: bound / after,
-      note: `${model.openSessions} sessions open; +${(after - loaded).toFixed(0)} MiB over loaded; activations returned ${returnedMiB.toFixed(0)} MiB; ${after <= bound ? 'met' : 'missed'}`,
+      note: `${openAfter} sessions open; +${(after - loaded).toFixed(0)} MiB over loaded; activations returned ${returnedMiB.toFixed(0)} MiB; ${after <= bound ? 'met' : 'missed'}`,
+    },
+    {
+      group: GROUP,
+      name: 'resident 2.5 s later (idle variants that returned hook points released), 128 tok',
+      value: idle,
+      unit: 'MiB',
+      peer: { name: 'target: loaded + 25% of weights + activations returned', value: bound },
+      speedup: bound / idle,
+      note: `${model.openSessions} sessions open; +${(idle - loaded).toFixed(0)} MiB over loaded; ${idle <= bound ? 'met' : 'missed'}`,
     },
     {
       group: GROUP,

@@ -133,6 +133,13 @@ export type ModelOptions = Partial<ProcessingOptions> & {
    */
   readonly keepPastOnDevice?: boolean;
   /**
+   * A session variant whose runs return hook points (runWithCache, run_with_hooks-style names) is
+   * released once unused for this long (default 2,000 ms): onnxruntime-node cannot shrink a
+   * session's arena, and such a variant's arena keeps every activation of its largest run. A loop
+   * of calls reuses it; a later call builds it again (about 0.1 s). 0 keeps it until evicted.
+   */
+  readonly releaseIdleVariantsAfterMs?: number;
+  /**
    * FOR TESTS ONLY: makes every run of a session on this provider throw, to exercise the run-time
    * fallback (a GPU provider that starts but fails while running) where no real failure can be
    * provoked. Sessions are still created for real; only their run() is replaced.
@@ -206,6 +213,7 @@ export interface ToTokensResult {
 
 /** Sessions kept per graph variant; older ones are released when more are made. */
 const MAX_CACHED_VARIANTS = 8;
+const IDLE_VARIANT_RELEASE_MS = 2000;
 
 /**
  * A Hugging Face GPT-2 folder read and processed as TransformerLens's from_pretrained does, in
@@ -320,6 +328,9 @@ const LOGITS_READOUT = logitsReadout();
 export class HookedGPT2 {
   private readonly graphs = new Map<string, ModelGraph>();
   private readonly variants = new Map<string, Promise<Variant>>();
+  /** Calls running on each variant, and the timers that release an idle one (releaseIdleVariantsAfterMs). */
+  private readonly variantCalls = new Map<string, number>();
+  private readonly idleReleases = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly hookTable: readonly HookDecl[];
   private disposed = false;
   /** This model's weights as ONNX external data for 'file' weight storage, made on first use; removed on dispose. */
@@ -406,7 +417,7 @@ export class HookedGPT2 {
     const model = new HookedGPT2(withFlags, half ? halfWeights(weights, encoding) : weights, opts, processing, half);
     onProgress?.({ stage: 'sessions', done: 0, total: 1 });
     try {
-      await model.variant('', [], []); // build and open the main session now, so load errors surface here
+      await model.variant(MAIN_VARIANT, '', [], [], 'all', [], false, false); // build and open the main session now, so load errors surface here
       onProgress?.({ stage: 'sessions', done: 1, total: 1 });
     } catch (err) {
       await model.dispose(); // removes the weights folder the failed model already made
@@ -507,7 +518,6 @@ export class HookedGPT2 {
     this.assertLive();
     const past = opts.past;
     const prompts = this.checkTokens(tokens, past?.length ?? 0);
-    const { batch, pos } = prompts;
     if (prompts.padded && past !== undefined) throw new Error('a batch of prompts of different lengths cannot run after a past');
     if (opts.signal?.aborted) throw abortError();
     const allNames = this.hookTable.map((h) => h.name);
@@ -523,12 +533,60 @@ export class HookedGPT2 {
     // unembed.hook_out runs the full graph and keeps the last position's logits here.
     const wantsHookOut = names.includes(UNEMBED_HOOK_OUT) || hookFns.has(UNEMBED_HOOK_OUT) || compiled.transforms.has(UNEMBED_HOOK_OUT);
     const onlyLast = opts.logitsAt === 'last' && wantsHookOut;
+    const outputs = names.length === allNames.length ? null : names;
+    const logitsAt = onlyLast ? 'all' : (opts.logitsAt ?? 'all');
+    const key = variantKey(compiled.key, cuts, logitsAt, outputs, past !== undefined) + (prompts.padded ? '#mask' : '');
+    this.variantCalls.set(key, (this.variantCalls.get(key) ?? 0) + 1);
+    clearTimeout(this.idleReleases.get(key));
+    this.idleReleases.delete(key);
+    try {
+      return await this.forwardOn(key, prompts, names, hookFns, compiled, cuts, logitsAt, outputs, onlyLast, opts);
+    } finally {
+      const left = this.variantCalls.get(key)! - 1;
+      if (left > 0) this.variantCalls.set(key, left);
+      else {
+        this.variantCalls.delete(key);
+        if (names.length > 0) this.releaseWhenIdle(key);
+      }
+    }
+  }
+
+  /** Releases variant `key` once no call has used it for releaseIdleVariantsAfterMs (see ModelOptions). */
+  private releaseWhenIdle(key: string): void {
+    const ms = this.options.releaseIdleVariantsAfterMs ?? IDLE_VARIANT_RELEASE_MS;
+    if (ms <= 0 || this.disposed) return;
+    const timer = setTimeout(() => {
+      this.idleReleases.delete(key);
+      const v = this.variants.get(key);
+      if (v === undefined || this.variantCalls.has(key) || this.disposed) return;
+      this.variants.delete(key);
+      void v.then(releaseVariant, () => undefined);
+    }, ms);
+    timer.unref(); // an idle model does not keep a CLI process alive
+    this.idleReleases.set(key, timer);
+  }
+
+  private async forwardOn(
+    key: string,
+    prompts: Prompts,
+    names: readonly string[],
+    hookFns: ReadonlyMap<string, HookFn[]>,
+    compiled: ReturnType<typeof compileInterventions>,
+    cuts: readonly string[],
+    logitsAt: LogitsAt,
+    outputs: readonly string[] | null,
+    onlyLast: boolean,
+    opts: ForwardOptions,
+  ): Promise<Ran> {
+    const past = opts.past;
+    const { batch, pos } = prompts;
     const variant = await this.variant(
+      key,
       compiled.key,
       cuts,
       compiled.key === '' ? [] : (opts.interventions ?? []),
-      onlyLast ? 'all' : (opts.logitsAt ?? 'all'),
-      names.length === allNames.length ? null : names,
+      logitsAt,
+      outputs,
       past !== undefined,
       prompts.padded,
     );
@@ -865,6 +923,8 @@ export class HookedGPT2 {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    for (const timer of this.idleReleases.values()) clearTimeout(timer);
+    this.idleReleases.clear();
     const variants = [...this.variants.values()];
     this.variants.clear();
     this.graphs.clear();
@@ -984,15 +1044,15 @@ export class HookedGPT2 {
    * lets onnxruntime reuse and fuse the rest, which matters most on the GPU providers.
    */
   private variant(
+    key: string,
     ivKey: string,
     cuts: readonly string[],
     interventions: readonly Intervention[],
-    logitsAt: LogitsAt = 'all',
-    outputs: readonly string[] | null = [],
-    withPast = false,
-    attentionMask = false,
+    logitsAt: LogitsAt,
+    outputs: readonly string[] | null,
+    withPast: boolean,
+    attentionMask: boolean,
   ): Promise<Variant> {
-    const key = variantKey(ivKey, cuts, logitsAt, outputs, withPast) + (attentionMask ? '#mask' : '');
     const hit = this.variants.get(key);
     if (hit !== undefined) {
       this.variants.delete(key); // re-insert: Map order doubles as least-recently-used order

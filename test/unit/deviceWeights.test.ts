@@ -64,7 +64,13 @@ describe('weights kept on the webgpu device', { timeout: TIMEOUT }, () => {
       t.skip(why);
       return null;
     }
-    const m = await HookedGPT2.fromWeights(cfg, weights, { device: 'webgpu', threads: 1, ...(storage ? { weightStorage: storage } : {}) });
+    // Variants stay open while a test counts them (see releaseIdleVariantsAfterMs).
+    const m = await HookedGPT2.fromWeights(cfg, weights, {
+      device: 'webgpu',
+      threads: 1,
+      releaseIdleVariantsAfterMs: 0,
+      ...(storage ? { weightStorage: storage } : {}),
+    });
     if (m.provider !== 'webgpu') {
       t.skip(`webgpu could not start here: ${m.notice ?? ''}`);
       await m.dispose();

@@ -91,7 +91,8 @@ describe('ONNX external weights (generated tiny GPT-2)', { timeout: TIMEOUT }, (
   });
 
   it("HookedGPT2 with 'file' storage (a GPU provider's) shares one weights file between its variants and removes it on dispose", async () => {
-    const model = await HookedGPT2.fromPretrained(dir, { threads: 1, weightStorage: 'file' });
+    // Variants stay open while the test counts them (see releaseIdleVariantsAfterMs).
+    const model = await HookedGPT2.fromPretrained(dir, { threads: 1, weightStorage: 'file', releaseIdleVariantsAfterMs: 0 });
     const folder = model.weightsFolder;
     assert.ok(folder !== null, 'the main session wrote the weights file');
     try {

@@ -39,7 +39,7 @@ import {
 } from './ort/session';
 import { blockTensorsScanned, processBlock, processWeights, resolveProcessing } from './processing';
 import { readoutAnswers, readoutFeeds, ReadoutSessions, readoutSetKey, type Readout, type ReadoutAnswer } from './readouts';
-import { joinWindows, positionWindows, slicePositions, WINDOWED_ABOVE, type WindowAnswers } from './readoutWindows';
+import { positionWindows, slicePositions, WINDOWED_ABOVE, WindowJoin } from './readoutWindows';
 import { logitsReadout } from '../../kernels/readouts/logits';
 import { maskFeed, PAD_TOKEN, rightPadded, tokensFeed, windowOf, type Prompts } from './prompts';
 import { RunStates, type HeldActivations } from './runState';
@@ -714,7 +714,7 @@ export class HookedGPT2 {
       if (input === undefined) input = heldActivations([hook], first.get(hold[0]!.key)!).get(hook)!;
     }
     const whole = input;
-    const parts: WindowAnswers[] = [];
+    const join = new WindowJoin(windowed, t.pos, t.lengths);
     for (const w of positionWindows(t.pos)) {
       if (opts.signal?.aborted) throw abortError();
       // No interventions: those before the held input are pruned with what computes it, and one on
@@ -729,9 +729,9 @@ export class HookedGPT2 {
           undefined,
         )
       ).answers;
-      parts.push({ window: w, answers: window });
+      join.add({ window: w, answers: window });
     }
-    for (const [k, a] of joinWindows(windowed, parts, t.pos, t.lengths)) answers.set(k, a);
+    for (const [k, a] of join.result()) answers.set(k, a);
     return new Map(readouts.map((r) => [r.key, answers.get(r.key)!] as const));
   }
 

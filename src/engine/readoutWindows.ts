@@ -67,6 +67,65 @@ export interface WindowAnswers {
   readonly answers: ReadonlyMap<string, ReadoutAnswer>;
 }
 
+/**
+ * The windows' answers joined, as they arrive, into what one run over every position would have
+ * answered. A 'rows' answer (the logits) is copied into its whole-prompt array as each window
+ * comes, so a window's piece can go at once: joined at the end, every piece and the whole array
+ * existed together (twice the logits: 392 MiB at 1,024 tokens). 'mean' answers are a few numbers
+ * per window and are kept until result().
+ */
+export class WindowJoin {
+  private readonly rows = new Map<string, { dims: number[]; data: Float32Array | BigInt64Array }>();
+  private readonly means: WindowAnswers[] = [];
+
+  constructor(
+    private readonly readouts: readonly Readout[],
+    private readonly pos: number,
+    private readonly lengths: readonly number[] = [pos],
+  ) {}
+
+  add(part: WindowAnswers): void {
+    let keep = false;
+    for (const r of this.readouts) {
+      const a = part.answers.get(r.key);
+      if (a === undefined) throw new Error(`internal: no answer for readout ${r.key} in window [${part.window.from}, ${part.window.to})`);
+      if (r.windows !== 'rows') {
+        keep = true;
+        continue;
+      }
+      for (const [name, piece] of Object.entries(a)) {
+        const key = `${r.key}\u0000${name}`;
+        const out = this.rows.get(key) ?? wholeRows(piece, this.pos);
+        this.rows.set(key, out);
+        copyRows(out, piece, part.window, this.pos);
+      }
+    }
+    if (keep) this.means.push(part);
+  }
+
+  result(): Map<string, ReadoutAnswer> {
+    const joined = new Map<string, ReadoutAnswer>();
+    for (const r of this.readouts) {
+      const out: Record<string, { dims: readonly number[]; data: Float32Array | BigInt64Array }> = {};
+      if (r.windows === 'rows') {
+        for (const [key, whole] of this.rows) if (key.startsWith(`${r.key}\u0000`)) out[key.slice(r.key.length + 1)] = whole;
+      } else {
+        const mine = this.means.map((p) => p.answers.get(r.key)!);
+        for (const name of Object.keys(mine[0] ?? {})) {
+          out[name] = weightedMean(
+            mine.map((a) => a[name]!),
+            this.means,
+            this.lengths,
+            `${r.key}/${name}`,
+          );
+        }
+      }
+      joined.set(r.key, out);
+    }
+    return joined;
+  }
+}
+
 /** The windows' answers joined into what one run over every position would have answered. */
 export function joinWindows(
   readouts: readonly Readout[],
@@ -74,45 +133,38 @@ export function joinWindows(
   pos: number,
   lengths: readonly number[] = [pos],
 ): Map<string, ReadoutAnswer> {
-  const joined = new Map<string, ReadoutAnswer>();
-  for (const r of readouts) {
-    const mine = parts.map((p) => {
-      const a = p.answers.get(r.key);
-      if (a === undefined) throw new Error(`internal: no answer for readout ${r.key} in window [${p.window.from}, ${p.window.to})`);
-      return a;
-    });
-    const out: Record<string, { dims: readonly number[]; data: Float32Array | BigInt64Array }> = {};
-    for (const name of Object.keys(mine[0]!)) {
-      const pieces = mine.map((a) => a[name]!);
-      out[name] = r.windows === 'rows' ? joinRows(pieces, parts, pos) : weightedMean(pieces, parts, lengths, `${r.key}/${name}`);
-    }
-    joined.set(r.key, out);
-  }
-  return joined;
+  const join = new WindowJoin(readouts, pos, lengths);
+  for (const p of parts) join.add(p);
+  return join.result();
 }
 
-/** Rows [from, to) of each window's [batch, fed, ...] answer, concatenated along the position axis. */
-function joinRows(
-  pieces: readonly { readonly dims: readonly number[]; readonly data: Float32Array | BigInt64Array }[],
-  parts: readonly WindowAnswers[],
-  pos: number,
-): { dims: number[]; data: Float32Array | BigInt64Array } {
-  const first = pieces[0]!;
+type Piece = { readonly dims: readonly number[]; readonly data: Float32Array | BigInt64Array };
+
+/** The [batch, pos, ...] array a window's [batch, fed, ...] rows go into. */
+function wholeRows(first: Piece, pos: number): { dims: number[]; data: Float32Array | BigInt64Array } {
   const batch = first.dims[0]!;
   const rest = first.dims.slice(2);
-  const row = rest.reduce((a, d) => a * d, 1);
-  const data = first.data instanceof Float32Array ? new Float32Array(batch * pos * row) : new BigInt64Array(batch * pos * row);
-  pieces.forEach((p, k) => {
-    const { from, to, fedTo } = parts[k]!.window;
-    if (p.dims[0] !== batch || p.dims[1] !== fedTo - from) {
-      throw new Error(`internal: window [${from}, ${fedTo}) answered [${p.dims.join(', ')}]`);
-    }
-    const fed = fedTo - from;
-    for (let i = 0; i < batch; i++) {
-      data.set(p.data.subarray(i * fed * row, (i * fed + to - from) * row) as never, (i * pos + from) * row);
-    }
-  });
-  return { dims: [batch, pos, ...rest], data };
+  const size = batch * pos * rest.reduce((a, d) => a * d, 1);
+  return { dims: [batch, pos, ...rest], data: first.data instanceof Float32Array ? new Float32Array(size) : new BigInt64Array(size) };
+}
+
+/** Rows [from, to) of a window's [batch, fed, ...] answer into `out` at their positions. */
+function copyRows(
+  out: { dims: readonly number[]; data: Float32Array | BigInt64Array },
+  p: Piece,
+  window: PositionWindow,
+  pos: number,
+): void {
+  const batch = out.dims[0]!;
+  const row = out.dims.slice(2).reduce((a, d) => a * d, 1);
+  const { from, to, fedTo } = window;
+  if (p.dims[0] !== batch || p.dims[1] !== fedTo - from || p.data.constructor !== out.data.constructor) {
+    throw new Error(`internal: window [${from}, ${fedTo}) answered [${p.dims.join(', ')}]`);
+  }
+  const fed = fedTo - from;
+  for (let i = 0; i < batch; i++) {
+    out.data.set(p.data.subarray(i * fed * row, (i * fed + to - from) * row) as never, (i * pos + from) * row);
+  }
 }
 
 /**

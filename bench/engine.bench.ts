@@ -81,6 +81,7 @@ async function weightMemoryRows(model: HookedGPT2, peerRssMiB: number | null): P
   await new Promise((resolve) => setTimeout(resolve, 2500));
   collectGarbage();
   const idle = rssMiB();
+  const openIdle = model.openSessions;
   const returnedMiB = (all + panel) / 2 ** 20;
   const bound = loaded + 0.25 * weightMiB + returnedMiB;
   let t = performance.now();
@@ -115,7 +116,7 @@ async function weightMemoryRows(model: HookedGPT2, peerRssMiB: number | null): P
       unit: 'MiB',
       peer: { name: 'target: loaded + 25% of weights + activations returned', value: bound },
       speedup: bound / idle,
-      note: `${model.openSessions} sessions open; +${(idle - loaded).toFixed(0)} MiB over loaded; ${idle <= bound ? 'met' : 'missed'}`,
+      note: `${openIdle} sessions open; +${(idle - loaded).toFixed(0)} MiB over loaded; ${idle <= bound ? 'met' : 'missed'}`,
     },
     {
       group: GROUP,

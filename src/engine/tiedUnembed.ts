@@ -107,30 +107,15 @@ export function foldIntoTie(
 ): TiedUnembed {
   const beta = new Float64Array(d_vocab);
   const off = tie.rowOffset;
-  // Two rows at a time: four independent chains of float64 additions instead of two (an addition
-  // waits for the previous one's result), each sum still in its own order, so the same floats.
+  // Two rows at a time (tieRowSums), each sum still in its own order, so the same floats.
+  const sums = new Float64Array(6);
   let v = 0;
   for (; off === null && v + 2 <= d_vocab; v += 2) {
-    const r0 = v * d_model;
-    const r1 = r0 + d_model;
-    let b0 = 0;
-    let c0 = 0;
-    let b1 = 0;
-    let c1 = 0;
-    for (let m = 0; m < d_model; m++) {
-      const gm = g[m]!;
-      const sm = s[m]!;
-      const x0 = E[r0 + m]!;
-      const x1 = E[r1 + m]!;
-      b0 += sm * x0;
-      c0 += gm * x0;
-      b1 += sm * x1;
-      c1 += gm * x1;
-    }
-    outB[v] = b_U[v]! + b0;
-    beta[v] = c0 / d_model;
-    outB[v + 1] = b_U[v + 1]! + b1;
-    beta[v + 1] = c1 / d_model;
+    tieRowSums(E, v * d_model, (v + 1) * d_model, d_model, g, s, sums);
+    outB[v] = b_U[v]! + sums[0]!;
+    beta[v] = sums[1]! / d_model;
+    outB[v + 1] = b_U[v + 1]! + sums[3]!;
+    beta[v + 1] = sums[4]! / d_model;
   }
   for (; v < d_vocab; v++) {
     const row = v * d_model;
@@ -146,6 +131,38 @@ export function foldIntoTie(
     beta[v] = colSum / d_model;
   }
   return { ...tie, scale: Float64Array.from(g), columnShift: beta };
+}
+
+/**
+ * Rows r0 and r1 of E (d_model values each): Σ s[m]·x, Σ g[m]·x and Σ x of each, in that order into
+ * sums[0..2] and sums[3..5]. Six independent chains of float64 additions instead of one after
+ * another (an addition waits for the previous one's result); each sum in its own order.
+ */
+function tieRowSums(E: Float32Array, r0: number, r1: number, d_model: number, g: Float32Array, s: Float32Array, sums: Float64Array): void {
+  let b0 = 0;
+  let c0 = 0;
+  let t0 = 0;
+  let b1 = 0;
+  let c1 = 0;
+  let t1 = 0;
+  for (let m = 0; m < d_model; m++) {
+    const gm = g[m]!;
+    const sm = s[m]!;
+    const x0 = E[r0 + m]!;
+    const x1 = E[r1 + m]!;
+    b0 += sm * x0;
+    c0 += gm * x0;
+    t0 += x0;
+    b1 += sm * x1;
+    c1 += gm * x1;
+    t1 += x1;
+  }
+  sums[0] = b0;
+  sums[1] = c0;
+  sums[2] = t0;
+  sums[3] = b1;
+  sums[4] = c1;
+  sums[5] = t1;
 }
 
 /**
@@ -168,30 +185,20 @@ export function foldAndCentreTie(
   const beta = new Float64Array(d_vocab);
   const mu = new Float64Array(d_vocab);
   const colMean = new Float64Array(d_model);
-  // Two rows at a time (six independent addition chains); the column sums still add row v before row v + 1.
+  const sums = new Float64Array(6);
+  // Two rows at a time (tieRowSums); the column sums still add row v before row v + 1.
   let v = 0;
   for (; v < d_vocab; v += 2) {
     const two = v + 1 < d_vocab;
     const r0 = v * d_model;
     const r1 = two ? r0 + d_model : r0;
-    let b0 = 0;
-    let c0 = 0;
-    let t0 = 0;
-    let b1 = 0;
-    let c1 = 0;
-    let t1 = 0;
-    for (let m = 0; m < d_model; m++) {
-      const gm = g[m]!;
-      const sm = s[m]!;
-      const x0 = E[r0 + m]!;
-      const x1 = E[r1 + m]!;
-      b0 += sm * x0;
-      c0 += gm * x0;
-      t0 += x0;
-      b1 += sm * x1;
-      c1 += gm * x1;
-      t1 += x1;
-    }
+    tieRowSums(E, r0, r1, d_model, g, s, sums);
+    const b0 = sums[0]!;
+    const c0 = sums[1]!;
+    const t0 = sums[2]!;
+    const b1 = sums[3]!;
+    const c1 = sums[4]!;
+    const t1 = sums[5]!;
     const mu0 = t0 / d_model;
     const mu1 = t1 / d_model;
     outB[v] = b_U[v]! + b0;

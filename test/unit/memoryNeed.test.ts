@@ -8,14 +8,17 @@ const GB = 1e9;
 const fmt = (b: number): string => `${(b / GB).toFixed(1)} GB`;
 
 describe('memory a model needs once loaded', () => {
-  it('scales the float32 checkpoint by the measured factor', () => {
-    assert.equal(residentBytesNeeded(548e6), Math.round(548e6 * RESIDENT_PER_CHECKPOINT_BYTE));
-    // gpt2-xl's 6.4 GB checkpoint needs far more than gpt2's 548 MB.
-    assert.ok(residentBytesNeeded(6.43 * GB) > 12 * GB);
+  it('scales the float32 checkpoint by the factor measured for the dtype', () => {
+    assert.equal(residentBytesNeeded(548e6), Math.round(548e6 * RESIDENT_PER_CHECKPOINT_BYTE.fp32));
+    assert.equal(residentBytesNeeded(548e6, 'fp16'), Math.round(548e6 * RESIDENT_PER_CHECKPOINT_BYTE.fp16));
+    // gpt2-xl's 6.4 GB checkpoint needs more than its size in fp32, less in 16 bits.
+    assert.ok(residentBytesNeeded(6.43 * GB) > 6.43 * GB);
+    assert.ok(residentBytesNeeded(6.43 * GB, 'bf16') < residentBytesNeeded(6.43 * GB, 'fp32'));
   });
 
-  it('warns only when the need exceeds free memory, naming both', () => {
+  it('warns only when the need exceeds free memory, naming both and the dtype', () => {
     assert.equal(memoryWarning(548e6, 8 * GB, fmt), null);
-    assert.equal(memoryWarning(6.43 * GB, 4 * GB, fmt), 'it needs about 14.1 GB of memory once loaded, and 4.0 GB is free');
+    assert.equal(memoryWarning(6.43 * GB, 4 * GB, fmt), 'it needs about 8.7 GB of memory once loaded (fp32), and 4.0 GB is free');
+    assert.equal(memoryWarning(6.43 * GB, 7 * GB, fmt, 'fp16'), null);
   });
 });

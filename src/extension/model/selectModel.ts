@@ -8,7 +8,7 @@ import { DEMO_MODEL_SPEC, canonicalRepoId, formatBytes, modelChoices, type Model
 import { memoryWarning, residentBytesNeeded } from '../../engine/hub/memoryNeed';
 import { PROCESSING_PRESETS, presetOf, processingCall } from '../../engine/processing';
 import { PROCESSING_SWITCHES, type ProcessingOptions } from '../../engine/types';
-import { readModelSetting, readProcessingSetting, writeModelSetting, writeProcessingSetting } from './modelSettings';
+import { readModelSetting, readProcessingSetting, readWeightDtype, writeModelSetting, writeProcessingSetting } from './modelSettings';
 
 interface Item extends vscode.QuickPickItem {
   readonly action:
@@ -57,7 +57,7 @@ export async function selectModel(): Promise<string | undefined> {
     }
     if (picked.action.kind === 'spec' && picked.action.sizeBytes !== undefined) {
       // Warned before the setting changes: loading a model that does not fit can stall the machine.
-      const warning = memoryWarning(picked.action.sizeBytes, freemem(), formatBytes);
+      const warning = memoryWarning(picked.action.sizeBytes, freemem(), formatBytes, readWeightDtype());
       if (warning !== null) {
         const go = await vscode.window.showWarningMessage(
           `Model Lens: ${picked.action.spec} may not fit: ${warning}.`,
@@ -124,6 +124,7 @@ async function applyProcessing(options: ProcessingOptions): Promise<void> {
 
 function toItems(choices: readonly ModelChoice[], currentSpec: string): Item[] {
   const currentId = canonicalRepoId(currentSpec);
+  const dtype = readWeightDtype();
   const models = choices.map((c): Item => {
     const size = c.cached?.sizeBytes ?? c.downloadSize?.bytes;
     const cost =
@@ -131,7 +132,8 @@ function toItems(choices: readonly ModelChoice[], currentSpec: string): Item[] {
         ? `cached, ${formatBytes(c.cached.sizeBytes)}`
         : c.downloadSize
           ? `download ${c.downloadSize.exact ? '' : '≈ '}${formatBytes(c.downloadSize.bytes)}`
-          : 'download (size unknown)') + (size !== undefined ? ` · needs ≈ ${formatBytes(residentBytesNeeded(size))} memory` : '');
+          : 'download (size unknown)') +
+      (size !== undefined ? ` · needs ≈ ${formatBytes(residentBytesNeeded(size, dtype))} memory (${dtype})` : '');
     return {
       label: c.repoId === currentId ? `$(check) ${c.repoId}` : c.repoId,
       description: cost,

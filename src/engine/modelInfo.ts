@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { CheckpointError, gpt2ConfigFromHF } from './checkpoint/config';
 import { defaultModelName } from './checkpoint/load';
 import { hookShape, listHookPoints, symbolicShape, type HookDecl, type HookDim } from './hookPoints';
+import type { WeightDtype } from './weightDtype';
 import {
   DEFAULT_TL_VERSION,
   type ExecutionProviderName,
@@ -197,7 +198,11 @@ export type PyValue = string | number | boolean | null | { readonly repr: string
 export interface TlConfigOptions {
   /** The engine's execution provider; shown as the torch device it stands for (webgpu as cpu). */
   readonly provider?: ExecutionProviderName;
+  /** The weights' dtype (ModelOptions.dtype), shown as the torch dtype TransformerLens's `dtype` argument sets; fp32 when absent. */
+  readonly dtype?: WeightDtype;
 }
+
+const TORCH_DTYPE: Readonly<Record<WeightDtype, string>> = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' };
 
 /**
  * HookedTransformerConfig's `to_dict()` for a GPT-2 loaded by `from_pretrained` (or
@@ -235,7 +240,7 @@ export function transformerLensConfig(cfg: HookedGPT2Config, opts: TlConfigOptio
     decoder_start_token_id: null,
     default_prepend_bos: true,
     device: py(`device(type='${device}')`, device),
-    dtype: py('torch.float32', 'float32'),
+    dtype: py(`torch.${TORCH_DTYPE[opts.dtype ?? 'fp32']}`, TORCH_DTYPE[opts.dtype ?? 'fp32']),
     eps: cfg.eps,
     experts_per_token: null,
     final_rms: false,

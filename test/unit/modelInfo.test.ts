@@ -13,6 +13,7 @@ import { gpt2ConfigFromHF } from '../../src/engine/checkpoint/config';
 import { processWeights } from '../../src/engine/processing';
 import { listHookPoints } from '../../src/engine/hookPoints';
 import {
+  configAsJson,
   countParameters,
   formatModuleTree,
   formatTransformerLensConfig,
@@ -159,6 +160,14 @@ test("config without processing says normalization_type 'LN', and the device fol
   const text = formatTransformerLensConfig(transformerLensConfig(GPT2_SMALL, { provider: 'cpu' }));
   assert.match(text, / 'normalization_type': 'LN',/);
   assert.match(text, / 'device': device\(type='cpu'\),/);
+});
+
+test('the dtype follows the weights: fp16 and bf16 as torch.float16 and torch.bfloat16', () => {
+  const show = (dtype: 'fp32' | 'fp16' | 'bf16'): string => formatTransformerLensConfig(transformerLensConfig(GPT2_SMALL, { dtype }));
+  assert.match(show('fp32'), / 'dtype': torch.float32,/);
+  assert.match(show('fp16'), / 'dtype': torch.float16,/);
+  assert.match(show('bf16'), / 'dtype': torch.bfloat16,/);
+  assert.equal(configAsJson(transformerLensConfig(GPT2_SMALL, { dtype: 'bf16' })).dtype, 'bfloat16');
 });
 
 test("floats print as Python's repr", () => {

@@ -26,6 +26,7 @@ import {
   readWeightDtype,
 } from '../model/modelSettings';
 import { processingCall } from '../../engine/processing';
+import type { WeightDtype } from '../../engine/weightDtype';
 
 export interface LoadedEngine {
   readonly client: EngineClient;
@@ -38,6 +39,8 @@ export interface LoadedEngine {
    * e.g. `from_pretrained(fold_ln=True, center_writing_weights=False, center_unembed=False, fold_value_biases=True)`.
    */
   readonly processing: string;
+  /** modelLens.dtype as it was when the model loaded. */
+  readonly dtype: WeightDtype;
 }
 
 export const DEMO_LABEL = 'demo model: random weights';
@@ -243,6 +246,7 @@ export class EngineService implements vscode.Disposable {
     });
     this.client = client;
     this.clientLoading = client;
+    const dtype = readWeightDtype();
     const info = await withLoadProgress(
       describeModel(model),
       () => this.cancelLoad(),
@@ -252,7 +256,7 @@ export class EngineService implements vscode.Disposable {
           {
             device: requested,
             transformerLensVersion: readTransformerLensVersion(),
-            dtype: readWeightDtype(),
+            dtype,
             ...readProcessingSetting(),
           },
           undefined,
@@ -282,7 +286,7 @@ export class EngineService implements vscode.Disposable {
       for (const w of info.warnings) this.log(`warning: ${label}: ${w}`);
       void vscode.window.showWarningMessage(`Model Lens: ${label}: ${info.warnings.join('; ')}`);
     }
-    return { client, cfg: info.cfg, model, label, processing };
+    return { client, cfg: info.cfg, model, label, processing, dtype };
   }
 
   /** Logs a worker death, shows it in the status item, and tells the user (once per model, or when restarts ran out). */

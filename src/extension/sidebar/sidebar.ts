@@ -141,6 +141,7 @@ export class ModelLensSidebar implements vscode.Disposable {
       notice: provider.notice,
       // The extension's engine loads as from_pretrained does, every switch on.
       processing: DEFAULT_PROCESSING,
+      dtype: loaded.dtype,
       ...(memory ? { memory } : {}),
     };
   }

@@ -12,6 +12,7 @@ import {
 } from '../../engine/modelInfo';
 import { symbolicShape } from '../../engine/hookPoints';
 import type { ExecutionProviderName, HookedGPT2Config, ProcessingOptions } from '../../engine/types';
+import type { WeightDtype } from '../../engine/weightDtype';
 import { TENSOR_COMMANDS } from '../tensorView/commandIds';
 
 /** The context values package.json's menus match (right-click actions). */
@@ -45,6 +46,8 @@ export interface LoadedModelState {
   readonly requested: string;
   readonly notice: string | null;
   readonly processing: ProcessingOptions;
+  /** How the weights are held (modelLens.dtype when the model loaded). */
+  readonly dtype: WeightDtype;
   /** The engine's process memory (the worker thread shares the extension host's process); absent when it could not be read. */
   readonly memory?: { readonly rss: number; readonly heapUsed: number; readonly arrayBuffers: number };
 }
@@ -72,7 +75,7 @@ export function modelNodes(loaded: LoadedModelState | undefined, configured: str
     .filter(([, on]) => on)
     .map(([k]) => k);
   const anyProcessing = switches.length > 0;
-  const config = transformerLensConfig(cfg, { provider: loaded.provider });
+  const config = transformerLensConfig(cfg, { provider: loaded.provider, dtype: loaded.dtype });
   return [
     { id: 'model', label: cfg.model_name, description: loaded.label, tooltip: loaded.label },
     {

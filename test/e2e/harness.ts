@@ -439,7 +439,19 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
       const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
       await row.waitFor({ state: 'visible' });
       await row.click();
-      await input.waitFor({ state: 'hidden' });
+      // Done when the palette is gone, or when the widget already holds the command's own input
+      // (a multi-step command reuses it at once, so on a busy machine it may never be seen hidden:
+      // a CI run timed out here twice while the widget showed Activation Patching's step 2).
+      await page.waitForFunction((typed: string) => {
+        // Runs in the page; typed structurally because this project compiles without the DOM lib.
+        interface InputLike {
+          readonly value: string;
+          readonly offsetParent: unknown;
+        }
+        const doc = (globalThis as unknown as { document: { querySelector(sel: string): InputLike | null } }).document;
+        const el = doc.querySelector('.quick-input-widget .quick-input-box input');
+        return el === null || el.offsetParent === null || el.value !== typed;
+      }, prefix + text);
     };
     const focusEditor = async () => {
       await page

@@ -204,6 +204,11 @@ export interface TlConfigOptions {
 
 const TORCH_DTYPE: Readonly<Record<WeightDtype, string>> = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' };
 
+/** The torch dtype name TransformerLens's `dtype` argument gives for a weight dtype: 'float32', 'float16', 'bfloat16'. */
+export function torchDtypeName(dtype: WeightDtype = 'fp32'): string {
+  return TORCH_DTYPE[dtype];
+}
+
 /**
  * HookedTransformerConfig's `to_dict()` for a GPT-2 loaded by `from_pretrained` (or
  * `from_pretrained_no_processing`): every dataclass field of TransformerLensConfig and
@@ -240,7 +245,7 @@ export function transformerLensConfig(cfg: HookedGPT2Config, opts: TlConfigOptio
     decoder_start_token_id: null,
     default_prepend_bos: true,
     device: py(`device(type='${device}')`, device),
-    dtype: py(`torch.${TORCH_DTYPE[opts.dtype ?? 'fp32']}`, TORCH_DTYPE[opts.dtype ?? 'fp32']),
+    dtype: py(`torch.${torchDtypeName(opts.dtype)}`, torchDtypeName(opts.dtype)),
     eps: cfg.eps,
     experts_per_token: null,
     final_rms: false,

@@ -69,6 +69,9 @@ describe('Model Lens sidebar', function () {
     assert.equal(find(s.model, 'Config', 'act_fn').description, "'gelu_new'");
     assert.equal(find(s.model, 'Config', 'n_params').description, String(2 * (64 * 64 * 4) + 2 * 64 * 256 * 2));
     assert.equal(find(s.model, 'Processing').description, 'from_pretrained');
+    // modelLens.dtype is fp32 here: the row and the config say the same.
+    assert.equal(find(s.model, 'dtype').description, 'float32');
+    assert.equal(find(s.model, 'Config', 'dtype').description, 'torch.float32');
     assert.match(find(s.model, 'Provider').description ?? '', /^(cpu|webgpu|cuda)/);
 
     // Modules: TransformerLens's nesting, symbolic shapes with no selection.

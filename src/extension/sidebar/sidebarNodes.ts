@@ -6,6 +6,7 @@ import {
   listParameters,
   moduleTree,
   pyRepr,
+  torchDtypeName,
   transformerLensConfig,
   type HookNode,
   type ModuleNode,
@@ -84,7 +85,7 @@ export function modelNodes(loaded: LoadedModelState | undefined, configured: str
       description: loaded.notice ? `${loaded.provider} (asked for ${loaded.requested})` : loaded.provider,
       ...(loaded.notice ? { tooltip: loaded.notice } : {}),
     },
-    { id: 'dtype', label: 'dtype', description: 'float32' },
+    { id: 'dtype', label: 'dtype', description: torchDtypeName(loaded.dtype) },
     ...(loaded.memory
       ? [
           {

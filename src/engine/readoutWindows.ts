@@ -126,18 +126,6 @@ export class WindowJoin {
   }
 }
 
-/** The windows' answers joined into what one run over every position would have answered. */
-export function joinWindows(
-  readouts: readonly Readout[],
-  parts: readonly WindowAnswers[],
-  pos: number,
-  lengths: readonly number[] = [pos],
-): Map<string, ReadoutAnswer> {
-  const join = new WindowJoin(readouts, pos, lengths);
-  for (const p of parts) join.add(p);
-  return join.result();
-}
-
 type Piece = { readonly dims: readonly number[]; readonly data: Float32Array | BigInt64Array };
 
 /** The [batch, pos, ...] array a window's [batch, fed, ...] rows go into. */

@@ -7,6 +7,7 @@
 import type { ReadoutAnswer, Readout, ReadoutGraph } from '../../kernels/readouts/readout';
 import type { GraphBuilder } from './onnx/builder';
 import type { GraphIR, NodeDef } from './onnx/ir';
+import { viewAfter } from './onnx/viewAfter';
 import type { EngineSession, HostTensor } from './ort/session';
 import type { GPT2Weights, HookedGPT2Config } from './types';
 
@@ -81,8 +82,8 @@ export function emitReadouts(
 
 /**
  * The graph with `tensor` computed before hook point `hook`, for each pair: the hook's value
- * passes through a Reshape to its own shape plus Size(tensor) − Size(tensor), which changes no
- * value but makes the hook wait for the tensor. onnxruntime otherwise runs a readout's nodes
+ * passes through viewAfter (onnx/viewAfter.ts), which changes no value but makes the hook wait
+ * for the tensor. onnxruntime otherwise runs a readout's nodes
  * after the whole forward, whatever their order in the graph (tried: moving them up, one output
  * per layer), so a readout of every layer's pattern kept all of them alive: +710 MiB of arena at
  * 1,024 tokens, GPT-2 small shape, against +183 for one layer's.
@@ -96,18 +97,9 @@ export function orderBefore(g: GraphIR, pairs: readonly (readonly [string, strin
     if (at < 0) return; // the hook is not computed in this graph
     const node = nodes[at]!;
     const raw = node.inputs[0]!;
-    const t = (s: string): string => `order/${k}/${s}`;
-    const added = [
-      { op: 'Size', name: t('Size'), inputs: [tensor], outputs: [t('size')] },
-      { op: 'Sub', name: t('Sub'), inputs: [t('size'), t('size')], outputs: [t('zero')] },
-      { op: 'Shape', name: t('Shape'), inputs: [raw], outputs: [t('shape')] },
-      { op: 'Add', name: t('Add'), inputs: [t('shape'), t('zero')], outputs: [t('same')] },
-      { op: 'Reshape', name: t('Reshape'), inputs: [raw, t('same')], outputs: [t('value')] },
-    ];
-    for (const x of ['size', 'zero', 'shape', 'same']) types.set(t(x), 'int64');
-    types.set(t('value'), types.get(raw) ?? 'float32');
-    nodes[at] = { ...node, inputs: [t('value'), ...node.inputs.slice(1)] };
-    nodes.push(...added);
+    const value = `order/${k}/value`;
+    nodes.push(...viewAfter(raw, tensor, value, types.get(raw) ?? 'float32', types));
+    nodes[at] = { ...node, inputs: [value, ...node.inputs.slice(1)] };
   });
   return { ...g, nodes: topologicalOrder(nodes, new Set([...g.inputs.map((v) => v.name), ...g.initializers.keys()])), types };
 }

@@ -3,7 +3,7 @@
 // The windows' answers themselves are checked against the float64 reference in readouts.test.ts.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { joinWindows, positionWindows, slicePositions, type WindowAnswers } from '../../src/engine/readoutWindows';
+import { positionWindows, slicePositions, WindowJoin, type WindowAnswers } from '../../src/engine/readoutWindows';
 import type { Readout, ReadoutAnswer } from '../../src/engine/readouts';
 
 const readout = (key: string, windows: 'rows' | 'meanNext'): Readout => ({ key, params: {}, windows, emit: () => undefined });
@@ -56,7 +56,9 @@ describe('readout windows', () => {
       part(0, [0, 1, 99, 10, 11, 99], [0n, 1n, 9n, 5n, 6n, 9n], [1, 2]),
       part(1, [2, 3, 4, 12, 13, 14], [2n, 3n, 4n, 7n, 8n, 9n], [4, 8]),
     ];
-    const joined = joinWindows([rows, mean], parts, 5);
+    const join = new WindowJoin([rows, mean], 5);
+    for (const p of parts) join.add(p);
+    const joined = join.result();
     assert.deepEqual(joined.get('rows')!['v']!.dims, [2, 5, 1]);
     assert.deepEqual([...joined.get('rows')!['v']!.data], [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
     assert.deepEqual([...joined.get('rows')!['id']!.data], [0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);

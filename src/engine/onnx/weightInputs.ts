@@ -9,6 +9,7 @@
 import { decodeTable, type HalfSource } from '../halfSource';
 import type { DeviceTensor } from '../ort/deviceTensor';
 import type { ElemType, GraphIR, InitializerDef, NodeDef, TensorData } from './ir';
+import { viewAfter } from './viewAfter';
 import { WeightFile } from './weightFile';
 
 /**
@@ -99,8 +100,7 @@ export function liftWeights(
     types.set(BF16_TABLE, 'float32');
   }
   const inputs = [...g.inputs, ...[...weights].map(([name, t]) => ({ name, type: t.type, dims: [...t.dims] }))];
-  const dimsOf = new Map([...weights].map(([name, t]) => [name, t.dims] as const));
-  const gate = castGate(g, narrowOf, kept, types);
+  const gate = castGate(g, narrowOf, types);
   const decoded = new Set<string>();
   const nodes: NodeDef[] = [];
   // Slices of a narrow weight, emitted (sliced narrow, then decoded) just before their reader.
@@ -121,14 +121,14 @@ export function liftWeights(
     for (const i of n.inputs) {
       const narrow = narrowOf.get(i);
       if (narrow !== undefined && !decoded.has(i)) {
-        nodes.push(...decodeNodes(types.get(narrow)!, gate(nodes, narrow, dimsOf.get(narrow)!, `${narrow}::gated`, n), i, types));
+        nodes.push(...decodeNodes(types.get(narrow)!, gate(nodes, narrow, `${narrow}::gated`, n), i, types));
         decoded.add(i);
       }
       const slice = slices.get(i);
       if (slice !== undefined) {
         // A slice (the unembedding's vocabulary slices, kernels/unembed.ts) likewise decodes only
         // what it selects, gated on its reader so that the slices are not all decoded up front.
-        const gated = gate(nodes, slice.table, dimsOf.get(slice.table)!, `${i}::gated`, n);
+        const gated = gate(nodes, slice.table, `${i}::gated`, n);
         decodeRows(nodes, types, slice.node, gated);
         slices.delete(i);
       }
@@ -150,53 +150,29 @@ function decodeRows(nodes: NodeDef[], types: Map<string, ElemType>, n: NodeDef, 
 
 interface CastGate {
   /**
-   * Emits into `nodes` a view of the narrow weight `narrow` (dims `dims`) named `out` that
-   * onnxruntime can only compute once `reader`'s activation input exists, and returns its name
-   * (`narrow` itself when `reader` reads no activation).
+   * Emits into `nodes` a view of the narrow weight `narrow` named `out` that onnxruntime can only
+   * compute once `reader`'s activation input exists, and returns its name (`narrow` itself when
+   * `reader` reads no activation).
    */
-  (nodes: NodeDef[], narrow: string, dims: readonly number[], out: string, reader: NodeDef | undefined): string;
+  (nodes: NodeDef[], narrow: string, out: string, reader: NodeDef | undefined): string;
 }
 
 /**
  * Decodes tied to their readers. The node order above does not decide when onnxruntime runs a node:
  * it ran a Cast whose reader's other input is a whole earlier block as soon as the run started
  * (a profile of gpt2-small in fp16: the casts of every block's W_O, W_in, W_out and biases first),
- * so every block's weights existed in float32 at once: about 1 GB at gpt2-medium. A Reshape of the
- * narrow weight to its own shape, with that shape computed from the reader's activation input
- * (its dims plus Size(activation)·0), is a view that cannot be computed before the activation, and
- * neither can the decode after it; each block's float32 weights then exist while that block runs.
+ * so every block's weights existed in float32 at once: about 1 GB at gpt2-medium. The decode reads
+ * viewAfter(narrow weight, reader's activation input), which cannot be computed before the
+ * activation; each block's float32 weights then exist while that block runs.
  */
-function castGate(
-  g: GraphIR,
-  narrowOf: ReadonlyMap<string, string>,
-  kept: Map<string, InitializerDef>,
-  types: Map<string, ElemType>,
-): CastGate {
+function castGate(g: GraphIR, narrowOf: ReadonlyMap<string, string>, types: Map<string, ElemType>): CastGate {
   // Activations: values computed by the graph's nodes, not selected from a weight.
   const fromWeight = (n: NodeDef): boolean => (n.op === 'Gather' || n.op === 'Slice') && narrowOf.has(n.inputs[0]!);
   const produced = new Set(g.nodes.flatMap((n) => (fromWeight(n) ? [] : n.outputs)));
-  const zeros = new Map<string, string>();
-  const int64 = (name: string, values: readonly number[], dims: readonly number[]): string => {
-    if (!kept.has(name)) kept.set(name, { name, type: 'int64', dims: [...dims], data: BigInt64Array.from(values, BigInt) });
-    types.set(name, 'int64');
-    return name;
-  };
-  const emit = (nodes: NodeDef[], op: string, inputs: string[], out: string, type: ElemType): string => {
-    nodes.push({ op, name: `gate:${out}`, inputs, outputs: [out] });
-    types.set(out, type);
-    return out;
-  };
-  const gate: CastGate = (nodes, narrow, dims, out, reader) => {
+  return (nodes, narrow, out, reader) => {
     const activation = reader?.inputs.find((i) => produced.has(i));
     if (activation === undefined) return narrow;
-    let zero = zeros.get(activation);
-    if (zero === undefined) {
-      const size = emit(nodes, 'Size', [activation], `${activation}::size`, 'int64');
-      zero = emit(nodes, 'Mul', [size, int64('gate::zero', [0], [])], `${activation}::after`, 'int64');
-      zeros.set(activation, zero);
-    }
-    const shape = emit(nodes, 'Add', [int64(`${narrow}::dims`, dims, [dims.length]), zero], `${out}::dims`, 'int64');
-    return emit(nodes, 'Reshape', [narrow, shape], out, types.get(narrow)!);
+    nodes.push(...viewAfter(narrow, activation, out, types.get(narrow)!, types));
+    return out;
   };
-  return gate;
 }

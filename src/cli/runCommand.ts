@@ -3,7 +3,7 @@
 import { isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from '../engine/weightDtype';
 import { HookedGPT2 } from '../engine/model';
 import { resolveModelForCli } from '../engine/hub';
-import { writeSafetensors, type SafetensorsTensorToWrite } from '../engine/safetensors/write';
+import { writeSafetensors, type SafetensorsTensorToEncode } from '../engine/safetensors/write';
 import { processingCall, processingMetadata } from '../engine/processing';
 import { type DeviceOption, type ProcessingOptions, type Tensor, type TransformerLensVersion } from '../engine/types';
 import { tokenDisplay } from '../tokenizer';
@@ -156,7 +156,7 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
       }
     }
     if (a.out !== undefined) {
-      const tensors: SafetensorsTensorToWrite[] = [...activations].map(([name, t]) => ({ name, dims: t.dims, dtype: 'F32', data: t.data }));
+      const tensors: SafetensorsTensorToEncode[] = [...activations].map(([name, t]) => ({ name, dims: t.dims, dtype: 'F32', data: t.data }));
       tensors.push({ name: 'logits', dims: logits.dims, dtype: 'F32', data: logits.data });
       await writeSafetensors(a.out, tensors, {
         format: 'pt',

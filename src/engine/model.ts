@@ -10,6 +10,7 @@
 import { ActivationCache } from './activationCache';
 import { collectGarbage } from './collectGarbage';
 import { loadCheckpoint } from './checkpoint/load';
+import { processedCacheEntry, readProcessedWeights, writeProcessedWeights, type CachedProcessedWeights } from './checkpoint/processedCache';
 import { cutGraph, type Segment } from './cut';
 import { buildModelGraph, LOGITS_OUTPUT, presentNames, TOKENS_INPUT, type LogitsAt, type ModelGraph } from './graph';
 import { PastElsewhereError, pastFeeds, presentOf, type PastKeyValues, type PastTensor } from './kvCache';
@@ -127,6 +128,14 @@ export type ModelOptions = Partial<ProcessingOptions> & {
    */
   readonly dtype?: WeightDtype;
   /**
+   * A folder where fromPretrained keeps processed weights between loads
+   * (checkpoint/processedCache.ts): a checkpoint loaded before with the same dtype and processing
+   * is read from there instead of processed again (gpt2-small's shape: about a third of the time
+   * to ready). The entry is written after the model is ready; the two most recently used are kept.
+   * Absent: nothing is kept.
+   */
+  readonly processedWeightsCache?: string;
+  /**
    * Keep the key/value cache on the device between incremental steps where the provider allows
    * it (webgpu: the `present` outputs stay in gpu buffers and are fed back; see kvCache.ts).
    * Default true; false copies them to the host each step, as the CPU provider always does.
@@ -226,7 +235,7 @@ async function loadProcessed(
   dtype: WeightDtype,
   processing: ProcessingOptions,
   onProgress: ((p: LoadProgress) => void) | undefined,
-): Promise<{ cfg: HookedGPT2Config; weights: GPT2Weights; warnings: readonly string[]; processingWarnings: readonly string[] }> {
+): Promise<CachedProcessedWeights> {
   const encoding = halfEncodingOf(dtype);
   const { cfg, weights, warnings } = await loadCheckpoint(folder, {
     ...(onProgress ? { onRead: (done: number, total: number) => onProgress({ stage: 'read', done, total }) } : {}),
@@ -246,6 +255,11 @@ async function loadProcessed(
     processingWarnings: processed.warnings,
   };
 }
+
+/** How fromPretrained used ModelOptions.processedWeightsCache: `why` says why an entry was not read. */
+export type ProcessedCacheState =
+  | { readonly state: 'read'; readonly path: string }
+  | { readonly state: 'written' | 'not written'; readonly path: string; readonly why: string };
 
 /** ModelOptions.dtype, defaulted and checked: an unknown name is refused with the list. */
 function checkedDtype(dtype: WeightDtype | undefined): WeightDtype {
@@ -341,6 +355,11 @@ export class HookedGPT2 {
   readonly runs = new RunStates();
   /** Why the requested execution provider was not used, when it was not. */
   notice: string | null = null;
+  /**
+   * With ModelOptions.processedWeightsCache: whether the weights were read from the cache, or the
+   * entry written (settles once the write has finished; dispose waits for it); null without one.
+   */
+  processedCacheState: Promise<ProcessedCacheState> | null = null;
   /** What loading the checkpoint found that the user should know (non-finite weights, by name); empty when all is well. */
   loadWarnings: readonly string[] = [];
   provider: ExecutionProviderName = 'cpu';
@@ -373,12 +392,21 @@ export class HookedGPT2 {
   static async fromPretrained(folder: string, opts: ModelOptions = {}, onProgress?: (p: LoadProgress) => void): Promise<HookedGPT2> {
     const dtype = checkedDtype(opts.dtype);
     const processing = resolveProcessing(opts);
-    const loaded = await loadProcessed(folder, dtype, processing, onProgress);
+    // A model loaded before with the same dtype and processing is read back processed; otherwise
+    // it is processed and, once ready, written for the next load.
+    const entry = opts.processedWeightsCache ? await processedCacheEntry(opts.processedWeightsCache, folder, dtype, processing) : null;
+    const cached =
+      entry === null
+        ? null
+        : await readProcessedWeights(entry, dtype, onProgress ? (done, total) => onProgress({ stage: 'read', done, total }) : undefined);
+    const fromCache = cached === null || 'unused' in cached ? null : cached;
+    const missed = cached !== null && 'unused' in cached ? cached.unused : '';
+    const loaded = fromCache ?? (await loadProcessed(folder, dtype, processing, onProgress));
     // fp16/bf16: the float32 arrays loadProcessed converted (the embeddings and unembedding: 400 MB at
     // gpt2-medium's size) are dead now that its frame is gone, but V8 frees an array buffer's
     // memory only at a collection, which the native allocations to come (onnxruntime's session,
     // the first run) never prompt: measured, they stayed resident through the first run.
-    if (dtype !== 'fp32') collectGarbage();
+    if (dtype !== 'fp32' && fromCache === null) collectGarbage();
     const model = await HookedGPT2.create(
       loaded.cfg,
       loaded.weights,
@@ -387,6 +415,15 @@ export class HookedGPT2 {
       onProgress,
     );
     model.loadWarnings = loaded.warnings;
+    if (entry !== null) {
+      model.processedCacheState =
+        fromCache !== null
+          ? Promise.resolve({ state: 'read', path: entry.path })
+          : writeProcessedWeights(entry, loaded).then(
+              () => ({ state: 'written', path: entry.path, why: missed }),
+              (err: unknown) => ({ state: 'not written', path: entry.path, why: `${missed}; writing failed: ${firstLine(err)}` }),
+            );
+    }
     return model;
   }
 
@@ -933,6 +970,8 @@ export class HookedGPT2 {
     await this.readoutSessions.releaseAll();
     await this.releaseDeviceWeights();
     this.weightFileInst?.dispose();
+    // A write in flight reads the weights' arrays; the caller may remove the cache folder next.
+    await this.processedCacheState;
   }
 
   get isDisposed(): boolean {

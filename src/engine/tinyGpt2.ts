@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import { renameOver } from '../common/renameOver';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { writeSafetensors, type SafetensorsTensorToWrite } from './safetensors/write';
+import { writeSafetensors, type SafetensorsTensorToEncode } from './safetensors/write';
 import type { FloatDtype } from './safetensors/dtypes';
 
 export interface TinyGpt2Options {
@@ -67,7 +67,7 @@ export async function generateTinyGpt2(dir: string, opts: TinyGpt2Options = {}):
   const P = GPT2_N_POSITIONS;
   const body = opts.prefix ? 'transformer.' : '';
 
-  const tensors: SafetensorsTensorToWrite[] = [];
+  const tensors: SafetensorsTensorToEncode[] = [];
   // Each tensor has its own stream seeded from (seed, unprefixed name): values do not depend on
   // the order of generation nor on the key style, and are produced only when the writer reaches
   // them (streaming).

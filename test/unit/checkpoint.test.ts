@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { defaultModelName, loadCheckpoint, type LoadedCheckpoint } from '../../src/engine/checkpoint/load';
 import { generateTinyGpt2, ensureTinyGpt2 } from '../../src/engine/tinyGpt2';
 import { readSafetensors } from '../../src/engine/safetensors/read';
-import { writeSafetensors, type SafetensorsTensorToWrite } from '../../src/engine/safetensors/write';
+import { writeSafetensors, type SafetensorsTensorToEncode } from '../../src/engine/safetensors/write';
 import { bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits } from '../../src/engine/safetensors/dtypes';
 import { blockTensorsScanned, processBlock, processWeights } from '../../src/engine/processing';
 import { DEFAULT_PROCESSING, NO_PROCESSING, type ProcessingOptions } from '../../src/engine/types';
@@ -144,11 +144,11 @@ test('ensureTinyGpt2 generates once and reuses', async () => {
 });
 
 // Broken folders. A small model is generated once and rewritten with one thing wrong.
-async function smallModel(name: string): Promise<{ dir: string; tensors: SafetensorsTensorToWrite[] }> {
+async function smallModel(name: string): Promise<{ dir: string; tensors: SafetensorsTensorToEncode[] }> {
   const dir = join(root, name);
   await generateTinyGpt2(dir, { n_layer: 1, n_embd: 16, n_head: 2, tiedLmHead: true });
   const f = await readSafetensors(join(dir, 'model.safetensors'));
-  const tensors: SafetensorsTensorToWrite[] = [];
+  const tensors: SafetensorsTensorToEncode[] = [];
   for (const n of f.names()) {
     const t = await f.getTensor(n);
     tensors.push({ name: n, dims: t.dims, dtype: 'F32', data: t.data });
@@ -161,7 +161,7 @@ test('processing blocks as they are read (counting NaN/Inf as it goes) reports a
   const dir = join(root, 'nonfinite-processed');
   await generateTinyGpt2(dir, { n_layer: 2, n_embd: 18, n_head: 3, n_inner: 30, tiedLmHead: true });
   const f = await readSafetensors(join(dir, 'model.safetensors'));
-  const tensors: SafetensorsTensorToWrite[] = [];
+  const tensors: SafetensorsTensorToEncode[] = [];
   const planted: Record<string, [number, number][]> = {
     'h.0.attn.c_attn.weight': [
       [5, NaN],

@@ -77,6 +77,90 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   }
 }
 
+/** A safetensors file read whole into one buffer, its tensors viewed in place (readSafetensorsWhole). */
+export interface SafetensorsInMemory {
+  readonly path: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly tensors: ReadonlyMap<string, SafetensorsTensorInfo>;
+  /** The tensor's stored bytes as a typed array over the file's buffer (no copy): F64, F32, or 16-bit bits. */
+  view(name: string): Float64Array | Float32Array | Uint16Array;
+}
+
+/** Parallel reads for a whole file: the thread pool fills (and faults in) pages on both cores at once. */
+const WHOLE_READ_PARTS = 4;
+
+/**
+ * Reads a safetensors file into one buffer, in WHOLE_READ_PARTS reads at once (measured on 2 cores,
+ * 548 MB from the page cache: 208 ms in one read, 125 ms in four), and views each tensor in place,
+ * as PyTorch's peer in bench/ does. The header's spans are checked as readSafetensors checks them.
+ * A tensor's dtype must be F64, F32, F16, BF16 or U16, and its data aligned to its element size
+ * (writers that order tensors by element size, largest first, give that).
+ */
+export async function readSafetensorsWhole(path: string, onRead?: (done: number, total: number) => void): Promise<SafetensorsInMemory> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(path, 'r');
+  } catch (err) {
+    throw new SafetensorsError(path, describeOpenError(err));
+  }
+  let bytes: Uint8Array;
+  try {
+    const size = (await handle.stat()).size;
+    if (size < 8) throw new SafetensorsError(path, `file is ${size} bytes, too small for the 8-byte header length`);
+    bytes = new Uint8Array(size);
+    const part = Math.ceil(size / WHOLE_READ_PARTS / 4096) * 4096;
+    let done = 0;
+    const reads: Promise<void>[] = [];
+    for (let at = 0; at < size; at += part) {
+      const length = Math.min(part, size - at);
+      reads.push(
+        readExactly(handle, bytes.subarray(at, at + length), at, path).then(() => {
+          done += length;
+          onRead?.(done, size);
+        }),
+      );
+    }
+    await Promise.all(reads);
+  } finally {
+    await handle.close();
+  }
+  const headerLen = new DataView(bytes.buffer).getBigUint64(0, true);
+  if (headerLen > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
+    throw new SafetensorsError(
+      path,
+      `header length ${headerLen} runs past the end of the file (${bytes.length} bytes) or is implausibly large`,
+    );
+  }
+  const dataStart = 8 + Number(headerLen);
+  const { tensors, metadata } = parseHeader(path, Buffer.from(bytes.buffer, 8, Number(headerLen)), bytes.length - dataStart);
+  return {
+    path,
+    metadata,
+    tensors,
+    view(name: string): Float64Array | Float32Array | Uint16Array {
+      const info = tensors.get(name);
+      if (!info) throw new SafetensorsError(path, `no tensor named "${name}"`);
+      const at = dataStart + info.begin;
+      const count = info.dims.reduce((a, d) => a * d, 1);
+      const make = VIEWS[info.dtype as keyof typeof VIEWS];
+      if (make === undefined)
+        throw new SafetensorsError(path, `tensor "${name}": dtype ${info.dtype} cannot be viewed (F64, F32, F16, BF16, U16)`);
+      if (at % DTYPE_SIZES[info.dtype] !== 0)
+        throw new SafetensorsError(path, `tensor "${name}": its data is not aligned to its ${info.dtype} elements`);
+      if (!LITTLE_ENDIAN) throw new SafetensorsError(path, 'viewing tensors in place needs a little-endian machine');
+      return make(bytes.buffer as ArrayBuffer, at, count);
+    },
+  };
+}
+
+const VIEWS = {
+  F64: (b: ArrayBuffer, at: number, n: number) => new Float64Array(b, at, n),
+  F32: (b: ArrayBuffer, at: number, n: number) => new Float32Array(b, at, n),
+  F16: (b: ArrayBuffer, at: number, n: number) => new Uint16Array(b, at, n),
+  BF16: (b: ArrayBuffer, at: number, n: number) => new Uint16Array(b, at, n),
+  U16: (b: ArrayBuffer, at: number, n: number) => new Uint16Array(b, at, n),
+} as const;
+
 function parseHeader(
   path: string,
   headerBytes: Buffer,

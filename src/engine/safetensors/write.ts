@@ -8,9 +8,10 @@ import { promises as fs } from 'node:fs';
 import { renameOver } from '../../common/renameOver';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { DTYPE_SIZES, encodeFromF32, type FloatDtype } from './dtypes';
+import { DTYPE_SIZES, encodeFromF32, LITTLE_ENDIAN, type FloatDtype, type SafetensorsDtype } from './dtypes';
 
-export interface SafetensorsTensorToWrite {
+/** A tensor given as float32 values, rounded to `dtype` as it is written. */
+export interface SafetensorsTensorToEncode {
   readonly name: string;
   readonly dims: readonly number[];
   /** Stored element type; `data` is always float32 and is rounded to this on write. */
@@ -18,6 +19,20 @@ export interface SafetensorsTensorToWrite {
   /** The values, or a function producing them when the writer reaches this tensor. */
   readonly data: Float32Array | (() => Float32Array);
 }
+
+/**
+ * A tensor given as its stored values, written as they are: a Float64Array for F64, a Uint16Array
+ * of the bits for F16 or BF16 (the processed-weights cache keeps 16-bit weights so, without a
+ * round trip through float32), a Float32Array for F32.
+ */
+export interface SafetensorsTensorAsStored {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly dtype: SafetensorsDtype;
+  readonly stored: Float64Array | Float32Array | Uint16Array;
+}
+
+export type SafetensorsTensorToWrite = SafetensorsTensorToEncode | SafetensorsTensorAsStored;
 
 export async function writeSafetensors(
   path: string,
@@ -52,14 +67,15 @@ export async function writeSafetensors(
     await writeAll(handle, lenBytes);
     await writeAll(handle, json);
     for (const t of tensors) {
-      const data = typeof t.data === 'function' ? t.data() : t.data;
       const expected = elementCount(t.dims);
-      if (data.length !== expected) {
+      const data = 'stored' in t ? null : typeof t.data === 'function' ? t.data() : t.data;
+      const count = data === null ? (t as SafetensorsTensorAsStored).stored.length : data.length;
+      if (count !== expected) {
         throw new Error(
-          `writeSafetensors(${path}): tensor "${t.name}" has ${data.length} values but dims [${t.dims.join(', ')}] need ${expected}`,
+          `writeSafetensors(${path}): tensor "${t.name}" has ${count} values but dims [${t.dims.join(', ')}] need ${expected}`,
         );
       }
-      await writeAll(handle, encodeFromF32(t.dtype, data));
+      await writeAll(handle, 'stored' in t ? storedBytes(path, t) : encodeFromF32(t.dtype, data!));
     }
     await handle.sync();
     ok = true;
@@ -73,6 +89,17 @@ export async function writeSafetensors(
     await fs.rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** A stored tensor's bytes, viewed (not copied): its array's element size must be its dtype's. */
+function storedBytes(path: string, t: SafetensorsTensorAsStored): Uint8Array {
+  if (t.stored.BYTES_PER_ELEMENT !== DTYPE_SIZES[t.dtype]) {
+    throw new Error(
+      `writeSafetensors(${path}): tensor "${t.name}" is ${t.dtype} but its array holds ${t.stored.BYTES_PER_ELEMENT}-byte elements`,
+    );
+  }
+  if (!LITTLE_ENDIAN) throw new Error(`writeSafetensors(${path}): writing stored tensors needs a little-endian machine`);
+  return new Uint8Array(t.stored.buffer, t.stored.byteOffset, t.stored.byteLength);
 }
 
 function elementCount(dims: readonly number[]): number {

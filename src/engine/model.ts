@@ -360,6 +360,8 @@ export class HookedGPT2 {
    * entry written (settles once the write has finished; dispose waits for it); null without one.
    */
   processedCacheState: Promise<ProcessedCacheState> | null = null;
+  /** The weights were read from ModelOptions.processedWeightsCache, not processed from the checkpoint. */
+  readFromProcessedCache = false;
   /** What loading the checkpoint found that the user should know (non-finite weights, by name); empty when all is well. */
   loadWarnings: readonly string[] = [];
   provider: ExecutionProviderName = 'cpu';
@@ -415,6 +417,7 @@ export class HookedGPT2 {
       onProgress,
     );
     model.loadWarnings = loaded.warnings;
+    model.readFromProcessedCache = fromCache !== null;
     if (entry !== null) {
       model.processedCacheState =
         fromCache !== null

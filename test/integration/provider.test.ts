@@ -66,4 +66,24 @@ describe('Model Lens execution provider setting', function () {
     assert.match(s.text, /^\$\(chip\) GPT-2 · cpu$/);
     assert.doesNotMatch(s.tooltip, /Fallback/);
   });
+
+  it('a model loaded before is read back processed from the cache (modelLens.cacheProcessedWeights), and the tooltip says so', async () => {
+    // The previous test loaded this model on the CPU ('cpu'): its processed weights were written then.
+    await setProvider(undefined);
+    await runModel();
+    const s = await snapshot();
+    assert.equal(s.state?.weightsFrom, 'processed-weights cache');
+    assert.match(s.tooltip, /Weights: read already processed from the cache/);
+    // Switched off, the next load processes the checkpoint again.
+    await vscode.workspace.getConfiguration('modelLens').update('cacheProcessedWeights', false, vscode.ConfigurationTarget.Global);
+    try {
+      await setProvider('cpu');
+      await runModel();
+      const off = await snapshot();
+      assert.equal(off.state?.weightsFrom, 'checkpoint');
+      assert.doesNotMatch(off.tooltip, /Weights: read/);
+    } finally {
+      await vscode.workspace.getConfiguration('modelLens').update('cacheProcessedWeights', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
 });

@@ -111,6 +111,7 @@ async function handle(job: Job): Promise<void> {
         notice: model.notice,
         processing: model.processing,
         warnings: model.loadWarnings,
+        fromProcessedCache: model.readFromProcessedCache,
       });
       return;
     }

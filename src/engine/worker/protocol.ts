@@ -87,6 +87,8 @@ export interface LoadedReply {
   readonly warnings: readonly string[];
   /** The from_pretrained switches the weights went through, and any step skipped with a warning. */
   readonly processing: AppliedProcessing | null;
+  /** The weights were read from the processed-weights cache (ModelOptions.processedWeightsCache), not processed. */
+  readonly fromProcessedCache: boolean;
 }
 
 export interface RunReply {

@@ -24,9 +24,13 @@ import {
   DTYPE_SETTING,
   readIdleDisposeMinutes,
   readWeightDtype,
+  readCacheProcessedWeights,
 } from '../model/modelSettings';
 import { processingCall } from '../../engine/processing';
 import type { WeightDtype } from '../../engine/weightDtype';
+
+/** Under the extension's global storage: processed weights kept between loads (checkpoint/processedCache.ts). */
+const PROCESSED_WEIGHTS_FOLDER = 'processed-weights';
 
 export interface LoadedEngine {
   readonly client: EngineClient;
@@ -66,6 +70,8 @@ export interface ProviderState {
   readonly label: string;
   /** Set after the engine worker died: what happened and whether it restarts; absent while it never did. */
   readonly workerNotice?: string;
+  /** Where the loaded weights came from: the checkpoint, processed on load, or the processed-weights cache. */
+  readonly weightsFrom?: 'checkpoint' | 'processed-weights cache';
 }
 
 const LOG_PLACE = 'the log is in the Output panel, channel "Model Lens"';
@@ -222,7 +228,7 @@ export class EngineService implements vscode.Disposable {
       onProviderChange: (e) => {
         // A late event from a worker that was unloaded since says nothing about the current model.
         if (this.client !== client) return;
-        this.setProvider({ requested, provider: e.provider, notice: e.notice, failedAtRunTime: true, label });
+        this.setProvider({ ...this.providerState, requested, provider: e.provider, notice: e.notice, failedAtRunTime: true, label });
       },
       onWorkerDied: (d) => {
         if (this.client !== client) return;
@@ -240,6 +246,7 @@ export class EngineService implements vscode.Disposable {
           notice: info.notice,
           failedAtRunTime: false,
           label,
+          weightsFrom: info.fromProcessedCache ? 'processed-weights cache' : 'checkpoint',
           ...(previous !== undefined ? { workerNotice: `${previous.replace(/; it restarts.*$/, '')}; restarted since` } : {}),
         });
       },
@@ -258,6 +265,9 @@ export class EngineService implements vscode.Disposable {
             transformerLensVersion: readTransformerLensVersion(),
             dtype,
             ...readProcessingSetting(),
+            ...(readCacheProcessedWeights()
+              ? { processedWeightsCache: join(this.context.globalStorageUri.fsPath, PROCESSED_WEIGHTS_FOLDER) }
+              : {}),
           },
           undefined,
           (p) => {
@@ -280,7 +290,21 @@ export class EngineService implements vscode.Disposable {
         : `${DEMO_LABEL} · ${describeModel(model)}`
       : `${info.cfg.model_name} · ${describeModel(model)}`;
     if (this.client === client)
-      this.setProvider({ requested, provider: info.provider, notice: info.notice, failedAtRunTime: false, label });
+      this.setProvider({
+        requested,
+        provider: info.provider,
+        notice: info.notice,
+        failedAtRunTime: false,
+        label,
+        weightsFrom: info.fromProcessedCache ? 'processed-weights cache' : 'checkpoint',
+      });
+    if (this.client === client) {
+      this.log(
+        info.fromProcessedCache
+          ? `${label}: processed weights read from the cache (modelLens.cacheProcessedWeights)`
+          : `${label}: loaded and processed (${processing})`,
+      );
+    }
     if (this.client === client && info.warnings.length > 0) {
       // The model still loads (as TransformerLens would), but its numbers may be NaN: say which tensors.
       for (const w of info.warnings) this.log(`warning: ${label}: ${w}`);

@@ -71,6 +71,9 @@ export class ProviderStatus implements vscode.Disposable {
     this.item.tooltip = [
       `Model: ${s.label}`,
       `Execution provider: ${s.provider} (modelLens.executionProvider: ${s.requested})`,
+      ...(s.weightsFrom === 'processed-weights cache'
+        ? ['Weights: read already processed from the cache (modelLens.cacheProcessedWeights)']
+        : []),
       ...(s.notice !== null ? [`Fallback: ${s.notice}`] : []),
       ...(s.workerNotice !== undefined ? [`Engine: ${s.workerNotice}`] : []),
       'Click to change the execution provider.',

@@ -57,6 +57,11 @@ export function readWeightDtype(): WeightDtype {
   return v !== undefined && isWeightDtype(v) ? v : 'fp32';
 }
 
+/** modelLens.cacheProcessedWeights: keep processed weights on disk between loads (default on). */
+export function readCacheProcessedWeights(): boolean {
+  return vscode.workspace.getConfiguration('modelLens').get<unknown>('cacheProcessedWeights') !== false;
+}
+
 /** Minutes without a request after which the model is unloaded (0: never); read on each use, so a change applies at once. */
 export function readIdleDisposeMinutes(): number {
   const v = vscode.workspace.getConfiguration('modelLens').get<unknown>('idleDisposeMinutes');

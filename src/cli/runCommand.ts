@@ -156,7 +156,12 @@ async function run(args: readonly string[], io: CliIo): Promise<number> {
       }
     }
     if (a.out !== undefined) {
-      const tensors: SafetensorsTensorToEncode[] = [...activations].map(([name, t]) => ({ name, dims: t.dims, dtype: 'F32', data: t.data }));
+      const tensors: SafetensorsTensorToEncode[] = [...activations].map(([name, t]) => ({
+        name,
+        dims: t.dims,
+        dtype: 'F32',
+        data: t.data,
+      }));
       tensors.push({ name: 'logits', dims: logits.dims, dtype: 'F32', data: logits.data });
       await writeSafetensors(a.out, tensors, {
         format: 'pt',

@@ -5,7 +5,8 @@
 //   node --import tsx bench/freshProcess.ts FOLDER fp32|fp16|bf16 THREADS [TOKENS=1024]
 // Prints one JSON line: load_s, RSS after load, the peak RSS of load + run, the run's own peak (the
 // high-water mark reset after load, as the peer resets it before its forward), RSS after the run,
-// the first view's peak, runWithCache's peak, and their times.
+// the first view's peak, then the peak of the logit lens's first window and one DLA after it,
+// runWithCache's peak, and their times.
 import { performance } from 'node:perf_hooks';
 import { HookedGPT2, type WeightDtype } from '../src/engine/model';
 import { handlePanelOp } from '../src/engine/worker/panelCompute';
@@ -35,9 +36,22 @@ async function main(): Promise<void> {
   // the held hook points), then released as a closed panel releases it.
   t0 = performance.now();
   const view = { op: 'run', tokens: Int32Array.from(tokens), interventions: [], topK: 10, thumb: 24 } as const;
-  await handlePanelOp(model, view, new AbortController().signal);
+  const summary = await handlePanelOp(model, view, new AbortController().signal);
   const firstViewMs = performance.now() - t0;
   const firstViewPeakMiB = peakRssMiB();
+  // The detail views that read held hook points: the logit lens's first window and one DLA. Over
+  // the first view's hold budget (panelCompute.ts) each holds its hooks with a forward when first asked.
+  if (summary.op !== 'run') throw new Error('internal: the first view did not answer a run');
+  resetPeakRss();
+  t0 = performance.now();
+  await handlePanelOp(model, { op: 'logitLens', runId: summary.runId, from: 0, to: 40 }, new AbortController().signal);
+  const lensMs = performance.now() - t0;
+  const lensPeakMiB = peakRssMiB();
+  resetPeakRss();
+  t0 = performance.now();
+  await handlePanelOp(model, { op: 'dla', runId: summary.runId, pos: 20, token: tokens[21]! }, new AbortController().signal);
+  const dlaMs = performance.now() - t0;
+  const dlaPeakMiB = peakRssMiB();
   await handlePanelOp(model, { op: 'release' }, new AbortController().signal);
   collectGarbage();
   resetPeakRss();
@@ -55,6 +69,10 @@ async function main(): Promise<void> {
     after_run_mib: afterRunMiB,
     first_view_peak_mib: firstViewPeakMiB,
     first_view_ms: firstViewMs,
+    lens_window_ms: lensMs,
+    dla_ms: dlaMs,
+    lens_peak_mib: lensPeakMiB,
+    dla_peak_mib: dlaPeakMiB,
     panel_peak_mib: peakRssMiB(),
     run_ms: runMs,
     panel_ms: panelMs,

@@ -30,8 +30,13 @@ export function dla(pos: number, token: number): Readout {
       const at = g.param('pos');
       const row = (hook: string): string => b.op('Reshape', [b.op('Gather', [hook, at], { axis: { i: 1 } }), b.ints([1, D])]); // [1, d_model]
       const parts = ['hook_embed', 'hook_pos_embed', ...Array.from({ length: L }, (_, l) => `blocks.${l}.hook_mlp_out`)].map(row);
+      // Run as a forward (nothing held), each layer's row is taken before the next layer starts, so
+      // that layer's [pos, …] z and mlp_out can go: otherwise onnxruntime keeps every layer's until the end.
+      for (let l = 0; l + 1 < L; l++) g.before(parts[2 + l]!, `blocks.${l + 1}.hook_resid_pre`);
       for (let l = 0; l < L; l++) {
-        const z = b.op('Reshape', [b.op('Gather', [`blocks.${l}.attn.hook_z`, at], { axis: { i: 1 } }), b.ints([H, 1, d_head])]);
+        const zRow = b.op('Gather', [`blocks.${l}.attn.hook_z`, at], { axis: { i: 1 } });
+        if (l + 1 < L) g.before(zRow, `blocks.${l + 1}.hook_resid_pre`);
+        const z = b.op('Reshape', [zRow, b.ints([H, 1, d_head])]);
         const wO = b.op('Reshape', [`blocks.${l}.attn.W_O`, b.ints([H, d_head, D])]);
         parts.push(b.op('Reshape', [b.op('MatMul', [z, wO]), b.ints([H, D])])); // each head's write [n_heads, d_model]
       }

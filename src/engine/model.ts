@@ -83,6 +83,11 @@ export interface ReadoutOptions {
   readonly signal?: AbortSignal;
   /** Hook points held from an earlier run of the same tokens and interventions, fed instead of computed. */
   readonly held?: HeldActivations;
+  /**
+   * A readout asked once per run (holding hook points on demand): its session is its own and is
+   * released after the run, arena and all, instead of kept for the next ask.
+   */
+  readonly once?: boolean;
 }
 
 /** What one forward pass fetched. */
@@ -724,7 +729,7 @@ export class HookedGPT2 {
     // every position; such a run unembeds whole (and its session's arena keeps that peak).
     const onLogits = compileInterventions(this.cfg, opts.interventions ?? []).transforms.has(UNEMBED_HOOK_OUT);
     if (pos <= WINDOWED_ABOVE || windowed.length === 0 || onLogits)
-      return (await this.runReadouts(prompts, readouts, opts, undefined)).answers;
+      return (await this.runReadouts(prompts, readouts, opts, undefined, opts.once ?? false)).answers;
     return this.readoutInWindows(prompts, readouts, windowed, opts);
   }
 

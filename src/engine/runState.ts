@@ -21,8 +21,12 @@ export interface RunState {
   readonly runId: number;
   readonly tokens: Int32Array;
   readonly interventions: readonly Intervention[];
-  /** The small hook points the detail views start from (about 120 MB at 1,024 tokens for GPT-2 small). */
-  readonly held: HeldActivations;
+  /**
+   * The small hook points the detail views start from (about 120 MB at 1,024 tokens for GPT-2
+   * small); over panelCompute's HOLD_BUDGET_BYTES the first view holds none, and the logit lens and
+   * DLA add theirs when first asked.
+   */
+  held: HeldActivations;
   lens: LensRows | null;
 }
 

@@ -7,7 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import type { HookedGPT2 } from '../../src/engine/model';
 import type { EngineClient } from '../../src/engine/worker/engineClient';
 import { workerWithTinyModel, type WorkerFixture } from './helpers/workerFixture';
-import type { PanelResult } from '../../src/engine/worker/panelCompute';
+import { handlePanelOp, type PanelResult } from '../../src/engine/worker/panelCompute';
+import { logitLens } from '../../kernels/readouts/logitLens';
+import { dla } from '../../kernels/readouts/dla';
 
 const TOKENS = [50256, 464, 2068, 7586, 21831, 625, 262, 16931, 3290];
 
@@ -113,6 +115,62 @@ describe('activation panel requests in the engine worker', { timeout: 120_000 },
     const want = cache.logitAttrs(heads.stack, [token], undefined, 3);
     const at = dla.labels.indexOf('L0H0');
     assert.ok(Math.abs(dla.values[at]! - want.data[0]!) < 1e-4);
+  });
+
+  it('a run over the hold budget holds nothing at first; each detail view gives the same answers, bit for bit', async () => {
+    const ablate = [{ kind: 'ablateHeads' as const, layer: 0, heads: [2] }];
+    const ask = async (holdUpToBytes: number | undefined): Promise<PanelResult[]> => {
+      const run = expectOp(
+        await client.panel({
+          op: 'run',
+          tokens: Int32Array.from(TOKENS),
+          interventions: ablate,
+          topK: 3,
+          thumb: 4,
+          ...(holdUpToBytes !== undefined ? { holdUpToBytes } : {}),
+        }),
+        'run',
+      );
+      const runId = run.runId;
+      const n = TOKENS.length;
+      return [
+        run,
+        await client.panel({ op: 'pattern', runId, layer: 1, head: 0 }),
+        await client.panel({ op: 'logitLens', runId, from: 1, to: 4 }),
+        await client.panel({ op: 'logitLens', runId }),
+        await client.panel({ op: 'neurons', runId, layer: 1, count: 4, neuron: 7, from: 0, to: n }),
+        await client.panel({ op: 'dla', runId, pos: 5, token: TOKENS[6]! }),
+        await client.panel({ op: 'dla', runId, pos: 2, token: 13 }),
+      ];
+    };
+    const heldFirst = await ask(undefined);
+    const onDemand = await ask(0);
+    const bits = (r: PanelResult): unknown =>
+      Object.fromEntries(
+        Object.entries(r)
+          .filter(([k]) => k !== 'runId')
+          .map(([k, v]) => [k, ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : v]),
+      );
+    assert.equal(heldFirst.length, onDemand.length);
+    heldFirst.forEach((r, i) => assert.deepEqual(bits(onDemand[i]!), bits(r), `${r.op} (request ${i})`));
+
+    // What is held, on the model in this thread: nothing after the first view, then the lens's
+    // hooks (which hold each layer's resid_pre: a pattern's view asks for them too); DLA runs a
+    // forward of its own. Under the budget, all of them at once.
+    const signal = new AbortController().signal;
+    const runOp = { op: 'run' as const, tokens: Int32Array.from(TOKENS), interventions: [], topK: 1, thumb: 2 };
+    const over = expectOp(await handlePanelOp(model, { ...runOp, holdUpToBytes: 0 }, signal), 'run');
+    const state = model.runs.get(over.runId);
+    assert.equal(state.held.size, 0);
+    await handlePanelOp(model, { op: 'pattern', runId: over.runId, layer: 1, head: 1 }, signal);
+    assert.deepEqual([...state.held.keys()].sort(), [...logitLens(0, 1).reads!(model.cfg)].sort());
+    await handlePanelOp(model, { op: 'logitLens', runId: over.runId, from: 0, to: 2 }, signal);
+    assert.deepEqual([...state.held.keys()].sort(), [...logitLens(0, 1).reads!(model.cfg)].sort());
+    await handlePanelOp(model, { op: 'dla', runId: over.runId, pos: 1, token: 5 }, signal);
+    assert.deepEqual([...state.held.keys()].sort(), [...logitLens(0, 1).reads!(model.cfg)].sort(), 'DLA over the budget holds nothing');
+    const all = [...new Set([...logitLens(0, 1).reads!(model.cfg), ...dla(0, 0).reads!(model.cfg)])].sort();
+    const under = expectOp(await handlePanelOp(model, runOp, signal), 'run');
+    assert.deepEqual([...model.runs.get(under.runId).held.keys()].sort(), all);
   });
 
   it('an ablated head changes the loss; a stale run id is refused; export writes TransformerLens names', async () => {

@@ -8,7 +8,7 @@
 // held, and nothing large crosses to the extension host. No vscode import.
 import type { Intervention } from '../interventions';
 import type { HookedGPT2 } from '../model';
-import type { ReadoutAnswer } from '../readouts';
+import type { Readout, ReadoutAnswer } from '../readouts';
 import type { RunState } from '../runState';
 import { writeSafetensors } from '../safetensors/write';
 import { processingMetadata } from '../processing';
@@ -31,6 +31,11 @@ export type PanelOp =
       readonly topK: number;
       /** Thumbnail side (cells) of each pooled attention pattern. */
       readonly thumb: number;
+      /**
+       * The most bytes of hook points the first view holds for the detail views (default
+       * HOLD_BUDGET_BYTES); over it, it holds none, and the detail views hold or recompute theirs.
+       */
+      readonly holdUpToBytes?: number;
     }
   | { readonly op: 'pattern'; readonly runId: number; readonly layer: number; readonly head: number }
   | {
@@ -135,6 +140,9 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
       const h = model.runs.get(op.runId);
       checkIndex('layer', op.layer, model.cfg.n_layers);
       checkIndex('head', op.head, model.cfg.n_heads);
+      // Without held hook points (over the hold budget), the layer's resid_pre is held first, with
+      // the lens's: otherwise each layer's view would be a forward up to it, in a session kept per layer.
+      await holdOnDemand(model, h, logitLens(0, 1), signal);
       const a = await ask(model, h, headPattern(op.layer, op.head), signal);
       return { op: 'pattern', layer: op.layer, head: op.head, pos: h.tokens.length, data: f32(a, 'pattern') };
     }
@@ -146,6 +154,7 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
       const count = Math.max(1, Math.min(op.count, 256, model.cfg.d_mlp));
       const from = Math.max(0, Math.min(op.from, pos - 1));
       const to = Math.max(from + 1, Math.min(op.to, pos));
+      await holdOnDemand(model, h, logitLens(0, 1), signal);
       const a = await ask(model, h, topNeurons(op.layer, count, from, to, op.neuron), signal);
       return {
         op: 'neurons',
@@ -164,13 +173,20 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
       if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > pos || from >= to) {
         throw new Error(`logit lens window [${from}, ${to}) is not inside 0..${pos}`);
       }
+      await holdOnDemand(model, h, logitLens(0, 1), signal);
       return lensWindow(model, h, from, to, signal);
     }
     case 'dla': {
       const h = model.runs.get(op.runId);
       checkIndex('position', op.pos, h.tokens.length);
       checkIndex('token', op.token, model.cfg.d_vocab);
-      const a = await ask(model, h, dla(op.pos, op.token), signal);
+      // Without its hook points held (over the hold budget) DLA is a forward of its own, released
+      // after: holding them (each layer's z and mlp_out) would cost three times their size at once.
+      const covered =
+        dla(0, 0)
+          .reads?.(model.cfg)
+          .every((name) => h.held.has(name)) ?? false;
+      const a = await ask(model, h, dla(op.pos, op.token), signal, !covered);
       return { op: 'dla', pos: op.pos, token: op.token, labels: dlaLabels(model.cfg), values: f32(a, 'values') };
     }
     case 'export': {
@@ -207,8 +223,40 @@ async function ask(
   h: RunState,
   r: Parameters<HookedGPT2['readout']>[1][number],
   signal: AbortSignal,
+  once = false,
 ): Promise<ReadoutAnswer> {
-  return answer(await model.readout(h.tokens, [r], { interventions: h.interventions, held: h.held, signal }), r.key);
+  // `once`: a forward of its own, fed nothing held, so the readout's order (Readout `before`) can free each layer as it goes.
+  const held = once ? new Map<string, never>() : h.held;
+  return answer(await model.readout(h.tokens, [r], { interventions: h.interventions, held, signal, once }), r.key);
+}
+
+/**
+ * The first view holds the detail views' hook points only up to this many bytes: in the first
+ * view's session they exist three times at its peak (the hooks, their concatenation, the copy
+ * handed back). GPT-2 small at 1,024 tokens: 117 MiB, held. gpt2-medium's shape at 1,024 tokens:
+ * 304 MiB, which put the first view's peak at 2,987 MiB in fp32 (1,507 loaded), 2,253 without;
+ * so there the first view holds none. The logit lens, a head's pattern and a layer's neurons then
+ * hold each layer's resid_pre with one forward when first asked (100 MiB there: +144 MiB over the
+ * first view's peak in fp16), and each DLA is a forward of its own (holding every z and mlp_out,
+ * 200 MiB, added 614 MiB).
+ */
+export const HOLD_BUDGET_BYTES = 128 * 2 ** 20;
+
+/**
+ * The hook points `r` reads that the run does not hold yet, held now with one forward pruned to
+ * them (a run whose first view held none: over HOLD_BUDGET_BYTES).
+ */
+async function holdOnDemand(model: HookedGPT2, h: RunState, r: Readout, signal: AbortSignal): Promise<void> {
+  const missing = (r.reads?.(model.cfg) ?? []).filter((name) => !h.held.has(name));
+  if (missing.length === 0) return;
+  const answers = await model.readout(h.tokens, [held(missing)], { interventions: h.interventions, signal, once: true });
+  if (signal.aborted) throw abortError();
+  h.held = new Map([...h.held, ...heldActivations(missing, answer(answers, held(missing).key))]);
+}
+
+/** An upper bound of the bytes `hooks` take at `pos` positions: none is wider than d_model per position. */
+function heldBytes(cfg: HookedGPT2['cfg'], hooks: readonly string[], pos: number): number {
+  return hooks.length * pos * cfg.d_model * 4;
 }
 
 /**
@@ -230,8 +278,9 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
   const pos = op.tokens.length;
   const K = Math.max(1, Math.min(op.topK, cfg.d_vocab_out));
   const t = Math.max(1, Math.min(op.thumb, pos));
-  const keep = heldHooks(cfg);
-  const first = [lossAndTopK(K), thumbnails(t), residualNorms(), held(keep)];
+  const wanted = heldHooks(cfg);
+  const keep = heldBytes(cfg, wanted, pos) <= (op.holdUpToBytes ?? HOLD_BUDGET_BYTES) ? wanted : [];
+  const first = [lossAndTopK(K), thumbnails(t), residualNorms(), ...(keep.length > 0 ? [held(keep)] : [])];
   const answers = await model.readout(op.tokens, first, { interventions: op.interventions, signal });
   if (signal.aborted) throw abortError();
   const next = answer(answers, first[0]!.key);
@@ -244,7 +293,8 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
   nextRank[pos - 1] = 0;
   let sum = 0;
   for (let p = 0; p + 1 < pos; p++) sum += loss[p]!;
-  const run = model.runs.add(op.tokens, op.interventions, heldActivations(keep, answer(answers, first[3]!.key)));
+  const kept = keep.length > 0 ? heldActivations(keep, answer(answers, first[3]!.key)) : new Map<string, never>();
+  const run = model.runs.add(op.tokens, op.interventions, kept);
   return {
     op: 'run',
     runId: run.runId,

@@ -5,7 +5,8 @@
 //   node --import tsx bench/freshProcess.ts FOLDER fp32|fp16|bf16 THREADS [TOKENS=1024]
 // Prints one JSON line: load_s, RSS after load, the peak RSS of load + run, the run's own peak (the
 // high-water mark reset after load, as the peer resets it before its forward), RSS after the run,
-// the first view's peak, then the peak of the logit lens's first window and one DLA after it,
+// the first view's peak, then the peak of the logit lens's first window and of DLA at position 20
+// and at the last position after it,
 // runWithCache's peak, and their times.
 import { performance } from 'node:perf_hooks';
 import { HookedGPT2, type WeightDtype } from '../src/engine/model';
@@ -52,6 +53,13 @@ async function main(): Promise<void> {
   await handlePanelOp(model, { op: 'dla', runId: summary.runId, pos: 20, token: tokens[21]! }, new AbortController().signal);
   const dlaMs = performance.now() - t0;
   const dlaPeakMiB = peakRssMiB();
+  // DLA at the last position: over the hold budget, without interventions, the whole forward again.
+  resetPeakRss();
+  t0 = performance.now();
+  const last = tokens.length - 1;
+  await handlePanelOp(model, { op: 'dla', runId: summary.runId, pos: last, token: tokens[0]! }, new AbortController().signal);
+  const dlaLastMs = performance.now() - t0;
+  const dlaLastPeakMiB = peakRssMiB();
   await handlePanelOp(model, { op: 'release' }, new AbortController().signal);
   collectGarbage();
   resetPeakRss();
@@ -73,6 +81,8 @@ async function main(): Promise<void> {
     dla_ms: dlaMs,
     lens_peak_mib: lensPeakMiB,
     dla_peak_mib: dlaPeakMiB,
+    dla_last_ms: dlaLastMs,
+    dla_last_peak_mib: dlaLastPeakMiB,
     panel_peak_mib: peakRssMiB(),
     run_ms: runMs,
     panel_ms: panelMs,

@@ -20,6 +20,15 @@ export interface FreshProcessResult {
   /** Peak of the activation panel's first view (the worker's 'run' op), the high-water mark reset before it. */
   readonly first_view_peak_mib: number;
   readonly first_view_ms: number;
+  /** The logit lens's first window (positions 0..40) after the first view, its own high-water mark. */
+  readonly lens_peak_mib: number;
+  readonly lens_window_ms: number;
+  /** Direct logit attribution at position 20 after the lens, its own high-water mark. */
+  readonly dla_peak_mib: number;
+  readonly dla_ms: number;
+  /** DLA at the last position after that (the whole forward when nothing is held). */
+  readonly dla_last_peak_mib: number;
+  readonly dla_last_ms: number;
   readonly panel_peak_mib: number;
   readonly run_ms: number;
   readonly panel_ms: number;

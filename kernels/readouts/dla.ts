@@ -35,10 +35,13 @@ export function dla(pos: number, token: number): Readout {
       for (let l = 0; l + 1 < L; l++) g.before(parts[2 + l]!, `blocks.${l + 1}.hook_resid_pre`);
       for (let l = 0; l < L; l++) {
         const zRow = b.op('Gather', [`blocks.${l}.attn.hook_z`, at], { axis: { i: 1 } });
-        if (l + 1 < L) g.before(zRow, `blocks.${l + 1}.hook_resid_pre`);
         const z = b.op('Reshape', [zRow, b.ints([H, 1, d_head])]);
         const wO = b.op('Reshape', [`blocks.${l}.attn.W_O`, b.ints([H, d_head, D])]);
-        parts.push(b.op('Reshape', [b.op('MatMul', [z, wO]), b.ints([H, D])])); // each head's write [n_heads, d_model]
+        const heads = b.op('Reshape', [b.op('MatMul', [z, wO]), b.ints([H, D])]); // each head's write [n_heads, d_model]
+        // Also before the next layer: a half-stored W_O is cast to float32 for its block, and used
+        // here at the end its cast would stay alive through every later layer.
+        if (l + 1 < L) g.before(heads, `blocks.${l + 1}.hook_resid_pre`);
+        parts.push(heads);
       }
       const stack = b.op('Concat', parts, { axis: { i: 0 } }); // [components, d_model]
       const scale = b.op('Reshape', [b.op('Gather', ['ln_final.hook_scale', at], { axis: { i: 1 } }), b.ints([1, 1])]);

@@ -23,7 +23,15 @@ export function residualNorms(): Readout {
     params: {},
     emit(g) {
       const b = g.b;
-      const rows = residualComponents(g.cfg).hooks.map((h) => b.op('ReduceL2', [h], { axes: { ints: [-1] }, keepdims: { i: 0 } })); // [batch, pos]
+      const { hooks } = residualComponents(g.cfg);
+      const rows = hooks.map((h) => b.op('ReduceL2', [h], { axes: { ints: [-1] }, keepdims: { i: 0 } })); // [batch, pos]
+      // Each layer's norms are taken before the next layer starts: otherwise onnxruntime may leave
+      // them to the end and keep every resid_pre and resid_mid alive until then (gpt2-medium's
+      // shape at 1,024 tokens: 48 × 4 MiB).
+      for (let l = 0; l + 1 < g.cfg.n_layers; l++) {
+        g.before(rows[2 * l]!, `blocks.${l + 1}.hook_resid_pre`);
+        g.before(rows[2 * l + 1]!, `blocks.${l + 1}.hook_resid_pre`);
+      }
       const stacked = rows.map((r) => b.op('Unsqueeze', [r, b.ints([0])]));
       g.output('norms', stacked.length === 1 ? stacked[0]! : b.op('Concat', stacked, { axis: { i: 0 } }));
     },

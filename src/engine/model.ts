@@ -729,7 +729,7 @@ export class HookedGPT2 {
     // every position; such a run unembeds whole (and its session's arena keeps that peak).
     const onLogits = compileInterventions(this.cfg, opts.interventions ?? []).transforms.has(UNEMBED_HOOK_OUT);
     if (pos <= WINDOWED_ABOVE || windowed.length === 0 || onLogits)
-      return (await this.runReadouts(prompts, readouts, opts, undefined, opts.once ?? false)).answers;
+      return (await this.runReadouts(prompts, readouts, opts, undefined, opts.once === true ? 'once' : this.readoutSessions)).answers;
     return this.readoutInWindows(prompts, readouts, windowed, opts);
   }
 
@@ -754,27 +754,37 @@ export class HookedGPT2 {
       // kept, its arena would stay at this run's peak (the first view's: +518 MiB at 1,024 tokens
       // for GPT-2 small, +825 after a second run), beyond the panel's budget; built, it costs
       // about 0.1 s (docs/ARCHITECTURE.md, "Memory given back").
-      const first = (await this.runReadouts(t, [...rest, ...hold], opts, undefined, true)).answers;
+      const first = (await this.runReadouts(t, [...rest, ...hold], opts, undefined, 'once')).answers;
       for (const r of rest) answers.set(r.key, first.get(r.key)!);
       if (input === undefined) input = heldActivations([hook], first.get(hold[0]!.key)!).get(hook)!;
     }
     const whole = input;
     const join = new WindowJoin(windowed, t.pos, t.lengths);
-    for (const w of positionWindows(t.pos)) {
-      if (opts.signal?.aborted) throw abortError();
-      // No interventions: those before the held input are pruned with what computes it, and one on
-      // the logits sends the run down the unwindowed path (readout()), so every window of every
-      // intervention set shares one session.
-      const fed = new Map([[hook, slicePositions(whole.data, whole.dims, w.from, w.fedTo)]]);
-      const window = (
-        await this.runReadouts(
-          windowOf(t, w.from, w.fedTo),
-          windowed,
-          { held: fed, ...(opts.signal ? { signal: opts.signal } : {}) },
-          undefined,
-        )
-      ).answers;
-      join.add({ window: w, answers: window });
+    // The windows' session lives for this call only: kept, its arena stayed at a window's peak
+    // (the unembedding's float32 slices and a window's [128, d_vocab] rows: +133 MiB at
+    // gpt2-medium's shape in fp16), one such arena per readout set, beside the next long run's
+    // own; built, it is a graph with no transformer block (docs/ARCHITECTURE.md, "Memory given back").
+    const windowSessions = new ReadoutSessions(1);
+    try {
+      for (const w of positionWindows(t.pos)) {
+        if (opts.signal?.aborted) throw abortError();
+        // No interventions: those before the held input are pruned with what computes it, and one on
+        // the logits sends the run down the unwindowed path (readout()), so every window of every
+        // intervention set shares one session.
+        const fed = new Map([[hook, slicePositions(whole.data, whole.dims, w.from, w.fedTo)]]);
+        const window = (
+          await this.runReadouts(
+            windowOf(t, w.from, w.fedTo),
+            windowed,
+            { held: fed, ...(opts.signal ? { signal: opts.signal } : {}) },
+            undefined,
+            windowSessions,
+          )
+        ).answers;
+        join.add({ window: w, answers: window });
+      }
+    } finally {
+      await windowSessions.releaseAll();
     }
     for (const [k, a] of join.result()) answers.set(k, a);
     return new Map(readouts.map((r) => [r.key, answers.get(r.key)!] as const));
@@ -792,7 +802,7 @@ export class HookedGPT2 {
     opts: { interventions?: readonly Intervention[]; signal?: AbortSignal } = {},
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues }> {
     checkIncrementalInterventions(this.cfg, opts.interventions ?? []);
-    const r = await this.runReadouts(this.checkTokens(newTokens, past.length), readouts, opts, past);
+    const r = await this.runReadouts(this.checkTokens(newTokens, past.length), readouts, opts, past, this.readoutSessions);
     return { answers: r.answers, present: r.present! };
   }
 
@@ -801,7 +811,7 @@ export class HookedGPT2 {
     readouts: readonly Readout[],
     opts: ReadoutOptions,
     past: PastKeyValues | undefined,
-    once = false,
+    sessions: ReadoutSessions | 'once',
   ): Promise<{ answers: Map<string, ReadoutAnswer>; present: PastKeyValues | undefined }> {
     this.assertLive();
     const { batch, pos } = prompts;
@@ -826,8 +836,8 @@ export class HookedGPT2 {
           buildModelGraph(this.cfg, this.weights, compiled.transforms, logitsAt, { readouts, withPast, given, attentionMask }).graph,
           withPast,
         );
-      // `once`: a session of its own, released after the run, so its arena goes with it.
-      const session = once ? await open() : await this.readoutSessions.get(key, open);
+      // 'once': a session of its own, released after the run, so its arena goes with it.
+      const session = sessions === 'once' ? await open() : await sessions.get(key, open);
       if (past?.location === 'gpu-buffer' && session.provider !== 'webgpu') throw new PastElsewhereError(session.provider);
       const feeds: Record<string, SessionTensor> = {
         [TOKENS_INPUT]: tokensFeed(prompts),
@@ -851,8 +861,10 @@ export class HookedGPT2 {
       } catch (err) {
         if (session.provider === 'cpu' || attempt > 0 || this.disposed) throw err;
         await this.switchToCpu(new ProviderRunError(session.provider, firstLine(err)));
+        // switchToCpu released the model's kept sessions; a caller's own (a long readout's windows) go too.
+        if (sessions !== 'once' && sessions !== this.readoutSessions) await sessions.releaseAll();
       } finally {
-        if (once) await session.release();
+        if (sessions === 'once') await session.release();
       }
     }
   }

@@ -171,6 +171,23 @@ describe('activation panel requests in the engine worker', { timeout: 120_000 },
     const all = [...new Set([...logitLens(0, 1).reads!(model.cfg), ...dla(0, 0).reads!(model.cfg)])].sort();
     const under = expectOp(await handlePanelOp(model, runOp, signal), 'run');
     assert.deepEqual([...model.runs.get(under.runId).held.keys()].sort(), all);
+
+    // Without interventions, DLA over the budget runs only the tokens up to its position (causal):
+    // the same values as from the whole run's held hook points, at every position.
+    const dlaAt = async (runId: number, p: number): Promise<Extract<PanelResult, { op: 'dla' }>> =>
+      expectOp(await handlePanelOp(model, { op: 'dla', runId, pos: p, token: TOKENS[(p + 1) % TOKENS.length]! }, signal), 'dla');
+    const fromHeld = [];
+    for (let p = 0; p < TOKENS.length; p++) fromHeld.push(await dlaAt(under.runId, p));
+    const again = expectOp(await handlePanelOp(model, { ...runOp, holdUpToBytes: 0 }, signal), 'run');
+    for (let p = 0; p < TOKENS.length; p++) {
+      const want = fromHeld[p]!;
+      const got = await dlaAt(again.runId, p);
+      const scale = Math.max(1, ...want.values.map(Math.abs));
+      want.values.forEach((v, i) =>
+        assert.ok(Math.abs(got.values[i]! - v) <= 1e-6 * scale, `pos ${p}, ${want.labels[i]}: ${got.values[i]} vs ${v}`),
+      );
+    }
+    assert.equal(model.runs.get(again.runId).held.size, 0, 'DLA over the budget holds nothing');
   });
 
   it('an ablated head changes the loss; a stale run id is refused; export writes TransformerLens names', async () => {

@@ -180,13 +180,11 @@ export async function handlePanelOp(model: HookedGPT2 | null, op: PanelOp, signa
       const h = model.runs.get(op.runId);
       checkIndex('position', op.pos, h.tokens.length);
       checkIndex('token', op.token, model.cfg.d_vocab);
-      // Without its hook points held (over the hold budget) DLA is a forward of its own, released
-      // after: holding them (each layer's z and mlp_out) would cost three times their size at once.
       const covered =
         dla(0, 0)
           .reads?.(model.cfg)
           .every((name) => h.held.has(name)) ?? false;
-      const a = await ask(model, h, dla(op.pos, op.token), signal, !covered);
+      const a = covered ? await ask(model, h, dla(op.pos, op.token), signal) : await dlaForward(model, h, op.pos, op.token, signal);
       return { op: 'dla', pos: op.pos, token: op.token, labels: dlaLabels(model.cfg), values: f32(a, 'values') };
     }
     case 'export': {
@@ -223,12 +221,28 @@ async function ask(
   h: RunState,
   r: Parameters<HookedGPT2['readout']>[1][number],
   signal: AbortSignal,
-  once = false,
 ): Promise<ReadoutAnswer> {
-  // `once`: a forward of its own, fed nothing held, so the readout's order (Readout `before`) can free each layer as it goes.
-  const held = once ? new Map<string, never>() : h.held;
-  return answer(await model.readout(h.tokens, [r], { interventions: h.interventions, held, signal, once }), r.key);
+  return answer(await model.readout(h.tokens, [r], { interventions: h.interventions, held: h.held, signal }), r.key);
 }
+
+/**
+ * DLA without its hook points held (over the hold budget): a forward of its own, released after,
+ * since holding every layer's z and mlp_out would cost three times their size at once. Without
+ * interventions it runs only the tokens up to `pos`: GPT-2 is causal, so nothing after `pos`
+ * changes what is written at `pos` (an intervention's feeds span the whole run, so with one the
+ * whole run is redone). DLA at position 20 of 1,024 tokens is then a 21-token forward.
+ */
+async function dlaForward(model: HookedGPT2, h: RunState, pos: number, token: number, signal: AbortSignal): Promise<ReadoutAnswer> {
+  const r = dla(pos, token);
+  const tokens = h.interventions.length === 0 ? h.tokens.subarray(0, pos + 1) : h.tokens;
+  // A short prefix keeps its session (its arena is small), so DLA at other early positions is a run only.
+  const once = tokens.length > SESSION_KEPT_UP_TO;
+  const answers = await model.readout(tokens, [r], { interventions: h.interventions, signal, once });
+  return answer(answers, r.key);
+}
+
+/** Runs up to this many tokens keep their session (and its arena) for the next ask. */
+const SESSION_KEPT_UP_TO = 256;
 
 /**
  * The first view holds the detail views' hook points only up to this many bytes: in the first
@@ -317,7 +331,7 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
  * Positions per lens readout: its unembedded rows [(n_layers+1)·w, d_vocab] exist only inside
  * onnxruntime, and this bounds them (about 100 MB for GPT-2).
  */
-const LENS_ROWS = 512;
+const LENS_ROWS = 256;
 
 /**
  * The logit lens at positions [from, to): positions not answered yet for this run are asked in

@@ -13,6 +13,7 @@ import * as vscode from 'vscode';
 import { describeModel, type ResolvedModel } from '../../engine/hub';
 import type { DeviceOption, ExecutionProviderName, HookedGPT2Config } from '../../engine/types';
 import { EngineClient, type WorkerDeath } from '../../engine/worker/engineClient';
+import type { LoadedReply } from '../../engine/worker/protocol';
 import { acquireModel } from '../model/acquire';
 import { describeLoadProgress, type LoadProgressText } from './loadProgressText';
 import {
@@ -72,6 +73,18 @@ export interface ProviderState {
   readonly workerNotice?: string;
   /** Where the loaded weights came from: the checkpoint, processed on load, or the processed-weights cache. */
   readonly weightsFrom?: 'checkpoint' | 'processed-weights cache';
+}
+
+/** The provider state of a model just loaded (or loaded again after the worker restarted). */
+function loadedProvider(info: LoadedReply, requested: DeviceOption, label: string): ProviderState {
+  return {
+    requested,
+    provider: info.provider,
+    notice: info.notice,
+    failedAtRunTime: false,
+    label,
+    weightsFrom: info.fromProcessedCache ? 'processed-weights cache' : 'checkpoint',
+  };
 }
 
 const LOG_PLACE = 'the log is in the Output panel, channel "Model Lens"';
@@ -241,12 +254,7 @@ export class EngineService implements vscode.Disposable {
         this.log(`engine worker restarted; ${label} loaded again on ${info.provider}`);
         const previous = this.providerState?.workerNotice;
         this.setProvider({
-          requested,
-          provider: info.provider,
-          notice: info.notice,
-          failedAtRunTime: false,
-          label,
-          weightsFrom: info.fromProcessedCache ? 'processed-weights cache' : 'checkpoint',
+          ...loadedProvider(info, requested, label),
           ...(previous !== undefined ? { workerNotice: `${previous.replace(/; it restarts.*$/, '')}; restarted since` } : {}),
         });
       },
@@ -289,15 +297,7 @@ export class EngineService implements vscode.Disposable {
         ? DEMO_LABEL
         : `${DEMO_LABEL} · ${describeModel(model)}`
       : `${info.cfg.model_name} · ${describeModel(model)}`;
-    if (this.client === client)
-      this.setProvider({
-        requested,
-        provider: info.provider,
-        notice: info.notice,
-        failedAtRunTime: false,
-        label,
-        weightsFrom: info.fromProcessedCache ? 'processed-weights cache' : 'checkpoint',
-      });
+    if (this.client === client) this.setProvider(loadedProvider(info, requested, label));
     if (this.client === client) {
       this.log(
         info.fromProcessedCache

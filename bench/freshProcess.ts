@@ -2,7 +2,8 @@
 // it), so the peak resident memory it reports is this configuration's alone, as the PyTorch peer's
 // is: load, one forward of TOKENS tokens (logits of every position), the activation panel's first
 // view of the same tokens (released after), then runWithCache of the panel's hooks.
-//   node --import tsx bench/freshProcess.ts FOLDER fp32|fp16|bf16 THREADS [TOKENS=1024]
+//   node --import tsx bench/freshProcess.ts FOLDER fp32|fp16|bf16 THREADS [TOKENS=1024] [PROCESSED_CACHE_DIR]
+// TOKENS 0 loads only. PROCESSED_CACHE_DIR: load through the processed-weights cache there.
 // Prints one JSON line: load_s, RSS after load, the peak RSS of load + run, the run's own peak (the
 // high-water mark reset after load, as the peer resets it before its forward), RSS after the run,
 // the first view's peak, then the peak of the logit lens's first window and of DLA at position 20
@@ -15,13 +16,33 @@ import { PANEL_NAMES } from './engine.bench';
 import { collectGarbage, peakRssMiB, resetPeakRss, rssMiB } from './procMemory';
 
 async function main(): Promise<void> {
-  const [folder, dtype, threads, count] = process.argv.slice(2) as [string, WeightDtype, string, string | undefined];
+  const [folder, dtype, threads, count, processedCache] = process.argv.slice(2) as [
+    string,
+    WeightDtype,
+    string,
+    string | undefined,
+    string | undefined,
+  ];
   let t0 = performance.now();
-  const model = await HookedGPT2.fromPretrained(folder, { device: 'cpu', threads: Number(threads), dtype });
+  const model = await HookedGPT2.fromPretrained(folder, {
+    device: 'cpu',
+    threads: Number(threads),
+    dtype,
+    ...(processedCache ? { processedWeightsCache: processedCache } : {}),
+  });
   const loadS = (performance.now() - t0) / 1000;
+  // With a processed-weights cache: 'read' (ready-processed weights, as the extension's every load
+  // after the first) or 'written'; without one, processed here.
+  const weightsFrom = (await model.processedCacheState)?.state ?? 'processed';
   collectGarbage();
   const loadedMiB = rssMiB();
   const loadPeakMiB = peakRssMiB();
+  if (Number(count) === 0) {
+    // Load only (TOKENS = 0): to fill the processed-weights cache, or to measure a load alone.
+    await model.dispose();
+    console.log(JSON.stringify({ load_s: loadS, loaded_mib: loadedMiB, load_peak_mib: loadPeakMiB, weights_from: weightsFrom }));
+    return;
+  }
   resetPeakRss();
   const tokens = Array.from({ length: Number(count ?? 1024) }, (_, i) => (i * 7919 + 13) % 50257);
   t0 = performance.now();
@@ -69,6 +90,7 @@ async function main(): Promise<void> {
   let panelBytes = 0;
   for (const name of panel.cache.names()) panelBytes += panel.cache.get(name).data.byteLength;
   const out = {
+    weights_from: weightsFrom,
     load_s: loadS,
     loaded_mib: loadedMiB,
     load_peak_mib: loadPeakMiB,

@@ -5,12 +5,18 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { WeightDtype } from '../src/engine/model';
 
-export interface FreshProcessResult {
+/** What a load alone reports (TOKENS 0). */
+export interface FreshLoadResult {
+  /** 'read' or 'written' through a processed-weights cache; 'processed' without one. */
+  readonly weights_from: string;
   readonly load_s: number;
   /** RSS after load and a full garbage collection. */
   readonly loaded_mib: number;
   /** The high-water mark of loading alone. */
   readonly load_peak_mib: number;
+}
+
+export interface FreshProcessResult extends FreshLoadResult {
   /** The high-water mark of load and run together. */
   readonly run_peak_mib: number;
   /** The run's own high-water mark (reset after load): what the peer reports for its forward. */
@@ -40,12 +46,33 @@ export async function measureInFreshProcess(
   dtype: WeightDtype,
   threads: number,
   tokens: number,
-  timeoutMs = 20 * 60_000,
+  opts: { processedCache?: string; timeoutMs?: number } = {},
 ): Promise<FreshProcessResult> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--import', 'tsx', join(__dirname, 'freshProcess.ts'), folder, dtype, String(threads), String(tokens)],
-    { maxBuffer: 1 << 20, timeout: timeoutMs },
-  );
-  return JSON.parse(stdout.trim().split('\n').pop()!) as FreshProcessResult;
+  return (await fresh(folder, dtype, threads, tokens, opts)) as FreshProcessResult;
+}
+
+/** A load alone in a fresh process (through `processedCache` when given: the first fills it). */
+export async function loadInFreshProcess(
+  folder: string,
+  dtype: WeightDtype,
+  threads: number,
+  opts: { processedCache?: string; timeoutMs?: number } = {},
+): Promise<FreshLoadResult> {
+  return (await fresh(folder, dtype, threads, 0, opts)) as FreshLoadResult;
+}
+
+async function fresh(
+  folder: string,
+  dtype: WeightDtype,
+  threads: number,
+  tokens: number,
+  opts: { processedCache?: string; timeoutMs?: number },
+): Promise<unknown> {
+  const args = [join(__dirname, 'freshProcess.ts'), folder, dtype, String(threads), String(tokens)];
+  if (opts.processedCache !== undefined) args.push(opts.processedCache);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', ...args], {
+    maxBuffer: 1 << 20,
+    timeout: opts.timeoutMs ?? 20 * 60_000,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as unknown;
 }

@@ -237,6 +237,9 @@ async function dlaForward(model: HookedGPT2, h: RunState, pos: number, token: nu
   const tokens = h.interventions.length === 0 ? h.tokens.subarray(0, pos + 1) : h.tokens;
   // A short prefix keeps its session (its arena is small), so DLA at other early positions is a run only.
   const once = tokens.length > SESSION_KEPT_UP_TO;
+  // A long forward's peak sits on top of what the kept readout sessions' arenas hold (the lens's
+  // above all): those go first, and are built again when next asked, a fraction of this forward.
+  if (once) await model.releaseReadouts();
   const answers = await model.readout(tokens, [r], { interventions: h.interventions, signal, once });
   return answer(answers, r.key);
 }
@@ -263,6 +266,7 @@ export const HOLD_BUDGET_BYTES = 128 * 2 ** 20;
 async function holdOnDemand(model: HookedGPT2, h: RunState, r: Readout, signal: AbortSignal): Promise<void> {
   const missing = (r.reads?.(model.cfg) ?? []).filter((name) => !h.held.has(name));
   if (missing.length === 0) return;
+  await model.releaseReadouts(); // as in dlaForward
   const answers = await model.readout(h.tokens, [held(missing)], { interventions: h.interventions, signal, once: true });
   if (signal.aborted) throw abortError();
   h.held = new Map([...h.held, ...heldActivations(missing, answer(answers, held(missing).key))]);

@@ -584,6 +584,9 @@ export class HookedGPT2 {
     this.variantCalls.set(key, (this.variantCalls.get(key) ?? 0) + 1);
     clearTimeout(this.idleReleases.get(key));
     this.idleReleases.delete(key);
+    // Another variant that returned hook points and now waits idle goes at once: at most one such
+    // arena (every activation of its largest run) is kept waiting for a loop's next call.
+    if (names.length > 0) for (const other of [...this.idleReleases.keys()]) this.releaseVariantNow(other);
     try {
       return await this.forwardOn(key, prompts, names, hookFns, compiled, cuts, logitsAt, outputs, onlyLast, opts);
     } finally {
@@ -600,15 +603,19 @@ export class HookedGPT2 {
   private releaseWhenIdle(key: string): void {
     const ms = this.options.releaseIdleVariantsAfterMs ?? IDLE_VARIANT_RELEASE_MS;
     if (ms <= 0 || this.disposed) return;
-    const timer = setTimeout(() => {
-      this.idleReleases.delete(key);
-      const v = this.variants.get(key);
-      if (v === undefined || this.variantCalls.has(key) || this.disposed) return;
-      this.variants.delete(key);
-      void v.then(releaseVariant, () => undefined);
-    }, ms);
+    const timer = setTimeout(() => this.releaseVariantNow(key), ms);
     timer.unref(); // an idle model does not keep a CLI process alive
     this.idleReleases.set(key, timer);
+  }
+
+  /** Releases variant `key` (waiting for its idle release) now, unless a call is using it. */
+  private releaseVariantNow(key: string): void {
+    clearTimeout(this.idleReleases.get(key));
+    this.idleReleases.delete(key);
+    const v = this.variants.get(key);
+    if (v === undefined || this.variantCalls.has(key) || this.disposed) return;
+    this.variants.delete(key);
+    void v.then(releaseVariant, () => undefined);
   }
 
   private async forwardOn(

@@ -50,6 +50,27 @@ describe('variants that return hook points are released when idle', { timeout: 3
     }
   });
 
+  it('a second variant that returns hook points releases the first at once; the same answers after', async () => {
+    const model = await HookedGPT2.fromPretrained(join(dir, 'tiny'), { threads: 1, releaseIdleVariantsAfterMs: 60_000 });
+    try {
+      await model.run(TOKENS);
+      const logitsOnly = model.openSessions;
+      const every = await model.runWithCache(TOKENS);
+      assert.equal(model.openSessions, logitsOnly + 1);
+      const few = await model.runWithCache(TOKENS, { names: (n) => n.endsWith('hook_resid_pre') });
+      assert.equal(model.openSessions, logitsOnly + 1, 'the every-hook variant went when the names variant ran');
+      assert.deepEqual(few.cache.get('blocks.1.hook_resid_pre').data, every.cache.get('blocks.1.hook_resid_pre').data);
+      const everyAgain = await model.runWithCache(TOKENS);
+      assert.equal(model.openSessions, logitsOnly + 1, 'and the names variant when the every-hook one ran again');
+      assert.deepEqual(everyAgain.logits.data, every.logits.data);
+      // Logits-only calls release nothing.
+      await model.run(TOKENS, { logitsAt: 'last' });
+      assert.equal(model.openSessions, logitsOnly + 2);
+    } finally {
+      await model.dispose();
+    }
+  });
+
   it('0 keeps the variant', async () => {
     const model = await HookedGPT2.fromPretrained(join(dir, 'tiny'), { threads: 1, releaseIdleVariantsAfterMs: 0 });
     try {

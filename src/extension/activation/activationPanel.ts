@@ -160,9 +160,18 @@ export class ActivationPanelController implements vscode.Disposable {
     void this.run();
   }
 
-  /** The panel's state for tests: current view and last outcome. */
-  get current(): { view: ActivationView; runId: number; ablations: readonly PanelAblation[] } {
-    return { view: this.view, runId: this.latest?.runId ?? 0, ablations: this.abl.ablations };
+  /** The panel's state for tests: current view, last outcome, and how the last few requests ended. */
+  get current(): { view: ActivationView; runId: number; ablations: readonly PanelAblation[]; runEnds: readonly string[] } {
+    return { view: this.view, runId: this.latest?.runId ?? 0, ablations: this.abl.ablations, runEnds: [...this.runEnds] };
+  }
+
+  /** How recent requests ended, newest last, for a test's failure message (a run that shows nothing says why). */
+  private readonly runEnds: string[] = [];
+
+  private ended(job: number, how: string): undefined {
+    this.runEnds.push(`request ${job}: ${how}`);
+    if (this.runEnds.length > 8) this.runEnds.shift();
+    return undefined;
   }
 
   async ablate(a: PanelAblation): Promise<ActivationOutcome | undefined> {
@@ -597,19 +606,22 @@ export class ActivationPanelController implements vscode.Disposable {
         if (this.inflight === abort && this.lastBusy.phase === 'loading') this.busy('Loading the model…', 'loading', p);
       });
       const engine = await untilAborted(this.engine.get(), abort.signal).finally(() => loadProgress.dispose());
-      if (abort.signal.aborted) return undefined;
+      if (abort.signal.aborted) return this.ended(job, 'cancelled while the model loaded');
       const nCtx = engine.cfg.n_ctx;
       const head = headInput((a, b) => input.text.slice(a, b), input.text.length, nCtx);
       const { ids, truncated, charsTokenized } = head;
       this.busy(`Running ${engine.cfg.model_name} on ${tokenCount(ids.length - 1, vscode.env.language)} + BOS…`, 'running');
       const steer = this.steering?.intervention;
       const interventions = [...(await this.abl.resolve(engine, ids, abort.signal)), ...(steer ? [steer] : [])];
-      if (abort.signal.aborted) return undefined;
+      if (abort.signal.aborted) return this.ended(job, 'cancelled before the run');
       const r = (await engine.client.panel(
         { op: 'run', tokens: Int32Array.from(ids), interventions, topK: TOP_K, thumb: THUMB },
         abort.signal,
       )) as Run;
-      if (abort.signal.aborted || job !== this.runId || this.session !== session || !session || session.isDisposed) return undefined;
+      if (abort.signal.aborted) return this.ended(job, 'cancelled during the run');
+      if (job !== this.runId) return this.ended(job, `superseded by run ${this.runId}`);
+      if (!session || session.isDisposed) return this.ended(job, 'the panel was closed');
+      if (this.session !== session) return this.ended(job, 'the panel was replaced');
       this.lastRun = { runId: r.runId, ids, interventions };
       const msg = toRunMessage(r, Int32Array.from(ids), input, engine, truncated ? truncationNotice(nCtx) : '', {
         ablations: [...this.abl.ablations],
@@ -622,13 +634,14 @@ export class ActivationPanelController implements vscode.Disposable {
       session.panel.title = `Activations: ${input.source.split(',')[0]}`;
       if (this.ready) void session.channel.post(msg);
       this.status('', false);
+      this.ended(job, 'shown');
       return { runId: r.runId, tokens: ids, meanLoss: r.meanLoss, loss: Array.from(r.loss), truncated, charsTokenized };
     } catch (e) {
-      if (isAbortError(e) || e instanceof vscode.CancellationError) return undefined;
+      if (isAbortError(e) || e instanceof vscode.CancellationError) return this.ended(job, `cancelled: ${(e as Error).message}`);
       const m = `The model run failed: ${(e as Error).message}`;
       this.log(m);
       this.status(m, true);
-      return undefined;
+      return this.ended(job, m);
     } finally {
       if (this.inflight === abort) {
         this.inflight = undefined;

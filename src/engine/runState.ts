@@ -23,8 +23,8 @@ export interface RunState {
   readonly interventions: readonly Intervention[];
   /**
    * The small hook points the detail views start from (about 120 MB at 1,024 tokens for GPT-2
-   * small); over panelCompute's HOLD_BUDGET_BYTES the first view holds none, and the logit lens and
-   * DLA add theirs when first asked.
+   * small); over panelCompute's HOLD_BUDGET_BYTES the first view holds none, and the logit lens, a
+   * head's pattern or a layer's neurons add every resid_pre when first asked (DLA holds nothing).
    */
   held: HeldActivations;
   lens: LensRows | null;

@@ -10,6 +10,7 @@ import type { Intervention } from '../interventions';
 import type { HookedGPT2 } from '../model';
 import type { Readout, ReadoutAnswer } from '../readouts';
 import type { RunState } from '../runState';
+import { WINDOWED_ABOVE } from '../readoutWindows';
 import { writeSafetensors } from '../safetensors/write';
 import { processingMetadata } from '../processing';
 import { lossAndTopK } from '../../../kernels/readouts/lossAndTopK';
@@ -235,8 +236,9 @@ async function ask(
 async function dlaForward(model: HookedGPT2, h: RunState, pos: number, token: number, signal: AbortSignal): Promise<ReadoutAnswer> {
   const r = dla(pos, token);
   const tokens = h.interventions.length === 0 ? h.tokens.subarray(0, pos + 1) : h.tokens;
-  // A short prefix keeps its session (its arena is small), so DLA at other early positions is a run only.
-  const once = tokens.length > SESSION_KEPT_UP_TO;
+  // A short prefix keeps its session (its arena is small), so DLA at other early positions is a run
+  // only; over WINDOWED_ABOVE, as readout()'s own long forwards, the session goes after the run.
+  const once = tokens.length > WINDOWED_ABOVE;
   // A long forward's peak sits on top of what the kept readout sessions' arenas hold (the lens's
   // above all): those go first, and are built again when next asked, a fraction of this forward.
   if (once) await model.releaseReadouts();
@@ -244,18 +246,15 @@ async function dlaForward(model: HookedGPT2, h: RunState, pos: number, token: nu
   return answer(answers, r.key);
 }
 
-/** Runs up to this many tokens keep their session (and its arena) for the next ask. */
-const SESSION_KEPT_UP_TO = 256;
-
 /**
  * The first view holds the detail views' hook points only up to this many bytes: in the first
  * view's session they exist three times at its peak (the hooks, their concatenation, the copy
  * handed back). GPT-2 small at 1,024 tokens: 117 MiB, held. gpt2-medium's shape at 1,024 tokens:
  * 304 MiB, which put the first view's peak at 2,987 MiB in fp32 (1,507 loaded), 2,253 without;
  * so there the first view holds none. The logit lens, a head's pattern and a layer's neurons then
- * hold each layer's resid_pre with one forward when first asked (100 MiB there: +144 MiB over the
- * first view's peak in fp16), and each DLA is a forward of its own (holding every z and mlp_out,
- * 200 MiB, added 614 MiB).
+ * hold each layer's resid_pre with one forward when first asked (100 MiB there), and DLA is a
+ * forward of the tokens up to its position (dlaForward): holding every z and mlp_out instead,
+ * 200 MiB, added 614 MiB to its peak.
  */
 export const HOLD_BUDGET_BYTES = 128 * 2 ** 20;
 
@@ -333,7 +332,8 @@ async function runPanel(model: HookedGPT2, op: Extract<PanelOp, { op: 'run' }>, 
 
 /**
  * Positions per lens readout: its unembedded rows [(n_layers+1)·w, d_vocab] exist only inside
- * onnxruntime, and this bounds them (about 100 MB for GPT-2).
+ * onnxruntime, and this bounds them (about 50 MB for GPT-2's vocabulary; 512 rows put the lens's kept
+ * session's arena over gpt2-medium's 1.5 GB fp16 bound).
  */
 const LENS_ROWS = 256;
 

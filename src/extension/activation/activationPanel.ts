@@ -634,7 +634,7 @@ export class ActivationPanelController implements vscode.Disposable {
       session.panel.title = `Activations: ${input.source.split(',')[0]}`;
       if (this.ready) void session.channel.post(msg);
       this.status('', false);
-      this.ended(job, 'shown');
+      this.ended(job, `shown: ${ids.length} tokens of ${input.source}`);
       return { runId: r.runId, tokens: ids, meanLoss: r.meanLoss, loss: Array.from(r.loss), truncated, charsTokenized };
     } catch (e) {
       if (isAbortError(e) || e instanceof vscode.CancellationError) return this.ended(job, `cancelled: ${(e as Error).message}`);

@@ -1,6 +1,6 @@
-// A session variant that returns hook points (runWithCache) is released once unused for
-// releaseIdleVariantsAfterMs: its onnxruntime arena keeps every activation of its largest run,
-// and onnxruntime-node cannot shrink an arena. Real sessions on generated models; session counts
+// A session variant that returns hook points (runWithCache) is released right after a one-off call,
+// and once unused for releaseIdleVariantsAfterMs when calls on it come as a loop's: its onnxruntime
+// arena keeps every activation of its largest run, and onnxruntime-node cannot shrink an arena. Real sessions on generated models; session counts
 // from HookedGPT2.openSessions, resident memory from /proc (a generous bound, no timing asserted).
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +23,7 @@ describe('variants that return hook points are released when idle', { timeout: 3
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('released after the idle time, kept while calls keep coming, never the logits-only sessions', async () => {
+  it('released at once after a one-off call; in a loop kept until idle; never the logits-only sessions', async () => {
     const model = await HookedGPT2.fromPretrained(join(dir, 'tiny'), { threads: 1, releaseIdleVariantsAfterMs: IDLE_MS });
     try {
       await model.run(TOKENS);
@@ -31,8 +31,9 @@ describe('variants that return hook points are released when idle', { timeout: 3
       const logitsOnly = model.openSessions;
       assert.equal(logitsOnly, 2, 'the main session and the last-position variant');
       const first = await model.runWithCache(TOKENS);
-      assert.equal(model.openSessions, logitsOnly + 1);
-      // A loop of calls, each sooner than the idle time: the same session serves them all.
+      assert.equal(model.openSessions, logitsOnly, 'a one-off call: its variant goes as it returns');
+      // A loop of calls, each sooner than the idle time: the first of them builds the variant again,
+      // and that session serves the rest.
       for (let i = 0; i < 4; i++) {
         await sleep(IDLE_MS / 3);
         const again = await model.runWithCache(TOKENS);
@@ -41,10 +42,10 @@ describe('variants that return hook points are released when idle', { timeout: 3
       }
       await sleep(IDLE_MS * 3);
       assert.equal(model.openSessions, logitsOnly, 'the every-hook variant is released once idle; the logits-only ones stay');
-      // Built again on the next call, with the same answers.
+      // Built again on the next call, with the same answers; a one-off again, so released at once.
       const rebuilt = await model.runWithCache(TOKENS);
       assert.deepEqual(rebuilt.logits.data, first.logits.data);
-      assert.equal(model.openSessions, logitsOnly + 1);
+      assert.equal(model.openSessions, logitsOnly);
     } finally {
       await model.dispose();
     }
@@ -55,13 +56,22 @@ describe('variants that return hook points are released when idle', { timeout: 3
     try {
       await model.run(TOKENS);
       const logitsOnly = model.openSessions;
+      // Each asked twice, as a loop would: kept after the second call.
+      await model.runWithCache(TOKENS);
       const every = await model.runWithCache(TOKENS);
       assert.equal(model.openSessions, logitsOnly + 1);
-      const few = await model.runWithCache(TOKENS, { names: (n) => n.endsWith('hook_resid_pre') });
-      assert.equal(model.openSessions, logitsOnly + 1, 'the every-hook variant went when the names variant ran');
+      const fewNames = (n: string): boolean => n.endsWith('hook_resid_pre');
+      await model.runWithCache(TOKENS, { names: fewNames });
+      assert.equal(model.openSessions, logitsOnly, 'the every-hook variant went when the names variant ran (itself a one-off)');
+      const few = await model.runWithCache(TOKENS, { names: fewNames });
+      assert.equal(model.openSessions, logitsOnly + 1, 'the names variant, asked again, is kept');
       assert.deepEqual(few.cache.get('blocks.1.hook_resid_pre').data, every.cache.get('blocks.1.hook_resid_pre').data);
       const everyAgain = await model.runWithCache(TOKENS);
-      assert.equal(model.openSessions, logitsOnly + 1, 'and the names variant when the every-hook one ran again');
+      assert.equal(
+        model.openSessions,
+        logitsOnly + 1,
+        'the names variant went when the every-hook one ran again (kept: asked within the idle time)',
+      );
       assert.deepEqual(everyAgain.logits.data, every.logits.data);
       // Logits-only calls release nothing.
       await model.run(TOKENS, { logitsAt: 'last' });
@@ -87,6 +97,7 @@ describe('variants that return hook points are released when idle', { timeout: 3
     const model = await HookedGPT2.fromPretrained(join(dir, 'wide'), { threads: 1, releaseIdleVariantsAfterMs: 1000 });
     try {
       const tokens = Array.from({ length: 256 }, (_, i) => (i * 7919 + 13) % 50257);
+      await model.runWithCache(tokens); // asked twice, as a loop would: the variant is kept until idle
       const { cache, logits } = await model.runWithCache(tokens);
       let returned = logits.data.byteLength;
       for (const name of cache.names()) returned += cache.get(name).data.byteLength;

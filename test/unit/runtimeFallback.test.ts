@@ -55,8 +55,9 @@ describe('run-time provider fallback', { timeout: 120_000 }, () => {
       assert.deepEqual(cache.get('blocks.0.attn.hook_pattern').dims, [1, cfg.n_heads, TOKENS.length, TOKENS.length]);
       assert.equal(m.provider, 'cpu');
       assert.match(m.notice ?? '', /^webgpu failed while running/);
-      // The webgpu sessions were released: only the CPU variants made since remain.
-      assert.equal(m.openSessions, 2);
+      // The webgpu sessions were released: only the CPU session made since remains (the hook
+      // variant of a one-off runWithCache goes as it returns).
+      assert.equal(m.openSessions, 1);
     } finally {
       await m.dispose();
     }

@@ -44,7 +44,7 @@ import { positionWindows, slicePositions, WINDOWED_ABOVE, WindowJoin } from './r
 import { logitsReadout } from '../../kernels/readouts/logits';
 import { maskFeed, PAD_TOKEN, rightPadded, tokensFeed, windowOf, type Prompts } from './prompts';
 import { RunStates, type HeldActivations } from './runState';
-import { halfBlock, halfEncodingOf, halfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
+import { halfBlock, halfEncodingOf, HalfSlab, halfWeights, isWeightDtype, WEIGHT_DTYPES, type WeightDtype } from './weightDtype';
 import * as tokenizer from '../tokenizer';
 import { abortError } from '../common/errors';
 import {
@@ -243,13 +243,16 @@ async function loadProcessed(
   onProgress: ((p: LoadProgress) => void) | undefined,
 ): Promise<CachedProcessedWeights> {
   const encoding = halfEncodingOf(dtype);
+  let slab: HalfSlab | undefined; // the 16-bit blocks' one buffer (HalfSlab says why)
   const { cfg, weights, warnings } = await loadCheckpoint(folder, {
     ...(onProgress ? { onRead: (done: number, total: number) => onProgress({ stage: 'read', done, total }) } : {}),
     // processBlock counts NaN/Inf in the tensors it reads whole, so the loader does not read them again.
     onBlockScans: (loadedCfg) => blockTensorsScanned(loadedCfg, processing),
     onBlock: (l, block, loadedCfg, scan) => {
       const processedBlock = processBlock(loadedCfg, block, l, processing, { inPlace: true, scan });
-      return encoding === null ? processedBlock : halfBlock(processedBlock, encoding);
+      if (encoding === null) return processedBlock;
+      slab ??= HalfSlab.forBlocks(loadedCfg);
+      return halfBlock(processedBlock, encoding, slab);
     },
   });
   onProgress?.({ stage: 'process' });

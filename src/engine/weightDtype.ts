@@ -10,7 +10,7 @@
 import { decodeHalf, halfSourceOf, setHalfSource, type HalfEncoding, type HalfSource } from './halfSource';
 import { numberToBf16Bits, numberToF16Bits } from './safetensors/dtypes';
 import { tiedW_U } from './tiedUnembed';
-import type { BlockWeights, GPT2Weights, Tensor } from './types';
+import type { BlockWeights, GPT2Weights, HookedGPT2Config, Tensor } from './types';
 
 export type WeightDtype = 'fp32' | 'fp16' | 'bf16';
 export const WEIGHT_DTYPES: readonly WeightDtype[] = ['fp32', 'fp16', 'bf16'];
@@ -29,9 +29,8 @@ export function halfEncodingOf(dtype: WeightDtype): HalfEncoding | null {
  * (a hundred million weights: a function call each would be seconds); zeros, subnormals,
  * overflow, infinities and NaN go through numberToF16Bits.
  */
-export function toF16(data: Float32Array): Uint16Array {
+export function toF16(data: Float32Array, out: Uint16Array = new Uint16Array(data.length)): Uint16Array {
   const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  const out = new Uint16Array(data.length);
   for (let i = 0; i < bits.length; i++) {
     const x = bits[i]!;
     const exp = (x >>> 23) & 0xff;
@@ -54,9 +53,8 @@ export function toF16(data: Float32Array): Uint16Array {
  * float32's exponent). NaN goes through numberToBf16Bits, which keeps it a NaN (rounding a NaN's
  * low payload bits could make it infinity).
  */
-export function toBf16(data: Float32Array): Uint16Array {
+export function toBf16(data: Float32Array, out: Uint16Array = new Uint16Array(data.length)): Uint16Array {
   const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  const out = new Uint16Array(data.length);
   for (let i = 0; i < bits.length; i++) {
     const x = bits[i]!;
     if ((x & 0x7f800000) === 0x7f800000) {
@@ -68,9 +66,46 @@ export function toBf16(data: Float32Array): Uint16Array {
   return out;
 }
 
-/** `data` rounded to `encoding`'s 16 bits. */
-export function toHalf(data: Float32Array, encoding: HalfEncoding): HalfSource {
-  return { bits: encoding === 'float16' ? toF16(data) : toBf16(data), encoding };
+/** `data` rounded to `encoding`'s 16 bits, written into `slab` where it has room. */
+export function toHalf(data: Float32Array, encoding: HalfEncoding, slab?: HalfSlab): HalfSource {
+  const out = slab?.take(data.length) ?? new Uint16Array(data.length);
+  return { bits: encoding === 'float16' ? toF16(data, out) : toBf16(data, out), encoding };
+}
+
+/**
+ * One buffer that a load's 16-bit block weights are written into, end to end, instead of an
+ * array each. Why: a load reads each float32 tensor into a buffer of its own and frees it once
+ * rounded; glibc raises its mmap threshold as such buffers are freed, so the 16-bit arrays made
+ * between them land in its heaps among the holes, and the heaps cannot be given back (gpt2-medium's
+ * shape in fp16: 909–930 MiB resident after a first load against 822 from the processed-weights
+ * cache; 817 with the slab). A buffer this large is mapped on its own and comes back whole.
+ * Full, it hands out arrays of their own (a wrong estimate costs memory, not correctness).
+ */
+export class HalfSlab {
+  /** Each array starts on a 64-byte line, as onnxruntime's own allocations do. */
+  private static readonly ALIGN = 64;
+  private readonly buffer: ArrayBuffer;
+  private used = 0;
+
+  constructor(elements: number, tensors: number) {
+    this.buffer = new ArrayBuffer(elements * 2 + tensors * HalfSlab.ALIGN);
+  }
+
+  /** The 16-bit block weights of a model with `cfg`'s shape: every tensor halfBlock may store. */
+  static forBlocks(cfg: Pick<HookedGPT2Config, 'n_layers' | 'd_model' | 'd_mlp'>): HalfSlab {
+    const { d_model: d, d_mlp: m } = cfg;
+    const perBlock = 4 * d * d + 2 * d * m + 4 * d /* biases of Q, K, V, O */ + m + d /* MLP biases */ + 4 * d; /* LayerNorms */
+    return new HalfSlab(cfg.n_layers * perBlock, cfg.n_layers * 16);
+  }
+
+  /** `n` elements of the slab, or null when it has no room left. */
+  take(n: number): Uint16Array | null {
+    const bytes = n * 2;
+    if (this.used + bytes > this.buffer.byteLength) return null;
+    const out = new Uint16Array(this.buffer, this.used, n);
+    this.used = Math.ceil((this.used + bytes) / HalfSlab.ALIGN) * HalfSlab.ALIGN;
+    return out;
+  }
 }
 
 /**
@@ -99,11 +134,11 @@ export function halfWeights(fp32: GPT2Weights, encoding: HalfEncoding): GPT2Weig
  * One block's tensors stored at 16 bits, each a float32 view decoded on access (fromPretrained
  * converts each block as soon as it is processed, so its float32 arrays can go).
  */
-export function halfBlock(b: BlockWeights, encoding: HalfEncoding): BlockWeights {
-  const half = (t: Tensor): Tensor => halfTensor(t, encoding);
+export function halfBlock(b: BlockWeights, encoding: HalfEncoding, slab?: HalfSlab): BlockWeights {
+  const half = (t: Tensor): Tensor => halfTensor(t, encoding, slab);
   return {
-    ln1_w: halfOrNull(b.ln1_w, encoding),
-    ln1_b: halfOrNull(b.ln1_b, encoding),
+    ln1_w: halfOrNull(b.ln1_w, encoding, slab),
+    ln1_b: halfOrNull(b.ln1_b, encoding, slab),
     W_Q: half(b.W_Q),
     W_K: half(b.W_K),
     W_V: half(b.W_V),
@@ -112,8 +147,8 @@ export function halfBlock(b: BlockWeights, encoding: HalfEncoding): BlockWeights
     b_K: half(b.b_K),
     b_V: half(b.b_V),
     b_O: half(b.b_O),
-    ln2_w: halfOrNull(b.ln2_w, encoding),
-    ln2_b: halfOrNull(b.ln2_b, encoding),
+    ln2_w: halfOrNull(b.ln2_w, encoding, slab),
+    ln2_b: halfOrNull(b.ln2_b, encoding, slab),
     W_in: half(b.W_in),
     b_in: half(b.b_in),
     W_out: half(b.W_out),
@@ -121,16 +156,16 @@ export function halfBlock(b: BlockWeights, encoding: HalfEncoding): BlockWeights
   };
 }
 
-function halfOrNull(t: Tensor | null, encoding: HalfEncoding): Tensor | null {
-  return t === null ? null : halfTensor(t, encoding);
+function halfOrNull(t: Tensor | null, encoding: HalfEncoding, slab?: HalfSlab): Tensor | null {
+  return t === null ? null : halfTensor(t, encoding, slab);
 }
 
 /**
  * `t` rounded to `encoding` and held so; its `data` decodes on access and lives while something
  * holds it. A tensor already held so is kept; one held in the other encoding is rounded again.
  */
-function halfTensor(t: Tensor, encoding: HalfEncoding): Tensor {
-  return halfSourceOf(t)?.encoding === encoding ? t : halfTensorOf(t.dims, toHalf(t.data, encoding));
+function halfTensor(t: Tensor, encoding: HalfEncoding, slab?: HalfSlab): Tensor {
+  return halfSourceOf(t)?.encoding === encoding ? t : halfTensorOf(t.dims, toHalf(t.data, encoding, slab));
 }
 
 /** A tensor held as the 16-bit `source`: `data` decodes it on access, kept while something holds it. */

@@ -12,7 +12,7 @@ import { createSharedWeightsSession } from '../../src/engine/ort/graphSession';
 import type { HostTensor } from '../../src/engine/ort/session';
 import { bf16BitsToNumber, f16BitsToNumber, numberToBf16Bits, numberToF16Bits } from '../../src/engine/safetensors/dtypes';
 import type { BlockWeights, Tensor } from '../../src/engine/types';
-import { halfBlock, halfTensorOf, toBf16, toF16 } from '../../src/engine/weightDtype';
+import { halfBlock, HalfSlab, halfTensorOf, toBf16, toF16, toHalf } from '../../src/engine/weightDtype';
 
 /** A block whose every tensor is `t` (only the tensors' handling is looked at). */
 function blockOf(t: Tensor): BlockWeights {
@@ -134,4 +134,70 @@ describe('16-bit weight encodings', () => {
       }
     });
   }
+});
+
+describe("HalfSlab: a load's 16-bit block weights in one buffer", () => {
+  const cfg = { n_layers: 2, d_model: 8, d_mlp: 32 };
+  /** A block with cfg's shapes and distinct values, LayerNorms included (unprocessed). */
+  function block(seed: number): BlockWeights {
+    let k = seed;
+    const t = (...dims: number[]): Tensor => ({
+      dims,
+      data: Float32Array.from({ length: dims.reduce((a, d) => a * d, 1) }, () => (k++ % 97) / 7 - 6),
+    });
+    const d = cfg.d_model;
+    return {
+      ln1_w: t(d),
+      ln1_b: t(d),
+      W_Q: t(2, d, 4),
+      W_K: t(2, d, 4),
+      W_V: t(2, d, 4),
+      W_O: t(2, 4, d),
+      b_Q: t(2, 4),
+      b_K: t(2, 4),
+      b_V: t(2, 4),
+      b_O: t(d),
+      ln2_w: t(d),
+      ln2_b: t(d),
+      W_in: t(d, cfg.d_mlp),
+      b_in: t(cfg.d_mlp),
+      W_out: t(cfg.d_mlp, d),
+      b_out: t(d),
+    };
+  }
+
+  for (const encoding of ['float16', 'bfloat16'] as const) {
+    it(`${encoding}: every block tensor lands in the one buffer, 64-byte aligned, with the same bits as arrays of their own`, () => {
+      const slab = HalfSlab.forBlocks(cfg);
+      const blocks = [block(1), block(500)];
+      const inSlab = blocks.map((b) => halfBlock(b, encoding, slab));
+      const alone = blocks.map((b) => halfBlock(b, encoding));
+      const buffers = new Set<ArrayBufferLike>();
+      for (let l = 0; l < blocks.length; l++) {
+        for (const key of Object.keys(blocks[l]!) as (keyof BlockWeights)[]) {
+          const got = halfSourceOf(inSlab[l]![key]!)!.bits;
+          assert.deepEqual(got, halfSourceOf(alone[l]![key]!)!.bits, `${key} of block ${l}`);
+          assert.equal(got.byteOffset % 64, 0, `${key} of block ${l} starts on a 64-byte line`);
+          buffers.add(got.buffer);
+        }
+      }
+      assert.equal(buffers.size, 1, 'one buffer for every tensor of both blocks');
+    });
+  }
+
+  it('full, it hands out arrays of their own, with the same bits', () => {
+    const slab = new HalfSlab(100, 0); // 200 bytes
+    const xs = Float32Array.from({ length: 64 }, (_, i) => i / 3 - 7);
+    const first = toHalf(xs, 'float16', slab).bits; // bytes 0..127, the next array from byte 128
+    assert.equal(first.byteOffset, 0);
+    const second = toHalf(xs, 'float16', slab).bits; // 128 more bytes do not fit in the 72 left
+    assert.notEqual(second.buffer, first.buffer);
+    assert.equal(second.byteOffset, 0);
+    assert.deepEqual(second, first);
+    assert.deepEqual(first, toF16(xs));
+    const third = slab.take(36)!; // 72 bytes still fit
+    assert.equal(third.buffer, first.buffer);
+    assert.equal(third.byteOffset, 128);
+    assert.equal(slab.take(1), null);
+  });
 });

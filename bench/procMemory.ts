@@ -40,3 +40,16 @@ export function collectGarbage(): void {
   }
   gcFn();
 }
+
+/**
+ * Resident memory once garbage is gone: V8 frees dead array buffers' memory on a background thread
+ * after the collection that found them, so one collection and an immediate reading still count
+ * them. Three collections 100 ms apart, as the unit tests' settledRss does.
+ */
+export async function settledRssMiB(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    collectGarbage();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return rssMiB();
+}

@@ -91,8 +91,12 @@ export function registerActivationFeatures(context: vscode.ExtensionContext, log
 function editorFor(uri: unknown): Pick<vscode.TextEditor, 'document' | 'selection'> | undefined {
   if (!(uri instanceof vscode.Uri)) return vscode.window.activeTextEditor;
   const key = uri.toString();
-  const visible = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === key);
+  // A closed document's object can outlive it; its text is not the document now at that URI.
+  const isIt = (d: vscode.TextDocument): boolean => !d.isClosed && d.uri.toString() === key;
+  const active = vscode.window.activeTextEditor;
+  if (active && isIt(active.document)) return active;
+  const visible = vscode.window.visibleTextEditors.find((e) => isIt(e.document));
   if (visible) return visible;
-  const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+  const document = vscode.workspace.textDocuments.find(isIt);
   return document && { document, selection: new vscode.Selection(0, 0, 0, 0) };
 }

@@ -43,18 +43,8 @@ export async function useTinyModel(seed: number, opts: { resetSettings?: readonl
  * panel without a URI) would otherwise race the editor change and could run on the document
  * an earlier test left active.
  */
-let openedTexts = 0;
 export async function openText(content: string): Promise<vscode.TextEditor> {
-  // A name of its own: `openTextDocument({ content })` names a document Untitled-N with the lowest
-  // N not in use, so a test's document took the name of the one an earlier test had just closed,
-  // and a command given its URI once ran on the earlier document's text (CI: "18 tokens of
-  // Untitled-1, whole document", the text of the test before).
-  openedTexts += 1;
-  const uri = vscode.Uri.parse(`untitled:model-lens-test-${process.pid}-${openedTexts}.txt`);
-  const doc = await vscode.workspace.openTextDocument(uri);
-  const edit = new vscode.WorkspaceEdit();
-  edit.insert(uri, new vscode.Position(0, 0), content);
-  if (!(await vscode.workspace.applyEdit(edit))) throw new Error(`could not write the test text into ${uri.toString()}`);
+  const doc = await vscode.workspace.openTextDocument({ content, language: 'plaintext' });
   const editor = await vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
   await waitUntil('the new document to be the active editor', () => (vscode.window.activeTextEditor?.document === doc ? true : undefined));
   return editor;

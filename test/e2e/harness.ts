@@ -363,8 +363,8 @@ export async function startVSCode(options: StartOptions): Promise<VSCodeSession>
     'security.workspace.trust.enabled': false,
     'workbench.enableExperiments': false,
     // Tests open many untitled documents, and a closed one's name (Untitled-1) is given to the next:
-    // VS Code would restore the closed editor's selection on the new one, after the test set its
-    // own, and a panel request would then run on a few tokens of an earlier test's selection.
+    // VS Code could restore the closed editor's selection on the new one after the test set its own.
+    // (A guard only: the flaky panel test this was first suspected for ran on the earlier document.)
     'workbench.editor.restoreViewState': false,
     ...(options.theme ? { 'workbench.colorTheme': THEMES[options.theme] } : {}),
     ...options.settings,

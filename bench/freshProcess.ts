@@ -2,8 +2,9 @@
 // it), so the peak resident memory it reports is this configuration's alone, as the PyTorch peer's
 // is: load, one forward of TOKENS tokens (logits of every position), the activation panel's first
 // view of the same tokens (released after), then runWithCache of the panel's hooks.
-//   node --import tsx bench/freshProcess.ts FOLDER fp32|fp16|bf16 THREADS [TOKENS=1024] [PROCESSED_CACHE_DIR]
+//   node --import tsx bench/freshProcess.ts FOLDER fp32|fp16|bf16 THREADS [TOKENS=1024] [PROCESSED_CACHE_DIR] [--no-run-with-cache]
 // TOKENS 0 loads only. PROCESSED_CACHE_DIR: load through the processed-weights cache there.
+// --no-run-with-cache: leave out the last step (its figures are null), 18-30 s at gpt2-medium's shape.
 // Prints one JSON line: load_s, RSS after load, the peak RSS of load + run, the run's own peak (the
 // high-water mark reset after load, as the peer resets it before its forward), RSS after the run,
 // the first view's peak, then the peak of the logit lens's first window and of DLA at position 20
@@ -16,7 +17,8 @@ import { PANEL_NAMES } from './engine.bench';
 import { collectGarbage, peakRssMiB, resetPeakRss, rssMiB } from './procMemory';
 
 async function main(): Promise<void> {
-  const [folder, dtype, threads, count, processedCache] = process.argv.slice(2) as [
+  const withRunWithCache = !process.argv.includes('--no-run-with-cache');
+  const [folder, dtype, threads, count, processedCache] = process.argv.slice(2).filter((a) => !a.startsWith('--')) as [
     string,
     WeightDtype,
     string,
@@ -83,12 +85,7 @@ async function main(): Promise<void> {
   const dlaLastPeakMiB = peakRssMiB();
   await handlePanelOp(model, { op: 'release' }, new AbortController().signal);
   collectGarbage();
-  resetPeakRss();
-  t0 = performance.now();
-  const panel = await model.runWithCache(tokens, { names: PANEL_NAMES });
-  const panelMs = performance.now() - t0;
-  let panelBytes = 0;
-  for (const name of panel.cache.names()) panelBytes += panel.cache.get(name).data.byteLength;
+  const panel = withRunWithCache ? await panelHooks(model, tokens) : null;
   const out = {
     weights_from: weightsFrom,
     load_s: loadS,
@@ -105,13 +102,24 @@ async function main(): Promise<void> {
     dla_peak_mib: dlaPeakMiB,
     dla_last_ms: dlaLastMs,
     dla_last_peak_mib: dlaLastPeakMiB,
-    panel_peak_mib: peakRssMiB(),
+    panel_peak_mib: panel?.peakMiB ?? null,
     run_ms: runMs,
-    panel_ms: panelMs,
-    panel_mib: panelBytes / 2 ** 20,
+    panel_ms: panel?.ms ?? null,
+    panel_mib: panel?.mib ?? null,
   };
   await model.dispose();
   console.log(JSON.stringify(out));
+}
+
+/** runWithCache of the panel's hooks: its peak resident memory (high-water mark reset first), time and the activations it returns. */
+async function panelHooks(model: HookedGPT2, tokens: number[]): Promise<{ peakMiB: number; ms: number; mib: number }> {
+  resetPeakRss();
+  const t0 = performance.now();
+  const panel = await model.runWithCache(tokens, { names: PANEL_NAMES });
+  const ms = performance.now() - t0;
+  let bytes = 0;
+  for (const name of panel.cache.names()) bytes += panel.cache.get(name).data.byteLength;
+  return { peakMiB: peakRssMiB(), ms, mib: bytes / 2 ** 20 };
 }
 
 main().catch((e: unknown) => {

@@ -35,10 +35,11 @@ export interface FreshProcessResult extends FreshLoadResult {
   /** DLA at the last position after that (the whole forward when nothing is held). */
   readonly dla_last_peak_mib: number;
   readonly dla_last_ms: number;
-  readonly panel_peak_mib: number;
+  /** runWithCache of the panel's hooks: null where left out (runWithCache: false). */
+  readonly panel_peak_mib: number | null;
   readonly run_ms: number;
-  readonly panel_ms: number;
-  readonly panel_mib: number;
+  readonly panel_ms: number | null;
+  readonly panel_mib: number | null;
 }
 
 export async function measureInFreshProcess(
@@ -46,7 +47,7 @@ export async function measureInFreshProcess(
   dtype: WeightDtype,
   threads: number,
   tokens: number,
-  opts: { processedCache?: string; timeoutMs?: number } = {},
+  opts: { processedCache?: string; timeoutMs?: number; runWithCache?: boolean } = {},
 ): Promise<FreshProcessResult> {
   return (await fresh(folder, dtype, threads, tokens, opts)) as FreshProcessResult;
 }
@@ -66,10 +67,11 @@ async function fresh(
   dtype: WeightDtype,
   threads: number,
   tokens: number,
-  opts: { processedCache?: string; timeoutMs?: number },
+  opts: { processedCache?: string; timeoutMs?: number; runWithCache?: boolean },
 ): Promise<unknown> {
   const args = [join(__dirname, 'freshProcess.ts'), folder, dtype, String(threads), String(tokens)];
   if (opts.processedCache !== undefined) args.push(opts.processedCache);
+  if (opts.runWithCache === false) args.push('--no-run-with-cache');
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', ...args], {
     maxBuffer: 1 << 20,
     timeout: opts.timeoutMs ?? 20 * 60_000,

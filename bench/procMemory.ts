@@ -1,7 +1,6 @@
 // Resident-memory readings of this process from /proc (Linux), for the benches' peak-memory rows.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
+import { settleGarbage } from '../src/engine/collectGarbage';
 
 function statusMiB(field: 'VmRSS' | 'VmHWM'): number {
   try {
@@ -29,27 +28,11 @@ export function resetPeakRss(): boolean {
   }
 }
 
-let gcFn: (() => void) | null = null;
+/** The engine's full collection; the benches call it so garbage of one configuration is not counted as the next one's. */
+export { collectGarbage } from '../src/engine/collectGarbage';
 
-/** A full V8 collection, so garbage from the previous configuration does not count as this one's. */
-export function collectGarbage(): void {
-  if (gcFn === null) {
-    // The bench runs without --expose-gc (npm run bench); the flag still works when set at run time.
-    setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as () => void;
-  }
-  gcFn();
-}
-
-/**
- * Resident memory once garbage is gone: V8 frees dead array buffers' memory on a background thread
- * after the collection that found them, so one collection and an immediate reading still count
- * them. Three collections 100 ms apart, as the unit tests' settledRss does.
- */
+/** Resident memory once garbage is gone (settleGarbage says why one collection is not enough). */
 export async function settledRssMiB(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    collectGarbage();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await settleGarbage();
   return rssMiB();
 }

@@ -79,6 +79,15 @@ export class TorchPeer {
     return this.request<{ ms: number; ids: number[] }>({ cmd: 'generate', tokens, max_new: maxNew }, timeoutMs);
   }
 
+  /**
+   * TransformerLens's from_pretrained processing of the loaded weights, in torch (torch_gpt2.py
+   * tl_process), timed inside Python. The weights are processed into new tensors and dropped;
+   * the peer's forward is unchanged.
+   */
+  process(): Promise<{ process_s: number }> {
+    return this.request<{ process_s: number }>({ cmd: 'process' }, 300_000);
+  }
+
   /** Logits [pos, d_vocab] as float32, written by the peer to `path`. */
   logits(tokens: readonly number[], path: string): Promise<{ dims: number[] }> {
     return this.request<{ dims: number[] }>({ cmd: 'logits', tokens, path }, 300_000);

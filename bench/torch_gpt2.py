@@ -16,6 +16,10 @@ Requests:
   {"cmd": "generate", "tokens": [...], "max_new": N}
                                        greedy generation of N tokens with a key/value cache (as
                                        Hugging Face's generate with use_cache=True): ids and ms
+  {"cmd": "process"}                   TransformerLens's from_pretrained processing of the loaded
+                                       weights, in torch (tl_process): its time in s. The weights
+                                       are changed in place, so only a peer used for nothing else
+                                       should be asked (the bench's first-load peer)
   {"cmd": "quit"}
 """
 import json
@@ -172,6 +176,62 @@ class GPT2:
         return ids
 
 
+def tl_process(model):
+    """What HookedTransformer.from_pretrained does to GPT-2's weights with its defaults, in torch, fp32:
+    the HF -> TransformerLens layout (loading_from_pretrained.py, convert_gpt2_weights), then
+    ProcessWeights' fold_layer_norm (fold_biases, center_weights), center_writing_weights,
+    center_unembed and fold_value_biases (transformer_lens/weight_processing.py, 3.x), step by step
+    as those functions write them (each step a tensor expression over the state dict). A lower
+    bound on TransformerLens's cost: it also builds the HF model and copies into its own modules.
+    The forward of this peer is not changed (the processed tensors are returned, not installed)."""
+    d, H = model.d, model.n_head
+    E = d // H
+    sd = {}
+    for l, p in enumerate(model.layers):
+        W = p["attn.c_attn.weight"]  # [d_model, 3 * d_model]
+        b = p["attn.c_attn.bias"]
+        for i, x in enumerate("QKV"):
+            sd[f"{l}.W_{x}"] = W[:, i * d:(i + 1) * d].reshape(d, H, E).permute(1, 0, 2)  # [head, d_model, d_head]
+            sd[f"{l}.b_{x}"] = b[i * d:(i + 1) * d].reshape(H, E)
+        sd[f"{l}.W_O"] = p["attn.c_proj.weight"].reshape(H, E, d)
+        sd[f"{l}.b_O"] = p["attn.c_proj.bias"]
+        sd[f"{l}.W_in"], sd[f"{l}.b_in"] = p["mlp.c_fc.weight"], p["mlp.c_fc.bias"]
+        sd[f"{l}.W_out"], sd[f"{l}.b_out"] = p["mlp.c_proj.weight"], p["mlp.c_proj.bias"]
+        sd[f"{l}.ln1.w"], sd[f"{l}.ln1.b"] = p["ln_1.weight"], p["ln_1.bias"]
+        sd[f"{l}.ln2.w"], sd[f"{l}.ln2.b"] = p["ln_2.weight"], p["ln_2.bias"]
+    sd["W_E"], sd["W_pos"] = model.wte, model.wpe
+    sd["W_U"] = model.lm_head.T  # [d_model, d_vocab]
+    sd["b_U"] = torch.zeros(model.lm_head.shape[0])
+    # fold_layer_norm
+    for l in range(model.n_layer):
+        for x in "QKV":
+            sd[f"{l}.b_{x}"] = sd[f"{l}.b_{x}"] + (sd[f"{l}.W_{x}"] * sd[f"{l}.ln1.b"][None, :, None]).sum(-2)
+            sd[f"{l}.W_{x}"] = sd[f"{l}.W_{x}"] * sd[f"{l}.ln1.w"][None, :, None]
+            sd[f"{l}.W_{x}"] = sd[f"{l}.W_{x}"] - sd[f"{l}.W_{x}"].mean(-2, keepdim=True)
+        sd[f"{l}.b_in"] = sd[f"{l}.b_in"] + (sd[f"{l}.W_in"] * sd[f"{l}.ln2.b"][:, None]).sum(-2)
+        sd[f"{l}.W_in"] = sd[f"{l}.W_in"] * sd[f"{l}.ln2.w"][:, None]
+        sd[f"{l}.W_in"] = sd[f"{l}.W_in"] - sd[f"{l}.W_in"].mean(0, keepdim=True)
+    sd["b_U"] = sd["b_U"] + (sd["W_U"] * model.ln_f_b[:, None]).sum(-2)
+    sd["W_U"] = sd["W_U"] * model.ln_f_w[:, None]
+    sd["W_U"] = sd["W_U"] - sd["W_U"].mean(0, keepdim=True)
+    # center_writing_weights
+    sd["W_E"] = sd["W_E"] - sd["W_E"].mean(-1, keepdim=True)
+    sd["W_pos"] = sd["W_pos"] - sd["W_pos"].mean(-1, keepdim=True)
+    for l in range(model.n_layer):
+        for k in ("W_O", "W_out"):
+            sd[f"{l}.{k}"] = sd[f"{l}.{k}"] - sd[f"{l}.{k}"].mean(-1, keepdim=True)
+        for k in ("b_O", "b_out"):
+            sd[f"{l}.{k}"] = sd[f"{l}.{k}"] - sd[f"{l}.{k}"].mean()
+    # center_unembed
+    sd["W_U"] = sd["W_U"] - sd["W_U"].mean(-1, keepdim=True)
+    sd["b_U"] = sd["b_U"] - sd["b_U"].mean()
+    # fold_value_biases
+    for l in range(model.n_layer):
+        sd[f"{l}.b_O"] = sd[f"{l}.b_O"] + (sd[f"{l}.b_V"][:, :, None] * sd[f"{l}.W_O"]).sum([0, 1])
+        sd[f"{l}.b_V"] = torch.zeros_like(sd[f"{l}.b_V"])
+    return sd
+
+
 def rss_mib(field):
     with open("/proc/self/status") as f:
         for line in f:
@@ -252,6 +312,12 @@ def main():
                     t = time.perf_counter()
                     ids = model.generate_greedy(req["tokens"], req["max_new"])
                     reply({"ms": (time.perf_counter() - t) * 1e3, "ids": ids})
+                elif cmd == "process":
+                    t = time.perf_counter()
+                    processed = tl_process(model)
+                    process_s = time.perf_counter() - t
+                    reply({"process_s": process_s, "tensors": len(processed)})
+                    del processed
                 elif cmd == "quit":
                     reply({"bye": True})
                     return

@@ -3,8 +3,7 @@
 // collection, so garbage does not count as held memory. Memory bounds in these tests are
 // generous; no timing is asserted.
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { collectGarbage } from '../../../src/engine/collectGarbage';
+import { settleGarbage } from '../../../src/engine/collectGarbage';
 
 export const MiB = 2 ** 20;
 
@@ -18,14 +17,8 @@ export function rssBytes(): number | null {
   }
 }
 
-/**
- * Resident memory once garbage is gone: full collections with a pause between them, since V8
- * frees array buffers' memory on a background thread after a collection has found them dead.
- */
+/** Resident memory once garbage is gone (settleGarbage says why one collection is not enough). */
 export async function settledRss(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    collectGarbage();
-    await sleep(100);
-  }
+  await settleGarbage();
   return rssBytes()!;
 }

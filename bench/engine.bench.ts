@@ -8,7 +8,7 @@
 // MODEL_LENS_BENCH_PYTHON (default /usr/bin/python3, Debian's python3-torch).
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { HookedGPT2, type ProcessedCacheState } from '../src/engine/model';
 import { ensureTinyGpt2 } from '../src/engine/tinyGpt2';
@@ -252,6 +252,7 @@ async function firstLoad(
   firstPeerLoad: { load_s: number } | null;
   peerProcess: { process_s: number } | null;
   written: ProcessedCacheState | null;
+  agreement: ProcessedAgreement | null;
 }> {
   const firstPeer = TorchPeer.start(folder, threads);
   const firstPeerReady = firstPeer.ready.catch(() => null);
@@ -265,9 +266,58 @@ async function firstLoad(
   const firstPeerLoad = await firstPeerReady;
   const peerProcess = await peerProcessed;
   const written = await model.processedCacheState;
+  // Once both are done (writing the tensors would have slowed the load being timed), the peer
+  // processes again and writes some of its tensors, to compare with the engine's.
+  const agreement =
+    peerProcess === null
+      ? null
+      : await processedAgreement(model, firstPeer.peer).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
   await model.dispose();
   await firstPeer.peer.close();
-  return { firstLoadS, firstPeerLoad, peerProcess, written };
+  return { firstLoadS, firstPeerLoad, peerProcess, written, agreement };
+}
+
+type ProcessedAgreement = { diff: number; worst: string; scale: number; tensors: number } | { error: string };
+
+/**
+ * The engine's processed weights against the torch peer's rendition of TransformerLens's
+ * processing (torch_gpt2.py tl_process), an implementation of its own: the first and last blocks'
+ * tensors, the embeddings and the unembedding; the largest absolute difference and where.
+ */
+async function processedAgreement(model: HookedGPT2, peer: TorchPeer): Promise<ProcessedAgreement> {
+  const blockKeys = ['W_Q', 'W_K', 'W_V', 'b_Q', 'b_K', 'b_V', 'W_O', 'b_O', 'W_in', 'b_in', 'W_out', 'b_out'] as const;
+  const layers = [0, model.cfg.n_layers - 1];
+  const w = model.processedWeights;
+  const ours = new Map<string, Float32Array>([
+    ...layers.flatMap((l) => blockKeys.map((k): [string, Float32Array] => [`${l}.${k}`, w.blocks[l]![k].data])),
+    ['W_E', w.W_E.data],
+    ['W_pos', w.W_pos.data],
+    ['W_U', w.W_U.data],
+    ['b_U', w.b_U.data],
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), 'model-lens-bench-processed-'));
+  try {
+    await peer.process([...ours.keys()], dir);
+    let diff = 0;
+    let worst = '';
+    let scale = 0;
+    for (const [key, a] of ours) {
+      const buf = readFileSync(join(dir, `${key}.f32`));
+      const b = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+      if (b.length !== a.length) throw new Error(`${key}: torch has ${b.length} values, the engine ${a.length}`);
+      for (let i = 0; i < a.length; i++) {
+        const d = Math.abs(a[i]! - b[i]!);
+        if (!(d <= diff)) {
+          diff = d;
+          worst = key;
+        }
+        scale = Math.max(scale, Math.abs(b[i]!));
+      }
+    }
+    return { diff, worst, scale, tensors: ours.size };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function run(): Promise<BenchRow[]> {
@@ -287,7 +337,7 @@ export async function run(): Promise<BenchRow[]> {
   // its processed weights read back from that cache (checkpoint/processedCache.ts).
   const processedCache = join(cacheDir, 'processed-weights');
   rmSync(processedCache, { recursive: true, force: true });
-  const { firstLoadS, firstPeerLoad, peerProcess, written } = await firstLoad(folder, threads, processedCache);
+  const { firstLoadS, firstPeerLoad, peerProcess, written, agreement } = await firstLoad(folder, threads, processedCache);
   collectGarbage();
 
   const { peer, ready } = TorchPeer.start(folder, threads);
@@ -325,6 +375,22 @@ export async function run(): Promise<BenchRow[]> {
         note: `torch: read ${firstPeerLoad.load_s.toFixed(2)} s + processing ${peerProcess.process_s.toFixed(2)} s (torch_gpt2.py tl_process: from_pretrained's steps as weight_processing.py writes them, in a fresh process; a lower bound on TransformerLens, which also builds a Hugging Face model first)`,
       });
     }
+    if (agreement !== null && 'error' in agreement)
+      rows.push({
+        group: GROUP,
+        name: "processed weights agree with torch's TransformerLens processing (max abs diff)",
+        value: Number.NaN,
+        unit: '',
+        note: `not compared: ${agreement.error.slice(0, 300)}`,
+      });
+    else if (agreement !== null)
+      rows.push({
+        group: GROUP,
+        name: "processed weights agree with torch's TransformerLens processing (max abs diff)",
+        value: agreement.diff,
+        unit: '',
+        note: `${agreement.diff.toExponential(1)}, in ${agreement.worst}; ${agreement.tensors} tensors (the first and last blocks', W_E, W_pos, W_U, b_U); max |value| ${agreement.scale.toFixed(2)}`,
+      });
     rows.push({
       group: GROUP,
       name: 'load → ready again: processed weights read from the cache',

@@ -81,11 +81,12 @@ export class TorchPeer {
 
   /**
    * TransformerLens's from_pretrained processing of the loaded weights, in torch (torch_gpt2.py
-   * tl_process), timed inside Python. The weights are processed into new tensors and dropped;
-   * the peer's forward is unchanged.
+   * tl_process), timed inside Python. The weights are processed into new tensors and dropped
+   * (the peer's forward is unchanged), but for those named in `dump` ('3.W_Q', 'W_U': its keys),
+   * written to `dir` as raw float32, KEY.f32.
    */
-  process(): Promise<{ process_s: number }> {
-    return this.request<{ process_s: number }>({ cmd: 'process' }, 300_000);
+  process(dump: readonly string[] = [], dir = ''): Promise<{ process_s: number; written: string[] }> {
+    return this.request<{ process_s: number; written: string[] }>({ cmd: 'process', dump, dir }, 300_000);
   }
 
   /** Logits [pos, d_vocab] as float32, written by the peer to `path`. */

@@ -16,10 +16,11 @@ Requests:
   {"cmd": "generate", "tokens": [...], "max_new": N}
                                        greedy generation of N tokens with a key/value cache (as
                                        Hugging Face's generate with use_cache=True): ids and ms
-  {"cmd": "process"}                   TransformerLens's from_pretrained processing of the loaded
-                                       weights, in torch (tl_process): its time in s. The weights
-                                       are changed in place, so only a peer used for nothing else
-                                       should be asked (the bench's first-load peer)
+  {"cmd": "process", "dump": [...], "dir": "..."}
+                                       TransformerLens's from_pretrained processing of the loaded
+                                       weights, in torch (tl_process): its time in s; the tensors
+                                       named in dump ("3.W_Q", "W_U", ...) written to dir as raw
+                                       float32 (KEY.f32). The peer's own weights are not changed
   {"cmd": "quit"}
 """
 import json
@@ -316,7 +317,11 @@ def main():
                     t = time.perf_counter()
                     processed = tl_process(model)
                     process_s = time.perf_counter() - t
-                    reply({"process_s": process_s, "tensors": len(processed)})
+                    written = []
+                    for key in req.get("dump", []):  # raw float32, C order, one file per tensor
+                        processed[key].contiguous().numpy().astype(np.float32).tofile(os.path.join(req["dir"], key + ".f32"))
+                        written.append(key)
+                    reply({"process_s": process_s, "tensors": len(processed), "written": written})
                     del processed
                 elif cmd == "quit":
                     reply({"bye": True})

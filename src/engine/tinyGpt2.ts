@@ -16,9 +16,10 @@ import type { FloatDtype } from './safetensors/dtypes';
 export interface TinyGpt2Options {
   /**
    * Shape preset; explicit n_layer/n_embd/n_head/n_inner override it. 'gpt2-small' is the real 124M
-   * shape (about 500 MB in F32), 'gpt2-medium' the real 355M shape (about 1.4 GB in F32).
+   * shape (about 500 MB in F32), 'gpt2-medium' the real 355M shape (about 1.4 GB in F32),
+   * 'gpt2-xl' the real 1.56B shape (about 6.4 GB in F32 with the causal-mask buffers).
    */
-  readonly preset?: 'tiny' | 'gpt2-small' | 'gpt2-medium';
+  readonly preset?: 'tiny' | 'gpt2-small' | 'gpt2-medium' | 'gpt2-xl';
   readonly n_layer?: number;
   readonly n_embd?: number;
   readonly n_head?: number;
@@ -44,10 +45,11 @@ interface Shape {
   n_inner: number | null;
 }
 
-const PRESETS: Record<'tiny' | 'gpt2-small' | 'gpt2-medium', Shape> = {
+const PRESETS: Record<NonNullable<TinyGpt2Options['preset']>, Shape> = {
   tiny: { n_layer: 2, n_embd: 64, n_head: 4, n_inner: null },
   'gpt2-small': { n_layer: 12, n_embd: 768, n_head: 12, n_inner: null },
   'gpt2-medium': { n_layer: 24, n_embd: 1024, n_head: 16, n_inner: null },
+  'gpt2-xl': { n_layer: 48, n_embd: 1600, n_head: 25, n_inner: null },
 };
 
 export interface GeneratedGpt2 {

@@ -28,21 +28,28 @@ export function halfEncodingOf(dtype: WeightDtype): HalfEncoding | null {
  * float32 → float16 bits, rounding to nearest, ties to even. Normal halves take the inline path
  * (a hundred million weights: a function call each would be seconds); zeros, subnormals,
  * overflow, infinities and NaN go through numberToF16Bits.
+ *
+ * The inline path is written for V8's speed (gpt2-xl's shape has 1.5 billion weights): the bits
+ * are read as int32, whose values stay small integers (as uint32 a negative weight's bits exceed
+ * 2^31 and are handled as doubles), and rounding is an addition, not a branch (random low bits make
+ * a branch mispredicted half the time): 13 dropped bits plus 0xfff plus the kept last bit carry
+ * into bit 13 exactly when they are over half, or half with an odd last bit. 8.5 → 3.4 ns an
+ * element here, the same bits.
  */
 export function toF16(data: Float32Array, out: Uint16Array = new Uint16Array(data.length)): Uint16Array {
-  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  for (let i = 0; i < bits.length; i++) {
+  const bits = new Int32Array(data.buffer, data.byteOffset, data.length);
+  const n = bits.length;
+  for (let i = 0; i < n; i++) {
     const x = bits[i]!;
-    const exp = (x >>> 23) & 0xff;
-    if (exp < 113 || exp > 142) {
+    const exp = (x >> 23) & 0xff;
+    // exp outside 113..142 (the float16 normals) in one unsigned comparison.
+    if ((exp - 113) >>> 0 > 29) {
       out[i] = numberToF16Bits(data[i]!);
       continue;
     }
     const mant = x & 0x7fffff;
-    let h = ((x >>> 16) & 0x8000) | ((exp - 112) << 10) | (mant >>> 13);
-    const rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h += 1; // a carry into the exponent is right, up to infinity
-    out[i] = h;
+    const h = ((x >> 16) & 0x8000) | ((exp - 112) << 10) | (mant >> 13);
+    out[i] = h + (((mant & 0x1fff) + 0x0fff + (h & 1)) >> 13); // a carry into the exponent is right, up to infinity
   }
   return out;
 }

@@ -1,19 +1,28 @@
-// How much memory a GPT-2 checkpoint needs once loaded and run, from its float32 size on disk and
-// the cost per checkpoint byte measured by the bench (docs/ARCHITECTURE.md, "One copy of the
-// weights"; bench/freshProcess.ts, a process of its own, 2 threads):
-//   fp32: gpt2-small's shape peaks at 694 MiB for a 128-token run from a 523 MiB checkpoint
-//         (1.33), gpt2-medium's at 1,904 MiB for 1,024 tokens from 1,450 MiB (1.31);
-//   fp16 and bf16: gpt2-medium's at 1,318 and 1,333 MiB (0.91, 0.92), since the weights are held
-//         in 16 bits and decoded block by block.
-// The factor covers onnxruntime and Node themselves too, so it overestimates for larger models,
-// whose fixed part is the same; longer prompts and the activation panel add to it.
+// How much memory a GPT-2 checkpoint needs once loaded and run, from its float32 size on disk: a
+// fixed part (Node, onnxruntime, the tokenizer) plus a cost per checkpoint byte, fitted to the
+// peaks the benches measured, each model in a process of its own (bench/freshProcess.ts, 2
+// threads; README, Benchmarks: medium and xl), with room:
+//   fp32: gpt2-medium's shape (a 1,450 MiB checkpoint) 1,997 MiB at its highest, the panel's
+//         first view at 1,024 tokens; gpt2-xl's (6,132 MiB) 6,852, direct logit attribution at 128;
+//   fp16 and bf16: gpt2-medium's 1,351; gpt2-xl's 3,936 (the weights held in 16 bits and decoded
+//         block by block).
+// One factor per byte, as before, had to cover the small models' fixed part, and so overstated
+// gpt2-xl by 2 GB in fp32. Longer prompts than measured add to it.
 import type { WeightDtype } from '../weightDtype';
 
-export const RESIDENT_PER_CHECKPOINT_BYTE: Readonly<Record<WeightDtype, number>> = { fp32: 1.35, fp16: 0.95, bf16: 0.95 };
+const MiB = 2 ** 20;
+
+/** Resident bytes = fixedBytes + perCheckpointByte × the float32 checkpoint's bytes. */
+export const RESIDENT_NEED: Readonly<Record<WeightDtype, { readonly fixedBytes: number; readonly perCheckpointByte: number }>> = {
+  fp32: { fixedBytes: 512 * MiB, perCheckpointByte: 1.05 },
+  fp16: { fixedBytes: 640 * MiB, perCheckpointByte: 0.55 },
+  bf16: { fixedBytes: 640 * MiB, perCheckpointByte: 0.55 },
+};
 
 /** Bytes of memory a model needs loaded and running, from its checkpoint's size on disk in float32. */
 export function residentBytesNeeded(checkpointBytes: number, dtype: WeightDtype = 'fp32'): number {
-  return Math.round(checkpointBytes * RESIDENT_PER_CHECKPOINT_BYTE[dtype]);
+  const { fixedBytes, perCheckpointByte } = RESIDENT_NEED[dtype];
+  return Math.round(fixedBytes + checkpointBytes * perCheckpointByte);
 }
 
 /** A sentence when the model would not fit in `freeBytes` (os.freemem()), else null. */

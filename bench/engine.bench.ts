@@ -6,7 +6,7 @@
 // Environment: MODEL_LENS_BENCH_THREADS (default: every core), MODEL_LENS_BENCH_SIZES
 // (e.g. "16,128"), MODEL_LENS_BENCH_CACHE (where the 548 MB checkpoint is generated once),
 // MODEL_LENS_BENCH_PYTHON (default /usr/bin/python3, Debian's python3-torch).
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +18,7 @@ import { measureInFreshProcess } from './freshProcessClient';
 import { collectGarbage, peakRssMiB, resetPeakRss, rssMiB, settledRssMiB } from './procMemory';
 import { TorchPeer } from './torchPeer';
 import type { BenchRow } from './types';
+import { loadAverageNow, loadAverageRow } from './machineLoad';
 
 const GROUP = 'engine';
 
@@ -322,7 +323,7 @@ async function processedAgreement(model: HookedGPT2, peer: TorchPeer): Promise<P
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const loadStart = loadavg()[0]!;
+  const loadStart = loadAverageNow();
   const threads = Number(process.env.MODEL_LENS_BENCH_THREADS) || availableParallelism();
   const sizes = sizesFromEnv();
   const cacheDir = process.env.MODEL_LENS_BENCH_CACHE ?? join(tmpdir(), 'model-lens-bench');
@@ -570,13 +571,7 @@ export async function run(): Promise<BenchRow[]> {
         });
       }
     }
-    rows.push({
-      group: GROUP,
-      name: 'machine load average (1 min) at start → end',
-      value: loadavg()[0]!,
-      unit: '',
-      note: `${loadStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores: other work shares the CPUs, so compare engine and torch within this run`,
-    });
+    rows.push(loadAverageRow(GROUP, loadStart, 'other work shares the CPUs, so compare engine and torch within this run'));
   } finally {
     await model.dispose();
     await peer.close();

@@ -4,12 +4,13 @@
 // in fp32, fp16 and bf16, each in a process of its own (bench/freshProcess.ts), against issue 12's
 // bounds (2.5 GB in fp32, 1.5 GB in 16 bits). Minutes of work on 2 cores and a
 // 1.4 GB checkpoint, so it runs only when asked: MODEL_LENS_BENCH_MEDIUM=1 npm run bench -- medium.
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ensureTinyGpt2 } from '../src/engine/tinyGpt2';
 import { loadInFreshProcess, measureInFreshProcess } from './freshProcessClient';
 import type { BenchRow } from './types';
+import { loadAverageNow, loadAverageRow } from './machineLoad';
 
 const GROUP = 'medium';
 /** Issue 12's bounds, in decimal gigabytes as it states them. */
@@ -28,7 +29,7 @@ export async function run(): Promise<BenchRow[]> {
     ];
   }
   const rows: BenchRow[] = [];
-  const loadStart = loadavg()[0]!;
+  const loadStart = loadAverageNow();
   const threads = Number(process.env.MODEL_LENS_BENCH_THREADS) || availableParallelism();
   const cacheDir = process.env.MODEL_LENS_BENCH_CACHE ?? join(tmpdir(), 'model-lens-bench');
   const t0 = performance.now();
@@ -109,12 +110,6 @@ export async function run(): Promise<BenchRow[]> {
         note: `${(r.panel_ms / 1000).toFixed(1)} s; returns ${r.panel_mib.toFixed(0)} MiB of activations (every layer's pattern), more than the bound by itself: the panel no longer fetches them`,
       });
   }
-  rows.push({
-    group: GROUP,
-    name: 'machine load average (1 min) at start → end',
-    value: loadavg()[0]!,
-    unit: '',
-    note: `${loadStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
-  });
+  rows.push(loadAverageRow(GROUP, loadStart));
   return rows;
 }

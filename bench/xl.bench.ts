@@ -6,13 +6,14 @@
 // only when asked: MODEL_LENS_BENCH_XL=1 npm run bench -- xl.
 import { statfsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { availableParallelism, freemem, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ensureTinyGpt2 } from '../src/engine/tinyGpt2';
 import { measureInFreshProcess } from './freshProcessClient';
 import { TorchPeer } from './torchPeer';
 import type { BenchRow } from './types';
+import { loadAverageNow, loadAverageRow } from './machineLoad';
 
 const GROUP = 'xl';
 const TOKENS = 128;
@@ -39,7 +40,7 @@ export async function run(): Promise<BenchRow[]> {
     return skipped('set MODEL_LENS_BENCH_XL=1 (minutes, a 6.4 GB checkpoint, about 10 GiB of memory)');
   const cacheDir = process.env.MODEL_LENS_BENCH_CACHE ?? join(tmpdir(), 'model-lens-bench');
   const threads = Number(process.env.MODEL_LENS_BENCH_THREADS) || availableParallelism();
-  const loadStart = loadavg()[0]!;
+  const loadStart = loadAverageNow();
   const rows: BenchRow[] = [];
   const disk = statfsSync(tmpdir());
   if (disk.bavail * disk.bsize < NEEDS.diskBytes) return skipped(`less than ${NEEDS.diskBytes / 1e9} GB of free disk for the checkpoint`);
@@ -107,12 +108,6 @@ export async function run(): Promise<BenchRow[]> {
   }
   if (torch === null)
     rows.push({ group: GROUP, name: 'torch peer', value: Number.NaN, unit: '', note: `unavailable: ${peerError.slice(0, 300)}` });
-  rows.push({
-    group: GROUP,
-    name: 'machine load average (1 min) at start → end',
-    value: loadavg()[0]!,
-    unit: '',
-    note: `${loadStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
-  });
+  rows.push(loadAverageRow(GROUP, loadStart));
   return rows;
 }

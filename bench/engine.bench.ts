@@ -376,21 +376,17 @@ export async function run(): Promise<BenchRow[]> {
         note: `torch: read ${firstPeerLoad.load_s.toFixed(2)} s + processing ${peerProcess.process_s.toFixed(2)} s (torch_gpt2.py tl_process: from_pretrained's steps as weight_processing.py writes them, in a fresh process; a lower bound on TransformerLens, which also builds a Hugging Face model first)`,
       });
     }
-    if (agreement !== null && 'error' in agreement)
+    if (agreement !== null)
       rows.push({
         group: GROUP,
         name: "processed weights agree with torch's TransformerLens processing (max abs diff)",
-        value: Number.NaN,
-        unit: '',
-        note: `not compared: ${agreement.error.slice(0, 300)}`,
-      });
-    else if (agreement !== null)
-      rows.push({
-        group: GROUP,
-        name: "processed weights agree with torch's TransformerLens processing (max abs diff)",
-        value: agreement.diff,
-        unit: '',
-        note: `${agreement.diff.toExponential(1)}, in ${agreement.worst}; ${agreement.tensors} tensors (the first and last blocks', W_E, W_pos, W_U, b_U); max |value| ${agreement.scale.toFixed(2)}`,
+        ...('error' in agreement
+          ? { value: Number.NaN, unit: '', note: `not compared: ${agreement.error.slice(0, 300)}` }
+          : {
+              value: agreement.diff,
+              unit: '',
+              note: `${agreement.diff.toExponential(1)}, in ${agreement.worst}; ${agreement.tensors} tensors (the first and last blocks', W_E, W_pos, W_U, b_U); max |value| ${agreement.scale.toFixed(2)}`,
+            }),
       });
     rows.push({
       group: GROUP,

@@ -20,6 +20,11 @@ const TOKENS = 128;
 /** What the checkpoint (with its causal-mask buffers) and the largest process need, with room. */
 const NEEDS = { diskBytes: 7.5e9, memoryBytes: 12 * 2 ** 30 };
 
+/** A row's comparison with the PyTorch peer's figure, when the peer gave one. */
+function vsTorch(value: number, peerValue: number | undefined, name: string): Partial<BenchRow> {
+  return peerValue === undefined ? {} : { peer: { name, value: peerValue }, speedup: peerValue / value };
+}
+
 function skipped(why: string): BenchRow[] {
   return [{ group: GROUP, name: 'gpt2-xl shape', value: Number.NaN, unit: '', note: `skipped: ${why}` }];
 }
@@ -72,8 +77,6 @@ export async function run(): Promise<BenchRow[]> {
   for (const dtype of ['fp32', 'fp16'] as const) {
     console.error(`[xl] engine ${dtype}: load, a ${TOKENS}-token forward and the panel's first view`);
     const r = await measureInFreshProcess(folder, dtype, threads, TOKENS, { runWithCache: false, timeoutMs: 30 * 60_000 });
-    const vsTorch = (value: number, peerValue: number | undefined, name: string): Partial<BenchRow> =>
-      peerValue === undefined ? {} : { peer: { name, value: peerValue }, speedup: peerValue / value };
     rows.push({
       group: GROUP,
       name: `gpt2-xl shape ${dtype}: resident after load`,

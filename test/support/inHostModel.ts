@@ -38,14 +38,29 @@ export async function useTinyModel(seed: number, opts: { resetSettings?: readonl
 }
 
 /**
- * An untitled document with `content`, shown in the first column, once the extension host
- * sees it as the active editor. Commands that read `activeTextEditor` (loss highlight, the
- * panel without a URI) would otherwise race the editor change and could run on the document
- * an earlier test left active.
+ * An untitled document with `content` under a name of its own, shown in the first column, once
+ * the extension host sees it as the active editor. Commands that read `activeTextEditor` (loss
+ * highlight, the panel without a URI) would otherwise race the editor change and could run on
+ * the document an earlier test left active.
+ *
+ * Why not `openTextDocument({ content })`: it names the document Untitled-N with the lowest N
+ * free, so a test's document took the name of the one the test before had just closed, and a
+ * command given its URI once ran on that earlier text (CI: "18 tokens of Untitled-1, whole
+ * document", twice). The end-of-line is set before the text goes in: an empty document takes
+ * the platform's, and inserting CRLF text into an LF document turns its line ends into LF.
  */
+let openedTexts = 0;
 export async function openText(content: string): Promise<vscode.TextEditor> {
-  const doc = await vscode.workspace.openTextDocument({ content, language: 'plaintext' });
+  openedTexts += 1;
+  const uri = vscode.Uri.parse(`untitled:model-lens-test-${process.pid}-${openedTexts}.txt`);
+  const doc = await vscode.workspace.openTextDocument(uri);
   const editor = await vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
+  const eol = content.includes('\r\n') ? vscode.EndOfLine.CRLF : vscode.EndOfLine.LF;
+  if (!(await editor.edit((e) => e.setEndOfLine(eol)))) throw new Error(`could not set the end-of-line of ${uri.toString()}`);
+  if (!(await editor.edit((e) => e.insert(new vscode.Position(0, 0), content))))
+    throw new Error(`could not write the test text into ${uri.toString()}`);
+  if (doc.getText() !== content)
+    throw new Error(`${uri.toString()} holds ${JSON.stringify(doc.getText().slice(0, 80))}, not the test text`);
   await waitUntil('the new document to be the active editor', () => (vscode.window.activeTextEditor?.document === doc ? true : undefined));
   return editor;
 }

@@ -4,7 +4,7 @@
 // worker request. Hook shapes follow the active editor's selection length (BOS first).
 import * as vscode from 'vscode';
 import { tokenize } from '../../tokenizer';
-import { DEFAULT_PROCESSING } from '../../engine/types';
+import { DEFAULT_PROCESSING, type HookedGPT2Config } from '../../engine/types';
 import type { EngineService } from '../activation/engineService';
 import { readModelSetting } from '../model/modelSettings';
 import { modelNodes, moduleNodes, weightNodes, type LoadedModelState, type SidebarNode } from './sidebarNodes';
@@ -74,6 +74,8 @@ export class ModelLensSidebar implements vscode.Disposable {
   private readonly modulesTree = new NodeTree(() => this.moduleRoots());
   private readonly weightsTree = new NodeTree(() => this.weightRoots());
   private pos: number | undefined;
+  /** The config the Modules and Weights trees were last told to show (undefined: no model). */
+  private shownCfg: HookedGPT2Config | undefined;
   private readonly modulesView: vscode.TreeView<SidebarNode>;
 
   constructor(private readonly engine: EngineService) {
@@ -86,8 +88,8 @@ export class ModelLensSidebar implements vscode.Disposable {
       this.modulesView,
       vscode.window.createTreeView(SIDEBAR_VIEWS.model, { treeDataProvider: this.modelTree }),
       vscode.window.createTreeView(SIDEBAR_VIEWS.weights, { treeDataProvider: this.weightsTree }),
-      engine.onDidChangeProvider(() => this.refreshAll()),
-      engine.onDidChangeModel(() => this.refreshAll()),
+      engine.onDidChangeProvider(() => void this.refreshAll()),
+      engine.onDidChangeModel(() => void this.refreshAll()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('modelLens.model')) this.modelTree.refresh();
       }),
@@ -96,14 +98,23 @@ export class ModelLensSidebar implements vscode.Disposable {
       // Selections made while the view was hidden were not followed.
       this.modulesView.onDidChangeVisibility(() => this.onSelection(vscode.window.activeTextEditor)),
       vscode.commands.registerCommand(SIDEBAR_COMMANDS.load, () => this.load()),
-      vscode.commands.registerCommand(SIDEBAR_COMMANDS.refresh, () => this.refreshAll()),
+      vscode.commands.registerCommand(SIDEBAR_COMMANDS.refresh, () => this.refreshAll(true)),
       vscode.commands.registerCommand(SIDEBAR_COMMANDS.copyName, (node?: SidebarNode) => this.copyName(node)),
       vscode.commands.registerCommand(SIDEBAR_COMMANDS.state, () => this.state()),
     );
   }
 
-  private refreshAll(): void {
+  /**
+   * The Model tree refreshes every time (provider, memory); the config-only trees only when the
+   * config changed. A refresh re-issues every row's command, and VS Code forgets the old rows'
+   * arguments: a click landing between a row's first render and a needless second refresh
+   * (a load fires this up to three times) did nothing but log "Actual command not found".
+   */
+  private async refreshAll(force = false): Promise<void> {
     this.modelTree.refresh();
+    const cfg = (await this.engine.peek())?.cfg;
+    if (cfg === this.shownCfg && !force) return;
+    this.shownCfg = cfg;
     this.modulesTree.refresh();
     this.weightsTree.refresh();
   }
@@ -166,7 +177,7 @@ export class ModelLensSidebar implements vscode.Disposable {
     } catch (e) {
       void vscode.window.showErrorMessage(`Model Lens: ${e instanceof Error ? e.message : String(e)}`);
     }
-    this.refreshAll();
+    await this.refreshAll();
   }
 
   private async copyName(node: SidebarNode | undefined): Promise<string | undefined> {

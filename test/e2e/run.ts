@@ -189,7 +189,10 @@ export async function runInHost(opts: { extensionPath?: string; testsDir?: strin
     if (exitCode !== 0 && c.failed === 0) c.failed = 1;
     console.log(`in-host: ${tests.length} file(s), exit code ${exitCode}, ${countsLine(c)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     for (const f of results?.failures ?? []) console.log(`  ✗ ${f.title}\n    ${f.error.replace(/\n/g, '\n    ')}`);
-    for (const r of results?.retried ?? []) console.log(`  ↻ ${r.title} passed after a retry; first failure: ${r.error.split('\n')[0]}`);
+    // The first failure's message whole (an assertion's message follows its first line): a retry
+    // is a flake to mend, and its one chance to say why.
+    for (const r of results?.retried ?? [])
+      console.log(`  ↻ ${r.title} passed after a retry; first failure:\n    ${r.error.split('\n').slice(0, 12).join('\n    ')}`);
     if (c.failed) console.log(`  extension host log (tail):\n${tail(await session.logs(), 80)}`);
     return c;
   } catch (err) {

@@ -101,7 +101,17 @@ describe('Model Lens activation panel and inline logits', function () {
     const third = vscode.commands.executeCommand<ActivationOutcome | undefined>(C.openActivationPanel, editor.document.uri);
     await new Promise((r) => setTimeout(r, 30));
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    assert.equal(await third, undefined);
+    const shown = await third;
+    // Closed mid-run, the run ends quietly (cancelled, or dropped as the panel is gone) and shows
+    // nothing. On a loaded tiny model a run can also finish inside the 30 ms before the close
+    // arrives (CI, 1 run in 7): then it showed its result, and said so. Either way, no error.
+    const end = (await vscode.commands.executeCommand<{ runEnds: readonly string[] }>(C.panelState)).runEnds.at(-1) ?? '';
+    if (end.includes(': shown: '))
+      assert.ok(shown !== undefined && shown.tokens.length > 100, `shown, but the outcome says otherwise: ${end}`);
+    else {
+      assert.match(end, /: (the panel was closed|cancelled)/, 'the run closed mid-way did not end quietly');
+      assert.equal(shown, undefined, `the run closed mid-way reported a result: ${end}`);
+    }
   });
 
   it('truncates past n_ctx with a notice, and exports the cache with TransformerLens names', async () => {

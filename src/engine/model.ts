@@ -29,6 +29,7 @@ import { encodeModel } from './onnx/encode';
 import type { GraphIR } from './onnx/ir';
 import { WeightFile } from './onnx/weightFile';
 import { createSharedWeightsSession } from './ort/graphSession';
+import { runsOnlyOnCpu } from './ort/providerPlan';
 import {
   createSession,
   isDeviceTensor,
@@ -962,7 +963,9 @@ export class HookedGPT2 {
     // +1,117 with the arena). With the decodes gated on their readers an arena holds one block's
     // decoded weights, not the model's.
     const storage = this.weightStorageFor(device);
-    if (storage === 'inputs') return createSharedWeightsSession(graph, sessionOpts);
+    // bfloat16's fast decode needs opset 26, kept to sessions that can only be on the CPU.
+    if (storage === 'inputs')
+      return createSharedWeightsSession(graph, { ...sessionOpts, bf16Decode: runsOnlyOnCpu(device) ? 'bitcast' : 'table' });
     if (storage === 'device') {
       try {
         const weights = this.weightsOnDevice();

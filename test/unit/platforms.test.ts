@@ -15,7 +15,7 @@ import { acquireFileLock, lockCreateFailure, lockIsStale, processAlive } from '.
 import { defaultDemoCacheDir, parseModelSpec } from '../../src/engine/hub/resolveModel';
 import { hubCacheDir } from '../../src/engine/hub/settings';
 import { liveWeightFolders, removeLiveWeightFolders, WeightFile } from '../../src/engine/onnx/weightFile';
-import { autoCpuFallbackIsNews, autoProviderPlan } from '../../src/engine/ort/providerPlan';
+import { autoCpuFallbackIsNews, autoProviderPlan, runsOnlyOnCpu } from '../../src/engine/ort/providerPlan';
 
 describe('hubCacheDir per platform', () => {
   it('defaults to %USERPROFILE%\\.cache\\huggingface\\hub on Windows, ignoring HOME', () => {
@@ -36,6 +36,27 @@ describe('hubCacheDir per platform', () => {
     for (const platform of ['darwin', 'linux'] as const) {
       assert.equal(hubCacheDir({ HOME: '/Users/ada', USERPROFILE: 'C:\\x' }, platform), '/Users/ada/.cache/huggingface/hub');
     }
+  });
+});
+
+describe('runsOnlyOnCpu: when a session may use what only the CPU provider runs (bfloat16 BitCast)', () => {
+  const noGpu = (): boolean => false;
+  const gpu = (): boolean => true;
+
+  it("'cpu' always; a GPU provider asked for by name never (its session may fall back, but starts on the GPU)", () => {
+    for (const platform of ['linux', 'darwin', 'win32'] as const) assert.equal(runsOnlyOnCpu('cpu', platform, gpu, 'x64'), true);
+    for (const device of ['cuda', 'webgpu'] as const) assert.equal(runsOnlyOnCpu(device, 'linux', noGpu, 'x64'), false);
+  });
+
+  it("'auto' on Linux: only without any GPU device node (CUDA needs /dev/nvidia*), and on arm64, which has no GPU provider", () => {
+    assert.equal(runsOnlyOnCpu('auto', 'linux', noGpu, 'x64'), true);
+    assert.equal(runsOnlyOnCpu('auto', 'linux', gpu, 'x64'), false);
+    assert.equal(runsOnlyOnCpu('auto', 'linux', gpu, 'arm64'), true);
+  });
+
+  it("'auto' on macOS and Windows: never (webgpu is tried on Metal and D3D12 without a device-node check)", () => {
+    assert.equal(runsOnlyOnCpu('auto', 'darwin', noGpu, 'arm64'), false);
+    assert.equal(runsOnlyOnCpu('auto', 'win32', noGpu, 'x64'), false);
   });
 });
 

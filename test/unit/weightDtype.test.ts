@@ -2,7 +2,8 @@
 // float32 to bfloat16 as safetensors/dtypes.ts does, one value at a time; and the graph's decode of
 // every bfloat16 pattern, fed as uint16 to a real onnxruntime session, bit for bit equal to
 // bf16BitsToNumber (onnxruntime-node has no bfloat16 tensor: the graph looks the bits up in a
-// 65,536-entry float32 table). Both for a weight read whole and for rows gathered from one.
+// 65,536-entry float32 table, or, where only the CPU runs it, bit-casts them at opset 26). Both
+// for a weight read whole and for rows gathered from one.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { decodeHalf, halfSourceOf } from '../../src/engine/halfSource';
@@ -104,9 +105,16 @@ describe('16-bit weight encodings', () => {
     assert.deepEqual(halfSourceOf(bf16)!.bits, toBf16(f16.data));
   });
 
-  for (const encoding of ['bfloat16', 'float16'] as const) {
+  // bfloat16 both ways (weightInputs.ts Bf16Decode): the table at opset 17, BitCast + Cast at 26.
+  const cases = [
+    { encoding: 'bfloat16', bf16Decode: 'table' },
+    { encoding: 'bfloat16', bf16Decode: 'bitcast' },
+    { encoding: 'float16', bf16Decode: 'table' },
+  ] as const;
+  for (const { encoding, bf16Decode } of cases) {
     const decode = encoding === 'bfloat16' ? bf16BitsToNumber : f16BitsToNumber;
-    it(`${encoding}: the graph decodes all 65,536 patterns exactly, whole and gathered`, async () => {
+    const how = encoding === 'bfloat16' ? ` (${bf16Decode})` : '';
+    it(`${encoding}${how}: the graph decodes all 65,536 patterns exactly, whole and gathered`, async () => {
       const b = new GraphBuilder('decode');
       // [256, 256]: row r holds patterns 256r .. 256r + 255.
       const w = b.weight('w', halfTensorOf([256, 256], { bits: ALL, encoding }));
@@ -117,10 +125,16 @@ describe('16-bit weight encodings', () => {
       b.output('rows', [256, 256]);
       const graph = b.build();
       // The weight is fed as its 16 bits, not decoded in JavaScript: bfloat16's as uint16.
-      const fed = liftWeights(graph).weights;
+      const lifted = liftWeights(graph, { bf16Decode });
+      const fed = lifted.weights;
       assert.deepEqual([...fed.keys()], [`w::${encoding === 'bfloat16' ? 'uint16' : 'float16'}`]);
       assert.equal([...fed.values()][0]!.dims.join(), '256,256');
-      const { session } = await createSharedWeightsSession(graph, { threads: 1 });
+      const ops = new Set(lifted.graph.nodes.map((n) => n.op));
+      if (encoding === 'bfloat16') {
+        assert.equal(ops.has('BitCast'), bf16Decode === 'bitcast');
+        assert.equal(lifted.graph.opset, bf16Decode === 'bitcast' ? 26 : undefined);
+      }
+      const { session } = await createSharedWeightsSession(graph, { threads: 1, bf16Decode });
       try {
         assert.deepEqual(session.inputNames, ['ids']);
         const reversed = BigInt64Array.from({ length: 256 }, (_, r) => BigInt(255 - r));

@@ -50,7 +50,7 @@ function attribute(name: string, a: AttrDef): Record<string, unknown> {
 }
 
 /**
- * Serialises a graph as an ONNX model (default domain, opset 17). With `weights`, initializers of
+ * Serialises a graph as an ONNX model (default domain, opset 17 unless the graph says otherwise). With `weights`, initializers of
  * INLINE_LIMIT_BYTES or more are ONNX external data in that file (written on first use) and the
  * result only loads from a path in weights.dir; without, every initializer is inline raw_data
  * (the whole model must then stay under protobuf's 2 GB).
@@ -59,7 +59,7 @@ export function encodeModel(g: GraphIR, weights: WeightFile | null = null): Uint
   const message = {
     ir_version: IR_VERSION,
     producer_name: 'model-lens',
-    opset_import: [{ domain: '', version: OPSET_VERSION }],
+    opset_import: [{ domain: '', version: g.opset ?? OPSET_VERSION }],
     graph: {
       name: g.name,
       node: g.nodes.map((n) => ({

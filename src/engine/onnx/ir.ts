@@ -59,6 +59,8 @@ export interface GraphIR {
   readonly outputs: readonly ValueDecl[];
   /** Element type of every tensor the graph names (inputs, initializers, node outputs). */
   readonly types: ReadonlyMap<string, ElemType>;
+  /** The default domain's opset; OPSET_VERSION when absent (opsetUpgrade.ts makes a later one). */
+  readonly opset?: number;
 }
 
 export const OPSET_VERSION = 17;

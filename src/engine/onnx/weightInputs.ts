@@ -9,6 +9,7 @@
 import { decodeTable, type HalfSource } from '../halfSource';
 import type { DeviceTensor } from '../ort/deviceTensor';
 import type { ElemType, GraphIR, InitializerDef, NodeDef, TensorData } from './ir';
+import { atOpset } from './opsetUpgrade';
 import { viewAfter } from './viewAfter';
 import { WeightFile } from './weightFile';
 
@@ -32,22 +33,43 @@ export interface LiftedGraph {
   readonly weights: ReadonlyMap<string, BoundTensor>;
 }
 
-/** ONNX TensorProto.DataType FLOAT and INT32, Cast's `to`. */
+/** ONNX TensorProto.DataType FLOAT, INT32 and BFLOAT16 (Cast's and BitCast's `to`). */
 const TO_FLOAT = 1;
 const TO_INT32 = 6;
+const TO_BFLOAT16 = 16;
 
 /** The kept initializer holding bfloat16's decode table (halfSource.ts decodeTable). */
 const BF16_TABLE = 'bfloat16::table';
 
+/** The opset whose BitCast reinterprets uint16 bits as bfloat16 (onnxruntime has it from 1.24 on the CPU). */
+const BITCAST_OPSET = 26;
+
 /**
- * The nodes that make float32 `out` from the 16-bit `input` of type `type`. float16: a Cast.
- * bfloat16 is fed as uint16 (onnxruntime-node has no bfloat16 tensor, and ONNX no bit-cast): its
- * bits become indices (Cast to int32) into the 65,536-entry table of every pattern's float32
- * value, and Gather's output has the indices' shape. Both are exact.
+ * How bfloat16 weights are decoded. onnxruntime-node has no bfloat16 tensor, so they are fed as
+ * uint16 bits, and opset 17 has no way to read bits as another type:
+ * - 'table': the bits become indices (Cast to int32) into the 65,536-entry table of every pattern's
+ *   float32 value, and Gather's output has the indices' shape. Any provider, any opset; but
+ *   Gather copies one element per index, about 0.6 s a run for gpt2-small's weights on 2 cores.
+ * - 'bitcast': BitCast to bfloat16 (opset 26), then Cast to float32, a vectorised widening: about
+ *   a seventh of the table's time (docs/ARCHITECTURE.md, "Weight precision"). The graph is raised
+ *   to opset 26 (opsetUpgrade.ts), which only the CPU provider is used with: a GPU provider that
+ *   lacks a kernel at 26 would leave nodes on the CPU.
+ * Both are exact: a bfloat16 value is a float32 value.
  */
-function decodeNodes(type: ElemType, input: string, out: string, types: Map<string, ElemType>): NodeDef[] {
+export type Bf16Decode = 'table' | 'bitcast';
+
+/** The nodes that make float32 `out` from the 16-bit `input` of type `type`. float16: a Cast; bfloat16 (fed as uint16): see Bf16Decode. */
+function decodeNodes(type: ElemType, input: string, out: string, types: Map<string, ElemType>, bf16: Bf16Decode): NodeDef[] {
   if (type === 'float16') return [{ op: 'Cast', name: `cast:${out}`, inputs: [input], outputs: [out], attrs: { to: { i: TO_FLOAT } } }];
   if (type !== 'uint16') throw new Error(`internal: a float32 weight cannot be fed ${type}`);
+  if (bf16 === 'bitcast') {
+    // The bfloat16 value between the two nodes has no ElemType: nothing else in the graph reads one.
+    const bits = `${out}::bfloat16`;
+    return [
+      { op: 'BitCast', name: `bits:${out}`, inputs: [input], outputs: [bits], attrs: { to: { i: TO_BFLOAT16 } } },
+      { op: 'Cast', name: `widen:${out}`, inputs: [bits], outputs: [out], attrs: { to: { i: TO_FLOAT } } },
+    ];
+  }
   const index = `${out}::index`;
   types.set(index, 'int32');
   return [
@@ -71,8 +93,9 @@ function fedHalf(t: InitializerDef, half: HalfSource): BoundTensor {
  */
 export function liftWeights(
   g: GraphIR,
-  opts: { isWeight?: (t: InitializerDef) => boolean; bind?: (t: InitializerDef) => BoundTensor } = {},
+  opts: { isWeight?: (t: InitializerDef) => boolean; bind?: (t: InitializerDef) => BoundTensor; bf16Decode?: Bf16Decode } = {},
 ): LiftedGraph {
+  const bf16 = opts.bf16Decode ?? 'table';
   const isWeight = opts.isWeight ?? WeightFile.isExternal;
   const kept = new Map<string, InitializerDef>();
   const weights = new Map<string, BoundTensor>();
@@ -95,7 +118,8 @@ export function liftWeights(
       narrowOf.set(name, input);
     }
   }
-  if ([...weights.values()].some((t) => t.type === 'uint16')) {
+  const anyBf16 = [...weights.values()].some((t) => t.type === 'uint16');
+  if (anyBf16 && bf16 === 'table') {
     kept.set(BF16_TABLE, { name: BF16_TABLE, type: 'float32', dims: [65536], data: decodeTable('bfloat16') });
     types.set(BF16_TABLE, 'float32');
   }
@@ -115,13 +139,13 @@ export function liftWeights(
       // A lookup (the embeddings) gathers rows of the narrow table and decodes only those:
       // decoding the table first made W_E whole in float32 on every run (154 MiB for GPT-2
       // small). The same values: Gather moves the 16-bit values as they are, the decode is exact.
-      decodeRows(nodes, types, n, table);
+      decodeRows(nodes, types, n, table, bf16);
       continue;
     }
     for (const i of n.inputs) {
       const narrow = narrowOf.get(i);
       if (narrow !== undefined && !decoded.has(i)) {
-        nodes.push(...decodeNodes(types.get(narrow)!, gate(nodes, narrow, `${narrow}::gated`, n), i, types));
+        nodes.push(...decodeNodes(types.get(narrow)!, gate(nodes, narrow, `${narrow}::gated`, n), i, types, bf16));
         decoded.add(i);
       }
       const slice = slices.get(i);
@@ -129,23 +153,24 @@ export function liftWeights(
         // A slice (the unembedding's vocabulary slices, kernels/unembed.ts) likewise decodes only
         // what it selects, gated on its reader so that the slices are not all decoded up front.
         const gated = gate(nodes, slice.table, `${i}::gated`, n);
-        decodeRows(nodes, types, slice.node, gated);
+        decodeRows(nodes, types, slice.node, gated, bf16);
         slices.delete(i);
       }
     }
     nodes.push(n);
   }
-  return { graph: { ...g, nodes, initializers: kept, inputs, types }, weights };
+  const graph: GraphIR = { ...g, nodes, initializers: kept, inputs, types };
+  return { graph: anyBf16 && bf16 === 'bitcast' ? atOpset(graph, BITCAST_OPSET) : graph, weights };
 }
 
 /** Emits `n` (a Gather or Slice of a weight) on the narrow `table`, then the decode of what it selected to the name `n` gave it. */
-function decodeRows(nodes: NodeDef[], types: Map<string, ElemType>, n: NodeDef, table: string): void {
+function decodeRows(nodes: NodeDef[], types: Map<string, ElemType>, n: NodeDef, table: string, bf16: Bf16Decode): void {
   const out = n.outputs[0]!;
   const rows = `${out}::narrow`;
   const type = types.get(table)!;
   types.set(rows, type);
   nodes.push({ ...n, inputs: [table, ...n.inputs.slice(1)], outputs: [rows] });
-  nodes.push(...decodeNodes(type, rows, out, types));
+  nodes.push(...decodeNodes(type, rows, out, types, bf16));
 }
 
 interface CastGate {

@@ -2,7 +2,7 @@
 // Kept apart from session.ts, which loads onnxruntime's native addon, so the extension host can
 // ask these questions (providerStatus.ts) without loading it.
 import { existsSync, readdirSync } from 'node:fs';
-import type { ExecutionProviderName } from '../types';
+import type { DeviceOption, ExecutionProviderName } from '../types';
 
 /** Fastest first: 'auto' tries these in order and keeps the first that creates a session. */
 export const AUTO_ORDER: readonly ExecutionProviderName[] = ['cuda', 'webgpu', 'cpu'];
@@ -68,6 +68,24 @@ export function autoProviderPlan(
     skipped.push('webgpu skipped: no GPU device node (/dev/nvidia*, /dev/dri/renderD*)');
   }
   return { order, skipped };
+}
+
+/**
+ * Whether sessions asked for on `device` can only run on the CPU provider, so that their graph may
+ * use what only the CPU provider is used with (weightInputs.ts Bf16Decode 'bitcast'). 'auto' is
+ * when no GPU provider is built for the platform, or, on Linux, when there is no GPU device node
+ * at all (CUDA needs /dev/nvidia*, webgpu is skipped without one: autoProviderPlan).
+ */
+export function runsOnlyOnCpu(
+  device: DeviceOption,
+  platform: NodeJS.Platform = process.platform,
+  gpuPresent: () => boolean = gpuDevicePresent,
+  arch: string = process.arch,
+): boolean {
+  if (device === 'cpu') return true;
+  if (device !== 'auto') return false;
+  const noGpuNode = platform === 'linux' && !gpuPresent();
+  return autoProviderPlan(platform, gpuPresent, arch).order.every((p) => p === 'cpu' || (p === 'cuda' && noGpuNode));
 }
 
 /**

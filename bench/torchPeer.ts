@@ -89,6 +89,11 @@ export class TorchPeer {
     return this.request<{ process_s: number; written: string[] }>({ cmd: 'process', dump, dir }, 300_000);
   }
 
+  /** Converts every weight to `dtype` (TransformerLens's from_pretrained dtype); later forwards compute in it. */
+  toDtype(dtype: 'float32' | 'bfloat16'): Promise<{ ms: number; rss_mib: number }> {
+    return this.request<{ ms: number; rss_mib: number }>({ cmd: 'dtype', dtype }, 120_000);
+  }
+
   /** Logits [pos, d_vocab] as float32, written by the peer to `path`. */
   logits(tokens: readonly number[], path: string): Promise<{ dims: number[] }> {
     return this.request<{ dims: number[] }>({ cmd: 'logits', tokens, path }, 300_000);

@@ -23,6 +23,7 @@ Requests:
                                        float32 (KEY.f32). The peer's own weights are not changed
   {"cmd": "quit"}
 """
+import gc
 import json
 import math
 import os
@@ -82,6 +83,15 @@ class GPT2:
         tied = cfg.get("tie_word_embeddings", True) is not False
         self.lm_head = self.wte if tied else w["lm_head.weight"]
         del w
+
+    def to_dtype(self, dtype):
+        """Every weight in `dtype`, as TransformerLens's from_pretrained(dtype=...) stores them; the forward then computes in it."""
+        tied = self.lm_head is self.wte
+        self.wte, self.wpe = self.wte.to(dtype), self.wpe.to(dtype)
+        self.layers = [{k: v.to(dtype) for k, v in p.items()} for p in self.layers]
+        self.ln_f_w, self.ln_f_b = self.ln_f_w.to(dtype), self.ln_f_b.to(dtype)
+        self.lm_head = self.wte if tied else self.lm_head.to(dtype)
+        gc.collect()
 
     def _ln(self, x, weight, bias, cache, prefix):
         if cache is None:
@@ -323,6 +333,10 @@ def main():
                         written.append(key)
                     reply({"process_s": process_s, "tensors": len(processed), "written": written})
                     del processed
+                elif cmd == "dtype":
+                    t = time.perf_counter()
+                    model.to_dtype({"float32": torch.float32, "bfloat16": torch.bfloat16}[req["dtype"]])
+                    reply({"ms": (time.perf_counter() - t) * 1e3, "rss_mib": rss_mib("VmRSS")})
                 elif cmd == "quit":
                     reply({"bye": True})
                     return
